@@ -1,0 +1,66 @@
+"""The engine's error hierarchy and its own stable reason codes."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ClaimsError(Exception):
+    """Base of every error the engine raises on purpose."""
+
+
+class ConfigError(ClaimsError):
+    """Bad configuration: a setting, path or option that cannot be used."""
+
+
+class TransientError(ClaimsError):
+    """An I/O failure that may succeed when retried."""
+
+
+class ReasonCode(StrEnum):
+    """Stable reason codes of the engine (ingest and validation stages).
+
+    Values never change meaning and are never reused; packs declare their own codes.
+    """
+
+    # file level: the wrapper cannot be read
+    FILE_EMPTY = "FILE_EMPTY"
+    FILE_TOO_LARGE = "FILE_TOO_LARGE"
+    FILE_NOT_UTF8 = "FILE_NOT_UTF8"
+    FILE_NOT_XML = "FILE_NOT_XML"
+    FILE_TRUNCATED = "FILE_TRUNCATED"
+    FILE_WRONG_ROOT = "FILE_WRONG_ROOT"
+    FILE_DTD_FORBIDDEN = "FILE_DTD_FORBIDDEN"
+    FILE_UNREADABLE = "FILE_UNREADABLE"
+    BULK_TABLE_INVALID = "BULK_TABLE_INVALID"
+    # submission level warnings
+    COUNT_MISMATCH = "COUNT_MISMATCH"
+    SENDER_MISSING = "SENDER_MISSING"
+    # claim (HOSO) level: the claim is rejected whole
+    HOSO_BASE64_INVALID = "HOSO_BASE64_INVALID"
+    HOSO_XML_INVALID = "HOSO_XML_INVALID"
+    HOSO_DTD_FORBIDDEN = "HOSO_DTD_FORBIDDEN"
+    HOSO_WRONG_ROOT = "HOSO_WRONG_ROOT"
+    HOSO_UNKNOWN_TABLE = "HOSO_UNKNOWN_TABLE"
+    HOSO_DUPLICATE_TABLE = "HOSO_DUPLICATE_TABLE"
+    HOSO_NO_XML1 = "HOSO_NO_XML1"
+    HOSO_FACILITY_MISMATCH = "HOSO_FACILITY_MISMATCH"
+    CLAIM_DUPLICATE_KEY = "CLAIM_DUPLICATE_KEY"
+    CLAIM_INVALID = "CLAIM_INVALID"
+    CARD_INVALID = "CARD_INVALID"
+    CARD_DATES_MISALIGNED = "CARD_DATES_MISALIGNED"
+    DATE_ORDER = "DATE_ORDER"
+    # field and line level
+    REQUIRED_MISSING = "REQUIRED_MISSING"
+    TOO_LONG = "TOO_LONG"
+    BAD_INTEGER = "BAD_INTEGER"
+    BAD_PERCENT = "BAD_PERCENT"
+    BAD_MONEY = "BAD_MONEY"
+    BAD_QUANTITY = "BAD_QUANTITY"
+    BAD_DATE = "BAD_DATE"
+    BAD_DATETIME = "BAD_DATETIME"
+    CODE_NOT_IN_LIST = "CODE_NOT_IN_LIST"
+    LINE_DUPLICATE_KEY = "LINE_DUPLICATE_KEY"
+    LINE_ORPHAN = "LINE_ORPHAN"
+    LINE_DATE_OUTSIDE_STAY = "LINE_DATE_OUTSIDE_STAY"
+    LINE_OF_REJECTED_CLAIM = "LINE_OF_REJECTED_CLAIM"
