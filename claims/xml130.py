@@ -58,6 +58,10 @@ class TableSpec:
         """Frame column names in element order."""
         return tuple(f.column for f in self.fields)
 
+    def field(self, column: str) -> Field:
+        """The field whose column name is ``column``."""
+        return next(f for f in self.fields if f.column == column)
+
     @property
     def row_element(self) -> str:
         """Element name of one row (the root itself for single-record tables)."""

@@ -1,0 +1,42 @@
+"""Dated code lists: which codes are valid on a date (the claim's admission NGAY_VAO).
+
+The lists are data (catalog ``code_lists``); a list may change over time, as
+MA_DOITUONG_KCB did in 2025, and each entry carries its own validity window.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+
+from catalogs.loader import load_versions
+
+FAR_FUTURE = date(9999, 12, 31)
+
+
+def load_code_lists(catalog_dir: Path | None = None) -> pl.DataFrame:
+    """The code lists in force (latest version), with typed validity dates."""
+    latest = load_versions("code_lists", catalog_dir)[-1]
+    return latest.rows.select(
+        "list_id",
+        "code",
+        pl.col("valid_from").str.to_date("%Y-%m-%d"),
+        pl.col("valid_to").str.to_date("%Y-%m-%d").fill_null(FAR_FUTURE),
+    )
+
+
+def code_valid(code: pl.Expr, on: pl.Expr, codes: pl.DataFrame, list_id: str) -> pl.Expr:
+    """Whether ``code`` is in list ``list_id`` on date ``on`` (null date → not checked).
+
+    One ``is_in`` per validity window of the list: lists have few windows, so this stays a
+    handful of vectorized comparisons instead of a join.
+    """
+    entries = codes.filter(pl.col("list_id") == list_id)
+    ok = pl.lit(False)  # noqa: FBT003 - a literal, not a flag
+    windows = entries.group_by("valid_from", "valid_to").agg("code").sort("valid_from")
+    for start, end, members in windows.iter_rows():
+        inside = on.is_between(pl.lit(start), pl.lit(end))
+        ok = ok | (inside & code.is_in(pl.lit(pl.Series(members, dtype=pl.String))))
+    return ok | on.is_null()

@@ -1,0 +1,45 @@
+"""Settings from the environment (prefix ``GIAMDINH_``) and command-line options."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Where data lives and the limits the engine applies."""
+
+    model_config = SettingsConfigDict(env_prefix="GIAMDINH_", frozen=True)
+
+    data_dir: Path = Path("giamdinh-data")
+    catalog_dir: Path | None = None
+    max_file_bytes: int = 2 * 1024**3
+    """A submission larger than this is refused whole (FILE_TOO_LARGE)."""
+
+    @property
+    def store_path(self) -> Path:
+        """The DuckDB file."""
+        return self.data_dir / "giamdinh.duckdb"
+
+    @property
+    def runs_dir(self) -> Path:
+        """Parquet outputs, ``runs/<date>/<run_id>/``."""
+        return self.data_dir / "runs"
+
+    @property
+    def failed_dir(self) -> Path:
+        """Files whose wrapper could not be read, each with an ``.error.json``."""
+        return self.data_dir / "failed"
+
+    @property
+    def processed_dir(self) -> Path:
+        """Files that were read (their claims stored or rejected)."""
+        return self.data_dir / "processed"
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """Settings from the environment, built once."""
+    return Settings()

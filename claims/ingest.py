@@ -1,0 +1,202 @@
+"""Read one submission into raw text frames: a GIAMDINHHS XML file or a bulk table folder.
+
+A file fails as a whole only when its wrapper cannot be read; inside a readable wrapper a
+bad HOSO is recorded in ``hoso_errors`` and the other claims go on. Values stay text here;
+``validate`` types them. Every frame carries ``file_id`` (the input's sha256), ``hoso_idx``
+(0-based claim position in the file) and ``line_no`` (1-based row within its table).
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from claims.errors import ReasonCode
+from claims.hoso import HosoBatch, decode_hoso_rows
+from claims.xml130 import PARSED_TABLES, WRAPPER_ROOT
+from claims.xmlfast import HOSO_INDEX, ParseError, iter_wrapper
+from claims.xmlsafe import diagnose_wrapper, has_dtd, root_name
+
+_CHUNK = 1 << 24
+_EDGE = 1 << 16
+_HEADER = {
+    name: re.compile(rb"<" + name.encode() + rb">\s*([^<]*?)\s*</" + name.encode() + rb">")
+    for name in ("MACSKCB", "NGAYLAP", "SOLUONGHOSO")
+}
+KEYS = ("file_id", "hoso_idx", "line_no")
+
+
+@dataclass(frozen=True)
+class FileMeta:
+    """What the engine knows about one input file."""
+
+    file_id: str
+    name: str
+    kind: str  # "xml" | "bulk"
+    size: int
+    sender: str | None = None
+    ngay_lap: str | None = None
+    declared: int | None = None
+    hoso_count: int = 0
+
+
+@dataclass(frozen=True)
+class FileFailure:
+    """A file whose wrapper cannot be read: nothing of it is stored."""
+
+    file_id: str
+    name: str
+    size: int
+    reason: ReasonCode
+    message: str
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A readable file: raw frames per table, raw XML6–15 documents, claim-level errors."""
+
+    meta: FileMeta
+    tables: dict[str, pl.DataFrame]
+    raw_docs: pl.DataFrame
+    hoso_errors: pl.DataFrame
+    warnings: list[tuple[ReasonCode, str]] = field(default_factory=list)
+
+
+def read_submission(path: Path, *, max_bytes: int) -> Submission | FileFailure:
+    """Read a submission: a ``.xml`` wrapper, or a folder of bulk tables.
+
+    Example:
+        >>> result = read_submission(Path("inbox/01030_20251006.xml"), max_bytes=2**31)
+    """
+    if path.is_dir():
+        from claims.bulk import read_bulk  # noqa: PLC0415 - keeps the XML path lean
+
+        return read_bulk(path)
+    return read_xml(path, max_bytes=max_bytes)
+
+
+def read_xml(path: Path, *, max_bytes: int) -> Submission | FileFailure:
+    """Read one GIAMDINHHS wrapper file, streaming it in bounded batches."""
+    size = path.stat().st_size
+    file_id, edges, problem = _scan(path, size, max_bytes)
+    if problem is not None:
+        return FileFailure(file_id, path.name, size, *problem)
+    batch = HosoBatch(file_id)
+    try:
+        _stream(path, batch)
+    except (ParseError, RuntimeError, TypeError, ValueError):
+        return FileFailure(file_id, path.name, size, *diagnose_wrapper(path))
+    meta = _meta(path, file_id, size, edges, batch.hoso_count())
+    result = batch.finish()
+    warnings = _warnings(meta)
+    return Submission(meta, result.tables, result.raw_docs, result.hoso_errors, warnings)
+
+
+def _stream(path: Path, batch: HosoBatch) -> None:
+    pending: pl.DataFrame | None = None
+    for name, frame in iter_wrapper(path, batch_bytes=64 << 20):
+        if name != "files":
+            continue
+        if pending is not None:
+            frame = pl.concat([pending, frame])
+        last = frame[HOSO_INDEX].max()
+        pending = frame.filter(pl.col(HOSO_INDEX) == last)
+        decode_hoso_rows(batch, frame.filter(pl.col(HOSO_INDEX) != last))
+    if pending is not None:
+        decode_hoso_rows(batch, pending)
+
+
+def _scan(
+    path: Path, size: int, max_bytes: int
+) -> tuple[str, bytes, tuple[ReasonCode, str] | None]:
+    """One pass over the bytes: sha256, UTF-8 validity, DTD and root checks.
+
+    Returns the file id, the first and last 64 KiB (where the header values are) and the
+    problem that makes the wrapper unreadable, if any.
+    """
+    digest = hashlib.sha256()
+    if size > max_bytes:
+        msg = f"tệp {size} byte vượt giới hạn {max_bytes} byte; hãy chia nhỏ tệp"
+        return digest.hexdigest(), b"", (ReasonCode.FILE_TOO_LARGE, msg)
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    first = last = b""
+    utf8_error: str | None = None
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+            first = first or chunk
+            last = chunk
+            if utf8_error is None and not (chunk.isascii() and not decoder.getstate()[0]):
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError as exc:
+                    utf8_error = f"byte không hợp lệ ở vị trí {exc.start} của khối"
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        utf8_error = utf8_error or "tệp kết thúc giữa một ký tự UTF-8"
+    edges = first[:_EDGE] + b"\n" + last[-_EDGE:]
+    return digest.hexdigest(), edges, _first_problem(first, utf8_error)
+
+
+def _first_problem(first: bytes, utf8_error: str | None) -> tuple[ReasonCode, str] | None:
+    if not first.strip():
+        return ReasonCode.FILE_EMPTY, "tệp rỗng, không có dữ liệu hồ sơ"
+    if utf8_error is not None:
+        return ReasonCode.FILE_NOT_UTF8, f"tệp không phải UTF-8 hợp lệ: {utf8_error}"
+    if has_dtd(first[:65536]):
+        msg = "tệp khai báo DTD/ENTITY; chuẩn QĐ 130 không cho phép, hãy xuất lại tệp"
+        return ReasonCode.FILE_DTD_FORBIDDEN, msg
+    root = root_name(first)
+    if root is None:
+        return ReasonCode.FILE_NOT_XML, "tệp không phải XML (không tìm thấy thẻ mở)"
+    if root != WRAPPER_ROOT:
+        msg = f"thẻ gốc là <{root}>, phải là <{WRAPPER_ROOT}> theo QĐ 130"
+        return ReasonCode.FILE_WRONG_ROOT, msg
+    return None
+
+
+def _meta(path: Path, file_id: str, size: int, edges: bytes, hoso_count: int) -> FileMeta:
+    values: dict[str, str | None] = {}
+    for name, pattern in _HEADER.items():
+        found = pattern.search(edges)
+        values[name.lower()] = found.group(1).decode("utf-8") if found else None
+    declared = values["soluonghoso"]
+    return FileMeta(
+        file_id,
+        path.name,
+        "xml",
+        size,
+        sender=values["macskcb"],
+        ngay_lap=values["ngaylap"],
+        declared=int(declared) if declared and declared.isdigit() else None,
+        hoso_count=hoso_count,
+    )
+
+
+def _warnings(meta: FileMeta) -> list[tuple[ReasonCode, str]]:
+    warnings: list[tuple[ReasonCode, str]] = []
+    if meta.declared != meta.hoso_count:
+        msg = (
+            f"SOLUONGHOSO khai báo {meta.declared}, thực tế có {meta.hoso_count} hồ sơ"
+        )
+        warnings.append((ReasonCode.COUNT_MISMATCH, msg))
+    if not meta.sender:
+        warnings.append((ReasonCode.SENDER_MISSING, "thiếu MACSKCB của đơn vị gửi"))
+    return warnings
+
+
+def empty_table(table: str) -> pl.DataFrame:
+    """A raw frame of ``table`` with no rows."""
+    schema: dict[str, pl.DataType] = {
+        "file_id": pl.String(),
+        "hoso_idx": pl.UInt32(),
+        "line_no": pl.UInt32(),
+    }
+    schema |= dict.fromkeys(PARSED_TABLES[table].columns, pl.String())
+    return pl.DataFrame(schema=schema)

@@ -1,0 +1,53 @@
+"""Vietnamese messages for the engine's reason codes (the stable code goes beside them).
+
+``{field}`` in a template is replaced by the element name (e.g. ``NGAY_VAO``).
+"""
+
+from __future__ import annotations
+
+from claims.errors import ReasonCode as R
+
+MESSAGES: dict[R, str] = {
+    R.FILE_EMPTY: "Tệp rỗng",
+    R.FILE_TOO_LARGE: "Tệp vượt quá dung lượng cho phép",
+    R.FILE_NOT_UTF8: "Tệp không phải mã UTF-8",
+    R.FILE_NOT_XML: "Tệp không phải XML hợp lệ",
+    R.FILE_TRUNCATED: "Tệp bị cắt cụt",
+    R.FILE_WRONG_ROOT: "Thẻ gốc không phải GIAMDINHHS",
+    R.FILE_DTD_FORBIDDEN: "Tệp khai báo DTD/ENTITY (không được phép)",
+    R.FILE_UNREADABLE: "Không đọc được tệp",
+    R.BULK_TABLE_INVALID: "Bảng dữ liệu lô không đúng cấu trúc",
+    R.COUNT_MISMATCH: "SOLUONGHOSO không khớp số hồ sơ",
+    R.SENDER_MISSING: "Thiếu mã cơ sở gửi (MACSKCB)",
+    R.HOSO_BASE64_INVALID: "NOIDUNGFILE không phải base64 hợp lệ",
+    R.HOSO_XML_INVALID: "Nội dung bảng không phải XML hợp lệ",
+    R.HOSO_DTD_FORBIDDEN: "Nội dung bảng khai báo DTD/ENTITY (không được phép)",
+    R.HOSO_WRONG_ROOT: "Thẻ gốc của bảng không đúng",
+    R.HOSO_UNKNOWN_TABLE: "LOAIHOSO không hợp lệ",
+    R.HOSO_DUPLICATE_TABLE: "Một bảng xuất hiện nhiều lần trong hồ sơ",
+    R.HOSO_NO_XML1: "Hồ sơ thiếu bảng XML1",
+    R.HOSO_FACILITY_MISMATCH: "MA_CSKCB của hồ sơ khác cơ sở gửi tệp",
+    R.CLAIM_DUPLICATE_KEY: "MA_LK trùng với hồ sơ khác trong cùng tệp",
+    R.CLAIM_INVALID: "Bảng XML1 có lỗi",
+    R.CARD_INVALID: "Mã thẻ BHYT không đúng định dạng (15 ký tự, ngăn cách bởi ';')",
+    R.CARD_DATES_MISALIGNED: "GT_THE_TU/GT_THE_DEN không khớp với danh sách thẻ",
+    R.DATE_ORDER: "Thứ tự ngày không hợp lệ ({field})",
+    R.REQUIRED_MISSING: "Thiếu trường bắt buộc {field}",
+    R.TOO_LONG: "{field} vượt quá độ dài cho phép",
+    R.BAD_INTEGER: "{field} phải là số nguyên",
+    R.BAD_PERCENT: "{field} phải là số nguyên từ 0 đến 100",
+    R.BAD_MONEY: "{field} phải là số tiền không âm, tối đa 15 chữ số và 2 chữ số thập phân",
+    R.BAD_QUANTITY: "{field} phải là số không âm, tối đa 3 chữ số thập phân",
+    R.BAD_DATE: "{field} phải là ngày dạng yyyyMMdd",
+    R.BAD_DATETIME: "{field} phải là thời điểm dạng yyyyMMddHHmm",
+    R.CODE_NOT_IN_LIST: "{field} không thuộc danh mục mã có hiệu lực tại ngày vào viện",
+    R.LINE_DUPLICATE_KEY: "STT trùng trong cùng bảng của hồ sơ",
+    R.LINE_ORPHAN: "Dòng chi tiết không khớp MA_LK của hồ sơ XML1",
+    R.LINE_DATE_OUTSIDE_STAY: "{field} nằm ngoài thời gian điều trị (NGAY_VAO–NGAY_RA)",
+    R.LINE_OF_REJECTED_CLAIM: "Dòng thuộc hồ sơ bị từ chối",
+}
+
+
+def message(code: R, field: str = "") -> str:
+    """The Vietnamese message of ``code``, naming ``field`` where the template has one."""
+    return MESSAGES[code].replace("{field}", field.upper())
