@@ -1,0 +1,203 @@
+"""The ``giamdinh`` command line (typer). Progress and logs go to stderr, results to stdout."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Literal
+
+import polars as pl
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from claims.config import Settings
+from claims.errors import ClaimsError
+
+app = typer.Typer(
+    name="giamdinh",
+    help="Assess Vietnamese social health insurance (BHYT) claims in the QĐ 130/4750 format.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        envvar="GIAMDINH_DATA_DIR",
+        help="Where the DuckDB store, run outputs, processed and failed files live.",
+    ),
+]
+CatalogDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--catalog-dir",
+        envvar="GIAMDINH_CATALOG_DIR",
+        help="A catalog root overlaying the built-in catalogs (catalog by catalog).",
+    ),
+]
+
+
+def _settings(data_dir: Path | None, catalog_dir: Path | None) -> Settings:
+    values: dict[str, object] = {}
+    if data_dir is not None:
+        values["data_dir"] = data_dir
+    if catalog_dir is not None:
+        values["catalog_dir"] = catalog_dir
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {exc}")
+    return typer.Exit(code=1)
+
+
+@app.command()
+def generate(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write submissions into.")],
+    claims: Annotated[int, typer.Option(help="Number of claims.")] = 20_000,
+    facilities: Annotated[int, typer.Option(help="Number of facilities sending.")] = 200,
+    day: Annotated[str, typer.Option("--date", help="Day of the claims, YYYY-MM-DD.")] = "2026-10-15",
+    days: Annotated[int, typer.Option(help="Consecutive days ending at --date.")] = 1,
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same bytes.")] = 0,
+    error_rate: Annotated[float, typer.Option(help="Share of claims with an injected fault.")] = 0.02,
+    fmt: Annotated[str, typer.Option("--format", help="xml (submissions) or parquet (bulk).")] = "xml",
+    truth: Annotated[Path | None, typer.Option(help="Ground-truth file (default <out>.truth.parquet).")] = None,
+    catalog_dir: CatalogDir = None,
+) -> None:
+    """Generate a realistic, seeded day of submissions with labelled injected errors."""
+    from claims.synthetic import generate as run_generate  # noqa: PLC0415 - heavy import
+
+    if fmt not in ("xml", "parquet"):
+        raise _fail(ValueError(f"--format must be xml or parquet, not {fmt!r}"))
+    try:
+        the_day = date.fromisoformat(day)
+    except ValueError as exc:
+        raise _fail(ValueError(f"--date {day!r} is not YYYY-MM-DD")) from exc
+    chosen: Literal["xml", "parquet"] = "xml" if fmt == "xml" else "parquet"
+    with err.status(f"generating {claims:,} claims…"):
+        summary = run_generate(
+            out_dir, claims=claims, facilities=facilities, day=the_day, days=days, seed=seed,
+            error_rate=error_rate, fmt=chosen, truth=truth, catalog_dir=catalog_dir,
+        )
+    table = Table(title="generated")
+    for column in ("files", "claims", "faults", "truth"):
+        table.add_column(column)
+    table.add_row(str(len(summary.files)), f"{summary.claims:,}", f"{summary.faults:,}", str(summary.truth))
+    err.print(table)
+    err.print("lines: " + ", ".join(f"{t} {n:,}" for t, n in summary.lines.items()))
+
+
+def _run(inbox: Path, settings: Settings, run_date: str | None, *, strict: bool) -> int:
+    from claims.pipeline import run_inbox  # noqa: PLC0415 - keeps --help fast
+
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=err, transient=True,
+    ) as bar:
+        task = bar.add_task("reading submissions", total=None)
+
+        def progress(_stage: str, done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        result = run_inbox(inbox, settings=settings, run_date=run_date, progress=progress)
+    _print_files(result.files)
+    _print_counts(result.counts)
+    if result.run_id is None:
+        err.print("nothing new: every file was already stored")
+    else:
+        err.print(f"run [bold]{result.run_id}[/] ({result.run_date}) → {result.run_dir}")
+    failed = result.files.filter(pl.col("status") == "failed").height
+    return 1 if strict and failed else 0
+
+
+def _print_files(files: pl.DataFrame) -> None:
+    table = Table(title="submissions")
+    for column in files.columns:
+        table.add_column(column)
+    for row in files.iter_rows():
+        table.add_row(*[str(v) for v in row])
+    err.print(table)
+
+
+def _print_counts(counts: pl.DataFrame) -> None:
+    if counts.height == 0:
+        return
+    table = Table(title="rows per table (rows_in = stored + quarantined)")
+    for column in counts.columns:
+        table.add_column(column, justify="right")
+    for row in counts.iter_rows():
+        table.add_row(*[f"{v:,}" if isinstance(v, int) else str(v) for v in row])
+    out.print(table)
+
+
+@app.command()
+def ingest(
+    inbox: Annotated[Path, typer.Argument(help="Folder of submissions (.xml files, bulk folders).")],
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 if any file was refused.")] = False,
+    data_dir: DataDir = None,
+    catalog_dir: CatalogDir = None,
+) -> None:
+    """Store every submission of INBOX; refused files go to the failed area with a sidecar."""
+    try:
+        code = _run(inbox, _settings(data_dir, catalog_dir), None, strict=strict)
+    except ClaimsError as exc:
+        raise _fail(exc) from exc
+    raise typer.Exit(code)
+
+
+@app.command()
+def run(
+    day: Annotated[str, typer.Option("--date", help="Run date, YYYY-MM-DD.")],
+    inbox: Annotated[Path, typer.Option("--inbox", help="Folder of the day's submissions.")],
+    data_dir: DataDir = None,
+    catalog_dir: CatalogDir = None,
+) -> None:
+    """Run the daily pipeline on INBOX for one date."""
+    try:
+        date.fromisoformat(day)
+    except ValueError as exc:
+        raise _fail(ValueError(f"--date {day!r} is not YYYY-MM-DD")) from exc
+    try:
+        code = _run(inbox, _settings(data_dir, catalog_dir), day, strict=False)
+    except ClaimsError as exc:
+        raise _fail(exc) from exc
+    raise typer.Exit(code)
+
+
+@app.command()
+def demo(
+    claims: Annotated[int, typer.Option(help="Number of claims in the demo day.")] = 20_000,
+    data_dir: DataDir = None,
+    catalog_dir: CatalogDir = None,
+) -> None:
+    """Generate a demo day, run it through the pipeline into a DuckDB store, print a summary."""
+    settings = _settings(data_dir or Path("giamdinh-demo"), catalog_dir)
+    day = "2026-10-15"
+    inbox = settings.data_dir / "inbox"
+    if inbox.exists():
+        shutil.rmtree(inbox)
+    err.print(f"demo: {claims:,} claims on {day} into {settings.data_dir}")
+    generate(out_dir=inbox, claims=claims, facilities=200, day=day, days=1, seed=0,
+             error_rate=0.02, fmt="xml", truth=settings.data_dir / "truth.parquet",
+             catalog_dir=catalog_dir)
+    try:
+        _run(inbox, settings, day, strict=False)
+    except ClaimsError as exc:
+        raise _fail(exc) from exc
+    err.print(f"store: {settings.store_path}")
+
+
+def main() -> None:
+    """Console entry point."""
+    try:
+        app()
+    except ClaimsError as exc:
+        err.print(f"[bold red]error:[/] {exc}")
+        sys.exit(1)

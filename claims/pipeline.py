@@ -1,0 +1,295 @@
+"""The daily pipeline: inbox → read → validate → run outputs → store → file moves.
+
+``run_inbox`` composes the stages; later stages (eligibility, pricing, rules, payment,
+settlement) plug in after validation. The run id is derived from content (the new
+inputs' sha256, the catalog versions, the run date, the engine version), never from
+the clock; wall-clock times appear only in the run manifest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from catalogs.loader import load_versions
+from claims.codes import load_code_lists
+from claims.config import Settings
+from claims.ingest import FileFailure, Submission, read_submission
+from claims.io import known_files, open_store, store_run, write_run_dir
+from claims.receipts import failure_receipt, submission_receipt
+from claims.validate import Validated, validate
+from claims.xml130 import LINE_TABLES
+
+ENGINE_VERSION = "0.1.0"
+Progress = Callable[[str, int, int], None]
+"""``progress(stage, done, total)``: called as files are read."""
+
+_SUBMISSION_SCHEMA = {
+    "file_id": pl.String,
+    "name": pl.String,
+    "kind": pl.String,
+    "size": pl.Int64,
+    "sender": pl.String,
+    "ngay_lap": pl.String,
+    "declared": pl.Int64,
+    "hoso_count": pl.Int64,
+    "status": pl.String,
+    "reason_code": pl.String,
+    "message": pl.String,
+    "receipt": pl.String,
+}
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What one run did."""
+
+    run_id: str | None
+    run_date: str
+    run_dir: Path | None
+    files: pl.DataFrame
+    counts: pl.DataFrame
+    claims: pl.DataFrame
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file, or of a bulk folder's files (names and contents, sorted)."""
+    digest = hashlib.sha256()
+    parts = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for part in parts:
+        if path.is_dir():
+            digest.update(part.relative_to(path).as_posix().encode() + b"\0")
+        with part.open("rb") as handle:
+            while chunk := handle.read(1 << 24):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def list_inbox(inbox: Path) -> list[Path]:
+    """Submissions in a folder: every file (sidecars excluded) and every bulk folder."""
+    if not inbox.is_dir():
+        from claims.errors import ConfigError  # noqa: PLC0415
+
+        msg = f"inbox {inbox} is not a folder; pass the folder holding the claim files"
+        raise ConfigError(msg)
+    entries = [
+        p
+        for p in sorted(inbox.iterdir())
+        if not p.name.startswith(".") and not p.name.endswith(".error.json")
+    ]
+    return [p for p in entries if p.is_file() or (p / "xml1.parquet").exists() or (p / "xml1.csv").exists()]
+
+
+def run_inbox(
+    inbox: Path,
+    *,
+    settings: Settings,
+    run_date: str | None = None,
+    progress: Progress | None = None,
+    move_files: bool = True,
+) -> RunResult:
+    """Ingest every submission of ``inbox`` into the store and write the run outputs.
+
+    Example:
+        >>> result = run_inbox(Path("inbox"), settings=Settings(data_dir=Path("data")))
+        >>> result.counts  # rows in, stored and quarantined per table
+    """
+    started = time.time()
+    codes_version = load_versions("code_lists", settings.catalog_dir)[-1]
+    codes = load_code_lists(settings.catalog_dir)  # bad catalogs stop the run here
+    paths = list_inbox(inbox)
+    with open_store(settings.store_path) as con:
+        known = known_files(con)
+    hashed = [(p, file_sha256(p)) for p in paths]
+    new = [(p, h) for p, h in hashed if h not in known]
+    skipped = [(p, h) for p, h in hashed if h in known]
+    results = _read_all([p for p, _ in new], settings, progress)
+    subs = [r for r in results if isinstance(r, Submission)]
+    failures = [r for r in results if isinstance(r, FileFailure)]
+    day = run_date or _default_date(subs)
+    catalogs = {"code_lists": codes_version.label}
+    if not new:
+        files = _file_rows([], [], skipped, None)
+        return RunResult(None, day, None, files, _empty_counts(), pl.DataFrame())
+    run_id = make_run_id(day, sorted(h for _, h in new), catalogs)
+    checked = validate(subs, codes)
+    receipts = {s.meta.name: submission_receipt(s, checked.claims, checked.quarantine, run_id)
+                for s in subs}
+    receipts |= {f.name: failure_receipt(f, run_id) for f in failures}
+    frames = _frames(subs, failures, checked, receipts, run_id)
+    manifest = _manifest(run_id, day, hashed, new, checked, catalogs, started)
+    out = write_run_dir(
+        settings.runs_dir, day, run_id, {k: _public(v) for k, v in frames.items()},
+        {"manifest.json": manifest, **{f"receipts/{n}.json": r for n, r in receipts.items()}},
+    )
+    run_row = pl.DataFrame(
+        {"run_id": [run_id], "run_date": [day], "manifest": [json.dumps(manifest, sort_keys=True)]}
+    )
+    with open_store(settings.store_path) as con:
+        store_run(con, frames, run_row)
+    if move_files:
+        _move(settings, new, skipped, failures, receipts, day)
+    files = _file_rows(subs, failures, skipped, checked)
+    return RunResult(run_id, day, out, files, checked.counts, checked.claims)
+
+
+def make_run_id(run_date: str, inputs: list[str], catalogs: dict[str, str]) -> str:
+    """A run id derived from content: same inputs and versions → same id."""
+    body = {"date": run_date, "inputs": inputs, "catalogs": catalogs, "engine": ENGINE_VERSION}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _read_all(
+    paths: list[Path], settings: Settings, progress: Progress | None
+) -> list[Submission | FileFailure]:
+    results: list[Submission | FileFailure] = []
+    for n, path in enumerate(paths, start=1):
+        results.append(read_submission(path, max_bytes=settings.max_file_bytes))
+        if progress is not None:
+            progress("read", n, len(paths))
+    return results
+
+
+def _default_date(subs: list[Submission]) -> str:
+    """The latest NGAYLAP among the inputs: a date from content, not from the clock."""
+    days = sorted(s.meta.ngay_lap for s in subs if s.meta.ngay_lap and len(s.meta.ngay_lap) >= 8)
+    if not days:
+        return "undated"
+    text = days[-1][:8]
+    return date(int(text[:4]), int(text[4:6]), int(text[6:8])).isoformat()
+
+
+def _frames(
+    subs: list[Submission],
+    failures: list[FileFailure],
+    checked: Validated,
+    receipts: dict[str, dict[str, Any]],
+    run_id: str,
+) -> dict[str, pl.DataFrame]:
+    run = pl.lit(run_id).alias("run_id")
+    order = checked.claims.select("file_id", "hoso_idx", "file_order")
+    claims = (
+        checked.tables["XML1"]
+        .join(order, on=["file_id", "hoso_idx"], how="left")
+        .rename({"file_order": "_file_order"})
+        .with_columns(run)
+    )
+    frames = {
+        "submissions": _submissions(subs, failures, receipts),
+        "claims": claims,
+        **{t.lower(): checked.tables[t].with_columns(run) for t in LINE_TABLES},
+        "raw_docs": _raw_docs(subs).with_columns(run),
+        "quarantine": checked.quarantine.with_columns(run),
+        "claim_status": checked.claims.select(
+            "file_id", "hoso_idx", "ma_cskcb", "ma_lk", "status", "claim_reasons",
+            "lines_quarantined",
+        ).with_columns(run),
+    }
+    return frames
+
+
+def _public(frame: pl.DataFrame) -> pl.DataFrame:
+    """Run-output form of a frame: without engine-internal columns."""
+    return frame.drop([c for c in frame.columns if c.startswith("_")])
+
+
+def _raw_docs(subs: list[Submission]) -> pl.DataFrame:
+    parts = [s.raw_docs for s in subs if s.raw_docs.height]
+    if not parts:
+        return pl.DataFrame(schema={"file_id": pl.String, "hoso_idx": pl.UInt32,
+                                    "table": pl.String, "xml": pl.String})
+    return pl.concat(parts)
+
+
+def _submissions(
+    subs: list[Submission], failures: list[FileFailure], receipts: dict[str, dict[str, Any]]
+) -> pl.DataFrame:
+    rows = [
+        (s.meta.file_id, s.meta.name, s.meta.kind, s.meta.size, s.meta.sender,
+         s.meta.ngay_lap, s.meta.declared, s.meta.hoso_count, "read", None, None,
+         json.dumps(receipts[s.meta.name], ensure_ascii=False, sort_keys=True))
+        for s in subs
+    ]
+    rows += [
+        (f.file_id, f.name, "xml", f.size, None, None, None, 0, "failed", f.reason.value,
+         f.message, json.dumps(receipts[f.name], ensure_ascii=False, sort_keys=True))
+        for f in failures
+    ]
+    return pl.DataFrame(rows, schema=_SUBMISSION_SCHEMA, orient="row")
+
+
+def _manifest(
+    run_id: str,
+    day: str,
+    hashed: list[tuple[Path, str]],
+    new: list[tuple[Path, str]],
+    checked: Validated,
+    catalogs: dict[str, str],
+    started: float,
+) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "run_date": day,
+        "engine_version": ENGINE_VERSION,
+        "catalogs": catalogs,
+        "inputs": [{"file": p.name, "sha256": h, "new": (p, h) in new} for p, h in hashed],
+        "counts": {"validate": checked.counts.to_dicts()},
+        "claims": checked.claims.group_by("status").len().sort("status").to_dicts(),
+        "wall_clock": {"started_unix": round(started, 3), "seconds": round(time.time() - started, 3)},
+    }
+
+
+def _move(
+    settings: Settings,
+    new: list[tuple[Path, str]],
+    skipped: list[tuple[Path, str]],
+    failures: list[FileFailure],
+    receipts: dict[str, dict[str, Any]],
+    day: str,
+) -> None:
+    failed = {f.name for f in failures}
+    for path, digest in [*new, *skipped]:
+        target_dir = settings.failed_dir if path.name in failed else settings.processed_dir / day
+        target_dir.mkdir(parents=True, exist_ok=True)
+        target = target_dir / path.name
+        if target.exists():
+            target = target_dir / f"{digest[:8]}-{path.name}"
+        shutil.move(str(path), str(target))
+        if path.name in failed:
+            sidecar = target.with_name(target.name + ".error.json")
+            text = json.dumps(receipts[path.name], ensure_ascii=False, indent=2, sort_keys=True)
+            sidecar.write_text(text + "\n", encoding="utf-8")
+
+
+def _file_rows(
+    subs: list[Submission],
+    failures: list[FileFailure],
+    skipped: list[tuple[Path, str]],
+    checked: Validated | None,
+) -> pl.DataFrame:
+    per_file: dict[str, tuple[int, int]] = {}
+    if checked is not None:
+        stats = checked.claims.group_by("file_id").agg(
+            pl.len().alias("n"), (pl.col("status") == "rejected").sum().alias("rej")
+        )
+        per_file = {r[0]: (r[1], r[2]) for r in stats.iter_rows()}
+    rows = [(s.meta.name, "stored", "", *per_file.get(s.meta.file_id, (0, 0))) for s in subs]
+    rows += [(f.name, "failed", f.reason.value, 0, 0) for f in failures]
+    rows += [(p.name, "already stored", "", 0, 0) for p, _ in skipped]
+    schema = {"file": pl.String, "status": pl.String, "reason": pl.String,
+              "claims": pl.Int64, "rejected": pl.Int64}
+    return pl.DataFrame(rows, schema=schema, orient="row").sort("file")
+
+
+def _empty_counts() -> pl.DataFrame:
+    return pl.DataFrame(schema={"table": pl.String, "rows_in": pl.Int64, "stored": pl.Int64,
+                                "quarantined": pl.Int64})
