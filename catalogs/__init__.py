@@ -6,4 +6,10 @@ from catalogs.loader import CatalogVersion as CatalogVersion
 from catalogs.loader import load_versions as load_versions
 from catalogs.spec import CatalogManifest as CatalogManifest
 
-__all__ = ["BUILTIN_ROOT", "CatalogError", "CatalogManifest", "CatalogVersion", "load_versions"]
+__all__ = [
+    "BUILTIN_ROOT",
+    "CatalogError",
+    "CatalogManifest",
+    "CatalogVersion",
+    "load_versions",
+]

@@ -10,7 +10,9 @@ from claims.errors import ClaimsError
 class CatalogError(ClaimsError):
     """A catalog version that cannot be used, with the file and row at fault."""
 
-    def __init__(self, message: str, *, path: Path | None = None, row: int | None = None):
+    def __init__(
+        self, message: str, *, path: Path | None = None, row: int | None = None
+    ):
         self.path = path
         self.row = row
         where = f"{path}" if path else ""

@@ -82,7 +82,9 @@ def load_version(directory: Path) -> CatalogVersion:
     rows = _read_rows(rows_path)
     meta = manifest.model_dump(mode="json", exclude={"sha256"})
     content = json.dumps(meta, sort_keys=True).encode() + b"\n" + rows_bytes
-    return CatalogVersion(manifest, rows, hashlib.sha256(content).hexdigest(), directory)
+    return CatalogVersion(
+        manifest, rows, hashlib.sha256(content).hexdigest(), directory
+    )
 
 
 def _rows_file(directory: Path) -> tuple[Path, bytes]:

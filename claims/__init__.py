@@ -10,4 +10,11 @@ from claims.money import QUANTITY as QUANTITY
 from claims.xml130 import PARSED_TABLES as PARSED_TABLES
 from claims.xml130 import RAW_TABLES as RAW_TABLES
 
-__all__ = ["MONEY", "PARSED_TABLES", "QUANTITY", "RAW_TABLES", "ClaimsError", "ReasonCode"]
+__all__ = [
+    "MONEY",
+    "PARSED_TABLES",
+    "QUANTITY",
+    "RAW_TABLES",
+    "ClaimsError",
+    "ReasonCode",
+]

@@ -66,10 +66,16 @@ def typed(field: Field) -> pl.Expr:
         case Kind.DATETIME:
             out = value.str.strptime(pl.Datetime("us"), "%Y%m%d%H%M", strict=False)
         case Kind.DATE_OR_DATETIME:
-            padded = pl.when(value.str.len_bytes() == 8).then(value + "0000").otherwise(value)
+            padded = (
+                pl.when(value.str.len_bytes() == 8)
+                .then(value + "0000")
+                .otherwise(value)
+            )
             out = padded.str.strptime(pl.Datetime("us"), "%Y%m%d%H%M", strict=False)
         case Kind.BIRTH:
-            out = _birth_text(value).str.strptime(pl.Datetime("us"), "%Y%m%d%H%M", strict=False)
+            out = _birth_text(value).str.strptime(
+                pl.Datetime("us"), "%Y%m%d%H%M", strict=False
+            )
         case _:
             out = value
     return out.alias(field.column)
@@ -82,7 +88,7 @@ def _format_ok(field: Field) -> pl.Expr:
     if field.kind in (Kind.DATE, Kind.DATETIME, Kind.DATE_OR_DATETIME, Kind.BIRTH):
         ok = ok & typed(field).is_not_null()
     if field.kind is Kind.PCT:
-        ok = ok & (value.cast(pl.Int64, strict=False) <= 100)  # noqa: PLR2004 - percent
+        ok = ok & (value.cast(pl.Int64, strict=False) <= 100)
     return ok
 
 
@@ -95,18 +101,20 @@ def field_reason(field: Field, code_ok: pl.Expr | None) -> pl.Expr:
     """
     value = pl.col(field.column)
     present = value.is_not_null()
-    reason = pl.when(pl.lit(False)).then(pl.lit(None, pl.String))  # noqa: FBT003
+    failures: list[tuple[pl.Expr, R]] = []
     if field.required:
-        reason = reason.when(~present).then(pl.lit(R.REQUIRED_MISSING.value))
+        failures.append((~present, R.REQUIRED_MISSING))
     if field.size is not None:
-        too_long = value.str.len_chars() > field.size
-        reason = reason.when(present & too_long).then(pl.lit(R.TOO_LONG.value))
+        failures.append((present & (value.str.len_chars() > field.size), R.TOO_LONG))
     if field.kind in _PATTERNS:
-        bad = present & ~_format_ok(field)
-        reason = reason.when(bad).then(pl.lit(_PATTERNS[field.kind][1].value))
+        failures.append((present & ~_format_ok(field), _PATTERNS[field.kind][1]))
     if code_ok is not None:
-        reason = reason.when(present & ~code_ok).then(pl.lit(R.CODE_NOT_IN_LIST.value))
-    return reason.otherwise(pl.lit(None, pl.String)).alias(field.column)
+        failures.append((present & ~code_ok, R.CODE_NOT_IN_LIST))
+    if not failures:
+        return pl.lit(None, pl.String).alias(field.column)
+    # the first failing check wins: coalesce keeps the first non-null reason
+    reasons = [pl.when(bad).then(pl.lit(code.value)) for bad, code in failures]
+    return pl.coalesce(reasons).alias(field.column)
 
 
 def card_reason() -> pl.Expr:

@@ -11,7 +11,13 @@ from typing import Annotated, Literal
 import polars as pl
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from claims.config import Settings
@@ -60,19 +66,32 @@ def _fail(exc: Exception) -> typer.Exit:
 
 @app.command()
 def generate(
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write submissions into.")],
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Folder to write submissions into.")
+    ],
     claims: Annotated[int, typer.Option(help="Number of claims.")] = 20_000,
-    facilities: Annotated[int, typer.Option(help="Number of facilities sending.")] = 200,
-    day: Annotated[str, typer.Option("--date", help="Day of the claims, YYYY-MM-DD.")] = "2026-10-15",
+    facilities: Annotated[
+        int, typer.Option(help="Number of facilities sending.")
+    ] = 200,
+    day: Annotated[
+        str, typer.Option("--date", help="Day of the claims, YYYY-MM-DD.")
+    ] = "2026-10-15",
     days: Annotated[int, typer.Option(help="Consecutive days ending at --date.")] = 1,
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same bytes.")] = 0,
-    error_rate: Annotated[float, typer.Option(help="Share of claims with an injected fault.")] = 0.02,
-    fmt: Annotated[str, typer.Option("--format", help="xml (submissions) or parquet (bulk).")] = "xml",
-    truth: Annotated[Path | None, typer.Option(help="Ground-truth file (default <out>.truth.parquet).")] = None,
+    error_rate: Annotated[
+        float, typer.Option(help="Share of claims with an injected fault.")
+    ] = 0.02,
+    fmt: Annotated[
+        str, typer.Option("--format", help="xml (submissions) or parquet (bulk).")
+    ] = "xml",
+    truth: Annotated[
+        Path | None,
+        typer.Option(help="Ground-truth file (default <out>.truth.parquet)."),
+    ] = None,
     catalog_dir: CatalogDir = None,
 ) -> None:
     """Generate a realistic, seeded day of submissions with labelled injected errors."""
-    from claims.synthetic import generate as run_generate  # noqa: PLC0415 - heavy import
+    from claims.synthetic import generate as run_generate
 
     if fmt not in ("xml", "parquet"):
         raise _fail(ValueError(f"--format must be xml or parquet, not {fmt!r}"))
@@ -83,36 +102,57 @@ def generate(
     chosen: Literal["xml", "parquet"] = "xml" if fmt == "xml" else "parquet"
     with err.status(f"generating {claims:,} claims…"):
         summary = run_generate(
-            out_dir, claims=claims, facilities=facilities, day=the_day, days=days, seed=seed,
-            error_rate=error_rate, fmt=chosen, truth=truth, catalog_dir=catalog_dir,
+            out_dir,
+            claims=claims,
+            facilities=facilities,
+            day=the_day,
+            days=days,
+            seed=seed,
+            error_rate=error_rate,
+            fmt=chosen,
+            truth=truth,
+            catalog_dir=catalog_dir,
         )
     table = Table(title="generated")
     for column in ("files", "claims", "faults", "truth"):
         table.add_column(column)
-    table.add_row(str(len(summary.files)), f"{summary.claims:,}", f"{summary.faults:,}", str(summary.truth))
+    table.add_row(
+        str(len(summary.files)),
+        f"{summary.claims:,}",
+        f"{summary.faults:,}",
+        str(summary.truth),
+    )
     err.print(table)
     err.print("lines: " + ", ".join(f"{t} {n:,}" for t, n in summary.lines.items()))
 
 
 def _run(inbox: Path, settings: Settings, run_date: str | None, *, strict: bool) -> int:
-    from claims.pipeline import run_inbox  # noqa: PLC0415 - keeps --help fast
+    from claims.pipeline import run_inbox
 
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=err, transient=True,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
     ) as bar:
         task = bar.add_task("reading submissions", total=None)
 
         def progress(_stage: str, done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        result = run_inbox(inbox, settings=settings, run_date=run_date, progress=progress)
+        result = run_inbox(
+            inbox, settings=settings, run_date=run_date, progress=progress
+        )
     _print_files(result.files)
     _print_counts(result.counts)
     if result.run_id is None:
         err.print("nothing new: every file was already stored")
     else:
-        err.print(f"run [bold]{result.run_id}[/] ({result.run_date}) → {result.run_dir}")
+        err.print(
+            f"run [bold]{result.run_id}[/] ({result.run_date}) → {result.run_dir}"
+        )
     failed = result.files.filter(pl.col("status") == "failed").height
     return 1 if strict and failed else 0
 
@@ -139,8 +179,12 @@ def _print_counts(counts: pl.DataFrame) -> None:
 
 @app.command()
 def ingest(
-    inbox: Annotated[Path, typer.Argument(help="Folder of submissions (.xml files, bulk folders).")],
-    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 if any file was refused.")] = False,
+    inbox: Annotated[
+        Path, typer.Argument(help="Folder of submissions (.xml files, bulk folders).")
+    ],
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Exit 1 if any file was refused.")
+    ] = False,
     data_dir: DataDir = None,
     catalog_dir: CatalogDir = None,
 ) -> None:
@@ -155,7 +199,9 @@ def ingest(
 @app.command()
 def run(
     day: Annotated[str, typer.Option("--date", help="Run date, YYYY-MM-DD.")],
-    inbox: Annotated[Path, typer.Option("--inbox", help="Folder of the day's submissions.")],
+    inbox: Annotated[
+        Path, typer.Option("--inbox", help="Folder of the day's submissions.")
+    ],
     data_dir: DataDir = None,
     catalog_dir: CatalogDir = None,
 ) -> None:
@@ -173,7 +219,9 @@ def run(
 
 @app.command()
 def demo(
-    claims: Annotated[int, typer.Option(help="Number of claims in the demo day.")] = 20_000,
+    claims: Annotated[
+        int, typer.Option(help="Number of claims in the demo day.")
+    ] = 20_000,
     data_dir: DataDir = None,
     catalog_dir: CatalogDir = None,
 ) -> None:
@@ -184,9 +232,18 @@ def demo(
     if inbox.exists():
         shutil.rmtree(inbox)
     err.print(f"demo: {claims:,} claims on {day} into {settings.data_dir}")
-    generate(out_dir=inbox, claims=claims, facilities=200, day=day, days=1, seed=0,
-             error_rate=0.02, fmt="xml", truth=settings.data_dir / "truth.parquet",
-             catalog_dir=catalog_dir)
+    generate(
+        out_dir=inbox,
+        claims=claims,
+        facilities=200,
+        day=day,
+        days=1,
+        seed=0,
+        error_rate=0.02,
+        fmt="xml",
+        truth=settings.data_dir / "truth.parquet",
+        catalog_dir=catalog_dir,
+    )
     try:
         _run(inbox, settings, day, strict=False)
     except ClaimsError as exc:

@@ -27,14 +27,16 @@ def load_code_lists(catalog_dir: Path | None = None) -> pl.DataFrame:
     )
 
 
-def code_valid(code: pl.Expr, on: pl.Expr, codes: pl.DataFrame, list_id: str) -> pl.Expr:
+def code_valid(
+    code: pl.Expr, on: pl.Expr, codes: pl.DataFrame, list_id: str
+) -> pl.Expr:
     """Whether ``code`` is in list ``list_id`` on date ``on`` (null date → not checked).
 
     One ``is_in`` per validity window of the list: lists have few windows, so this stays a
     handful of vectorized comparisons instead of a join.
     """
     entries = codes.filter(pl.col("list_id") == list_id)
-    ok = pl.lit(False)  # noqa: FBT003 - a literal, not a flag
+    ok = pl.lit(False)
     windows = entries.group_by("valid_from", "valid_to").agg("code").sort("valid_from")
     for start, end, members in windows.iter_rows():
         inside = on.is_between(pl.lit(start), pl.lit(end))

@@ -76,7 +76,9 @@ class HosoBatch:
                 self.reject(hoso, "XML1", ReasonCode.HOSO_NO_XML1, msg)
         tables = {t: self._table(t) for t in PARSED_TABLES}
         raw = pl.DataFrame(
-            [(self.file_id, h, t, x) for h, t, x in self.raw], schema=RAW_SCHEMA, orient="row"
+            [(self.file_id, h, t, x) for h, t, x in self.raw],
+            schema=RAW_SCHEMA,
+            orient="row",
         )
         errors = pl.DataFrame(
             [(self.file_id, h, t, str(c), m) for h, t, c, m in sorted(self.errors)],
@@ -86,7 +88,7 @@ class HosoBatch:
         return HosoResult(tables, raw, errors)
 
     def _table(self, table: str) -> pl.DataFrame:
-        from claims.ingest import empty_table  # noqa: PLC0415 - avoid an import cycle
+        from claims.ingest import empty_table
 
         parts = self.frames.get(table)
         if not parts:
@@ -96,7 +98,9 @@ class HosoBatch:
 
 def decode_hoso_rows(batch: HosoBatch, rows: pl.DataFrame) -> None:
     """Decode one batch of FILEHOSO rows and parse its documents into ``batch``."""
-    docs: dict[str, tuple[list[int], list[bytes]]] = {t: ([], []) for t in PARSED_TABLES}
+    docs: dict[str, tuple[list[int], list[bytes]]] = {
+        t: ([], []) for t in PARSED_TABLES
+    }
     for hoso, kind, payload in zip(
         rows[HOSO_INDEX].cast(pl.Int64).to_list(),
         rows["loaihoso"].to_list(),
@@ -113,7 +117,9 @@ def decode_hoso_rows(batch: HosoBatch, rows: pl.DataFrame) -> None:
             docs[table][1].append(doc)
         else:
             batch.raw.append((hoso, table, doc.decode("utf-8")))
-    jobs = {t: _POOL.submit(_parse_table, batch, t, *docs[t]) for t in docs if docs[t][1]}
+    jobs = {
+        t: _POOL.submit(_parse_table, batch, t, *docs[t]) for t in docs if docs[t][1]
+    }
     for table, job in jobs.items():
         batch.frames.setdefault(table, []).append(job.result())
 
@@ -215,7 +221,7 @@ def _parse_alone(table: str, doc: bytes) -> pl.DataFrame | None:
         pass
     try:
         return parse_doc(table, doc)
-    except Exception:  # noqa: BLE001 - any lxml failure means the document is unreadable
+    except Exception:
         return None
 
 

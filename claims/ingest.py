@@ -25,7 +25,9 @@ from claims.xmlsafe import diagnose_wrapper, has_dtd, root_name
 _CHUNK = 1 << 24
 _EDGE = 1 << 16
 _HEADER = {
-    name: re.compile(rb"<" + name.encode() + rb">\s*([^<]*?)\s*</" + name.encode() + rb">")
+    name: re.compile(
+        rb"<" + name.encode() + rb">\s*([^<]*?)\s*</" + name.encode() + rb">"
+    )
     for name in ("MACSKCB", "NGAYLAP", "SOLUONGHOSO")
 }
 KEYS = ("file_id", "hoso_idx", "line_no")
@@ -67,6 +69,21 @@ class Submission:
     warnings: list[tuple[ReasonCode, str]] = field(default_factory=list)
 
 
+def file_sha256(path: Path) -> str:
+    """sha256 of a file, or of a bulk folder's files (names and contents, sorted)."""
+    digest = hashlib.sha256()
+    parts = (
+        sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    )
+    for part in parts:
+        if path.is_dir():
+            digest.update(part.relative_to(path).as_posix().encode() + b"\0")
+        with part.open("rb") as handle:
+            while chunk := handle.read(1 << 24):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
 def read_submission(path: Path, *, max_bytes: int) -> Submission | FileFailure:
     """Read a submission: a ``.xml`` wrapper, or a folder of bulk tables.
 
@@ -74,7 +91,7 @@ def read_submission(path: Path, *, max_bytes: int) -> Submission | FileFailure:
         >>> result = read_submission(Path("inbox/01030_20251006.xml"), max_bytes=2**31)
     """
     if path.is_dir():
-        from claims.bulk import read_bulk  # noqa: PLC0415 - keeps the XML path lean
+        from claims.bulk import read_bulk
 
         return read_bulk(path)
     return read_xml(path, max_bytes=max_bytes)
@@ -94,7 +111,9 @@ def read_xml(path: Path, *, max_bytes: int) -> Submission | FileFailure:
     meta = _meta(path, file_id, size, edges, batch.hoso_count())
     result = batch.finish()
     warnings = _warnings(meta)
-    return Submission(meta, result.tables, result.raw_docs, result.hoso_errors, warnings)
+    return Submission(
+        meta, result.tables, result.raw_docs, result.hoso_errors, warnings
+    )
 
 
 def _stream(path: Path, batch: HosoBatch) -> None:
@@ -131,7 +150,9 @@ def _scan(
             digest.update(chunk)
             first = first or chunk
             last = chunk
-            if utf8_error is None and not (chunk.isascii() and not decoder.getstate()[0]):
+            if utf8_error is None and not (
+                chunk.isascii() and not decoder.getstate()[0]
+            ):
                 try:
                     decoder.decode(chunk)
                 except UnicodeDecodeError as exc:
@@ -144,7 +165,9 @@ def _scan(
     return digest.hexdigest(), edges, _first_problem(first, utf8_error)
 
 
-def _first_problem(first: bytes, utf8_error: str | None) -> tuple[ReasonCode, str] | None:
+def _first_problem(
+    first: bytes, utf8_error: str | None
+) -> tuple[ReasonCode, str] | None:
     if not first.strip():
         return ReasonCode.FILE_EMPTY, "tệp rỗng, không có dữ liệu hồ sơ"
     if utf8_error is not None:
@@ -161,7 +184,9 @@ def _first_problem(first: bytes, utf8_error: str | None) -> tuple[ReasonCode, st
     return None
 
 
-def _meta(path: Path, file_id: str, size: int, edges: bytes, hoso_count: int) -> FileMeta:
+def _meta(
+    path: Path, file_id: str, size: int, edges: bytes, hoso_count: int
+) -> FileMeta:
     values: dict[str, str | None] = {}
     for name, pattern in _HEADER.items():
         found = pattern.search(edges)

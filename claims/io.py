@@ -20,6 +20,7 @@ import duckdb
 import polars as pl
 
 from claims.errors import TransientError
+from claims.faults import crash_point
 
 WITHDRAWAL_CODE = "8"
 STORE_TABLES = (
@@ -64,11 +65,12 @@ def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     return bool(sql(con, query, [name])[0][0])
 
 
-def known_files(con: duckdb.DuckDBPyConnection) -> set[str]:
-    """sha256 of every file already stored."""
+def known_files(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str]]:
+    """Every file already stored: sha256 → (status, receipt JSON)."""
     if not has_table(con, "submissions"):
-        return set()
-    return {str(row[0]) for row in sql(con, "SELECT file_id FROM submissions")}
+        return {}
+    rows = sql(con, "SELECT file_id, status, receipt FROM submissions")
+    return {str(r[0]): (str(r[1]), str(r[2])) for r in rows}
 
 
 def _append(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:
@@ -81,27 +83,37 @@ def _append(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> N
         con.unregister("_incoming")
 
 
-def _version_claims(con: duckdb.DuckDBPyConnection, claims: pl.DataFrame) -> pl.DataFrame:
+def _version_claims(
+    con: duckdb.DuckDBPyConnection, claims: pl.DataFrame
+) -> pl.DataFrame:
     """Number each claim's version after those already stored for its (MA_CSKCB, MA_LK)."""
-    previous = pl.DataFrame(schema={"ma_cskcb": pl.String, "ma_lk": pl.String, "_prev": pl.Int64})
+    previous = pl.DataFrame(
+        schema={"ma_cskcb": pl.String, "ma_lk": pl.String, "_prev": pl.Int64}
+    )
     if has_table(con, "claims"):
         previous = con.sql(
             "SELECT ma_cskcb, ma_lk, max(version)::BIGINT AS _prev FROM claims GROUP BY ALL"
         ).pl()
-    order = pl.int_range(1, pl.len() + 1).over("ma_cskcb", "ma_lk", order_by=["_file_order", "hoso_idx"])
+    order = pl.int_range(1, pl.len() + 1).over(
+        "ma_cskcb", "ma_lk", order_by=["_file_order", "hoso_idx"]
+    )
     return (
-        claims.join(previous, on=["ma_cskcb", "ma_lk"], how="left", maintain_order="left")
+        claims.join(
+            previous, on=["ma_cskcb", "ma_lk"], how="left", maintain_order="left"
+        )
         .with_columns(
             (pl.col("_prev").fill_null(0) + order).cast(pl.Int32).alias("version"),
             (pl.col("ma_doituong_kcb") == WITHDRAWAL_CODE).alias("withdrawn"),
-            pl.lit(True).alias("is_current"),  # noqa: FBT003 - a column value
+            pl.lit(True).alias("is_current"),
         )
         .drop("_prev", "_file_order")
     )
 
 
 def store_run(
-    con: duckdb.DuckDBPyConnection, frames: Mapping[str, pl.DataFrame], run_row: pl.DataFrame
+    con: duckdb.DuckDBPyConnection,
+    frames: Mapping[str, pl.DataFrame],
+    run_row: pl.DataFrame,
 ) -> None:
     """Write one run's frames in a single transaction, then supersede older versions.
 
@@ -127,8 +139,9 @@ def store_run(
                 WHERE is_current AND version < (
                     SELECT max(d.version) FROM claims d
                     WHERE d.ma_cskcb = claims.ma_cskcb AND d.ma_lk = claims.ma_lk)
-                """
+                """,
             )
+        crash_point("in-transaction")
         sql(con, "COMMIT")
     except BaseException:
         sql(con, "ROLLBACK")
@@ -153,7 +166,9 @@ def write_run_dir(
     for name, value in extra.items():
         target = tmp / name
         target.parent.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True, default=str)
+        text = json.dumps(
+            value, ensure_ascii=False, indent=2, sort_keys=True, default=str
+        )
         target.write_text(text + "\n", encoding="utf-8")
     if final.exists():
         shutil.rmtree(final)
@@ -163,5 +178,5 @@ def write_run_dir(
 
 def table_rows(con: duckdb.DuckDBPyConnection, name: str) -> pl.DataFrame:
     """Every row of a store table in a stable order (for comparisons and reports)."""
-    frame = con.sql(f'SELECT * FROM "{name}"').pl()
+    frame: pl.DataFrame = con.sql(f'SELECT * FROM "{name}"').pl()
     return frame.sort(frame.columns, nulls_last=True) if frame.height else frame

@@ -23,7 +23,8 @@ import polars as pl
 from catalogs.loader import load_versions
 from claims.codes import load_code_lists
 from claims.config import Settings
-from claims.ingest import FileFailure, Submission, read_submission
+from claims.ingest import FileFailure, Submission, file_sha256, read_submission
+from claims.faults import crash_point
 from claims.io import known_files, open_store, store_run, write_run_dir
 from claims.receipts import failure_receipt, submission_receipt
 from claims.validate import Validated, validate
@@ -61,23 +62,10 @@ class RunResult:
     claims: pl.DataFrame
 
 
-def file_sha256(path: Path) -> str:
-    """sha256 of a file, or of a bulk folder's files (names and contents, sorted)."""
-    digest = hashlib.sha256()
-    parts = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    for part in parts:
-        if path.is_dir():
-            digest.update(part.relative_to(path).as_posix().encode() + b"\0")
-        with part.open("rb") as handle:
-            while chunk := handle.read(1 << 24):
-                digest.update(chunk)
-    return digest.hexdigest()
-
-
 def list_inbox(inbox: Path) -> list[Path]:
     """Submissions in a folder: every file (sidecars excluded) and every bulk folder."""
     if not inbox.is_dir():
-        from claims.errors import ConfigError  # noqa: PLC0415
+        from claims.errors import ConfigError
 
         msg = f"inbox {inbox} is not a folder; pass the folder holding the claim files"
         raise ConfigError(msg)
@@ -86,7 +74,11 @@ def list_inbox(inbox: Path) -> list[Path]:
         for p in sorted(inbox.iterdir())
         if not p.name.startswith(".") and not p.name.endswith(".error.json")
     ]
-    return [p for p in entries if p.is_file() or (p / "xml1.parquet").exists() or (p / "xml1.csv").exists()]
+    return [
+        p
+        for p in entries
+        if p.is_file() or (p / "xml1.parquet").exists() or (p / "xml1.csv").exists()
+    ]
 
 
 def run_inbox(
@@ -118,33 +110,55 @@ def run_inbox(
     day = run_date or _default_date(subs)
     catalogs = {"code_lists": codes_version.label}
     if not new:
+        if move_files:
+            _move(settings, _placements([], skipped, {}, known), day)
         files = _file_rows([], [], skipped, None)
         return RunResult(None, day, None, files, _empty_counts(), pl.DataFrame())
     run_id = make_run_id(day, sorted(h for _, h in new), catalogs)
     checked = validate(subs, codes)
-    receipts = {s.meta.name: submission_receipt(s, checked.claims, checked.quarantine, run_id)
-                for s in subs}
+    receipts = {
+        s.meta.name: submission_receipt(s, checked.claims, checked.quarantine, run_id)
+        for s in subs
+    }
     receipts |= {f.name: failure_receipt(f, run_id) for f in failures}
     frames = _frames(subs, failures, checked, receipts, run_id)
     manifest = _manifest(run_id, day, hashed, new, checked, catalogs, started)
     out = write_run_dir(
-        settings.runs_dir, day, run_id, {k: _public(v) for k, v in frames.items()},
-        {"manifest.json": manifest, **{f"receipts/{n}.json": r for n, r in receipts.items()}},
+        settings.runs_dir,
+        day,
+        run_id,
+        {k: _public(v) for k, v in frames.items()},
+        {
+            "manifest.json": manifest,
+            **{f"receipts/{n}.json": r for n, r in receipts.items()},
+        },
     )
     run_row = pl.DataFrame(
-        {"run_id": [run_id], "run_date": [day], "manifest": [json.dumps(manifest, sort_keys=True)]}
+        {
+            "run_id": [run_id],
+            "run_date": [day],
+            "manifest": [json.dumps(manifest, sort_keys=True)],
+        }
     )
+    crash_point("after-run-dir")
     with open_store(settings.store_path) as con:
         store_run(con, frames, run_row)
+    crash_point("after-commit")
     if move_files:
-        _move(settings, new, skipped, failures, receipts, day)
+        failed = {f.name: receipts[f.name] for f in failures}
+        _move(settings, _placements(new, skipped, failed, known), day)
     files = _file_rows(subs, failures, skipped, checked)
     return RunResult(run_id, day, out, files, checked.counts, checked.claims)
 
 
 def make_run_id(run_date: str, inputs: list[str], catalogs: dict[str, str]) -> str:
     """A run id derived from content: same inputs and versions → same id."""
-    body = {"date": run_date, "inputs": inputs, "catalogs": catalogs, "engine": ENGINE_VERSION}
+    body = {
+        "date": run_date,
+        "inputs": inputs,
+        "catalogs": catalogs,
+        "engine": ENGINE_VERSION,
+    }
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -161,7 +175,9 @@ def _read_all(
 
 def _default_date(subs: list[Submission]) -> str:
     """The latest NGAYLAP among the inputs: a date from content, not from the clock."""
-    days = sorted(s.meta.ngay_lap for s in subs if s.meta.ngay_lap and len(s.meta.ngay_lap) >= 8)
+    days = sorted(
+        s.meta.ngay_lap for s in subs if s.meta.ngay_lap and len(s.meta.ngay_lap) >= 8
+    )
     if not days:
         return "undated"
     text = days[-1][:8]
@@ -190,7 +206,12 @@ def _frames(
         "raw_docs": _raw_docs(subs).with_columns(run),
         "quarantine": checked.quarantine.with_columns(run),
         "claim_status": checked.claims.select(
-            "file_id", "hoso_idx", "ma_cskcb", "ma_lk", "status", "claim_reasons",
+            "file_id",
+            "hoso_idx",
+            "ma_cskcb",
+            "ma_lk",
+            "status",
+            "claim_reasons",
             "lines_quarantined",
         ).with_columns(run),
     }
@@ -205,23 +226,54 @@ def _public(frame: pl.DataFrame) -> pl.DataFrame:
 def _raw_docs(subs: list[Submission]) -> pl.DataFrame:
     parts = [s.raw_docs for s in subs if s.raw_docs.height]
     if not parts:
-        return pl.DataFrame(schema={"file_id": pl.String, "hoso_idx": pl.UInt32,
-                                    "table": pl.String, "xml": pl.String})
+        return pl.DataFrame(
+            schema={
+                "file_id": pl.String,
+                "hoso_idx": pl.UInt32,
+                "table": pl.String,
+                "xml": pl.String,
+            }
+        )
     return pl.concat(parts)
 
 
 def _submissions(
-    subs: list[Submission], failures: list[FileFailure], receipts: dict[str, dict[str, Any]]
+    subs: list[Submission],
+    failures: list[FileFailure],
+    receipts: dict[str, dict[str, Any]],
 ) -> pl.DataFrame:
-    rows = [
-        (s.meta.file_id, s.meta.name, s.meta.kind, s.meta.size, s.meta.sender,
-         s.meta.ngay_lap, s.meta.declared, s.meta.hoso_count, "read", None, None,
-         json.dumps(receipts[s.meta.name], ensure_ascii=False, sort_keys=True))
+    rows: list[tuple[object, ...]] = [
+        (
+            s.meta.file_id,
+            s.meta.name,
+            s.meta.kind,
+            s.meta.size,
+            s.meta.sender,
+            s.meta.ngay_lap,
+            s.meta.declared,
+            s.meta.hoso_count,
+            "read",
+            None,
+            None,
+            json.dumps(receipts[s.meta.name], ensure_ascii=False, sort_keys=True),
+        )
         for s in subs
     ]
     rows += [
-        (f.file_id, f.name, "xml", f.size, None, None, None, 0, "failed", f.reason.value,
-         f.message, json.dumps(receipts[f.name], ensure_ascii=False, sort_keys=True))
+        (
+            f.file_id,
+            f.name,
+            "xml",
+            f.size,
+            None,
+            None,
+            None,
+            0,
+            "failed",
+            f.reason.value,
+            f.message,
+            json.dumps(receipts[f.name], ensure_ascii=False, sort_keys=True),
+        )
         for f in failures
     ]
     return pl.DataFrame(rows, schema=_SUBMISSION_SCHEMA, orient="row")
@@ -241,33 +293,52 @@ def _manifest(
         "run_date": day,
         "engine_version": ENGINE_VERSION,
         "catalogs": catalogs,
-        "inputs": [{"file": p.name, "sha256": h, "new": (p, h) in new} for p, h in hashed],
+        "inputs": [
+            {"file": p.name, "sha256": h, "new": (p, h) in new} for p, h in hashed
+        ],
         "counts": {"validate": checked.counts.to_dicts()},
         "claims": checked.claims.group_by("status").len().sort("status").to_dicts(),
-        "wall_clock": {"started_unix": round(started, 3), "seconds": round(time.time() - started, 3)},
+        "wall_clock": {
+            "started_unix": round(started, 3),
+            "seconds": round(time.time() - started, 3),
+        },
     }
+
+
+def _placements(
+    new: list[tuple[Path, str]],
+    skipped: list[tuple[Path, str]],
+    failed: dict[str, dict[str, Any]],
+    known: dict[str, tuple[str, str]],
+) -> list[tuple[Path, str, dict[str, Any] | None]]:
+    """Each input with the sidecar it gets when its wrapper could not be read."""
+    out: list[tuple[Path, str, dict[str, Any] | None]] = [
+        (path, digest, failed.get(path.name)) for path, digest in new
+    ]
+    for path, digest in skipped:
+        status, receipt = known[digest]
+        out.append((path, digest, json.loads(receipt) if status == "failed" else None))
+    return out
 
 
 def _move(
     settings: Settings,
-    new: list[tuple[Path, str]],
-    skipped: list[tuple[Path, str]],
-    failures: list[FileFailure],
-    receipts: dict[str, dict[str, Any]],
+    placements: list[tuple[Path, str, dict[str, Any] | None]],
     day: str,
 ) -> None:
-    failed = {f.name for f in failures}
-    for path, digest in [*new, *skipped]:
-        target_dir = settings.failed_dir if path.name in failed else settings.processed_dir / day
-        target_dir.mkdir(parents=True, exist_ok=True)
-        target = target_dir / path.name
+    """Move inputs out of the inbox: refused files (with a sidecar) to failed/."""
+    for path, digest, sidecar in placements:
+        folder = settings.failed_dir if sidecar else settings.processed_dir / day
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / path.name
         if target.exists():
-            target = target_dir / f"{digest[:8]}-{path.name}"
+            target = folder / f"{digest[:8]}-{path.name}"
         shutil.move(str(path), str(target))
-        if path.name in failed:
-            sidecar = target.with_name(target.name + ".error.json")
-            text = json.dumps(receipts[path.name], ensure_ascii=False, indent=2, sort_keys=True)
-            sidecar.write_text(text + "\n", encoding="utf-8")
+        if sidecar:
+            text = json.dumps(sidecar, ensure_ascii=False, indent=2, sort_keys=True)
+            target.with_name(target.name + ".error.json").write_text(
+                text + "\n", encoding="utf-8"
+            )
 
 
 def _file_rows(
@@ -282,14 +353,27 @@ def _file_rows(
             pl.len().alias("n"), (pl.col("status") == "rejected").sum().alias("rej")
         )
         per_file = {r[0]: (r[1], r[2]) for r in stats.iter_rows()}
-    rows = [(s.meta.name, "stored", "", *per_file.get(s.meta.file_id, (0, 0))) for s in subs]
+    rows = [
+        (s.meta.name, "stored", "", *per_file.get(s.meta.file_id, (0, 0))) for s in subs
+    ]
     rows += [(f.name, "failed", f.reason.value, 0, 0) for f in failures]
     rows += [(p.name, "already stored", "", 0, 0) for p, _ in skipped]
-    schema = {"file": pl.String, "status": pl.String, "reason": pl.String,
-              "claims": pl.Int64, "rejected": pl.Int64}
+    schema = {
+        "file": pl.String,
+        "status": pl.String,
+        "reason": pl.String,
+        "claims": pl.Int64,
+        "rejected": pl.Int64,
+    }
     return pl.DataFrame(rows, schema=schema, orient="row").sort("file")
 
 
 def _empty_counts() -> pl.DataFrame:
-    return pl.DataFrame(schema={"table": pl.String, "rows_in": pl.Int64, "stored": pl.Int64,
-                                "quarantined": pl.Int64})
+    return pl.DataFrame(
+        schema={
+            "table": pl.String,
+            "rows_in": pl.Int64,
+            "stored": pl.Int64,
+            "quarantined": pl.Int64,
+        }
+    )

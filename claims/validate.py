@@ -66,8 +66,10 @@ def validate(submissions: Sequence[Submission], codes: pl.DataFrame) -> Validate
     for table in LINE_TABLES:
         problems.append(_line_problems(table, raw[table], claims, codes))
     found = pl.concat(problems)
-    rejected = found.filter(pl.col("table") == "XML1").select(CLAIM_KEYS).vstack(
-        found.filter(pl.col("line_no").is_null()).select(CLAIM_KEYS)
+    rejected = (
+        found.filter(pl.col("table") == "XML1")
+        .select(CLAIM_KEYS)
+        .vstack(found.filter(pl.col("line_no").is_null()).select(CLAIM_KEYS))
     )
     quarantine = _with_rejected_rows(found, raw, rejected.unique(), claims)
     stored = {t: _stored(t, raw[t], quarantine) for t in PARSED_TABLES}
@@ -89,8 +91,12 @@ def _claim_frame(submissions: Sequence[Submission], xml1: pl.DataFrame) -> pl.Da
             for n, s in enumerate(submissions)
             for i in range(s.meta.hoso_count)
         ],
-        schema={"file_id": pl.String, "hoso_idx": pl.UInt32, "sender": pl.String,
-                "file_order": pl.UInt32},
+        schema={
+            "file_id": pl.String,
+            "hoso_idx": pl.UInt32,
+            "sender": pl.String,
+            "file_order": pl.UInt32,
+        },
         orient="row",
     )
     spec = PARSED_TABLES["XML1"]
@@ -114,7 +120,9 @@ def _long(
     if bad.height == 0:
         return pl.DataFrame(schema=QUARANTINE_SCHEMA)
     index = [*KEYS, "_ma_lk"]
-    long = bad.unpivot(index=index, on=columns, variable_name="field", value_name="reason_code")
+    long = bad.unpivot(
+        index=index, on=columns, variable_name="field", value_name="reason_code"
+    )
     values = raw.join(bad.select(KEYS), on=list(KEYS), how="semi", nulls_equal=True)
     masked = [_masked(f.column, f.pii) for f in spec.fields]
     raw_long = values.select(*KEYS, *masked).unpivot(
@@ -130,9 +138,11 @@ def _masked(column: str, pii: bool) -> pl.Expr:  # noqa: FBT001 - mirrors Field.
     if not pii:
         return pl.col(column)
     value = pl.col(column)
-    return pl.when(value.is_not_null()).then(
-        pl.concat_str(value.str.slice(0, 1), pl.lit("***"))
-    ).alias(column)
+    return (
+        pl.when(value.is_not_null())
+        .then(pl.concat_str(value.str.slice(0, 1), pl.lit("***")))
+        .alias(column)
+    )
 
 
 def _shape(frame: pl.DataFrame, table: str) -> pl.DataFrame:
@@ -152,11 +162,15 @@ def _shape(frame: pl.DataFrame, table: str) -> pl.DataFrame:
 
 
 def _with_admission(raw: pl.DataFrame, claims: pl.DataFrame) -> pl.DataFrame:
-    extra = claims.select(*CLAIM_KEYS, pl.col("ma_lk").alias("_ma_lk"), ADMISSION, "_vao", "_ra")
+    extra = claims.select(
+        *CLAIM_KEYS, pl.col("ma_lk").alias("_ma_lk"), ADMISSION, "_vao", "_ra"
+    )
     return raw.join(extra, on=CLAIM_KEYS, how="left", maintain_order="left")
 
 
-def _field_reasons(frame: pl.DataFrame, spec: TableSpec, codes: pl.DataFrame) -> pl.DataFrame:
+def _field_reasons(
+    frame: pl.DataFrame, spec: TableSpec, codes: pl.DataFrame
+) -> pl.DataFrame:
     exprs = []
     for f in spec.fields:
         ok = (
@@ -185,7 +199,9 @@ def _xml1_problems(
     duplicate = pl.col("ma_lk").is_not_null() & (
         pl.int_range(pl.len()).over("file_id", "ma_lk", order_by="hoso_idx") > 0
     )
-    mismatch = pl.col("_sender").is_not_null() & (pl.col("ma_cskcb") != pl.col("_sender"))
+    mismatch = pl.col("_sender").is_not_null() & (
+        pl.col("ma_cskcb") != pl.col("_sender")
+    )
     after = typed(spec.field("ngay_vao_noi_tru")) < pl.col("_vao")
     cross = frame.join(senders, on="file_id", how="left").select(
         *KEYS,
@@ -209,7 +225,10 @@ def _cross_long(cross: pl.DataFrame, raw: pl.DataFrame, table: str) -> pl.DataFr
     on = [c for c in cross.columns if c not in (*KEYS, "_ma_lk")]
     long = (
         cross.unpivot(
-            index=[*KEYS, "_ma_lk"], on=on, variable_name="field", value_name="reason_code"
+            index=[*KEYS, "_ma_lk"],
+            on=on,
+            variable_name="field",
+            value_name="reason_code",
         )
         .drop_nulls("reason_code")
         .rename({"_ma_lk": "ma_lk"})
@@ -231,7 +250,8 @@ def _line_problems(
     found = [_long(_field_reasons(frame, spec, codes), frame, spec, table)]
     orphan = pl.col("_ma_lk").is_null() | (pl.col("ma_lk") != pl.col("_ma_lk"))
     repeated = pl.col("stt").is_not_null() & (
-        pl.int_range(pl.len()).over("file_id", "hoso_idx", "stt", order_by="line_no") > 0
+        pl.int_range(pl.len()).over("file_id", "hoso_idx", "stt", order_by="line_no")
+        > 0
     )
     checks = [
         _flag(orphan, R.LINE_ORPHAN, "ma_lk"),
@@ -245,7 +265,9 @@ def _line_problems(
     return pl.concat(found)
 
 
-def _hoso_problems(submissions: Sequence[Submission], claims: pl.DataFrame) -> pl.DataFrame:
+def _hoso_problems(
+    submissions: Sequence[Submission], claims: pl.DataFrame
+) -> pl.DataFrame:
     errors = [s.hoso_errors for s in submissions if s.hoso_errors.height]
     if not errors:
         return pl.DataFrame(schema=QUARANTINE_SCHEMA)
@@ -278,24 +300,41 @@ def _with_rejected_rows(
             )
             parts.append(_shape(rows, table))
     out = pl.concat(parts)
-    return out.sort("file_id", "hoso_idx", "table", "line_no", "field", "reason_code",
-                    nulls_last=True)
+    return out.sort(
+        "file_id",
+        "hoso_idx",
+        "table",
+        "line_no",
+        "field",
+        "reason_code",
+        nulls_last=True,
+    )
 
 
 def _stored(table: str, raw: pl.DataFrame, quarantine: pl.DataFrame) -> pl.DataFrame:
-    bad = quarantine.filter((pl.col("table") == table) & pl.col("line_no").is_not_null())
-    kept = raw.join(bad.select(KEYS).unique(), on=list(KEYS), how="anti", nulls_equal=True)
+    bad = quarantine.filter(
+        (pl.col("table") == table) & pl.col("line_no").is_not_null()
+    )
+    kept = raw.join(
+        bad.select(KEYS).unique(), on=list(KEYS), how="anti", nulls_equal=True
+    )
     return kept.select(*KEYS, *[typed(f) for f in PARSED_TABLES[table].fields])
 
 
 def _counts(
-    raw: dict[str, pl.DataFrame], stored: dict[str, pl.DataFrame], quarantine: pl.DataFrame
+    raw: dict[str, pl.DataFrame],
+    stored: dict[str, pl.DataFrame],
+    quarantine: pl.DataFrame,
 ) -> pl.DataFrame:
     rows = []
     for table, frame in raw.items():
-        bad = quarantine.filter(
-            (pl.col("table") == table) & pl.col("line_no").is_not_null()
-        ).select(KEYS).unique()
+        bad = (
+            quarantine.filter(
+                (pl.col("table") == table) & pl.col("line_no").is_not_null()
+            )
+            .select(KEYS)
+            .unique()
+        )
         rows.append((table, frame.height, stored[table].height, bad.height))
         if frame.height != stored[table].height + bad.height:
             msg = (
@@ -303,7 +342,12 @@ def _counts(
                 f"{bad.height} quarantined"
             )
             raise ConservationError(msg)
-    schema = {"table": pl.String, "rows_in": pl.Int64, "stored": pl.Int64, "quarantined": pl.Int64}
+    schema = {
+        "table": pl.String,
+        "rows_in": pl.Int64,
+        "stored": pl.Int64,
+        "quarantined": pl.Int64,
+    }
     return pl.DataFrame(rows, schema=schema, orient="row")
 
 
@@ -314,9 +358,11 @@ def _claim_status(claims: pl.DataFrame, quarantine: pl.DataFrame) -> pl.DataFram
     fatal_codes = fatal.group_by(CLAIM_KEYS).agg(
         pl.col("reason_code").unique(maintain_order=True).alias("claim_reasons")
     )
-    line_codes = quarantine.filter(
-        (pl.col("table") != "XML1") & pl.col("line_no").is_not_null()
-    ).group_by(CLAIM_KEYS).agg(pl.len().alias("lines_quarantined"))
+    line_codes = (
+        quarantine.filter((pl.col("table") != "XML1") & pl.col("line_no").is_not_null())
+        .group_by(CLAIM_KEYS)
+        .agg(pl.len().alias("lines_quarantined"))
+    )
     out = claims.join(fatal_codes, on=CLAIM_KEYS, how="left").join(
         line_codes, on=CLAIM_KEYS, how="left"
     )

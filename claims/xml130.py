@@ -1,4 +1,4 @@
-"""The QĐ 130/4750 exchange tables as data: element names, kinds, sizes, required flags, code lists.
+"""The QĐ 130/4750 exchange tables as data: element names, kinds, sizes, required, code lists.
 
 Every field of XML1–XML5 is declared once here (domain reference §1.6–§1.10); the ingest,
 validation and generator modules read these declarations instead of repeating element names.
@@ -68,11 +68,11 @@ class TableSpec:
         return self.row_path[-1] if self.row_path else self.root
 
 
-T, C, I, P, M, Q = Kind.TEXT, Kind.CODE, Kind.INT, Kind.PCT, Kind.MONEY, Kind.QTY
+T, C, I, P, M, Q = Kind.TEXT, Kind.CODE, Kind.INT, Kind.PCT, Kind.MONEY, Kind.QTY  # noqa: E741
 D, DT = Kind.DATE, Kind.DATETIME
 
 
-def _f(  # noqa: PLR0913 - a declaration helper with short positional arguments
+def _f(
     element: str,
     kind: Kind = T,
     size: int | None = None,
@@ -296,7 +296,9 @@ XML5 = TableSpec(
     ),
 )
 
-PARSED_TABLES: dict[str, TableSpec] = {s.table: s for s in (XML1, XML2, XML3, XML4, XML5)}
+PARSED_TABLES: dict[str, TableSpec] = {
+    s.table: s for s in (XML1, XML2, XML3, XML4, XML5)
+}
 """Tables parsed into typed frames."""
 
 LINE_TABLES: tuple[str, ...] = ("XML2", "XML3", "XML4", "XML5")

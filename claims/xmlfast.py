@@ -44,7 +44,12 @@ def table_config(spec: TableSpec) -> dict[str, Any]:
     parent = "/".join((f"/{DOC_ROOT}", spec.root, *spec.row_path[:-1]))
     row = f"{parent}/{spec.row_element}"
     fields = [_field(f.column, f"{row}/{f.element}") for f in spec.fields]
-    rows = {"name": "rows", "xml_path": parent, "levels": ["doc", "row"], "fields": fields}
+    rows = {
+        "name": "rows",
+        "xml_path": parent,
+        "levels": ["doc", "row"],
+        "fields": fields,
+    }
     return {"tables": [docs, rows]}
 
 
@@ -128,8 +133,8 @@ def parse_docs(table: str, docs: list[bytes]) -> pl.DataFrame:
 
 def empty_rows(spec: TableSpec) -> pl.DataFrame:
     """A frame with the shape :func:`parse_docs` returns, and no rows."""
-    schema = {DOC_INDEX: pl.UInt32, ROW_INDEX: pl.UInt32}
-    schema |= dict.fromkeys(spec.columns, pl.String)
+    schema: dict[str, pl.DataType] = {DOC_INDEX: pl.UInt32(), ROW_INDEX: pl.UInt32()}
+    schema |= dict.fromkeys(spec.columns, pl.String())
     return pl.DataFrame(schema=schema)
 
 

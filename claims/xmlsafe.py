@@ -15,7 +15,7 @@ import polars as pl
 from lxml import etree
 
 from claims.errors import ReasonCode
-from claims.xml130 import PARSED_TABLES, WRAPPER_ROOT
+from claims.xml130 import PARSED_TABLES
 from claims.xmlfast import DOC_INDEX, ROW_INDEX, empty_rows
 
 _DTD = re.compile(rb"<!(DOCTYPE|ENTITY|ELEMENT|ATTLIST|NOTATION)", re.IGNORECASE)
@@ -118,11 +118,10 @@ def _classify(message: str) -> tuple[ReasonCode, str]:
     lower = message.lower()
     if "utf-8" in lower or "encoding" in lower or "invalid char" in lower:
         return ReasonCode.FILE_NOT_UTF8, f"tệp không phải UTF-8 hợp lệ ({message})"
-    if "premature end" in lower or "not properly terminated" in lower or (
-        "expected" in lower and "end" in lower
+    if (
+        "premature end" in lower
+        or "not properly terminated" in lower
+        or ("expected" in lower and "end" in lower)
     ):
         return ReasonCode.FILE_TRUNCATED, f"tệp bị cắt cụt, thiếu phần cuối ({message})"
     return ReasonCode.FILE_NOT_XML, f"tệp không phải XML hợp lệ ({message})"
-
-
-
