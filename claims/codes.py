@@ -40,5 +40,5 @@ def code_valid(
     windows = entries.group_by("valid_from", "valid_to").agg("code").sort("valid_from")
     for start, end, members in windows.iter_rows():
         inside = on.is_between(pl.lit(start), pl.lit(end))
-        ok = ok | (inside & code.is_in(pl.lit(pl.Series(members, dtype=pl.String))))
+        ok = ok | (inside & code.is_in(list(members)))
     return ok | on.is_null()

@@ -150,14 +150,14 @@ def _shape(frame: pl.DataFrame, table: str) -> pl.DataFrame:
     out = frame.with_columns(pl.lit(table).alias("table")).join(
         _MESSAGES, on="reason_code", how="left"
     )
+    for name, dtype in QUARANTINE_SCHEMA.items():
+        if name not in out.columns and name != "message":
+            out = out.with_columns(pl.lit(None, dtype).alias(name))
     field_name = pl.col("field").fill_null("").str.to_uppercase()
     message = pl.col("_template").str.replace("{field}", field_name, literal=True)
     if "message" in out.columns:
         message = pl.coalesce(pl.col("message"), message)
     out = out.with_columns(message.alias("message"))
-    for name, dtype in QUARANTINE_SCHEMA.items():
-        if name not in out.columns:
-            out = out.with_columns(pl.lit(None, dtype).alias(name))
     return out.select([pl.col(n).cast(d) for n, d in QUARANTINE_SCHEMA.items()])
 
 
