@@ -228,9 +228,8 @@ def demo(
     """Generate a demo day, run it through the pipeline into a DuckDB store, print a summary."""
     settings = _settings(data_dir or Path("giamdinh-demo"), catalog_dir)
     day = "2026-10-15"
+    _reset_demo(settings.data_dir)
     inbox = settings.data_dir / "inbox"
-    if inbox.exists():
-        shutil.rmtree(inbox)
     err.print(f"demo: {claims:,} claims on {day} into {settings.data_dir}")
     generate(
         out_dir=inbox,
@@ -249,6 +248,18 @@ def demo(
     except ClaimsError as exc:
         raise _fail(exc) from exc
     err.print(f"store: {settings.store_path}")
+
+
+def _reset_demo(folder: Path) -> None:
+    """Start the demo afresh, but only in a folder the demo made (it holds a marker)."""
+    marker = folder / ".giamdinh-demo"
+    if folder.exists() and any(folder.iterdir()) and not marker.exists():
+        msg = f"{folder} holds other data; pass an empty --data-dir for the demo"
+        raise _fail(ValueError(msg))
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    marker.write_text("made by giamdinh demo; deleted and rebuilt on each demo run\n")
 
 
 def main() -> None:

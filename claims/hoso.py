@@ -8,20 +8,26 @@ alone and, failing that, read by lxml; a document neither reads rejects its clai
 
 from __future__ import annotations
 
-import binascii
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import polars as pl
-import pybase64
+import pyarrow as pa
 
 from claims.errors import ReasonCode
 from claims.xml130 import PARSED_TABLES, RAW_TABLES
-from claims.xmlfast import DOC_INDEX, HOSO_INDEX, ROW_INDEX, ParseError, parse_docs
+from claims.xmlfast import (
+    DOC_INDEX,
+    HOSO_INDEX,
+    ROW_INDEX,
+    ParseError,
+    parse_body,
+    parse_docs,
+)
 from claims.xmlsafe import check_doc, has_dtd, parse_doc, root_name
 
 _ROOTS = {**{t: s.root for t, s in PARSED_TABLES.items()}, **RAW_TABLES}
-_WHITESPACE = b" \t\r\n"
+_ROOT_RE = {t: f"^<{root}[\\s>/]" for t, root in _ROOTS.items()}
 _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="giamdinh-parse")
 
 ERROR_SCHEMA = {
@@ -54,10 +60,12 @@ class HosoBatch:
 
     file_id: str
     frames: dict[str, list[pl.DataFrame]] = field(default_factory=dict)
-    raw: list[tuple[int, str, str]] = field(default_factory=list)
+    raw: list[pl.DataFrame] = field(default_factory=list)
     errors: list[tuple[int, str, ReasonCode, str]] = field(default_factory=list)
-    seen: set[tuple[int, str]] = field(default_factory=set)
+    seen: set[int] = field(default_factory=set)
+    """Claims that carried an XML1 payload (readable or not)."""
     max_hoso: int = -1
+    pending: list[tuple[str, Future[pl.DataFrame]]] = field(default_factory=list)
 
     def reject(self, hoso: int, table: str, code: ReasonCode, message: str) -> None:
         """Record a claim-level error."""
@@ -69,16 +77,25 @@ class HosoBatch:
 
     def finish(self) -> HosoResult:
         """Frames per table, raw documents and claim errors, with missing XML1 flagged."""
-        with_xml1 = {h for h, t in self.seen if t == "XML1"}
+        for table, job in self.pending:
+            self.frames.setdefault(table, []).append(job.result())
+        self.pending.clear()
         for hoso in range(self.max_hoso + 1):
-            if hoso not in with_xml1:
+            if hoso not in self.seen:
                 msg = "hồ sơ không có bảng XML1 (TONG_HOP)"
                 self.reject(hoso, "XML1", ReasonCode.HOSO_NO_XML1, msg)
         tables = {t: self._table(t) for t in PARSED_TABLES}
-        raw = pl.DataFrame(
-            [(self.file_id, h, t, x) for h, t, x in self.raw],
-            schema=RAW_SCHEMA,
-            orient="row",
+        raw = pl.concat(
+            [pl.DataFrame(schema=RAW_SCHEMA)]
+            + [
+                r.select(
+                    pl.lit(self.file_id).alias("file_id"),
+                    "hoso_idx",
+                    "table",
+                    pl.col("text").alias("xml"),
+                )
+                for r in self.raw
+            ]
         )
         errors = pl.DataFrame(
             [(self.file_id, h, t, str(c), m) for h, t, c, m in sorted(self.errors)],
@@ -97,113 +114,165 @@ class HosoBatch:
 
 
 def decode_hoso_rows(batch: HosoBatch, rows: pl.DataFrame) -> None:
-    """Decode one batch of FILEHOSO rows and parse its documents into ``batch``."""
-    docs: dict[str, tuple[list[int], list[bytes]]] = {
-        t: ([], []) for t in PARSED_TABLES
-    }
-    for hoso, kind, payload in zip(
-        rows[HOSO_INDEX].cast(pl.Int64).to_list(),
-        rows["loaihoso"].to_list(),
-        rows["noidungfile"].to_list(),
-        strict=True,
-    ):
-        batch.max_hoso = max(batch.max_hoso, hoso)
-        decoded = _decode_one(batch, hoso, (kind or "").strip().upper(), payload)
-        if decoded is None:
-            continue
-        table, doc = decoded
-        if table in docs:
-            docs[table][0].append(hoso)
-            docs[table][1].append(doc)
-        else:
-            batch.raw.append((hoso, table, doc.decode("utf-8")))
-    jobs = {
-        t: _POOL.submit(_parse_table, batch, t, *docs[t]) for t in docs if docs[t][1]
-    }
-    for table, job in jobs.items():
-        batch.frames.setdefault(table, []).append(job.result())
+    """Decode one batch of FILEHOSO rows; their documents are parsed on the pool.
+
+    Base64, UTF-8, the XML declaration, DTDs and the root element are checked
+    column-wise; Python only words the message of a rejected payload. Parsing runs
+    while the caller decodes the next batch; ``HosoBatch.finish`` waits for it.
+    """
+    frame = _decoded(rows)
+    batch.max_hoso = max(batch.max_hoso, int(frame["hoso"].max() or 0))
+    batch.seen.update(frame.filter(pl.col("table") == "XML1")["hoso"].to_list())
+    faults = frame.filter(pl.col("fault").is_not_null())
+    for hoso, table, fault, text in faults.select(
+        "hoso", "table", "fault", "text"
+    ).iter_rows():
+        batch.reject(hoso, table or "?", *_fault_message(fault, table, text))
+    good = frame.filter(pl.col("fault").is_null())
+    raw = good.filter(pl.col("table").is_in(list(RAW_TABLES)))
+    if raw.height:
+        batch.raw.append(raw.select(pl.col("hoso").alias("hoso_idx"), "table", "text"))
+    for table in PARSED_TABLES:
+        docs = good.filter(pl.col("table") == table)
+        if docs.height:
+            job = _POOL.submit(_parse_table, batch, table, docs["hoso"], docs["text"])
+            batch.pending.append((table, job))
 
 
-def _decode_one(
-    batch: HosoBatch, hoso: int, table: str, payload: str | None
-) -> tuple[str, bytes] | None:
-    if table not in _ROOTS:
-        msg = f"LOAIHOSO '{table}' không thuộc XML1–XML15"
-        batch.reject(hoso, table or "?", ReasonCode.HOSO_UNKNOWN_TABLE, msg)
-        return None
-    if (hoso, table) in batch.seen:
-        msg = f"bảng {table} xuất hiện nhiều lần trong một hồ sơ"
-        batch.reject(hoso, table, ReasonCode.HOSO_DUPLICATE_TABLE, msg)
-        return None
-    batch.seen.add((hoso, table))
-    doc = _b64(payload)
-    if doc is None:
-        msg = f"NOIDUNGFILE của {table} không phải base64 hợp lệ"
-        batch.reject(hoso, table, ReasonCode.HOSO_BASE64_INVALID, msg)
-        return None
-    problem = _doc_problem(table, doc)
-    if problem is not None:
-        batch.reject(hoso, table, *problem)
-        return None
-    return table, _strip_declaration(doc)
+def _decoded(rows: pl.DataFrame) -> pl.DataFrame:
+    """Column-wise decoding: ``text`` is the document from its root on, ``fault`` why not."""
+    table = pl.col("loaihoso").str.strip_chars().str.to_uppercase()
+    payload = pl.col("noidungfile")
+    frame = rows.select(
+        pl.col(HOSO_INDEX).cast(pl.UInt32).alias("hoso"),
+        table.alias("table"),
+        payload.str.decode("base64", strict=False).alias("binary"),
+        payload,
+    )
+    retry = frame["binary"].is_null() & frame["noidungfile"].is_not_null()
+    if retry.any():  # line-wrapped base64 (76 characters per line) is common
+        unwrapped = payload.str.replace_all(r"\s", "").str.decode(
+            "base64", strict=False
+        )
+        fixed = frame.filter(retry).select(unwrapped)["noidungfile"]
+        frame = frame.with_columns(frame["binary"].scatter(retry.arg_true(), fixed))
+    frame = frame.drop("noidungfile")
+    text = pl.col("text")
+    rooted = pl.coalesce(
+        [
+            pl.when(pl.col("table") == t).then(text.str.contains(p))
+            for t, p in _ROOT_RE.items()
+        ]
+    )
+    fault = (
+        pl.when(~pl.col("table").is_in(list(_ROOTS)))
+        .then(pl.lit("unknown"))
+        .when(pl.int_range(pl.len()).over("hoso", "table") > 0)
+        .then(pl.lit("duplicate"))
+        .when(pl.col("binary").is_null())
+        .then(pl.lit("base64"))
+        .when(text.is_null())
+        .then(pl.lit("utf8"))
+        .when(~rooted.fill_null(False))
+        .then(pl.lit("root"))
+    )
+    decoded = _as_text(frame["binary"])
+    declared = decoded.str.strip_chars_start("\ufeff \t\r\n")
+    after = pl.when(declared.str.starts_with("<?xml")).then(
+        declared.str.find("?>", literal=True) + 2
+    )
+    body = declared.str.slice(after.fill_null(0)).str.strip_chars_start(" \t\r\n")
+    return (
+        frame.with_columns(body.alias("text"))
+        .with_columns(fault.alias("fault"))
+        .drop("binary")
+    )
 
 
-def _b64(payload: str | None) -> bytes | None:
-    if not payload:
-        return None
-    data = payload.encode("ascii", "replace")
+def _as_text(binary: pl.Series) -> pl.Series:
+    """Binary documents as text; a document that is not UTF-8 becomes null."""
     try:
-        return pybase64.b64decode(data, validate=True)
-    except (binascii.Error, ValueError):
-        pass
-    try:  # line-wrapped base64 (76 characters per line) is common
-        return pybase64.b64decode(data.translate(None, _WHITESPACE), validate=True)
-    except (binascii.Error, ValueError):
+        return binary.cast(pl.String)
+    except pl.exceptions.ComputeError:  # rare: find the culprits one by one
+        return pl.Series([_utf8_or_none(v) for v in binary.to_list()], dtype=pl.String)
+
+
+def _utf8_or_none(value: bytes | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
         return None
 
 
-def _doc_problem(table: str, doc: bytes) -> tuple[ReasonCode, str] | None:
-    if not doc.isascii():
-        try:
-            doc.decode("utf-8")
-        except UnicodeDecodeError:
+def _fault_message(
+    fault: str, table: str | None, text: str | None
+) -> tuple[ReasonCode, str]:
+    """Words for a rejected payload (only rejected payloads come here)."""
+    match fault:
+        case "unknown":
+            return (
+                ReasonCode.HOSO_UNKNOWN_TABLE,
+                f"LOAIHOSO '{table}' không thuộc XML1–XML15",
+            )
+        case "duplicate":
+            msg = f"bảng {table} xuất hiện nhiều lần trong một hồ sơ"
+            return ReasonCode.HOSO_DUPLICATE_TABLE, msg
+        case "base64":
+            msg = f"NOIDUNGFILE của {table} không phải base64 hợp lệ"
+            return ReasonCode.HOSO_BASE64_INVALID, msg
+        case "utf8":
             return ReasonCode.HOSO_XML_INVALID, f"nội dung {table} không phải UTF-8"
-    if has_dtd(doc):
+        case "dtd":
+            msg = f"nội dung {table} khai báo DTD/ENTITY (không được phép)"
+            return ReasonCode.HOSO_DTD_FORBIDDEN, msg
+    doc = (text or "").encode("utf-8")
+    if has_dtd(doc):  # a DTD before the root is why the root is not first
         msg = f"nội dung {table} khai báo DTD/ENTITY (không được phép)"
         return ReasonCode.HOSO_DTD_FORBIDDEN, msg
-    root = root_name(doc)
-    if root != _ROOTS[table]:
-        msg = f"thẻ gốc của {table} là <{root}>, phải là <{_ROOTS[table]}>"
-        return ReasonCode.HOSO_WRONG_ROOT, msg
-    return None
+    return _wrong_root(str(table), doc)
 
 
-def _strip_declaration(doc: bytes) -> bytes:
-    doc = doc.removeprefix(b"\xef\xbb\xbf").lstrip()
-    if doc.startswith(b"<?xml"):
-        end = doc.find(b"?>")
-        doc = doc[end + 2 :] if end >= 0 else doc
-    return doc
+def _wrong_root(table: str, doc: bytes) -> tuple[ReasonCode, str]:
+    msg = f"thẻ gốc của {table} là <{root_name(doc)}>, phải là <{_ROOTS[table]}>"
+    return ReasonCode.HOSO_WRONG_ROOT, msg
 
 
 def _parse_table(
-    batch: HosoBatch, table: str, hosos: list[int], docs: list[bytes]
+    batch: HosoBatch, table: str, hosos: pl.Series, texts: pl.Series
 ) -> pl.DataFrame:
+    """Parse all documents of a table at once; if that fails, one by one (slow path)."""
+    body = _wrapped_body(texts)
     try:
-        frame = parse_docs(table, docs)
+        frame = parse_body(table, body)
     except (ParseError, RuntimeError, TypeError, ValueError):
-        frame = _parse_one_by_one(batch, table, hosos, docs)
+        frame = _parse_one_by_one(batch, table, hosos.to_list(), texts.to_list())
     else:
-        claim = pl.Series(hosos, dtype=pl.UInt32).gather(frame[DOC_INDEX])
-        frame = frame.with_columns(claim.alias(DOC_INDEX))
+        frame = frame.with_columns(hosos.gather(frame[DOC_INDEX]).alias(DOC_INDEX))
     return _with_keys(batch.file_id, frame)
 
 
+def _wrapped_body(texts: pl.Series) -> bytes:
+    """``<R>`` + every document + ``</R>`` as one bytes object, in a single copy.
+
+    The documents already lie back to back in the Arrow string buffer; slicing it
+    avoids building the body through Python strings (a transcoding of every byte).
+    """
+    array = texts.to_arrow(compat_level=pl.CompatLevel.oldest())
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    offsets = memoryview(array.buffers()[1]).cast("q")
+    start, end = offsets[array.offset], offsets[array.offset + len(array)]
+    return b"".join((b"<R>", memoryview(array.buffers()[2])[start:end], b"</R>"))
+
+
 def _parse_one_by_one(
-    batch: HosoBatch, table: str, hosos: list[int], docs: list[bytes]
+    batch: HosoBatch, table: str, hosos: list[int], texts: list[str]
 ) -> pl.DataFrame:
     parts: list[pl.DataFrame] = []
-    for hoso, doc in zip(hosos, docs, strict=True):
+    for hoso, text in zip(hosos, texts, strict=True):
+        doc = text.encode("utf-8")
         frame = _parse_alone(table, doc)
         if frame is None:
             reason = check_doc(doc) or "không đọc được"

@@ -20,7 +20,7 @@ from claims.errors import ReasonCode
 from claims.hoso import HosoBatch, decode_hoso_rows
 from claims.xml130 import PARSED_TABLES, WRAPPER_ROOT
 from claims.xmlfast import HOSO_INDEX, ParseError, iter_wrapper
-from claims.xmlsafe import diagnose_wrapper, has_dtd, root_name
+from claims.xmlsafe import diagnose_wrapper, prolog
 
 _CHUNK = 1 << 24
 _EDGE = 1 << 16
@@ -119,6 +119,8 @@ def read_xml(path: Path, *, max_bytes: int) -> Submission | FileFailure:
 def _stream(path: Path, batch: HosoBatch) -> None:
     pending: pl.DataFrame | None = None
     for name, frame in iter_wrapper(path, batch_bytes=64 << 20):
+        if name == "hosos" and frame.height:
+            batch.max_hoso = max(batch.max_hoso, int(frame[HOSO_INDEX].max() or 0))
         if name != "files":
             continue
         if pending is not None:
@@ -133,49 +135,84 @@ def _stream(path: Path, batch: HosoBatch) -> None:
 def _scan(
     path: Path, size: int, max_bytes: int
 ) -> tuple[str, bytes, tuple[ReasonCode, str] | None]:
-    """One pass over the bytes: sha256, UTF-8 validity, DTD and root checks.
+    """One pass over the bytes: sha256, UTF-8 validity, then the wrapper's shape.
 
-    Returns the file id, the first and last 64 KiB (where the header values are) and the
-    problem that makes the wrapper unreadable, if any.
+    Returns the file id, the first and last 64 KiB (where the header values and the
+    closing tag are) and the problem that makes the wrapper unreadable, if any.
     """
     digest = hashlib.sha256()
-    if size > max_bytes:
-        msg = f"tệp {size} byte vượt giới hạn {max_bytes} byte; hãy chia nhỏ tệp"
-        return digest.hexdigest(), b"", (ReasonCode.FILE_TOO_LARGE, msg)
     decoder = codecs.getincrementaldecoder("utf-8")()
     first = last = b""
     utf8_error: str | None = None
+    checking = size <= max_bytes
     with path.open("rb") as handle:
         while chunk := handle.read(_CHUNK):
             digest.update(chunk)
             first = first or chunk
-            last = chunk
-            if utf8_error is None and not (
-                chunk.isascii() and not decoder.getstate()[0]
+            last = (last + chunk)[-_EDGE:]
+            if (
+                checking
+                and utf8_error is None
+                and not (chunk.isascii() and not decoder.getstate()[0])
             ):
                 try:
                     decoder.decode(chunk)
                 except UnicodeDecodeError as exc:
                     utf8_error = f"byte không hợp lệ ở vị trí {exc.start} của khối"
+    if not checking:
+        msg = f"tệp {size} byte vượt giới hạn {max_bytes} byte; hãy chia nhỏ tệp"
+        return digest.hexdigest(), b"", (ReasonCode.FILE_TOO_LARGE, msg)
     try:
         decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         utf8_error = utf8_error or "tệp kết thúc giữa một ký tự UTF-8"
-    edges = first[:_EDGE] + b"\n" + last[-_EDGE:]
-    return digest.hexdigest(), edges, _first_problem(first, utf8_error)
+    edges = first[:_EDGE] + b"\n" + last
+    problem = _first_problem(first, utf8_error) or _last_problem(last)
+    return digest.hexdigest(), edges, problem
+
+
+def _last_problem(last: bytes) -> tuple[ReasonCode, str] | None:
+    """A wrapper that does not end with its closing tag was cut short.
+
+    Comments and processing instructions may follow the root element (the epilog).
+    """
+    tail = last.rstrip()
+    for opening, closing in ((b"<!--", b"-->"), (b"<?", b"?>")) * 8:
+        if tail.endswith(closing) and (start := tail.rfind(opening)) >= 0:
+            tail = tail[:start].rstrip()
+    if tail.endswith(f"</{WRAPPER_ROOT}>".encode()):
+        return None
+    msg = (
+        f"tệp bị cắt cụt: không kết thúc bằng </{WRAPPER_ROOT}>; hãy gửi lại tệp đầy đủ"
+    )
+    return ReasonCode.FILE_TRUNCATED, msg
 
 
 def _first_problem(
     first: bytes, utf8_error: str | None
 ) -> tuple[ReasonCode, str] | None:
-    if not first.strip():
+    head = first.removeprefix(b"\xef\xbb\xbf").lstrip()
+    if not head:
         return ReasonCode.FILE_EMPTY, "tệp rỗng, không có dữ liệu hồ sơ"
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or head[1:2] == b"\x00":
+        msg = "tệp mã hóa UTF-16; chuẩn QĐ 130 yêu cầu UTF-8"
+        return ReasonCode.FILE_NOT_UTF8, msg
+    if not head.startswith(b"<"):
+        return (
+            ReasonCode.FILE_NOT_XML,
+            "tệp không phải XML (không bắt đầu bằng thẻ XML)",
+        )
     if utf8_error is not None:
         return ReasonCode.FILE_NOT_UTF8, f"tệp không phải UTF-8 hợp lệ: {utf8_error}"
-    if has_dtd(first[:65536]):
+    root, dtd, complete = prolog(first)
+    if dtd:
         msg = "tệp khai báo DTD/ENTITY; chuẩn QĐ 130 không cho phép, hãy xuất lại tệp"
         return ReasonCode.FILE_DTD_FORBIDDEN, msg
-    root = root_name(first)
+    if not complete:
+        return (
+            ReasonCode.FILE_NOT_XML,
+            "phần mở đầu của tệp quá dài hoặc không kết thúc",
+        )
     if root is None:
         return ReasonCode.FILE_NOT_XML, "tệp không phải XML (không tìm thấy thẻ mở)"
     if root != WRAPPER_ROOT:

@@ -23,8 +23,8 @@ import polars as pl
 from catalogs.loader import load_versions
 from claims.codes import load_code_lists
 from claims.config import Settings
-from claims.ingest import FileFailure, Submission, file_sha256, read_submission
 from claims.faults import crash_point
+from claims.ingest import FileFailure, Submission, file_sha256, read_submission
 from claims.io import known_files, open_store, store_run, write_run_dir
 from claims.receipts import failure_receipt, submission_receipt
 from claims.validate import Validated, validate
@@ -102,8 +102,7 @@ def run_inbox(
     with open_store(settings.store_path) as con:
         known = known_files(con)
     hashed = [(p, file_sha256(p)) for p in paths]
-    new = [(p, h) for p, h in hashed if h not in known]
-    skipped = [(p, h) for p, h in hashed if h in known]
+    new, skipped, repeats = _split_inputs(hashed, known)
     results = _read_all([p for p, _ in new], settings, progress)
     subs = [r for r in results if isinstance(r, Submission)]
     failures = [r for r in results if isinstance(r, FileFailure)]
@@ -111,7 +110,7 @@ def run_inbox(
     catalogs = {"code_lists": codes_version.label}
     if not new:
         if move_files:
-            _move(settings, _placements([], skipped, {}, known), day)
+            _move(settings, _placements([], skipped, [], {}, known), day)
         files = _file_rows([], [], skipped, None)
         return RunResult(None, day, None, files, _empty_counts(), pl.DataFrame())
     run_id = make_run_id(day, sorted(h for _, h in new), catalogs)
@@ -146,8 +145,8 @@ def run_inbox(
     crash_point("after-commit")
     if move_files:
         failed = {f.name: receipts[f.name] for f in failures}
-        _move(settings, _placements(new, skipped, failed, known), day)
-    files = _file_rows(subs, failures, skipped, checked)
+        _move(settings, _placements(new, skipped, repeats, failed, known), day)
+    files = _file_rows(subs, failures, skipped + repeats, checked)
     return RunResult(run_id, day, out, files, checked.counts, checked.claims)
 
 
@@ -305,16 +304,41 @@ def _manifest(
     }
 
 
+def _split_inputs(
+    hashed: list[tuple[Path, str]], known: dict[str, tuple[str, str]]
+) -> tuple[list[tuple[Path, str]], list[tuple[Path, str]], list[tuple[Path, str]]]:
+    """New inputs, inputs already stored, and repeats of a new input in this inbox."""
+    new: list[tuple[Path, str]] = []
+    skipped: list[tuple[Path, str]] = []
+    repeats: list[tuple[Path, str]] = []
+    firsts: set[str] = set()
+    for path, digest in hashed:
+        if digest in known:
+            skipped.append((path, digest))
+        elif digest in firsts:
+            repeats.append((path, digest))
+        else:
+            firsts.add(digest)
+            new.append((path, digest))
+    return new, skipped, repeats
+
+
 def _placements(
     new: list[tuple[Path, str]],
     skipped: list[tuple[Path, str]],
+    repeats: list[tuple[Path, str]],
     failed: dict[str, dict[str, Any]],
     known: dict[str, tuple[str, str]],
 ) -> list[tuple[Path, str, dict[str, Any] | None]]:
-    """Each input with the sidecar it gets when its wrapper could not be read."""
+    """Each input with the sidecar it gets when its wrapper could not be read.
+
+    A repeat of a new file (same bytes under another name) goes where the first went.
+    """
     out: list[tuple[Path, str, dict[str, Any] | None]] = [
         (path, digest, failed.get(path.name)) for path, digest in new
     ]
+    by_digest = {digest: sidecar for _, digest, sidecar in out}
+    out += [(path, digest, by_digest.get(digest)) for path, digest in repeats]
     for path, digest in skipped:
         status, receipt = known[digest]
         out.append((path, digest, json.loads(receipt) if status == "failed" else None))

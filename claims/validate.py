@@ -223,8 +223,11 @@ def _flag(condition: pl.Expr, code: R, column: str) -> pl.Expr:
 def _cross_long(cross: pl.DataFrame, raw: pl.DataFrame, table: str) -> pl.DataFrame:
     """Cross-field reason columns (named after the field at fault) → quarantine rows."""
     on = [c for c in cross.columns if c not in (*KEYS, "_ma_lk")]
+    flagged = cross.filter(pl.any_horizontal(pl.col(on).is_not_null()))
+    if flagged.height == 0:
+        return pl.DataFrame(schema=QUARANTINE_SCHEMA)
     long = (
-        cross.unpivot(
+        flagged.unpivot(
             index=[*KEYS, "_ma_lk"],
             on=on,
             variable_name="field",
@@ -234,9 +237,11 @@ def _cross_long(cross: pl.DataFrame, raw: pl.DataFrame, table: str) -> pl.DataFr
         .rename({"_ma_lk": "ma_lk"})
     )
     spec = PARSED_TABLES[table]
-    pii = {f.column for f in spec.fields if f.pii}
-    values = raw.select(*KEYS, *[_masked(c, c in pii) for c in spec.columns]).unpivot(
-        index=list(KEYS), variable_name="field", value_name="raw_value"
+    fields = [spec.field(c) for c in on]
+    values = (
+        raw.join(flagged.select(KEYS), on=list(KEYS), how="semi", nulls_equal=True)
+        .select(*KEYS, *[_masked(f.column, f.pii) for f in fields])
+        .unpivot(index=list(KEYS), variable_name="field", value_name="raw_value")
     )
     long = long.join(values, on=[*KEYS, "field"], how="left", nulls_equal=True)
     return _shape(long, table)

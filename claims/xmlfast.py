@@ -66,7 +66,13 @@ def wrapper_config() -> dict[str, Any]:
     ]
     return {
         "tables": [
-            {"name": "hosos", "xml_path": listing, "levels": ["hoso"], "fields": []},
+            {
+                # an attribute that is never there: one row per HOSO, empty ones too
+                "name": "hosos",
+                "xml_path": listing,
+                "levels": ["hoso"],
+                "fields": [_field("_count", f"{listing}/HOSO/@giamdinh_count")],
+            },
             {
                 "name": "files",
                 "xml_path": f"{listing}/HOSO",
@@ -101,21 +107,25 @@ def wrapper_parser() -> xml2arrow.XmlToArrowParser:
 
 
 def parse_docs(table: str, docs: list[bytes]) -> pl.DataFrame:
-    """Parse inner documents of one table in one call.
+    """Parse inner documents of one table in one call (see :func:`parse_body`)."""
+    return parse_body(table, b"".join((b"<R>", *docs, b"</R>")))
+
+
+def parse_body(table: str, body: bytes) -> pl.DataFrame:
+    """Parse documents of one table concatenated under ``<R>`` … ``</R>``.
 
     Args:
         table: LOAIHOSO of every document (``"XML1"`` … ``"XML5"``).
-        docs: documents without XML declaration, each rooted at the table's root.
+        body: the documents, without XML declarations, each rooted at the table's root.
 
     Returns:
-        String columns of the spec plus ``<doc>`` (index into ``docs``) and, for
-        multi-row tables, ``<row>`` (0-based row within its document).
+        String columns of the spec plus ``<doc>`` (index of the document) and
+        ``<row>`` (0-based row within its document).
 
     Raises:
         ParseError: when any document is not well-formed for the fast reader.
     """
     spec = PARSED_TABLES[table]
-    body = b"".join((b"<R>", *docs, b"</R>"))
     batches = table_parser(table).parse(body)
     key = "rows" if spec.row_path else "docs"
     if key not in batches:

@@ -20,7 +20,6 @@ from claims.xmlfast import DOC_INDEX, ROW_INDEX, empty_rows
 
 _DTD = re.compile(rb"<!(DOCTYPE|ENTITY|ELEMENT|ATTLIST|NOTATION)", re.IGNORECASE)
 _FIRST_TAG = re.compile(rb"<([A-Za-z_][\w.\-:]*)")
-_PROLOG_BYTES = 65536
 
 
 def _parser() -> etree.XMLParser:
@@ -39,11 +38,38 @@ def has_dtd(data: bytes) -> bool:
     return _DTD.search(data) is not None
 
 
+def prolog(data: bytes) -> tuple[str | None, bool, bool]:
+    """Walk the prolog: ``(root element name, declares a DTD, prolog complete)``.
+
+    Skips a BOM, blanks, the XML declaration, processing instructions and comments, of
+    any length; stops at the first declaration (``<!DOCTYPE`` …) or element.
+    """
+    i = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+    while True:
+        while data[i : i + 1] in (b" ", b"\t", b"\r", b"\n"):
+            i += 1
+        closing = (
+            b"?>"
+            if data.startswith(b"<?", i)
+            else b"-->"
+            if data.startswith(b"<!--", i)
+            else None
+        )
+        if closing is None:
+            break
+        end = data.find(closing, i + 2)
+        if end < 0:
+            return None, False, False
+        i = end + len(closing)
+    if data.startswith(b"<!", i):
+        return None, True, True
+    found = _FIRST_TAG.match(data, i)
+    return (found.group(1).decode("ascii", "replace") if found else None), False, True
+
+
 def root_name(data: bytes) -> str | None:
-    """Name of the first element, skipping the XML declaration, comments and PIs."""
-    text = re.sub(rb"<\?.*?\?>|<!--.*?-->", b"", data[:_PROLOG_BYTES], flags=re.DOTALL)
-    found = _FIRST_TAG.search(text)
-    return found.group(1).decode("ascii", "replace") if found else None
+    """Name of the first element, after the XML declaration, comments and PIs."""
+    return prolog(data)[0]
 
 
 def parse_doc(table: str, doc: bytes) -> pl.DataFrame:
@@ -93,8 +119,15 @@ def check_doc(doc: bytes) -> str | None:
     try:
         etree.fromstring(doc, _parser())
     except etree.XMLSyntaxError as exc:
-        return str(exc)
+        return syntax_message(exc)
     return None
+
+
+def syntax_message(exc: etree.XMLSyntaxError) -> str:
+    """lxml's complaint without the document text it may quote (names, ID numbers)."""
+    first = str(exc.msg or exc).split("\n", 1)[0].strip()
+    line, column = exc.position if exc.position else (None, None)
+    return f"{first} (dòng {line}, cột {column})" if line is not None else first
 
 
 def diagnose_wrapper(path: Path) -> tuple[ReasonCode, str]:
@@ -110,7 +143,7 @@ def diagnose_wrapper(path: Path) -> tuple[ReasonCode, str]:
         ):
             element.clear()
     except etree.XMLSyntaxError as exc:
-        return _classify(str(exc))
+        return _classify(syntax_message(exc))
     return ReasonCode.FILE_NOT_XML, "tệp không đọc được theo cấu trúc GIAMDINHHS"
 
 
