@@ -14,7 +14,7 @@ import polars as pl
 
 from claims.errors import ReasonCode
 from claims.hoso import ERROR_SCHEMA, RAW_SCHEMA
-from claims.ingest import FileFailure, FileMeta, Submission, empty_table, file_sha256
+from claims.ingest import FileFailure, FileMeta, Submission, empty_table
 from claims.xml130 import LINE_TABLES, PARSED_TABLES
 
 
@@ -33,10 +33,8 @@ def _read_text(path: Path) -> pl.DataFrame:
     return pl.read_csv(path, infer_schema=False)
 
 
-def read_bulk(folder: Path) -> Submission | FileFailure:
+def read_bulk(folder: Path, file_id: str, size: int) -> Submission | FileFailure:
     """Read a bulk folder into the same raw frames as an XML submission."""
-    file_id = file_sha256(folder)
-    size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
     xml1_path = _table_file(folder, "XML1")
     if xml1_path is None:
         msg = "thiếu tệp xml1.parquet hoặc xml1.csv trong thư mục dữ liệu lô"

@@ -13,6 +13,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -84,35 +85,54 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_submission(path: Path, *, max_bytes: int) -> Submission | FileFailure:
+@dataclass(frozen=True)
+class Scan:
+    """The first pass over an input: its sha256 and, for XML, what its bytes tell."""
+
+    file_id: str
+    size: int
+    edges: bytes = b""
+    problem: tuple[ReasonCode, str] | None = None
+
+
+def scan_submission(path: Path, *, max_bytes: int) -> Scan:
+    """Hash an input (and check an XML file's bytes) without parsing it."""
+    if path.is_dir():
+        size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+        return Scan(file_sha256(path), size)
+    size = path.stat().st_size
+    return Scan(size=size, **_scan(path, size, max_bytes))
+
+
+def read_submission(
+    path: Path, *, max_bytes: int, scan: Scan | None = None
+) -> Submission | FileFailure:
     """Read a submission: a ``.xml`` wrapper, or a folder of bulk tables.
+
+    Args:
+        path: the file or bulk folder.
+        max_bytes: a larger XML file is refused whole (FILE_TOO_LARGE).
+        scan: the input's first pass, when the caller already made it.
 
     Example:
         >>> result = read_submission(Path("inbox/01030_20251006.xml"), max_bytes=2**31)
     """
+    scan = scan or scan_submission(path, max_bytes=max_bytes)
     if path.is_dir():
-        from claims.bulk import read_bulk
+        from claims.bulk import read_bulk  # here: bulk imports this module
 
-        return read_bulk(path)
-    return read_xml(path, max_bytes=max_bytes)
-
-
-def read_xml(path: Path, *, max_bytes: int) -> Submission | FileFailure:
-    """Read one GIAMDINHHS wrapper file, streaming it in bounded batches."""
-    size = path.stat().st_size
-    file_id, edges, problem = _scan(path, size, max_bytes)
-    if problem is not None:
-        return FileFailure(file_id, path.name, size, *problem)
-    batch = HosoBatch(file_id)
+        return read_bulk(path, scan.file_id, scan.size)
+    if scan.problem is not None:
+        return FileFailure(scan.file_id, path.name, scan.size, *scan.problem)
+    batch = HosoBatch(scan.file_id)
     try:
         _stream(path, batch)
     except (ParseError, RuntimeError, TypeError, ValueError):
-        return FileFailure(file_id, path.name, size, *diagnose_wrapper(path))
-    meta = _meta(path, file_id, size, edges, batch.hoso_count())
+        return FileFailure(scan.file_id, path.name, scan.size, *diagnose_wrapper(path))
+    meta = _meta(path, scan.file_id, scan.size, scan.edges, batch.hoso_count())
     result = batch.finish()
-    warnings = _warnings(meta)
     return Submission(
-        meta, result.tables, result.raw_docs, result.hoso_errors, warnings
+        meta, result.tables, result.raw_docs, result.hoso_errors, _warnings(meta)
     )
 
 
@@ -132,13 +152,12 @@ def _stream(path: Path, batch: HosoBatch) -> None:
         decode_hoso_rows(batch, pending)
 
 
-def _scan(
-    path: Path, size: int, max_bytes: int
-) -> tuple[str, bytes, tuple[ReasonCode, str] | None]:
+def _scan(path: Path, size: int, max_bytes: int) -> dict[str, Any]:
     """One pass over the bytes: sha256, UTF-8 validity, then the wrapper's shape.
 
-    Returns the file id, the first and last 64 KiB (where the header values and the
-    closing tag are) and the problem that makes the wrapper unreadable, if any.
+    Returns the :class:`Scan` fields: the file id, the first and last 64 KiB (where the
+    header values and the closing tag are) and the problem that makes the wrapper
+    unreadable, if any.
     """
     digest = hashlib.sha256()
     decoder = codecs.getincrementaldecoder("utf-8")()
@@ -161,14 +180,15 @@ def _scan(
                     utf8_error = f"byte không hợp lệ ở vị trí {exc.start} của khối"
     if not checking:
         msg = f"tệp {size} byte vượt giới hạn {max_bytes} byte; hãy chia nhỏ tệp"
-        return digest.hexdigest(), b"", (ReasonCode.FILE_TOO_LARGE, msg)
+        problem = (ReasonCode.FILE_TOO_LARGE, msg)
+        return {"file_id": digest.hexdigest(), "problem": problem}
     try:
         decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         utf8_error = utf8_error or "tệp kết thúc giữa một ký tự UTF-8"
     edges = first[:_EDGE] + b"\n" + last
     problem = _first_problem(first, utf8_error) or _last_problem(last)
-    return digest.hexdigest(), edges, problem
+    return {"file_id": digest.hexdigest(), "edges": edges, "problem": problem}
 
 
 def _last_problem(last: bytes) -> tuple[ReasonCode, str] | None:
