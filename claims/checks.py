@@ -31,10 +31,21 @@ CARD_PATTERN = rf"^[A-Z]{{2}}[1-5]\d{{{CARD_LENGTH - 3}}}$"
 DATE8 = r"^\d{8}$"
 
 
-def clean(column: str) -> pl.Expr:
-    """Raw text trimmed, with empty text as null (an empty element means absent)."""
-    text = pl.col(column).str.strip_chars()
-    return pl.when(text.str.len_bytes() > 0).then(text).alias(column)
+def clean(field: Field) -> pl.Expr:
+    """Raw text with empty text as null (an empty element means absent).
+
+    Codes, numbers and dates are trimmed (``"01 "`` is code ``01``); free text is kept
+    as sent, only blank text counts as absent.
+    """
+    raw = pl.col(field.column)
+    text = raw if field.kind is Kind.TEXT else raw.str.strip_chars()
+    if (
+        field.kind is Kind.TEXT and field.required
+    ):  # blanks do not fill a required field
+        blank = raw.str.strip_chars().str.len_bytes() == 0
+    else:
+        blank = text.str.len_bytes() == 0
+    return pl.when(~blank).then(text).alias(field.column)
 
 
 def _birth_text(value: pl.Expr) -> pl.Expr:

@@ -121,7 +121,7 @@ def decode_hoso_rows(batch: HosoBatch, rows: pl.DataFrame) -> None:
     while the caller decodes the next batch; ``HosoBatch.finish`` waits for it.
     """
     frame = _decoded(rows)
-    batch.max_hoso = max(batch.max_hoso, int(frame["hoso"].max() or 0))
+    batch.max_hoso = max(batch.max_hoso, last_index(frame["hoso"]))
     batch.seen.update(frame.filter(pl.col("table") == "XML1")["hoso"].to_list())
     faults = frame.filter(pl.col("fault").is_not_null())
     for hoso, table, fault, text in faults.select(
@@ -137,6 +137,12 @@ def decode_hoso_rows(batch: HosoBatch, rows: pl.DataFrame) -> None:
         if docs.height:
             job = _POOL.submit(_parse_table, batch, table, docs["hoso"], docs["text"])
             batch.pending.append((table, job))
+
+
+def last_index(indices: pl.Series) -> int:
+    """The largest claim index of a batch (-1 for none)."""
+    found = indices.cast(pl.Int64).max()
+    return found if isinstance(found, int) else -1
 
 
 def _decoded(rows: pl.DataFrame) -> pl.DataFrame:

@@ -18,7 +18,7 @@ from typing import Any
 import polars as pl
 
 from claims.errors import ReasonCode
-from claims.hoso import HosoBatch, decode_hoso_rows
+from claims.hoso import HosoBatch, decode_hoso_rows, last_index
 from claims.xml130 import PARSED_TABLES, WRAPPER_ROOT
 from claims.xmlfast import HOSO_INDEX, ParseError, iter_wrapper
 from claims.xmlsafe import diagnose_wrapper, prolog
@@ -140,7 +140,7 @@ def _stream(path: Path, batch: HosoBatch) -> None:
     pending: pl.DataFrame | None = None
     for name, frame in iter_wrapper(path, batch_bytes=64 << 20):
         if name == "hosos" and frame.height:
-            batch.max_hoso = max(batch.max_hoso, int(frame[HOSO_INDEX].max() or 0))
+            batch.max_hoso = max(batch.max_hoso, last_index(frame[HOSO_INDEX]))
         if name != "files":
             continue
         if pending is not None:
@@ -168,7 +168,7 @@ def _scan(path: Path, size: int, max_bytes: int) -> dict[str, Any]:
         while chunk := handle.read(_CHUNK):
             digest.update(chunk)
             first = first or chunk
-            last = (last + chunk)[-_EDGE:]
+            last = (last + chunk[-_EDGE:])[-_EDGE:]
             if (
                 checking
                 and utf8_error is None
@@ -180,8 +180,10 @@ def _scan(path: Path, size: int, max_bytes: int) -> dict[str, Any]:
                     utf8_error = f"byte không hợp lệ ở vị trí {exc.start} của khối"
     if not checking:
         msg = f"tệp {size} byte vượt giới hạn {max_bytes} byte; hãy chia nhỏ tệp"
-        problem = (ReasonCode.FILE_TOO_LARGE, msg)
-        return {"file_id": digest.hexdigest(), "problem": problem}
+        return {
+            "file_id": digest.hexdigest(),
+            "problem": (ReasonCode.FILE_TOO_LARGE, msg),
+        }
     try:
         decoder.decode(b"", final=True)
     except UnicodeDecodeError:

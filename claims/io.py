@@ -3,7 +3,11 @@
 One run is one DuckDB transaction: a crash leaves nothing half-written, and the rerun
 completes it. Run outputs are written to a temporary folder and renamed into
 ``runs/<date>/<run_id>/`` before the transaction commits, so a committed run always
-has its outputs. A file already stored (same sha256) is skipped. A resubmitted claim
+has its outputs. Claims, submissions, quarantine and statuses are DuckDB tables; the
+detail lines (``xml2`` … ``xml5``) and raw XML6–15 documents, append-only and by far
+the largest, stay in the runs' Parquet files and are DuckDB views over the committed
+runs (a run directory without its ``runs`` row is invisible). Loading millions of wide
+rows into DuckDB tables would cost more than parsing them. A file already stored (same sha256) is skipped. A resubmitted claim
 (same MA_CSKCB and MA_LK) becomes a new version that supersedes the older one; a claim
 sent with MA_DOITUONG_KCB 8 is a withdrawal. Every version stays queryable.
 """
@@ -23,6 +27,8 @@ from claims.errors import TransientError
 from claims.faults import crash_point
 
 WITHDRAWAL_CODE = "8"
+PARQUET_TABLES = ("xml2", "xml3", "xml4", "xml5", "raw_docs")
+"""Kept in the run directories and seen through views."""
 STORE_TABLES = (
     "submissions",
     "claims",
@@ -114,18 +120,23 @@ def store_run(
     con: duckdb.DuckDBPyConnection,
     frames: Mapping[str, pl.DataFrame],
     run_row: pl.DataFrame,
+    runs_dir: Path,
 ) -> None:
     """Write one run's frames in a single transaction, then supersede older versions.
 
     Args:
         con: the open store.
-        frames: ``submissions``, ``claims`` (with ``_file_order``), ``xml2`` … ``xml5``,
-            ``raw_docs``, ``quarantine``, ``claim_status``.
+        frames: ``submissions``, ``claims`` (with ``_file_order``), ``quarantine``,
+            ``claim_status``; the Parquet-kept tables are skipped (the run directory
+            already holds them).
         run_row: the ``runs`` row (run id, date, manifest).
+        runs_dir: the root of the run directories, for the views.
     """
     sql(con, "BEGIN TRANSACTION")
     try:
         for name, frame in frames.items():
+            if name in PARQUET_TABLES:
+                continue
             if name == "claims":
                 frame = _version_claims(con, frame)
             if frame.height or not has_table(con, name):
@@ -141,11 +152,28 @@ def store_run(
                     WHERE d.ma_cskcb = claims.ma_cskcb AND d.ma_lk = claims.ma_lk)
                 """,
             )
+        _create_views(con, runs_dir)
         crash_point("in-transaction")
         sql(con, "COMMIT")
     except BaseException:
         sql(con, "ROLLBACK")
         raise
+
+
+def _create_views(con: duckdb.DuckDBPyConnection, runs_dir: Path) -> None:
+    """(Re)create the views over the committed runs' Parquet tables."""
+    root = runs_dir.resolve().as_posix().replace("'", "''")
+    for name in PARQUET_TABLES:
+        sql(
+            con,
+            f"""
+            CREATE OR REPLACE VIEW "{name}" AS
+            SELECT * EXCLUDE (filename)
+            FROM read_parquet('{root}/*/*/{name}.parquet', union_by_name = true,
+                              filename = true)
+            WHERE run_id IN (SELECT run_id FROM runs) AND filename NOT LIKE '%/.%'
+            """,
+        )
 
 
 def write_run_dir(

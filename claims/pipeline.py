@@ -38,6 +38,7 @@ from claims.validate import Validated, validate
 from claims.xml130 import LINE_TABLES
 
 ENGINE_VERSION = "0.1.0"
+_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="giamdinh-read")
 Progress = Callable[[str, int, int], None]
 """``progress(stage, done, total)``: called as files are read."""
 
@@ -108,7 +109,7 @@ def run_inbox(
     paths = list_inbox(inbox)
     with open_store(settings.store_path) as con:
         known = known_files(con)
-    scans = {p: scan_submission(p, max_bytes=settings.max_file_bytes) for p in paths}
+    scans = dict(zip(paths, _POOL.map(_scanner(settings), paths), strict=True))
     hashed = [(p, scans[p].file_id) for p in paths]
     new, skipped, repeats = _split_inputs(hashed, known)
     results = _read_all([(p, scans[p]) for p, _ in new], settings, progress)
@@ -149,7 +150,7 @@ def run_inbox(
     )
     crash_point("after-run-dir")
     with open_store(settings.store_path) as con:
-        store_run(con, frames, run_row)
+        store_run(con, frames, run_row, settings.runs_dir)
     crash_point("after-commit")
     if move_files:
         failed = {f.name: receipts[f.name] for f in failures}
@@ -169,6 +170,13 @@ def make_run_id(run_date: str, inputs: list[str], catalogs: dict[str, str]) -> s
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def _scanner(settings: Settings) -> Callable[[Path], Scan]:
+    def scan(path: Path) -> Scan:
+        return scan_submission(path, max_bytes=settings.max_file_bytes)
+
+    return scan
+
+
 def _read_all(
     inputs: list[tuple[Path, Scan]], settings: Settings, progress: Progress | None
 ) -> list[Submission | FileFailure]:
@@ -179,11 +187,10 @@ def _read_all(
         return read_submission(path, max_bytes=settings.max_file_bytes, scan=scan)
 
     results: list[Submission | FileFailure] = []
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="giamdinh-read") as pool:
-        for n, result in enumerate(pool.map(read, inputs), start=1):
-            results.append(result)
-            if progress is not None:
-                progress("read", n, len(inputs))
+    for n, result in enumerate(_POOL.map(read, inputs), start=1):
+        results.append(result)
+        if progress is not None:
+            progress("read", n, len(inputs))
     return results
 
 

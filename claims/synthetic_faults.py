@@ -81,7 +81,7 @@ def _pairs(
     ``apart`` keeps only pairs at two different facilities.
     """
     frame = (
-        plan.select("cid", "fac", *group)
+        plan.select("cid", *dict.fromkeys(["fac", *group]))
         .filter(pl.Series(eligible))
         .with_columns(pl.Series("r", rng.random(int(eligible.sum()))))
         .sort(*group, "r")
@@ -188,6 +188,10 @@ def choose_faults(
         raise ValueError(msg)
     names = pl.Series([*ORDER, None])  # index -1 → null
     return pl.DataFrame(
-        {"cid": plan["cid"], "fault": names.gather(np.where(kind < 0, len(ORDER), kind)),
-         "partner": partner, "crowd": crowd}
-    )  # fmt: skip
+        {
+            "cid": plan["cid"],
+            "fault": names.gather(np.where(kind < 0, len(ORDER), kind)),
+            "partner": partner,
+            "crowd": crowd,
+        }
+    )

@@ -46,10 +46,11 @@ def drug_items() -> pl.DataFrame:
         (pl.col("oral") == "1").fill_null(False).alias("oral"),
         pl.col("ma_nhom").is_in(["7", "17"]).alias("blood"),
         # registration number and tender group are fixed per drug
-        pl.format("VD-{}-{}", pl.int_range(n) * 7919 % 90000 + 10000, pl.int_range(n) % 6 + 19)
-        .alias("so_dang_ky"),
+        pl.format(
+            "VD-{}-{}", pl.int_range(n) * 7919 % 90000 + 10000, pl.int_range(n) % 6 + 19
+        ).alias("so_dang_ky"),
         pl.format("N{}", pl.int_range(n) % 4 + 1).alias("nhom_thau"),
-    )  # fmt: skip
+    )
 
 
 @functools.cache
@@ -146,13 +147,19 @@ def price_list(facilities: pl.DataFrame) -> pl.DataFrame:
         ``ma_cskcb, table, code, unit_price`` (text with 3 decimals), sorted.
     """
     drugs = drug_items().select(
-        "item_id", "kind", "base_milli", pl.col("ma_thuoc").alias("code"),
+        "item_id",
+        "kind",
+        "base_milli",
+        pl.col("ma_thuoc").alias("code"),
         pl.lit("XML2").alias("table"),
-    )  # fmt: skip
+    )
     services = xml3_items().select(
-        "item_id", "kind", "base_milli", pl.coalesce("ma_dich_vu", "ma_vat_tu").alias("code"),
+        "item_id",
+        "kind",
+        "base_milli",
+        pl.coalesce("ma_dich_vu", "ma_vat_tu").alias("code"),
         pl.lit("XML3").alias("table"),
-    )  # fmt: skip
+    )
     rows = facilities.select("ma_cskcb", "tier").join(
         pl.concat([drugs, services]), how="cross"
     )
@@ -181,9 +188,22 @@ _EXCLUDED = (
     *(f"B2{i}" for i in range(5)),
     *(f"C5{i}" for i in range(1, 9)),
     *(f"C6{i}" for i in range(4)),
-    "D06", "D07", "D25", "D26", "D27", "D28", "D29", "E28", "E29",
-    *(f"N4{i}" for i in range(10)), "N50", "N51", "N7", "N8", "N9",
-)  # fmt: skip
+    "D06",
+    "D07",
+    "D25",
+    "D26",
+    "D27",
+    "D28",
+    "D29",
+    "E28",
+    "E29",
+    *(f"N4{i}" for i in range(10)),
+    "N50",
+    "N51",
+    "N7",
+    "N8",
+    "N9",
+)
 
 
 def _icd() -> ModuleType:

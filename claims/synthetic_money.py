@@ -29,9 +29,12 @@ def half_up(numerator: np.ndarray, denominator: int) -> np.ndarray:
 
 
 def line_amounts(
-    qty: np.ndarray, price_bv: np.ndarray, price_bh: np.ndarray, tyle_dv: np.ndarray,
+    qty: np.ndarray,
+    price_bv: np.ndarray,
+    price_bh: np.ndarray,
+    tyle_dv: np.ndarray,
     tyle_bh: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+) -> tuple[np.ndarray, np.ndarray]:
     """THANH_TIEN_BV and THANH_TIEN_BH in cents.
 
     BV = SO_LUONG × DON_GIA_BV × TYLE_TT_DV/100; BH = SO_LUONG × DON_GIA_BH ×
@@ -52,9 +55,14 @@ def low_cost_limit(admission_day: np.ndarray) -> np.ndarray:
 
 
 def benefit_percent(
-    level_percent: np.ndarray, route_rate: np.ndarray, *, on_route: np.ndarray,
-    primary: np.ndarray, total_bh: np.ndarray, admission_day: np.ndarray,
-) -> np.ndarray:  # fmt: skip
+    level_percent: np.ndarray,
+    route_rate: np.ndarray,
+    *,
+    on_route: np.ndarray,
+    primary: np.ndarray,
+    total_bh: np.ndarray,
+    admission_day: np.ndarray,
+) -> np.ndarray:
     """MUC_HUONG per claim: card level × route rate, 100 when fully covered.
 
     Full coverage on-route (§2.3): the claim's covered cost is under 15 % of the base

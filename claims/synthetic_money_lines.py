@@ -23,11 +23,15 @@ def add_line_amounts(lines: pl.DataFrame, *, drugs: bool) -> pl.DataFrame:
     price_bh = lines["price" if drugs else "price_bh"].to_numpy()
     price_bv = lines["price" if drugs else "price_bv"].to_numpy()
     tyle_dv = np.full(lines.height, 100) if drugs else lines["tyle_dv"].to_numpy()
-    bv, bh = line_amounts(qty, price_bv, price_bh, tyle_dv, lines["tyle_tt_bh"].to_numpy())
+    bv, bh = line_amounts(
+        qty, price_bv, price_bh, tyle_dv, lines["tyle_tt_bh"].to_numpy()
+    )
     return lines.with_columns(pl.Series("bv", bv), pl.Series("bh", bh))
 
 
-def claim_benefit(claims: pl.DataFrame, drugs: pl.DataFrame, services: pl.DataFrame) -> np.ndarray:
+def claim_benefit(
+    claims: pl.DataFrame, drugs: pl.DataFrame, services: pl.DataFrame
+) -> np.ndarray:
     """MUC_HUONG of each claim (row ``ci``) from its card, route and covered total."""
     total = np.zeros(claims.height, dtype=np.int64)
     for lines in (drugs, services):
@@ -35,9 +39,13 @@ def claim_benefit(claims: pl.DataFrame, drugs: pl.DataFrame, services: pl.DataFr
     vao_day = claims["vao"].to_numpy() // 1440
     tier = claims["tier_idx"].to_numpy()
     primary = np.where(
-        vao_day < NEW_LIST_FROM, tier == 0, (claims["level_2025"] == "primary").to_numpy()
+        vao_day < NEW_LIST_FROM,
+        tier == 0,
+        (claims["level_2025"] == "primary").to_numpy(),
     )
-    level = claims["level"].replace_strict(LEVEL_PERCENT, return_dtype=pl.Int64).to_numpy()
+    level = (
+        claims["level"].replace_strict(LEVEL_PERCENT, return_dtype=pl.Int64).to_numpy()
+    )
     return benefit_percent(
         level,
         claims["route_rate"].to_numpy(),
@@ -60,14 +68,20 @@ def add_shares(lines: pl.DataFrame, benefit: np.ndarray) -> pl.DataFrame:
     )
 
 
-def claim_totals(claims: pl.DataFrame, drugs: pl.DataFrame, services: pl.DataFrame) -> pl.DataFrame:
+def claim_totals(
+    claims: pl.DataFrame, drugs: pl.DataFrame, services: pl.DataFrame
+) -> pl.DataFrame:
     """XML1 totals per claim (row ``ci``), in cents; T_BHTT = T_TONGCHI_BH − T_BNCCT."""
     supplies = pl.col("ma_nhom").is_in(SUPPLY_GROUPS)
     sums = [pl.col(c).sum() for c in ("bv", "bh", "bntt", "bncct", "bhtt")]
     part2 = drugs.group_by("ci").agg(*sums, pl.col("bv").sum().alias("t_thuoc"))
-    part3 = services.group_by("ci").agg(*sums, pl.col("bv").filter(supplies).sum().alias("t_vtyt"))
+    part3 = services.group_by("ci").agg(
+        *sums, pl.col("bv").filter(supplies).sum().alias("t_vtyt")
+    )
     both = pl.concat([part2, part3], how="diagonal").group_by("ci").agg(pl.all().sum())
-    frame = pl.DataFrame({"ci": np.arange(claims.height)}).join(both, on="ci", how="left")
+    frame = pl.DataFrame({"ci": np.arange(claims.height)}).join(
+        both, on="ci", how="left"
+    )
     frame = frame.fill_null(0).sort("ci")
     return frame.select(
         "ci",

@@ -93,17 +93,43 @@ def _times(
     back = start - los * MINUTES
     same_day_06 = (kind == "06") & (los == 0)
     vao = np.select(
-        [kind == "02", kind == "03", kind == "04", kind == "09", same_day_06, kind == "06"],
-        [back + u(420, 600), back + u(0, 1439), back + u(420, 540), start + u(420, 1080),
-         start + u(420, 780), back + u(420, 660)],
+        [
+            kind == "02",
+            kind == "03",
+            kind == "04",
+            kind == "09",
+            same_day_06,
+            kind == "06",
+        ],
+        [
+            back + u(420, 600),
+            back + u(0, 1439),
+            back + u(420, 540),
+            start + u(420, 1080),
+            start + u(420, 780),
+            back + u(420, 660),
+        ],
         default=start + u(390, 840),
-    )  # fmt: skip
+    )
     ra = np.select(
-        [kind == "02", kind == "03", kind == "04", kind == "09", same_day_06, kind == "06"],
-        [start + u(480, 960), start + u(480, 990), start + u(900, 1020), vao + u(60, 235),
-         vao + u(240, 600), start + u(720, 1020)],
+        [
+            kind == "02",
+            kind == "03",
+            kind == "04",
+            kind == "09",
+            same_day_06,
+            kind == "06",
+        ],
+        [
+            start + u(480, 960),
+            start + u(480, 990),
+            start + u(900, 1020),
+            vao + u(60, 235),
+            vao + u(240, 600),
+            start + u(720, 1020),
+        ],
         default=vao + u(150, 300),
-    )  # fmt: skip
+    )
     inpatient = np.isin(kind, ["03", "04", "06", "09"])
     vnt = np.where(inpatient, vao + np.where(kind == "03", u(15, 180), u(5, 20)), -1)
     ttoan = ra + (rng.random(n) * np.minimum(30, start + MINUTES - 1 - ra)).astype(
@@ -138,14 +164,25 @@ def plan_visits(
     kind = _visit_types(inpatient, tier[fac], rng)
     los = _stay(kind, rng)
     frame = pl.DataFrame(
-        {"fac": fac, "day": day, "loai": kind, "inpatient": inpatient, "los": los,
-         **_times(kind, day, los, rng), "tie": rng.random(claims)}
-    )  # fmt: skip
+        {
+            "fac": fac,
+            "day": day,
+            "loai": kind,
+            "inpatient": inpatient,
+            "los": los,
+            **_times(kind, day, los, rng),
+            "tie": rng.random(claims),
+        }
+    )
     frame = frame.sort("fac", "day", "ra", "tie").drop("tie")
     facility = facilities.select(
-        "ma_cskcb", "ma_tinh", "tier", "tier_idx", "level_2025",
+        "ma_cskcb",
+        "ma_tinh",
+        "tier",
+        "tier_idx",
+        "level_2025",
         pl.col("ma_cskcb").cast(pl.Int64).alias("fac_num"),
-    )  # fmt: skip
+    )
     return frame.with_columns(
         pl.int_range(pl.len()).alias("cid"),
         (pl.int_range(pl.len()).over("fac", "day") + 1).alias("seq"),
@@ -255,26 +292,60 @@ def _counts(
     counts = {
         "n_exam": 1 + (k01 & big & (coin[0] < 0.08)),
         "n_lab": np.select(
-            [k01 & big, k01, kind == "05", k03, kind == "04", kind == "09", kind == "06"],
-            [np.clip(rng.poisson(1.2, n), 0, 6), rng.binomial(2, 0.2, n),
-             np.where(big, u(0, 3), u(0, 1)), np.clip(3 + 2 * los + rng.poisson(1, n), 0, 40),
-             u(2, 8), u(2, 6), u(0, 2)],
+            [
+                k01 & big,
+                k01,
+                kind == "05",
+                k03,
+                kind == "04",
+                kind == "09",
+                kind == "06",
+            ],
+            [
+                np.clip(rng.poisson(1.2, n), 0, 6),
+                rng.binomial(2, 0.2, n),
+                np.where(big, u(0, 3), u(0, 1)),
+                np.clip(3 + 2 * los + rng.poisson(1, n), 0, 40),
+                u(2, 8),
+                u(2, 6),
+                u(0, 2),
+            ],
             default=0,
         ),
-        "n_img": np.select([k01, k03, kind == "09", kind == "04"],
-                           [big & (coin[1] < 0.25), u(1, 3), u(0, 2), u(0, 1)], default=0),
+        "n_img": np.select(
+            [k01, k03, kind == "09", kind == "04"],
+            [big & (coin[1] < 0.25), u(1, 3), u(0, 2), u(0, 1)],
+            default=0,
+        ),
         "n_func": np.select([k01, k03], [big & (coin[2] < 0.08), u(0, 2)], default=0),
         "n_proc": np.select(
-            [k01, kind == "02", kind == "08", k03, kind == "04", np.isin(kind, ["06", "09"])],
-            [coin[3] < 0.06, los + 1, 1, np.clip(rng.poisson(los / 2), 0, 10), u(1, 3), u(0, 2)],
+            [
+                k01,
+                kind == "02",
+                kind == "08",
+                k03,
+                kind == "04",
+                np.isin(kind, ["06", "09"]),
+            ],
+            [
+                coin[3] < 0.06,
+                los + 1,
+                1,
+                np.clip(rng.poisson(los / 2), 0, 10),
+                u(1, 3),
+                u(0, 2),
+            ],
             default=0,
         ),
         "n_surg": surgical.astype(np.int64),
         "n_bed": np.where(stays, np.maximum(1, los), 0),
-        "n_sup": np.select([k01, kind == "08", k03, np.isin(kind, ["04", "09", "06"])],
-                           [(coin[4] < 0.1) * u(1, 2), u(1, 3), u(2, 5), u(1, 3)], default=0),
+        "n_sup": np.select(
+            [k01, kind == "08", k03, np.isin(kind, ["04", "09", "06"])],
+            [(coin[4] < 0.1) * u(1, 2), u(1, 3), u(2, 5), u(1, 3)],
+            default=0,
+        ),
         "n_blood": np.where(k03 & (coin[5] < 0.03), u(1, 2), 0),
-    }  # fmt: skip
+    }
     others = (
         sum(counts.values()) + surgical * 2
     )  # surgical supplies come with the surgery
@@ -282,11 +353,26 @@ def _counts(
         30 + 12 * np.maximum(los, 1) + rng.normal(0, 10, n).astype(np.int64), 50, 300
     )
     counts["n_drug"] = np.select(
-        [k01, kind == "02", kind == "05", kind == "08", kind == "09", kind == "06",
-         np.isin(kind, ["03", "04"])],
-        [u(2, 8), u(0, 3), u(3, 7), u(0, 2), u(5, 15), u(4, 12), np.maximum(5, target - others)],
+        [
+            k01,
+            kind == "02",
+            kind == "05",
+            kind == "08",
+            kind == "09",
+            kind == "06",
+            np.isin(kind, ["03", "04"]),
+        ],
+        [
+            u(2, 8),
+            u(0, 3),
+            u(3, 7),
+            u(0, 2),
+            u(5, 15),
+            u(4, 12),
+            np.maximum(5, target - others),
+        ],
         default=0,
-    )  # fmt: skip
+    )
     inpatient = np.isin(kind, ["03", "04", "06", "09"])
     counts["n_note"] = np.where(inpatient, los + 1 + surgical, 0)
     return counts
@@ -346,7 +432,9 @@ def add_clinical(
         (pl.Series(rng.random(n)) * pl.col("n_doc")).cast(pl.Int64).alias("doctor"),
         pl.Series("surgical", surgical),
         pl.Series("surg_item", np.where(surgical, surg_item, -1)),
-        pl.Series("icd9", np.where(surgical, icd9, None)),
+        pl.Series("icd9", icd9, dtype=pl.String).zip_with(
+            pl.Series(surgical), pl.Series([None] * n, dtype=pl.String)
+        ),
         pl.Series(
             "surg_time",
             visits["vao"].to_numpy()

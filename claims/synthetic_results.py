@@ -43,13 +43,27 @@ def result_rows(lines: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
         pl.lit(None, pl.String).alias(c) for c in ("ma_chi_so", "ten_chi_so", "gia_tri")
     )
     images = tests.join(
-        texts.with_columns(order=pl.lit(0, pl.Int64), don_vi_do=pl.lit(None, pl.String)),
+        texts.with_columns(
+            order=pl.lit(0, pl.Int64), don_vi_do=pl.lit(None, pl.String)
+        ),
         on="key",
         how="inner",
         maintain_order="left",
     )
-    columns = ["ci", "stt", "order", "ma_dich_vu", "ma_chi_so", "ten_chi_so", "gia_tri",
-               "don_vi_do", "mo_ta", "ket_luan", "kq", "performer_serial"]  # fmt: skip
+    columns = [
+        "ci",
+        "stt",
+        "order",
+        "ma_dich_vu",
+        "ma_chi_so",
+        "ten_chi_so",
+        "gia_tri",
+        "don_vi_do",
+        "mo_ta",
+        "ket_luan",
+        "kq",
+        "performer_serial",
+    ]
     rows = pl.concat([labs.select(columns), images.select(columns)])
     return rows.sort("ci", "stt", "order").rename({"stt": "line_stt"}).drop("order")
 
@@ -63,7 +77,9 @@ def note_rows(claims: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
     ci, k = expand(claims["n_note"].to_numpy())
     n = len(ci)
     vao, ra = _claim(claims, "vao", ci), _claim(claims, "ra", ci)
-    surgery_note = _claim(claims, "surgical", ci) & (k == _claim(claims, "n_note", ci) - 1)
+    surgery_note = _claim(claims, "surgical", ci) & (
+        k == _claim(claims, "n_note", ci) - 1
+    )
     daily = np.clip(vao + k * MINUTES + rng.integers(0, 121, n), vao, ra - 5)
     time = np.where(surgery_note, _claim(claims, "surg_time", ci) + 150, daily)
     vitals = pl.DataFrame(
@@ -79,13 +95,21 @@ def note_rows(claims: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
         pl.format(
             "Bệnh nhân tỉnh, tiếp xúc tốt. Mạch {} lần/phút, nhiệt độ {}°C, HA {}/{} mmHg, "
             "nhịp thở {} lần/phút.",
-            "p", "t", "s", "d", "r",
-        )  # fmt: skip
+            "p",
+            "t",
+            "s",
+            "d",
+            "r",
+        )
     ).to_series()
     none = pl.Series([None] * n, dtype=pl.String)
-    stage = pl.Series(voc.DISEASE_STAGES).gather(rng.integers(0, len(voc.DISEASE_STAGES), n))
+    stage = pl.Series(voc.DISEASE_STAGES).gather(
+        rng.integers(0, len(voc.DISEASE_STAGES), n)
+    )
     consult = pl.Series(["Hội chẩn khoa: thống nhất tiếp tục phác đồ điều trị"] * n)
-    surgery = pl.Series(["Sau phẫu thuật: vết mổ khô, không chảy máu, theo dõi tiếp"] * n)
+    surgery = pl.Series(
+        ["Sau phẫu thuật: vết mổ khô, không chảy máu, theo dõi tiếp"] * n
+    )
     return pl.DataFrame(
         {
             "ci": ci,

@@ -66,9 +66,14 @@ def _exams(claims: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
     th = np.where(is_first, opening + rng.integers(1, 6, n), th)
     kq = np.where(is_first, th + rng.integers(5, 16, n), kq)
     return _part(
-        ci, exams[np.where(is_first, first, second)], tyle_dv=np.where(is_first, 100, 30),
-        yl=yl, th=th, kq=kq, performer=np.where(is_first, 0, 2),
-    )  # fmt: skip
+        ci,
+        exams[np.where(is_first, first, second)],
+        tyle_dv=np.where(is_first, 100, 30),
+        yl=yl,
+        th=th,
+        kq=kq,
+        performer=np.where(is_first, 0, 2),
+    )
 
 
 def _tests(claims: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
@@ -108,10 +113,13 @@ def _procedures(claims: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
     start = rng.integers(0, 16, claims.height)[ci]
     item = np.select(
         [kind == "02", kind == "08", _claim(claims, "inpatient", ci)],
-        [_in_tier(rehab, tier, start, np.zeros(n, dtype=np.int64)), np.full(n, dialysis[0]),
-         _in_tier(ward, tier, start, k)],
+        [
+            _in_tier(rehab, tier, start, np.zeros(n, dtype=np.int64)),
+            np.full(n, dialysis[0]),
+            _in_tier(ward, tier, start, k),
+        ],
         default=_in_tier(general, tier, start, k),
-    )  # fmt: skip
+    )
     vao, ra = _claim(claims, "vao", ci), _claim(claims, "ra", ci)
     yl, th, _ = line_times(vao, ra, rng)
     session = np.minimum(vao + k * MINUTES, ra - 30)  # one rehab session per day
@@ -130,9 +138,13 @@ def _surgery(claims: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
     surgery = _claim(claims, "surg_item", ci)
     general = icd9.is_in(["47.01", "51.23", "81.52"]).to_numpy()
     main = _part(
-        ci, surgery, yl=yl, th=th, kq=th + rng.integers(60, 121, n),
+        ci,
+        surgery,
+        yl=yl,
+        th=th,
+        kq=th + rng.integers(60, 121, n),
         pp_vo_cam=pl.Series(np.where(general, "1", "2"), dtype=pl.String),
-    )  # fmt: skip
+    )
     items = xml3_items()
     supply_id = dict(items.select("ma_vat_tu", "item_id").drop_nulls().iter_rows())
     codes = dict(items.select("item_id", "ma_dich_vu").drop_nulls().iter_rows())
@@ -146,10 +158,16 @@ def _surgery(claims: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
     used = th[si] + 30
     link = pl.Series(surgery[si]).replace_strict(codes, return_dtype=pl.String)
     supplies = _part(
-        ci[si], sup_item, qty=np.where(sup_item == supply_id[SUTURE], 2000, 1000),
-        yl=used, th=used, kq=np.full(len(si), -1), performer=np.full(len(si), -1),
-        goi_vtyt=pl.Series(["G1"] * len(si), dtype=pl.String), link=link,
-    )  # fmt: skip
+        ci[si],
+        sup_item,
+        qty=np.where(sup_item == supply_id[SUTURE], 2000, 1000),
+        yl=used,
+        th=used,
+        kq=np.full(len(si), -1),
+        performer=np.full(len(si), -1),
+        goi_vtyt=pl.Series(["G1"] * len(si), dtype=pl.String),
+        link=link,
+    )
     return pl.concat([main, supplies])
 
 
@@ -169,9 +187,14 @@ def _beds(claims: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
     )
     yl = _claim(claims, "vao", ci) + k * MINUTES + rng.integers(0, 11, n)
     return _part(
-        ci, item, yl=yl, th=yl, kq=np.full(n, -1), performer=np.full(n, -1),
+        ci,
+        item,
+        yl=yl,
+        th=yl,
+        kq=np.full(n, -1),
+        performer=np.full(n, -1),
         ma_giuong=pl.Series(_claim(claims, "bed", ci), dtype=pl.String),
-    )  # fmt: skip
+    )
 
 
 def _supplies(claims: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
@@ -182,9 +205,14 @@ def _supplies(claims: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
     start = rng.integers(0, len(pool), claims.height)[ci]
     yl, _, _ = line_times(_claim(claims, "vao", ci), _claim(claims, "ra", ci), rng)
     return _part(
-        ci, pool[(start + k) % len(pool)], qty=rng.integers(1, 6, n) * 1000,
-        yl=yl, th=yl, kq=np.full(n, -1), performer=np.full(n, -1),
-    )  # fmt: skip
+        ci,
+        pool[(start + k) % len(pool)],
+        qty=rng.integers(1, 6, n) * 1000,
+        yl=yl,
+        th=yl,
+        kq=np.full(n, -1),
+        performer=np.full(n, -1),
+    )
 
 
 def service_lines(claims: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:

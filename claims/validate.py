@@ -79,8 +79,8 @@ def validate(submissions: Sequence[Submission], codes: pl.DataFrame) -> Validate
 
 def _concat(table: str, frames: list[pl.DataFrame]) -> pl.DataFrame:
     frames = [f for f in frames if f.height]
-    base = pl.concat(frames) if frames else empty_table(table)
-    return base.with_columns(clean(c) for c in PARSED_TABLES[table].columns)
+    base = pl.concat(frames, rechunk=False) if frames else empty_table(table)
+    return base.with_columns(clean(f) for f in PARSED_TABLES[table].fields)
 
 
 def _claim_frame(submissions: Sequence[Submission], xml1: pl.DataFrame) -> pl.DataFrame:
@@ -196,8 +196,10 @@ def _xml1_problems(
         schema={"file_id": pl.String, "_sender": pl.String},
         orient="row",
     )
-    duplicate = pl.col("ma_lk").is_not_null() & (
-        pl.int_range(pl.len()).over("file_id", "ma_lk", order_by="hoso_idx") > 0
+    # rows are in file and claim order, so the first occurrence is the one kept
+    duplicate = (
+        pl.col("ma_lk").is_not_null()
+        & ~pl.struct("file_id", "ma_lk").is_first_distinct()
     )
     mismatch = pl.col("_sender").is_not_null() & (
         pl.col("ma_cskcb") != pl.col("_sender")
@@ -254,9 +256,10 @@ def _line_problems(
     frame = _with_admission(raw, claims)
     found = [_long(_field_reasons(frame, spec, codes), frame, spec, table)]
     orphan = pl.col("_ma_lk").is_null() | (pl.col("ma_lk") != pl.col("_ma_lk"))
-    repeated = pl.col("stt").is_not_null() & (
-        pl.int_range(pl.len()).over("file_id", "hoso_idx", "stt", order_by="line_no")
-        > 0
+    # rows are in claim and line order, so the first occurrence is the one kept
+    repeated = (
+        pl.col("stt").is_not_null()
+        & ~pl.struct("file_id", "hoso_idx", "stt").is_first_distinct()
     )
     checks = [
         _flag(orphan, R.LINE_ORPHAN, "ma_lk"),

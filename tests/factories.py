@@ -56,7 +56,7 @@ def table_xml(table: str, rows: list[Row]) -> bytes:
     else:
         items = "".join(record(r, spec.row_element) for r in rows)
         inner = f"<{spec.root}><{spec.row_path[0]}>{items}</{spec.row_path[0]}></{spec.root}>"
-    return ('<?xml version="1.0" encoding="utf-8"?>' + inner).encode("utf-8")
+    return ('<?xml version="1.0" encoding="utf-8"?>' + inner).encode()
 
 
 def hoso(claim: Claim, payloads: dict[str, bytes] | None = None) -> str:
@@ -84,4 +84,4 @@ def wrapper(
         f"<THONGTINHOSO><NGAYLAP>20251006</NGAYLAP><SOLUONGHOSO>{count}</SOLUONGHOSO>"
         f"<DANHSACHHOSO>{''.join(hosos)}</DANHSACHHOSO></THONGTINHOSO>"
         "<CHUKYDONVI></CHUKYDONVI></GIAMDINHHS>"
-    ).encode("utf-8")
+    ).encode()
