@@ -123,7 +123,8 @@ def _apportion(total: int, weights: np.ndarray, minimum: int) -> np.ndarray:
     counts = np.floor(exact).astype(np.int64)
     order = np.argsort(-(exact - counts), kind="stable")
     counts[order[: spare - int(counts.sum())]] += 1
-    return counts + minimum
+    result: np.ndarray = counts + minimum
+    return result
 
 
 def _tier_rows() -> pl.DataFrame:

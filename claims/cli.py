@@ -147,6 +147,7 @@ def _run(inbox: Path, settings: Settings, run_date: str | None, *, strict: bool)
         )
     _print_files(result.files)
     _print_counts(result.counts)
+    _print_claims(result.claims, result.reasons)
     if result.run_id is None:
         err.print("nothing new: every file was already stored")
     else:
@@ -157,13 +158,48 @@ def _run(inbox: Path, settings: Settings, run_date: str | None, *, strict: bool)
     return 1 if strict and failed else 0
 
 
-def _print_files(files: pl.DataFrame) -> None:
+def _print_files(files: pl.DataFrame, *, limit: int = 15) -> None:
+    """Files by status, then the files with refusals or rejected claims (the first few)."""
+    by_status = files.group_by("status").agg(
+        pl.len().alias("files"), pl.col("claims").sum(), pl.col("rejected").sum()
+    )
     table = Table(title="submissions")
-    for column in files.columns:
-        table.add_column(column)
-    for row in files.iter_rows():
-        table.add_row(*[str(v) for v in row])
+    for column in ("status", "files", "claims", "rejected claims"):
+        table.add_column(column, justify="right")
+    for row in by_status.sort("status").iter_rows():
+        table.add_row(*[f"{v:,}" if isinstance(v, int) else str(v) for v in row])
     err.print(table)
+    notable = files.filter((pl.col("status") == "failed") | (pl.col("rejected") > 0))
+    if notable.height == 0:
+        return
+    detail = Table(title="files needing attention")
+    for column in notable.columns:
+        detail.add_column(column)
+    for row in notable.head(limit).iter_rows():
+        detail.add_row(*[str(v) for v in row])
+    err.print(detail)
+    if notable.height > limit:
+        err.print(
+            f"… and {notable.height - limit:,} more (see the receipts of the run)"
+        )
+
+
+def _print_claims(claims: pl.DataFrame, reasons: pl.DataFrame) -> None:
+    if claims.height == 0:
+        return
+    table = Table(title="claims")
+    table.add_column("status")
+    table.add_column("claims", justify="right")
+    for status, n in claims.group_by("status").len().sort("status").iter_rows():
+        table.add_row(str(status), f"{n:,}")
+    out.print(table)
+    if reasons.height:
+        top = Table(title="quarantine reasons (top 12)")
+        for column in ("table", "reason code", "entries"):
+            top.add_column(column)
+        for row in reasons.head(12).iter_rows():
+            top.add_row(str(row[0]), str(row[1]), f"{row[2]:,}")
+        out.print(top)
 
 
 def _print_counts(counts: pl.DataFrame) -> None:

@@ -68,6 +68,8 @@ class RunResult:
     files: pl.DataFrame
     counts: pl.DataFrame
     claims: pl.DataFrame
+    reasons: pl.DataFrame
+    """Quarantine entries per table and reason code."""
 
 
 def list_inbox(inbox: Path) -> list[Path]:
@@ -121,7 +123,8 @@ def run_inbox(
         if move_files:
             _move(settings, _placements([], skipped, [], {}, known), day)
         files = _file_rows([], [], skipped, None)
-        return RunResult(None, day, None, files, _empty_counts(), pl.DataFrame())
+        empty = pl.DataFrame()
+        return RunResult(None, day, None, files, _empty_counts(), empty, empty)
     run_id = make_run_id(day, sorted(h for _, h in new), catalogs)
     checked = validate(subs, codes)
     receipts = {
@@ -156,7 +159,12 @@ def run_inbox(
         failed = {f.name: receipts[f.name] for f in failures}
         _move(settings, _placements(new, skipped, repeats, failed, known), day)
     files = _file_rows(subs, failures, skipped + repeats, checked)
-    return RunResult(run_id, day, out, files, checked.counts, checked.claims)
+    reasons = (
+        checked.quarantine.group_by("table", "reason_code")
+        .len("entries")
+        .sort("entries", "table", "reason_code", descending=[True, False, False])
+    )
+    return RunResult(run_id, day, out, files, checked.counts, checked.claims, reasons)
 
 
 def make_run_id(run_date: str, inputs: list[str], catalogs: dict[str, str]) -> str:

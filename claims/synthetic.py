@@ -28,7 +28,7 @@ from typing import Literal
 import polars as pl
 
 from claims.synthetic_chunk import build_chunk
-from claims.synthetic_run import TRUTH_COLUMNS, plan_run
+from claims.synthetic_run import TRUTH_COLUMNS, Run, plan_run
 from claims.synthetic_write import (
     TABLES,
     ParquetSink,
@@ -171,11 +171,21 @@ def generate(
         claims=claims, facilities=facilities, day=day, days=days, seed=seed,
         error_rate=error_rate, catalog_dir=catalog_dir,
     )  # fmt: skip
+    files, truths, lines = _write_chunks(run, out, fmt)
+    frame = _sorted_truth(truths)
+    truth_path.parent.mkdir(parents=True, exist_ok=True)
+    frame.write_parquet(truth_path)
+    counts = dict(sorted(lines.items()))
+    return GenerateSummary(files, truth_path, claims, counts, frame.height)
+
+
+def _write_chunks(
+    run: Run, out: Path, fmt: str
+) -> tuple[list[Path], list[pl.DataFrame], Counter[str]]:
+    """Build and write one chunk of facilities at a time (bounded memory)."""
     out.mkdir(parents=True, exist_ok=True)
     sink, files, truths, lines = ParquetSink(out), [], [], Counter[str]()
-    for index in range(
-        len(run.chunks)
-    ):  # bounded memory: one chunk of facilities at a time
+    for index in range(len(run.chunks)):
         tables, chunk_truth = build_chunk(run, index)
         lines.update({t: f.height for t, f in tables.items()})
         truths.append(chunk_truth)
@@ -186,9 +196,4 @@ def generate(
     if fmt == "parquet":
         days_text = [d.strftime("%Y%m%d") for d in run.days]
         files = sink.close(days_text, table_columns())
-    frame = _sorted_truth(truths)
-    truth_path.parent.mkdir(parents=True, exist_ok=True)
-    frame.write_parquet(truth_path)
-    return GenerateSummary(
-        sorted(files), truth_path, claims, dict(sorted(lines.items())), frame.height
-    )
+    return sorted(files), truths, lines

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from claims import synthetic_detail as detail
 from claims import synthetic_tables as tab
 from claims.synthetic_break import break_structure
 from claims.synthetic_inject import (
@@ -24,6 +25,7 @@ from claims.synthetic_money_lines import (
 from claims.synthetic_results import note_rows, result_rows
 from claims.synthetic_run import Run, finish_truth
 from claims.synthetic_services import service_lines
+from claims.synthetic_summary import xml1
 
 BED_LETTERS = ("H", "T", "C", "K")
 
@@ -72,13 +74,13 @@ def build_chunk(run: Run, index: int) -> tuple[dict[str, pl.DataFrame], pl.DataF
     rng = np.random.default_rng(run.seeds[index])
     claims = _chunk_claims(run, index)
     drugs, services, totals, content = _priced_lines(claims, rng)
-    services = tab.performer_serials(claims, services, rng)
+    services = detail.performer_serials(claims, services, rng)
     results = result_rows(services, rng)
     notes = note_rows(claims, rng)
     tables = {
-        "XML1": tab.xml1(claims, totals, rng).with_columns(claims["ci"]),
-        "XML2": tab.xml2(claims, drugs).with_columns(drugs["ci"]),
-        "XML3": tab.xml3(claims, services).with_columns(services["ci"]),
+        "XML1": xml1(claims, totals, rng).with_columns(claims["ci"]),
+        "XML2": detail.xml2(claims, drugs).with_columns(drugs["ci"]),
+        "XML3": detail.xml3(claims, services).with_columns(services["ci"]),
         "XML4": tab.xml4(claims, results).with_columns(results["ci"]),
         "XML5": tab.xml5(claims, notes).with_columns(notes["ci"]),
     }

@@ -9,6 +9,8 @@ on, and the claim-level kinds at the end can take any claim. Partners stay unfau
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import polars as pl
 
@@ -56,15 +58,31 @@ WEIGHT = {"unlikely_volume": 4}
 """A crowd of exams by one practitioner needs many claims to be implausible."""
 CROWD = 120
 """Exams given to one implausibly busy practitioner (a desk allows 65 a day, §4.3 H3)."""
+CROWD_MIN = 66
+
+
+def _split(total: int, weights: np.ndarray) -> np.ndarray:
+    """``total`` split by ``weights``, largest remainder first (ties in order)."""
+    exact = total * weights / weights.sum()
+    counts: np.ndarray = np.floor(exact).astype(np.int64)
+    order = np.argsort(-(exact - counts), kind="stable")
+    counts[order[: total - int(counts.sum())]] += 1
+    return counts
 
 
 def fault_counts(total: int) -> dict[str, int]:
-    """Faults per kind: ``total`` split by weight, largest remainder, in :data:`ORDER`."""
+    """Faults per kind: ``total`` split by weight (largest remainder), in :data:`ORDER`.
+
+    ``unlikely_volume`` is only injected when its share makes a crowd above a desk's 65
+    exams a day (:data:`CROWD_MIN`); below that its share goes to the other kinds, as
+    a crowd of ten exams would not be an anomaly.
+    """
     weights = np.array([WEIGHT.get(k, 1) for k in ORDER], dtype=np.float64)
-    exact = total * weights / weights.sum()
-    counts = np.floor(exact).astype(np.int64)
-    order = np.argsort(-(exact - counts), kind="stable")
-    counts[order[: total - int(counts.sum())]] += 1
+    counts = _split(total, weights)
+    crowd = ORDER.index("unlikely_volume")
+    if counts[crowd] < CROWD_MIN:
+        weights[crowd] = 0
+        counts = _split(total, weights)
     return dict(zip(ORDER, counts.tolist(), strict=True))
 
 
@@ -99,9 +117,13 @@ def _pairs(
 def _crowds(
     plan: pl.DataFrame, eligible: np.ndarray, take: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``take`` outpatient claims from the busiest facility-days, in crowds of ≤ CROWD.
+    """Up to ``take`` outpatient claims from the busiest facility-days, in crowds.
 
-    Returns the claims and each one's crowd number (one practitioner per crowd).
+    A crowd is one practitioner's exams at one facility on one day: between
+    :data:`CROWD_MIN` and :data:`CROWD` claims, else it would not be implausible.
+
+    Returns:
+        The claims and each one's crowd number.
     """
     frame = (
         plan.select("cid", "fac", "day")
@@ -111,13 +133,25 @@ def _crowds(
             pl.len().over("fac", "day").alias("size"),
         )
         .sort("size", "fac", "day", "r", descending=[True, False, False, False])
-        .head(take)
-        .with_columns(
-            (pl.int_range(pl.len()).over("fac", "day") // CROWD).alias("block")
-        )
+        .with_columns(pl.int_range(pl.len()).over("fac", "day").alias("pos"))
+        .with_columns((pl.col("pos") // CROWD).alias("block"))
     )
-    crowd = frame.select(pl.struct("fac", "day", "block").rank("dense") - 1).to_series()
-    return frame["cid"].to_numpy(), crowd.to_numpy().astype(np.int64)
+    blocks = frame.group_by("fac", "day", "block", maintain_order=True).len()
+    sizes, left = [], take
+    for size in blocks[
+        "len"
+    ].to_list():  # one step per crowd-sized block, not per claim
+        used = min(size, left) if min(size, left) >= CROWD_MIN else 0
+        sizes.append(used)
+        left -= used
+    blocks = blocks.with_columns(pl.Series("used", sizes)).filter(pl.col("used") > 0)
+    chosen = frame.join(
+        blocks.with_row_index("crowd"),
+        on=["fac", "day", "block"],
+        how="inner",
+        maintain_order="left",
+    ).filter(pl.col("pos") % CROWD < pl.col("used"))
+    return chosen["cid"].to_numpy(), chosen["crowd"].cast(pl.Int64).to_numpy()
 
 
 def _eligible(plan: pl.DataFrame) -> dict[str, np.ndarray]:
@@ -136,6 +170,41 @@ def _eligible(plan: pl.DataFrame) -> dict[str, np.ndarray]:
     return masks
 
 
+@dataclass
+class _Picks:
+    """Faults placed so far: kind index, partner claim and crowd number per claim."""
+
+    kind: np.ndarray
+    partner: np.ndarray
+    crowd: np.ndarray
+    free: np.ndarray
+
+    def place(self, number: int, chosen: np.ndarray) -> None:
+        self.kind[chosen] = number
+        self.free[chosen] = False
+
+
+def _place(
+    picks: _Picks, name: str, plan: pl.DataFrame, ok: np.ndarray, need: int, left: int,
+    rng: np.random.Generator,
+) -> np.ndarray:  # fmt: skip
+    """Choose up to ``need`` claims for kind ``name`` among ``ok`` (partners reserved)."""
+    if name in ("overlapping_stay", "duplicate_claim"):
+        group = ["day"] if name == "overlapping_stay" else ["fac", "day"]
+        first, second = _pairs(plan, ok, group, rng, apart=name == "overlapping_stay")
+        room = int(picks.free.sum()) - left  # a pair uses two claims for one fault
+        take = max(0, min(need, len(first), room))
+        picks.partner[second[:take]] = first[:take]
+        picks.free[first[:take]] = False
+        return second[:take]
+    if name == "unlikely_volume":
+        chosen, crowds = _crowds(plan, ok, need, rng)
+        picks.crowd[chosen] = crowds
+        return chosen
+    pool = np.flatnonzero(ok)
+    return np.sort(rng.choice(pool, min(need, len(pool)), replace=False))
+
+
 def choose_faults(
     plan: pl.DataFrame, total: int, rng: np.random.Generator
 ) -> pl.DataFrame:
@@ -149,40 +218,24 @@ def choose_faults(
     Returns:
         ``cid, fault, partner, crowd`` per claim: the kind (null when clean), the claim
         it duplicates or overlaps (-1) and its practitioner crowd (-1).
+
+    Raises:
+        ValueError: when ``total`` is negative or above the number of claims.
     """
     n = plan.height
     if not 0 <= total <= n:
         msg = f"cannot inject {total} faults into {n} claims"
         raise ValueError(msg)
-    kind = np.full(n, -1)
-    partner = np.full(n, -1)
-    crowd = np.full(n, -1)
-    free = np.ones(n, dtype=bool)
-    masks = _eligible(plan)
+    picks = _Picks(
+        np.full(n, -1), np.full(n, -1), np.full(n, -1), np.ones(n, dtype=bool)
+    )
+    masks, wanted = _eligible(plan), fault_counts(total)
     left, carry = total, 0
-    for number, name in enumerate(ORDER):
-        need = fault_counts(total)[name] + carry
-        ok = free & masks[name]
-        if name in ("overlapping_stay", "duplicate_claim"):
-            group = ["day"] if name == "overlapping_stay" else ["fac", "day"]
-            first, second = _pairs(
-                plan, ok, group, rng, apart=name == "overlapping_stay"
-            )
-            room = int(free.sum()) - left  # a pair uses two claims for one fault
-            take = max(0, min(need, len(first), room))
-            chosen = second[:take]
-            partner[chosen] = first[:take]
-            free[first[:take]] = False
-        elif name == "unlikely_volume":
-            chosen, crowds = _crowds(plan, ok, need, rng)
-            crowd[chosen] = crowds
-        else:
-            pool = np.flatnonzero(ok)
-            chosen = np.sort(rng.choice(pool, min(need, len(pool)), replace=False))
-        kind[chosen] = number
-        free[chosen] = False
-        carry = need - len(chosen)
-        left -= len(chosen)
+    for number, name in enumerate(ORDER):  # what a kind cannot fill passes on
+        need = wanted[name] + carry
+        chosen = _place(picks, name, plan, picks.free & masks[name], need, left, rng)
+        picks.place(number, chosen)
+        carry, left = need - len(chosen), left - len(chosen)
     if carry:
         msg = f"{carry} faults could not be placed"
         raise ValueError(msg)
@@ -190,8 +243,8 @@ def choose_faults(
     return pl.DataFrame(
         {
             "cid": plan["cid"],
-            "fault": names.gather(np.where(kind < 0, len(ORDER), kind)),
-            "partner": partner,
-            "crowd": crowd,
+            "fault": names.gather(np.where(picks.kind < 0, len(ORDER), picks.kind)),
+            "partner": picks.partner,
+            "crowd": picks.crowd,
         }
     )

@@ -30,11 +30,11 @@ def one_line_each(
     where: pl.Expr | None = None,
 ) -> np.ndarray:
     """Row index of one random line (matching ``where``) of each claim in ``cis``."""
-    frame = lines.select("ci").with_row_index("row").filter(pl.col("ci").is_in(cis))
-    if where is not None:
-        frame = lines.with_row_index("row").filter(pl.col("ci").is_in(cis) & where)
-        frame = frame.select("row", "ci")
-    frame = frame.with_columns(pl.Series("r", rng.random(frame.height)))
+    wanted = pl.col("ci").is_in(pl.Series(cis, dtype=pl.Int64).implode())
+    frame = lines.with_row_index("row").filter(
+        wanted if where is None else wanted & where
+    )
+    frame = frame.select("row", "ci", pl.Series("r", rng.random(frame.height)))
     first = frame.sort("ci", "r").group_by("ci", maintain_order=True).first()
     return first["row"].to_numpy().astype(np.int64)
 

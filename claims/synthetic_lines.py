@@ -43,7 +43,8 @@ def line_times(
 
 
 def _claim(claims: pl.DataFrame, column: str, ci: np.ndarray) -> np.ndarray:
-    return claims[column].to_numpy()[ci]
+    values: np.ndarray = claims[column].to_numpy()[ci]
+    return values
 
 
 def _in_tier(
@@ -55,7 +56,8 @@ def _in_tier(
     """
     allowed = np.searchsorted(pool["min_tier"].to_numpy(), np.arange(4), side="right")
     size = np.maximum(allowed[tier], 1)
-    return pool["item_id"].to_numpy()[(start + k) % size]
+    items: np.ndarray = pool["item_id"].to_numpy()[(start + k) % size]
+    return items
 
 
 def _pool(kind: str, expr: pl.Expr | None = None) -> pl.DataFrame:
@@ -133,6 +135,6 @@ def _priced(
 
 def number_lines(frame: pl.DataFrame) -> pl.DataFrame:
     """Sort lines by claim and order time, and number them 1..n per claim (STT)."""
-    return frame.sort("ci", "yl", "item_id", "th").with_columns(
+    return frame.sort("ci", "yl", "item_id", "th", maintain_order=True).with_columns(
         (pl.int_range(pl.len()).over("ci") + 1).alias("stt")
     )

@@ -88,13 +88,15 @@ def draw_facilities(
         & (pl.col("contract_to") >= hi)
     ).sort("ma_cskcb")
     shares = {"central": 0.03, "provincial": 0.12, "district": 0.25}
+    pools = {t: open_.filter(pl.col("tier") == t) for t in TIERS}
     wanted = {
-        t: max(1, round(n * s)) if n >= len(TIERS) else 0 for t, s in shares.items()
+        t: min(max(1, round(n * s)) if n >= len(TIERS) else 0, pools[t].height)
+        for t, s in shares.items()
     }
-    wanted["commune"] = n - sum(wanted.values())
+    wanted["commune"] = n - sum(wanted.values())  # the commune pool is the largest
     picks = []
     for tier in TIERS:  # one draw per tier, in a fixed order
-        rows = open_.filter(pl.col("tier") == tier)
+        rows = pools[tier]
         take = min(wanted[tier], rows.height)
         picks.append(rows[np.sort(rng.choice(rows.height, take, replace=False))])
     drawn = pl.concat(picks).sort("ma_cskcb")

@@ -31,7 +31,7 @@ def result_rows(lines: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
     indices = read_table(LAB_INDICES).with_columns(
         pl.col("low", "high").cast(pl.Float64), pl.int_range(pl.len()).alias("order")
     )
-    labs = tests.join(indices, on="key", how="inner", maintain_order="left")
+    labs = tests.join(indices, on="key", how="inner").sort("ci", "stt", "order")
     u = pl.Series(rng.random(labs.height))
     value = pl.col("low") + (pl.col("high") - pl.col("low")) * (u * 1.3 - 0.1)
     labs = labs.with_columns(
@@ -119,4 +119,4 @@ def note_rows(claims: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
             "hoi_chan": consult.zip_with(pl.Series(rng.random(n) < 0.03), none),
             "phau_thuat": surgery.zip_with(pl.Series(surgery_note), none),
         }
-    ).sort("ci", "time")
+    ).sort("ci", "time", maintain_order=True)

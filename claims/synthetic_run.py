@@ -17,9 +17,10 @@ import numpy as np
 import polars as pl
 
 from catalogs.loader import load_versions
+from claims.synthetic_clinical import add_clinical
 from claims.synthetic_faults import STRUCTURAL, choose_faults
 from claims.synthetic_people import draw_facilities, make_people
-from claims.synthetic_plan import add_clinical, plan_visits, staff
+from claims.synthetic_plan import plan_visits, staff
 from claims.synthetic_route import assign_routes
 from claims.synthetic_tables import date_text
 
@@ -106,12 +107,12 @@ def plan_run(
     pid = np.where(overlap, plan["partner"].to_numpy(), plan["cid"].to_numpy())
     person = people.drop("age")[pid].with_columns(pl.Series("pid", pid))
     plan = assign_routes(plan.hstack(person), higher, rng)
-    hot_base = int((doctors["doc_base"] + doctors["n_doc"]).max() or 1) + 1
+    hot_base = int((doctors["doc_base"] + doctors["n_doc"]).to_numpy().max()) + 1
     plan = _identifiers(_cards(plan, rng), hot_base)
     chunks = _chunks(plan["fac"].to_numpy())
     seeds = np.random.SeedSequence(seed).spawn(len(chunks))
-    catalog_columns = [c for c in catalog.columns if c in drawn.columns]
-    return Run(drawn.select(catalog_columns), plan, day_list, chunks, seeds)
+    rows = catalog.filter(pl.col("ma_cskcb").is_in(drawn["ma_cskcb"].implode()))
+    return Run(rows.sort("ma_cskcb"), plan, day_list, chunks, seeds)
 
 
 def _cards(plan: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
@@ -201,7 +202,7 @@ def finish_truth(claims: pl.DataFrame, truth: pl.DataFrame) -> pl.DataFrame:
     reasons = {k: v.value for k, v in STRUCTURAL.items()}
     keys = claims.select(pl.int_range(pl.len()).alias("ci"), "ma_cskcb", "ma_lk")
     return (
-        truth.join(keys, on="ci", how="left")
+        truth.join(keys, on="ci", how="left", maintain_order="left")
         .with_columns(
             pl.col("kind")
             .replace_strict(reasons, default=None, return_dtype=pl.String)

@@ -53,10 +53,15 @@ def _exams(claims: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
     ci, k = expand(claims["n_exam"].to_numpy())
     n = len(ci)
     exams = _pool("exam").sort("item_id")["item_id"].to_numpy()
-    internal, paediatric = 0, 2  # positions of Khám Nội and Khám Nhi in the exam list
+    internal, surgical, paediatric = 0, 1, 2  # Khám Nội, Khám Ngoại, Khám Nhi
     child = _claim(claims, "age", ci) < 16
     other = np.where(rng.random(n) < 0.6, internal, rng.choice([1, 3, 4, 5, 6, 7], n))
-    first = np.where(child, paediatric, other)
+    ward = np.select(  # admitted through the exam that matches the ward
+        [_claim(claims, "dept", ci) == "K19", _claim(claims, "inpatient", ci)],
+        [surgical, internal],
+        default=other,
+    )
+    first = np.where(child, paediatric, ward)
     second = (first + 1 + rng.integers(0, len(exams) - 1, n)) % len(exams)
     vao, ra = _claim(claims, "vao", ci), _claim(claims, "ra", ci)
     yl, th, kq = line_times(vao, ra, rng)

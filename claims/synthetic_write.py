@@ -73,7 +73,7 @@ def _file_elements(table: str, frame: pl.DataFrame) -> pl.DataFrame:
         wrap = [f"<{e}>" for e in (spec.root, *spec.row_path[:-1])]
         row = spec.row_element
         rows = rows.with_columns(
-            pl.concat_str(pl.lit(f"<{row}>"), "row", pl.lit(f"</{row}>"))
+            pl.concat_str(pl.lit(f"<{row}>"), "row", pl.lit(f"</{row}>")).alias("row")
         )
         rows = rows.group_by("ma_cskcb", "key", maintain_order=True).agg(
             pl.col("row").str.join("")
@@ -106,7 +106,9 @@ def submissions(tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
         .agg(pl.col("xml").str.join(""))
         .with_columns(claim_day(pl.col("key")).alias("day"))
     )
-    hoso = hoso.with_columns(pl.concat_str(pl.lit("<HOSO>"), "xml", pl.lit("</HOSO>")))
+    hoso = hoso.with_columns(
+        pl.concat_str(pl.lit("<HOSO>"), "xml", pl.lit("</HOSO>")).alias("xml")
+    )
     grouped = hoso.group_by("ma_cskcb", "day", maintain_order=True).agg(
         pl.len().alias("count"), pl.col("xml").str.join("")
     )
