@@ -65,8 +65,15 @@ def main() -> None:
         shutil.rmtree(args.work)
     inbox = args.work / "inbox"
     started = time.perf_counter()
-    summary = generate(inbox, claims=args.claims, facilities=args.facilities,
-                       day=date(2026, 10, 15), seed=7, error_rate=0.02, fmt="xml")
+    summary = generate(
+        inbox,
+        claims=args.claims,
+        facilities=args.facilities,
+        day=date(2026, 10, 15),
+        seed=7,
+        error_rate=0.02,
+        fmt="xml",
+    )
     generated_s = time.perf_counter() - started
     files = sorted(inbox.glob("*.xml"))
     size_mb = sum(p.stat().st_size for p in files) / 1e6
@@ -80,7 +87,9 @@ def main() -> None:
     started = time.perf_counter()
     result = run_inbox(inbox, settings=settings, move_files=False)
     engine_s = time.perf_counter() - started
-    rows_in = int(result.counts.filter(result.counts["table"] != "XML1")["rows_in"].sum())
+    rows_in = int(
+        result.counts.filter(result.counts["table"] != "XML1")["rows_in"].sum()
+    )
 
     report = {
         "claims": summary.claims,
@@ -88,12 +97,18 @@ def main() -> None:
         "files": len(files),
         "input_mb": round(size_mb, 1),
         "generate_s": round(generated_s, 2),
-        "baseline_lxml_dom": {"seconds": round(baseline_s, 2), "lines": baseline_lines,
-                              "lines_per_s": round(baseline_lines / baseline_s)},
-        "giamdinh_ingest": {"seconds": round(engine_s, 2), "lines": rows_in,
-                            "lines_per_s": round(rows_in / engine_s),
-                            "mb_per_s": round(size_mb / engine_s, 1),
-                            "note": "parse + validate + DuckDB store + Parquet run outputs"},
+        "baseline_lxml_dom": {
+            "seconds": round(baseline_s, 2),
+            "lines": baseline_lines,
+            "lines_per_s": round(baseline_lines / baseline_s),
+        },
+        "giamdinh_ingest": {
+            "seconds": round(engine_s, 2),
+            "lines": rows_in,
+            "lines_per_s": round(rows_in / engine_s),
+            "mb_per_s": round(size_mb / engine_s, 1),
+            "note": "parse + validate + DuckDB store + Parquet run outputs",
+        },
         "ratio_engine_vs_baseline": round(baseline_s / engine_s, 2),
         "peak_rss_mb": round(_peak_rss_mb()),
         "cpus": os.cpu_count(),

@@ -7,9 +7,11 @@ has its outputs. Claims, submissions, quarantine and statuses are DuckDB tables;
 detail lines (``xml2`` … ``xml5``) and raw XML6–15 documents, append-only and by far
 the largest, stay in the runs' Parquet files and are DuckDB views over the committed
 runs (a run directory without its ``runs`` row is invisible). Loading millions of wide
-rows into DuckDB tables would cost more than parsing them. A file already stored (same sha256) is skipped. A resubmitted claim
-(same MA_CSKCB and MA_LK) becomes a new version that supersedes the older one; a claim
-sent with MA_DOITUONG_KCB 8 is a withdrawal. Every version stays queryable.
+rows into DuckDB tables would cost more than parsing them.
+
+A file already stored (same sha256) is skipped. A resubmitted claim (same MA_CSKCB and
+MA_LK) becomes a new version that supersedes the older one; a claim sent with
+MA_DOITUONG_KCB 8 is a withdrawal. Every version stays queryable.
 """
 
 from __future__ import annotations
