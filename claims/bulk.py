@@ -12,6 +12,7 @@ from pathlib import Path
 
 import polars as pl
 
+from claims.checks import clean
 from claims.errors import ReasonCode
 from claims.hoso import ERROR_SCHEMA, RAW_SCHEMA
 from claims.ingest import FileFailure, FileMeta, Submission, empty_table
@@ -77,10 +78,11 @@ def _missing_keys(frames: dict[str, pl.DataFrame]) -> str | None:
 
 def _shape(table: str, frame: pl.DataFrame, file_id: str) -> pl.DataFrame:
     """Spec columns in order (absent optional columns as null) plus the row keys."""
-    columns = PARSED_TABLES[table].columns
     present = [
-        pl.col(c) if c in frame.columns else pl.lit(None, pl.String).alias(c)
-        for c in columns
+        clean(f)
+        if f.column in frame.columns
+        else pl.lit(None, pl.String).alias(f.column)
+        for f in PARSED_TABLES[table].fields
     ]
     return frame.select(
         pl.lit(file_id).alias("file_id"),

@@ -35,16 +35,15 @@ def clean(field: Field) -> pl.Expr:
     """Raw text with empty text as null (an empty element means absent).
 
     Codes, numbers and dates are trimmed (``"01 "`` is code ``01``); free text is kept
-    as sent, only blank text counts as absent.
+    as sent (the reader already gives null for an empty element), and blank text does
+    not fill a required field. The reader's own trimming is not used: it also trims
+    around escaped characters inside the text.
     """
     raw = pl.col(field.column)
+    if field.kind is Kind.TEXT and not field.required:
+        return raw
     text = raw if field.kind is Kind.TEXT else raw.str.strip_chars()
-    if (
-        field.kind is Kind.TEXT and field.required
-    ):  # blanks do not fill a required field
-        blank = raw.str.strip_chars().str.len_bytes() == 0
-    else:
-        blank = text.str.len_bytes() == 0
+    blank = text.str.strip_chars().str.len_bytes() == 0
     return pl.when(~blank).then(text).alias(field.column)
 
 

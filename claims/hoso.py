@@ -27,7 +27,8 @@ from claims.xmlfast import (
 from claims.xmlsafe import check_doc, has_dtd, parse_doc, root_name
 
 _ROOTS = {**{t: s.root for t, s in PARSED_TABLES.items()}, **RAW_TABLES}
-_ROOT_RE = {t: f"^<{root}[\\s>/]" for t, root in _ROOTS.items()}
+_ROOT_TAG = r"^\x{FEFF}?\s*(?:<\?xml[^?]*\?>\s*)?(?:<!--(?s:.*?)-->\s*)*<([A-Za-z_][\w.:-]*)[\s>/]"
+"""The first element's name, after an optional declaration and comments (a DTD stops it)."""
 _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="giamdinh-parse")
 
 ERROR_SCHEMA = {
@@ -163,33 +164,25 @@ def _decoded(rows: pl.DataFrame) -> pl.DataFrame:
         fixed = frame.filter(retry).select(unwrapped)["noidungfile"]
         frame = frame.with_columns(frame["binary"].scatter(retry.arg_true(), fixed))
     frame = frame.drop("noidungfile")
+    # the declaration may stay: the fast reader takes one in front of each document
     text = pl.col("text")
-    rooted = pl.coalesce(
-        [
-            pl.when(pl.col("table") == t).then(text.str.contains(p))
-            for t, p in _ROOT_RE.items()
-        ]
+    expected = pl.col("table").replace_strict(
+        _ROOTS, default=None, return_dtype=pl.String
     )
     fault = (
         pl.when(~pl.col("table").is_in(list(_ROOTS)))
         .then(pl.lit("unknown"))
-        .when(pl.int_range(pl.len()).over("hoso", "table") > 0)
+        .when(~pl.struct("hoso", "table").is_first_distinct())
         .then(pl.lit("duplicate"))
         .when(pl.col("binary").is_null())
         .then(pl.lit("base64"))
         .when(text.is_null())
         .then(pl.lit("utf8"))
-        .when(~rooted.fill_null(False))
+        .when(text.str.extract(_ROOT_TAG, 1).ne_missing(expected))
         .then(pl.lit("root"))
     )
-    decoded = _as_text(frame["binary"])
-    declared = decoded.str.strip_chars_start("\ufeff \t\r\n")
-    after = pl.when(declared.str.starts_with("<?xml")).then(
-        declared.str.find("?>", literal=True) + 2
-    )
-    body = declared.str.slice(after.fill_null(0)).str.strip_chars_start(" \t\r\n")
     return (
-        frame.with_columns(body.alias("text"))
+        frame.with_columns(_as_text(frame["binary"]).alias("text"))
         .with_columns(fault.alias("fault"))
         .drop("binary")
     )

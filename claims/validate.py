@@ -79,7 +79,7 @@ def validate(submissions: Sequence[Submission], codes: pl.DataFrame) -> Validate
 
 def _concat(table: str, frames: list[pl.DataFrame]) -> pl.DataFrame:
     frames = [f for f in frames if f.height]
-    base = pl.concat(frames, rechunk=False) if frames else empty_table(table)
+    base = pl.concat(frames, rechunk=True) if frames else empty_table(table)
     return base.with_columns(clean(f) for f in PARSED_TABLES[table].fields)
 
 
