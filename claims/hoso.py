@@ -130,14 +130,13 @@ def decode_hoso_rows(batch: HosoBatch, rows: pl.DataFrame) -> None:
     ).iter_rows():
         batch.reject(hoso, table or "?", *_fault_message(fault, table, text))
     good = frame.filter(pl.col("fault").is_null())
-    raw = good.filter(pl.col("table").is_in(list(RAW_TABLES)))
-    if raw.height:
-        batch.raw.append(raw.select(pl.col("hoso").alias("hoso_idx"), "table", "text"))
-    for table in PARSED_TABLES:
-        docs = good.filter(pl.col("table") == table)
-        if docs.height:
+    for (table,), docs in good.partition_by("table", as_dict=True).items():
+        if table in PARSED_TABLES:
             job = _POOL.submit(_parse_table, batch, table, docs["hoso"], docs["text"])
-            batch.pending.append((table, job))
+            batch.pending.append((str(table), job))
+        else:
+            raw = docs.select(pl.col("hoso").alias("hoso_idx"), "table", "text")
+            batch.raw.append(raw)
 
 
 def last_index(indices: pl.Series) -> int:

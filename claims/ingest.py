@@ -25,6 +25,7 @@ from claims.xmlsafe import diagnose_wrapper, prolog
 
 _CHUNK = 1 << 24
 _EDGE = 1 << 16
+_FLUSH_BYTES = 48 << 20
 _HEADER = {
     name: re.compile(
         rb"<" + name.encode() + rb">\s*([^<]*?)\s*</" + name.encode() + rb">"
@@ -137,19 +138,28 @@ def read_submission(
 
 
 def _stream(path: Path, batch: HosoBatch) -> None:
-    pending: pl.DataFrame | None = None
+    """Feed the wrapper's FILEHOSO rows to the decoder in chunks of whole claims.
+
+    Rows gather until about ``_FLUSH_BYTES`` of payload; then all but the last claim
+    (which may continue in the next batch) are decoded. A small file is decoded in one
+    call, so the per-call costs are paid once per file.
+    """
+    pending: list[pl.DataFrame] = []
+    size = 0
     for name, frame in iter_wrapper(path, batch_bytes=64 << 20):
         if name == "hosos" and frame.height:
             batch.max_hoso = max(batch.max_hoso, last_index(frame[HOSO_INDEX]))
         if name != "files":
             continue
-        if pending is not None:
-            frame = pl.concat([pending, frame])
-        last = frame[HOSO_INDEX].max()
-        pending = frame.filter(pl.col(HOSO_INDEX) == last)
-        decode_hoso_rows(batch, frame.filter(pl.col(HOSO_INDEX) != last))
-    if pending is not None:
-        decode_hoso_rows(batch, pending)
+        pending.append(frame)
+        size += int(frame["noidungfile"].str.len_bytes().sum() or 0)
+        if size >= _FLUSH_BYTES:
+            rows = pl.concat(pending)
+            last = rows[HOSO_INDEX].max()
+            decode_hoso_rows(batch, rows.filter(pl.col(HOSO_INDEX) != last))
+            pending, size = [rows.filter(pl.col(HOSO_INDEX) == last)], 0
+    if pending:
+        decode_hoso_rows(batch, pl.concat(pending))
 
 
 def _scan(path: Path, size: int, max_bytes: int) -> dict[str, Any]:
