@@ -1,0 +1,75 @@
+"""The command line, run as a real process: exit codes, outputs, determinism."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.factories import EXAMPLE
+
+
+def _giamdinh(*args: str) -> subprocess.CompletedProcess[str]:
+    code = "from claims.cli import app; app()"
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def test_ingest_exit_codes_and_strict(tmp_path: Path) -> None:
+    for name, strict in (("lenient", False), ("strict", True)):
+        inbox = tmp_path / name
+        inbox.mkdir()
+        (inbox / "good.xml").write_bytes(EXAMPLE.read_bytes())
+        (inbox / "bad.xml").write_bytes(b"not xml at all")
+        args = ["ingest", str(inbox), "--data-dir", str(tmp_path / f"data-{name}")]
+        result = _giamdinh(*args, *(["--strict"] if strict else []))
+        assert result.returncode == (1 if strict else 0), result.stderr
+        assert "Traceback" not in result.stderr
+        assert (tmp_path / f"data-{name}" / "failed" / "bad.xml.error.json").exists()
+        assert "XML1" in result.stdout  # the row counts go to stdout
+
+
+def test_missing_inbox_is_a_clear_error(tmp_path: Path) -> None:
+    result = _giamdinh(
+        "ingest", str(tmp_path / "nope"), "--data-dir", str(tmp_path / "d")
+    )
+    assert result.returncode == 1
+    assert "is not a folder" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_date_is_a_clear_error(tmp_path: Path) -> None:
+    result = _giamdinh("run", "--date", "2026-13-01", "--inbox", str(tmp_path))
+    assert result.returncode == 1
+    assert "2026-13-01" in result.stderr
+
+
+def test_generate_same_seed_same_bytes(tmp_path: Path) -> None:
+    digests = []
+    for n in (1, 2):
+        out = tmp_path / f"out{n}"
+        result = _giamdinh(
+            "generate",
+            "--out",
+            str(out),
+            "--claims",
+            "200",
+            "--facilities",
+            "5",
+            "--seed",
+            "4",
+        )
+        assert result.returncode == 0, result.stderr
+        files = sorted(out.iterdir())
+        assert files
+        truth = Path(str(out) + ".truth.parquet")
+        digests.append(
+            [hashlib.sha256(p.read_bytes()).hexdigest() for p in [*files, truth]]
+        )
+    assert digests[0] == digests[1]
