@@ -127,6 +127,16 @@ def generate(
 
 
 def _run(inbox: Path, settings: Settings, run_date: str | None, *, strict: bool) -> int:
+    """Run the pipeline with progress; a ClaimsError becomes a clear message and exit 1."""
+    try:
+        return _run_inbox(inbox, settings, run_date, strict=strict)
+    except ClaimsError as exc:
+        raise _fail(exc) from exc
+
+
+def _run_inbox(
+    inbox: Path, settings: Settings, run_date: str | None, *, strict: bool
+) -> int:
     from claims.pipeline import run_inbox
 
     with Progress(
@@ -225,11 +235,7 @@ def ingest(
     catalog_dir: CatalogDir = None,
 ) -> None:
     """Store every submission of INBOX; refused files go to the failed area with a sidecar."""
-    try:
-        code = _run(inbox, _settings(data_dir, catalog_dir), None, strict=strict)
-    except ClaimsError as exc:
-        raise _fail(exc) from exc
-    raise typer.Exit(code)
+    raise typer.Exit(_run(inbox, _settings(data_dir, catalog_dir), None, strict=strict))
 
 
 @app.command()
@@ -246,11 +252,7 @@ def run(
         date.fromisoformat(day)
     except ValueError as exc:
         raise _fail(ValueError(f"--date {day!r} is not YYYY-MM-DD")) from exc
-    try:
-        code = _run(inbox, _settings(data_dir, catalog_dir), day, strict=False)
-    except ClaimsError as exc:
-        raise _fail(exc) from exc
-    raise typer.Exit(code)
+    raise typer.Exit(_run(inbox, _settings(data_dir, catalog_dir), day, strict=False))
 
 
 @app.command()
@@ -279,10 +281,7 @@ def demo(
         truth=settings.data_dir / "truth.parquet",
         catalog_dir=catalog_dir,
     )
-    try:
-        _run(inbox, settings, day, strict=False)
-    except ClaimsError as exc:
-        raise _fail(exc) from exc
+    _run(inbox, settings, day, strict=False)
     err.print(f"store: {settings.store_path}")
 
 

@@ -25,6 +25,7 @@ from catalogs.loader import load_versions
 from claims.codes import load_code_lists
 from claims.config import Settings
 from claims.faults import crash_point
+from claims.hoso import RAW_SCHEMA
 from claims.ingest import (
     FileFailure,
     Scan,
@@ -34,7 +35,7 @@ from claims.ingest import (
 )
 from claims.io import known_files, open_store, store_run, write_run_dir
 from claims.receipts import failure_receipt, submission_receipt
-from claims.validate import Validated, validate
+from claims.validate import COUNTS_SCHEMA, Validated, validate
 from claims.xml130 import LINE_TABLES
 
 ENGINE_VERSION = "0.1.0"
@@ -254,16 +255,7 @@ def _public(frame: pl.DataFrame) -> pl.DataFrame:
 
 def _raw_docs(subs: list[Submission]) -> pl.DataFrame:
     parts = [s.raw_docs for s in subs if s.raw_docs.height]
-    if not parts:
-        return pl.DataFrame(
-            schema={
-                "file_id": pl.String,
-                "hoso_idx": pl.UInt32,
-                "table": pl.String,
-                "xml": pl.String,
-            }
-        )
-    return pl.concat(parts)
+    return pl.concat(parts) if parts else pl.DataFrame(schema=RAW_SCHEMA)
 
 
 def _submissions(
@@ -423,11 +415,4 @@ def _file_rows(
 
 
 def _empty_counts() -> pl.DataFrame:
-    return pl.DataFrame(
-        schema={
-            "table": pl.String,
-            "rows_in": pl.Int64,
-            "stored": pl.Int64,
-            "quarantined": pl.Int64,
-        }
-    )
+    return pl.DataFrame(schema=COUNTS_SCHEMA)

@@ -34,6 +34,12 @@ QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
     "message": pl.String(),
     "raw_value": pl.String(),
 }
+COUNTS_SCHEMA: dict[str, pl.DataType] = {
+    "table": pl.String(),
+    "rows_in": pl.Int64(),
+    "stored": pl.Int64(),
+    "quarantined": pl.Int64(),
+}
 _MESSAGES = pl.DataFrame(
     {"reason_code": [c.value for c in MESSAGES], "_template": list(MESSAGES.values())}
 )
@@ -350,13 +356,7 @@ def _counts(
                 f"{bad.height} quarantined"
             )
             raise ConservationError(msg)
-    schema = {
-        "table": pl.String,
-        "rows_in": pl.Int64,
-        "stored": pl.Int64,
-        "quarantined": pl.Int64,
-    }
-    return pl.DataFrame(rows, schema=schema, orient="row")
+    return pl.DataFrame(rows, schema=COUNTS_SCHEMA, orient="row")
 
 
 def _claim_status(claims: pl.DataFrame, quarantine: pl.DataFrame) -> pl.DataFrame:
