@@ -26,6 +26,11 @@ from claims.xmlsafe import diagnose_wrapper, prolog
 _CHUNK = 1 << 24
 _EDGE = 1 << 16
 _FLUSH_BYTES = 48 << 20
+_EPILOG = re.compile(
+    rb"</" + WRAPPER_ROOT.encode() + rb">\s*(?:(?:<!--.*?-->|<\?.*?\?>)\s*)*\Z",
+    re.DOTALL,
+)
+"""The closing tag, then only blanks, comments and processing instructions (the epilog)."""
 _HEADER = {
     name: re.compile(
         rb"<" + name.encode() + rb">\s*([^<]*?)\s*</" + name.encode() + rb">"
@@ -208,11 +213,7 @@ def _last_problem(last: bytes) -> tuple[ReasonCode, str] | None:
 
     Comments and processing instructions may follow the root element (the epilog).
     """
-    tail = last.rstrip()
-    for opening, closing in ((b"<!--", b"-->"), (b"<?", b"?>")) * 8:
-        if tail.endswith(closing) and (start := tail.rfind(opening)) >= 0:
-            tail = tail[:start].rstrip()
-    if tail.endswith(f"</{WRAPPER_ROOT}>".encode()):
+    if _EPILOG.search(last):
         return None
     msg = (
         f"tệp bị cắt cụt: không kết thúc bằng </{WRAPPER_ROOT}>; hãy gửi lại tệp đầy đủ"
