@@ -204,14 +204,23 @@ def _read_all(
 
 
 def _default_date(subs: list[Submission]) -> str:
-    """The latest NGAYLAP among the inputs: a date from content, not from the clock."""
-    days = sorted(
-        s.meta.ngay_lap for s in subs if s.meta.ngay_lap and len(s.meta.ngay_lap) >= 8
-    )
-    if not days:
-        return "undated"
-    text = days[-1][:8]
-    return date(int(text[:4]), int(text[4:6]), int(text[6:8])).isoformat()
+    """A date from content, not from the clock: the latest NGAYLAP among the inputs.
+
+    Bulk tables have no NGAYLAP; the latest discharge (NGAY_RA) stands in for them.
+    """
+    days = [s.meta.ngay_lap[:8] for s in subs if s.meta.ngay_lap]
+    days += [
+        str(v)[:8]
+        for s in subs
+        if not s.meta.ngay_lap and (v := s.tables["XML1"]["ngay_ra"].max()) is not None
+    ]
+    valid = sorted(d for d in days if len(d) == 8 and d.isdigit())
+    for text in reversed(valid):
+        try:
+            return date(int(text[:4]), int(text[4:6]), int(text[6:8])).isoformat()
+        except ValueError:
+            continue
+    return "undated"
 
 
 def _frames(

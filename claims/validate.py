@@ -34,6 +34,12 @@ QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
     "message": pl.String(),
     "raw_value": pl.String(),
 }
+_SLOT_SCHEMA = {
+    "file_id": pl.String,
+    "hoso_idx": pl.UInt32,
+    "sender": pl.String,
+    "file_order": pl.UInt32,
+}
 COUNTS_SCHEMA: dict[str, pl.DataType] = {
     "table": pl.String(),
     "rows_in": pl.Int64(),
@@ -66,7 +72,7 @@ def validate(submissions: Sequence[Submission], codes: pl.DataFrame) -> Validate
         >>> result.counts  # rows_in == stored + quarantined per table
     """
     raw = {t: _concat(t, [s.tables[t] for s in submissions]) for t in PARSED_TABLES}
-    claims = _claim_frame(submissions, raw["XML1"])
+    claims = _claim_frame(submissions, raw)
     problems = [_hoso_problems(submissions, claims)]
     problems.append(_xml1_problems(raw["XML1"], claims, codes, submissions))
     for table in LINE_TABLES:
@@ -89,32 +95,57 @@ def _concat(table: str, frames: list[pl.DataFrame]) -> pl.DataFrame:
     return base.with_columns(clean(f) for f in PARSED_TABLES[table].fields)
 
 
-def _claim_frame(submissions: Sequence[Submission], xml1: pl.DataFrame) -> pl.DataFrame:
-    """One row per HOSO: its keys, sender and the XML1 fields other checks need."""
-    slots = pl.DataFrame(
+def _claim_frame(
+    submissions: Sequence[Submission], raw: dict[str, pl.DataFrame]
+) -> pl.DataFrame:
+    """One row per HOSO: its keys, sender and the XML1 fields other checks need.
+
+    A claim without a readable XML1 takes the MA_LK of its first line, so its receipt
+    and its lines still name it.
+    """
+    slots = pl.concat(
         [
-            (s.meta.file_id, i, s.meta.sender, n)
+            pl.DataFrame(
+                {
+                    "hoso_idx": pl.int_range(
+                        s.meta.hoso_count, dtype=pl.UInt32, eager=True
+                    )
+                }
+            )
+            .with_columns(
+                pl.lit(s.meta.file_id).alias("file_id"),
+                pl.lit(s.meta.sender, pl.String).alias("sender"),
+                pl.lit(n, pl.UInt32).alias("file_order"),
+            )
+            .select("file_id", "hoso_idx", "sender", "file_order")
             for n, s in enumerate(submissions)
-            for i in range(s.meta.hoso_count)
-        ],
-        schema={
-            "file_id": pl.String,
-            "hoso_idx": pl.UInt32,
-            "sender": pl.String,
-            "file_order": pl.UInt32,
-        },
-        orient="row",
+        ]
+        or [pl.DataFrame(schema=_SLOT_SCHEMA)]
     )
     spec = PARSED_TABLES["XML1"]
-    fields = {f.column: f for f in spec.fields}
-    head = xml1.select(
-        *CLAIM_KEYS,
-        "ma_lk",
-        "ma_cskcb",
-        typed(fields["ngay_vao"]).alias("_vao"),
-        typed(fields["ngay_ra"]).alias("_ra"),
-    ).with_columns(pl.col("_vao").dt.date().alias(ADMISSION))
-    return slots.join(head, on=CLAIM_KEYS, how="left", maintain_order="left")
+    head = (
+        raw["XML1"]
+        .select(
+            *CLAIM_KEYS,
+            "ma_lk",
+            "ma_cskcb",
+            typed(spec.field("ngay_vao")).alias("_vao"),
+            typed(spec.field("ngay_ra")).alias("_ra"),
+        )
+        .with_columns(pl.col("_vao").dt.date().alias(ADMISSION))
+    )
+    from_lines = (
+        pl.concat([raw[t].select(*CLAIM_KEYS, "ma_lk") for t in LINE_TABLES])
+        .drop_nulls()
+        .group_by(CLAIM_KEYS)
+        .agg(pl.col("ma_lk").first().alias("_line_lk"))
+    )
+    return (
+        slots.join(head, on=CLAIM_KEYS, how="left", maintain_order="left")
+        .join(from_lines, on=CLAIM_KEYS, how="left", maintain_order="left")
+        .with_columns(pl.coalesce("ma_lk", "_line_lk").alias("ma_lk"))
+        .drop("_line_lk")
+    )
 
 
 def _long(

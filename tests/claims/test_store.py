@@ -158,3 +158,17 @@ def test_crash_then_rerun_equals_clean_run(tmp_path: Path, point: str) -> None:
     assert not any(crashed_in.iterdir())  # every file was moved on the rerun
     assert not list((tmp_path / "crash" / "runs").rglob("*.tmp"))
     shutil.rmtree(tmp_path / "crash")
+
+
+def test_bulk_run_is_dated_by_the_latest_discharge(tmp_path: Path) -> None:
+    claim = example_claim()
+    folder = tmp_path / "in" / "bulk"
+    folder.mkdir(parents=True)
+    for table, rows in claim.items():
+        frame = pl.DataFrame(rows).rename(str.lower)
+        if table != "XML1":
+            frame = frame.with_columns(pl.lit("01030").alias("ma_cskcb"))
+        frame.write_parquet(folder / f"{table.lower()}.parquet")
+    result = run_inbox(tmp_path / "in", settings=Settings(data_dir=tmp_path / "data"))
+    assert result.run_date == "2025-10-06"  # NGAY_RA of the example claim
+    assert result.claims["status"].to_list() == ["accepted"]

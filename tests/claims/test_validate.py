@@ -202,3 +202,16 @@ def test_nothing_lost_with_several_claims(tmp_path: Path) -> None:
         "rejected",
         "accepted_with_errors",
     ]
+
+
+def test_claim_without_xml1_is_named_by_its_lines(tmp_path: Path) -> None:
+    claim = with_key(example_claim(), "NOX1")
+    del claim["XML1"]
+    result = _check(tmp_path, example_claim(), claim)
+    rejected = result.claims.filter(pl.col("status") == "rejected")
+    assert rejected["ma_lk"].to_list() == ["NOX1"]
+    assert "HOSO_NO_XML1" in rejected["claim_reasons"][0].to_list()
+    lines = result.quarantine.filter(
+        pl.col("ma_lk") == "NOX1", pl.col("table") == "XML2"
+    )
+    assert set(lines["reason_code"]) == {R.LINE_OF_REJECTED_CLAIM.value}
