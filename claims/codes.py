@@ -11,15 +11,19 @@ from pathlib import Path
 
 import polars as pl
 
-from catalogs.loader import load_versions
+from catalogs.loader import CatalogVersion, load_versions
 
 FAR_FUTURE = date(9999, 12, 31)
 
 
 def load_code_lists(catalog_dir: Path | None = None) -> pl.DataFrame:
     """The code lists in force (latest version), with typed validity dates."""
-    latest = load_versions("code_lists", catalog_dir)[-1]
-    return latest.rows.select(
+    return code_list_frame(load_versions("code_lists", catalog_dir)[-1])
+
+
+def code_list_frame(version: CatalogVersion) -> pl.DataFrame:
+    """One loaded ``code_lists`` version as the frame :func:`code_valid` reads."""
+    return version.rows.select(
         "list_id",
         "code",
         pl.col("valid_from").str.to_date("%Y-%m-%d"),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -37,9 +36,3 @@ class Settings(BaseSettings):
     def processed_dir(self) -> Path:
         """Files that were read (their claims stored or rejected)."""
         return self.data_dir / "processed"
-
-
-@functools.cache
-def get_settings() -> Settings:
-    """Settings from the environment, built once."""
-    return Settings()

@@ -204,9 +204,3 @@ def write_run_dir(
         shutil.rmtree(final)
     tmp.rename(final)
     return final
-
-
-def table_rows(con: duckdb.DuckDBPyConnection, name: str) -> pl.DataFrame:
-    """Every row of a store table in a stable order (for comparisons and reports)."""
-    frame: pl.DataFrame = con.sql(f'SELECT * FROM "{name}"').pl()
-    return frame.sort(frame.columns, nulls_last=True) if frame.height else frame

@@ -46,8 +46,3 @@ MESSAGES: dict[R, str] = {
     R.LINE_DATE_OUTSIDE_STAY: "{field} nằm ngoài thời gian điều trị (NGAY_VAO–NGAY_RA)",
     R.LINE_OF_REJECTED_CLAIM: "Dòng thuộc hồ sơ bị từ chối",
 }
-
-
-def message(code: R, field: str = "") -> str:
-    """The Vietnamese message of ``code``, naming ``field`` where the template has one."""
-    return MESSAGES[code].replace("{field}", field.upper())

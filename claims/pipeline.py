@@ -22,7 +22,7 @@ from typing import Any
 import polars as pl
 
 from catalogs.loader import load_versions
-from claims.codes import load_code_lists
+from claims.codes import code_list_frame
 from claims.config import Settings
 from claims.faults import crash_point
 from claims.hoso import RAW_SCHEMA
@@ -108,7 +108,7 @@ def run_inbox(
     """
     started = time.time()
     codes_version = load_versions("code_lists", settings.catalog_dir)[-1]
-    codes = load_code_lists(settings.catalog_dir)  # bad catalogs stop the run here
+    codes = code_list_frame(codes_version)  # a bad catalog stops the run here
     paths = list_inbox(inbox)
     with open_store(settings.store_path) as con:
         known = known_files(con)
@@ -128,8 +128,15 @@ def run_inbox(
         return RunResult(None, day, None, files, _empty_counts(), empty, empty)
     run_id = make_run_id(day, sorted(h for _, h in new), catalogs)
     checked = validate(subs, codes)
+    claims_by_file = checked.claims.partition_by("file_id", as_dict=True)
+    quarantine_by_file = checked.quarantine.partition_by("file_id", as_dict=True)
     receipts = {
-        s.meta.name: submission_receipt(s, checked.claims, checked.quarantine, run_id)
+        s.meta.name: submission_receipt(
+            s,
+            claims_by_file.get((s.meta.file_id,), checked.claims.clear()),
+            quarantine_by_file.get((s.meta.file_id,), checked.quarantine.clear()),
+            run_id,
+        )
         for s in subs
     }
     receipts |= {f.name: failure_receipt(f, run_id) for f in failures}

@@ -63,22 +63,24 @@ def _claim_code(reasons: list[str] | None, status: str) -> int:
 def submission_receipt(
     sub: Submission, claims: pl.DataFrame, quarantine: pl.DataFrame, run_id: str
 ) -> dict[str, Any]:
-    """Receipt of a readable file: every claim with its status and reasons."""
-    mine = claims.filter(pl.col("file_id") == sub.meta.file_id)
-    reasons = (
-        quarantine.filter(pl.col("file_id") == sub.meta.file_id)
-        .group_by("hoso_idx", maintain_order=True)
-        .agg(
-            pl.struct(
-                pl.col("reason_code").alias("code"),
-                pl.col("message"),
-                "table",
-                "line_no",
-                pl.col("field").str.to_uppercase(),
-            ).alias("reasons")
-        )
+    """Receipt of a readable file: every claim with its status and reasons.
+
+    Args:
+        sub: the file.
+        claims: the file's claim statuses (validation's ``claims``, this file only).
+        quarantine: the file's quarantine entries.
+        run_id: the run that read it.
+    """
+    reasons = quarantine.group_by("hoso_idx", maintain_order=True).agg(
+        pl.struct(
+            pl.col("reason_code").alias("code"),
+            pl.col("message"),
+            "table",
+            "line_no",
+            pl.col("field").str.to_uppercase(),
+        ).alias("reasons")
     )
-    rows = mine.join(reasons, on="hoso_idx", how="left").sort("hoso_idx").to_dicts()
+    rows = claims.join(reasons, on="hoso_idx", how="left").sort("hoso_idx").to_dicts()
     entries = [
         {
             "stt": row["hoso_idx"] + 1,
