@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,8 @@ import yaml
 from pydantic import ValidationError
 
 from catalogs.errors import CatalogError, CatalogIntegrityError, CatalogNotFound
+from catalogs.rows import Window, type_rows
+from catalogs.schema import SCHEMAS, CatalogSchema
 from catalogs.spec import CatalogManifest
 
 BUILTIN_ROOT = Path(__file__).parent / "data"
@@ -47,10 +50,35 @@ def catalog_dir(catalog_id: str, overlay: Path | None = None) -> Path:
     raise CatalogNotFound(msg)
 
 
-def load_versions(catalog_id: str, overlay: Path | None = None) -> list[CatalogVersion]:
-    """Every version of a catalog, oldest effective date first, corrections after."""
+def load_versions(
+    catalog_id: str,
+    overlay: Path | None = None,
+    *,
+    icd_codes: Collection[str] | None = None,
+) -> list[CatalogVersion]:
+    """Every version of a catalog, oldest effective date first, corrections after.
+
+    Args:
+        catalog_id: the catalog's id (see :data:`catalogs.schema.SCHEMAS`).
+        overlay: a catalog root whose catalogs replace the built-in ones of the same id.
+        icd_codes: known ICD-10 codes; columns marked ``icd`` are checked against them.
+    """
     base = catalog_dir(catalog_id, overlay)
-    versions = [load_version(d) for d in sorted(base.iterdir()) if d.is_dir()]
+    return load_root(base, catalog_id, icd_codes=icd_codes)
+
+
+def load_root(
+    base: Path, catalog_id: str, *, icd_codes: Collection[str] | None = None
+) -> list[CatalogVersion]:
+    """Every version directory under ``base`` (the folder of one catalog id)."""
+    if catalog_id not in SCHEMAS:
+        msg = f"unknown catalog {catalog_id!r}; the catalogs are: {', '.join(SCHEMAS)}"
+        raise CatalogNotFound(msg, path=base)
+    versions = [
+        load_version(d, icd_codes=icd_codes)
+        for d in sorted(base.iterdir())
+        if d.is_dir()
+    ]
     if not versions:
         msg = f"catalog {catalog_id!r} has no version directory"
         raise CatalogNotFound(msg, path=base)
@@ -59,8 +87,10 @@ def load_versions(catalog_id: str, overlay: Path | None = None) -> list[CatalogV
     )
 
 
-def load_version(directory: Path) -> CatalogVersion:
-    """Load one version directory, checking the manifest and the rows' sha256."""
+def load_version(
+    directory: Path, *, icd_codes: Collection[str] | None = None
+) -> CatalogVersion:
+    """Load one version directory, checking the manifest, the rows' sha256 and the rows."""
     manifest_path = directory / "manifest.yaml"
     try:
         raw = yaml.safe_load(manifest_path.read_text(encoding="utf-8"))
@@ -79,12 +109,27 @@ def load_version(directory: Path) -> CatalogVersion:
     if digest != manifest.sha256:
         msg = f"sha256 of rows is {digest}, manifest says {manifest.sha256}"
         raise CatalogIntegrityError(msg, path=rows_path)
-    rows = _read_rows(rows_path)
+    schema = _schema(manifest.id, directory, manifest_path)
+    window = Window(manifest.effective_from, manifest.effective_to)
+    rows = type_rows(
+        _read_rows(rows_path), schema, rows_path, window=window, icd_codes=icd_codes
+    )
     meta = manifest.model_dump(mode="json", exclude={"sha256"})
     content = json.dumps(meta, sort_keys=True).encode() + b"\n" + rows_bytes
     return CatalogVersion(
         manifest, rows, hashlib.sha256(content).hexdigest(), directory
     )
+
+
+def _schema(catalog_id: str, directory: Path, manifest_path: Path) -> CatalogSchema:
+    if catalog_id != directory.parent.name:
+        folder = directory.parent.name
+        msg = f"manifest id {catalog_id!r} differs from the catalog folder {folder!r}"
+        raise CatalogIntegrityError(msg, path=manifest_path)
+    if catalog_id not in SCHEMAS:
+        msg = f"unknown catalog {catalog_id!r}; the catalogs are: {', '.join(SCHEMAS)}"
+        raise CatalogIntegrityError(msg, path=manifest_path)
+    return SCHEMAS[catalog_id]
 
 
 def _rows_file(directory: Path) -> tuple[Path, bytes]:
@@ -98,7 +143,12 @@ def _rows_file(directory: Path) -> tuple[Path, bytes]:
 
 def _read_rows(path: Path) -> pl.DataFrame:
     if path.suffix == ".parquet":
-        return pl.read_parquet(path)
+        try:
+            frame = pl.read_parquet(path)
+        except pl.exceptions.PolarsError as exc:
+            msg = f"rows do not read as Parquet: {exc}"
+            raise CatalogError(msg, path=path) from exc
+        return frame.select(pl.all().cast(pl.String))
     try:
         frame = pl.read_csv(path, infer_schema=False)
     except pl.exceptions.PolarsError as exc:
@@ -108,14 +158,33 @@ def _read_rows(path: Path) -> pl.DataFrame:
 
 
 def write_version(
-    directory: Path, manifest: dict[str, object], rows: pl.DataFrame
+    directory: Path,
+    manifest: Mapping[str, object],
+    rows: pl.DataFrame,
+    *,
+    parquet: bool = False,
+    icd_codes: Collection[str] | None = None,
 ) -> CatalogVersion:
-    """Write a version directory (rows.csv + manifest.yaml with its sha256) and load it."""
+    """Write a version directory (rows file + manifest.yaml with its sha256) and load it.
+
+    Args:
+        directory: ``<root>/<catalog_id>/<version>``; created if missing.
+        manifest: the manifest fields but ``sha256``.
+        rows: the rows, typed or text.
+        parquet: write ``rows.parquet`` (big catalogs) instead of ``rows.csv``.
+        icd_codes: known ICD-10 codes for the check at load.
+    """
     directory.mkdir(parents=True, exist_ok=True)
-    rows_path = directory / "rows.csv"
-    rows.write_csv(rows_path, line_terminator="\n")
+    for stale in ("rows.csv", "rows.parquet"):
+        (directory / stale).unlink(missing_ok=True)
+    if parquet:
+        rows_path = directory / "rows.parquet"
+        rows.write_parquet(rows_path, compression="zstd", statistics=False)
+    else:
+        rows_path = directory / "rows.csv"
+        rows.write_csv(rows_path, line_terminator="\n")
     body = {**manifest, "sha256": hashlib.sha256(rows_path.read_bytes()).hexdigest()}
     (directory / "manifest.yaml").write_text(
         yaml.safe_dump(body, sort_keys=False, allow_unicode=True), encoding="utf-8"
     )
-    return load_version(directory)
+    return load_version(directory, icd_codes=icd_codes)

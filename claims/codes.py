@@ -26,8 +26,8 @@ def code_list_frame(version: CatalogVersion) -> pl.DataFrame:
     return version.rows.select(
         "list_id",
         "code",
-        pl.col("valid_from").str.to_date("%Y-%m-%d"),
-        pl.col("valid_to").str.to_date("%Y-%m-%d").fill_null(FAR_FUTURE),
+        pl.col("valid_from").fill_null(version.manifest.effective_from),
+        pl.col("valid_to").fill_null(version.manifest.effective_to or FAR_FUTURE),
     )
 
 

@@ -50,6 +50,8 @@ class ReasonCode(StrEnum):
     CARD_INVALID = "CARD_INVALID"
     CARD_DATES_MISALIGNED = "CARD_DATES_MISALIGNED"
     DATE_ORDER = "DATE_ORDER"
+    FACILITY_UNKNOWN = "FACILITY_UNKNOWN"
+    NO_CONTRACT = "NO_CONTRACT"
     # field and line level
     REQUIRED_MISSING = "REQUIRED_MISSING"
     TOO_LONG = "TOO_LONG"
@@ -64,3 +66,5 @@ class ReasonCode(StrEnum):
     LINE_ORPHAN = "LINE_ORPHAN"
     LINE_DATE_OUTSIDE_STAY = "LINE_DATE_OUTSIDE_STAY"
     LINE_OF_REJECTED_CLAIM = "LINE_OF_REJECTED_CLAIM"
+    # pricing: the line stays with its claim and is paid nothing
+    NOT_IN_CATALOG = "NOT_IN_CATALOG"

@@ -32,6 +32,8 @@ MESSAGES: dict[R, str] = {
     R.CARD_INVALID: "Mã thẻ BHYT không đúng định dạng (15 ký tự, ngăn cách bởi ';')",
     R.CARD_DATES_MISALIGNED: "GT_THE_TU/GT_THE_DEN không khớp với danh sách thẻ",
     R.DATE_ORDER: "Thứ tự ngày không hợp lệ ({field})",
+    R.FACILITY_UNKNOWN: "MA_CSKCB không có trong danh mục cơ sở KCB tại ngày vào viện",
+    R.NO_CONTRACT: "Cơ sở KCB không có hợp đồng KCB BHYT còn hiệu lực tại ngày vào viện",
     R.REQUIRED_MISSING: "Thiếu trường bắt buộc {field}",
     R.TOO_LONG: "{field} vượt quá độ dài cho phép",
     R.BAD_INTEGER: "{field} phải là số nguyên",
@@ -45,4 +47,5 @@ MESSAGES: dict[R, str] = {
     R.LINE_ORPHAN: "Dòng chi tiết không khớp MA_LK của hồ sơ XML1",
     R.LINE_DATE_OUTSIDE_STAY: "{field} nằm ngoài thời gian điều trị (NGAY_VAO–NGAY_RA)",
     R.LINE_OF_REJECTED_CLAIM: "Dòng thuộc hồ sơ bị từ chối",
+    R.NOT_IN_CATALOG: "Mã không có trong danh mục đã đăng ký của cơ sở tại ngày thực hiện",
 }

@@ -21,7 +21,7 @@ from typing import Any
 
 import polars as pl
 
-from catalogs.loader import load_versions
+from catalogs.resolve import load_catalogs
 from claims.codes import code_list_frame
 from claims.config import Settings
 from claims.faults import crash_point
@@ -34,6 +34,7 @@ from claims.ingest import (
     scan_submission,
 )
 from claims.io import known_files, open_store, store_run, write_run_dir
+from claims.price import PriceCatalogs, price_lines
 from claims.receipts import failure_receipt, submission_receipt
 from claims.validate import COUNTS_SCHEMA, Validated, validate
 from claims.xml130 import LINE_TABLES
@@ -107,8 +108,11 @@ def run_inbox(
         >>> result.counts  # rows in, stored and quarantined per table
     """
     started = time.time()
-    codes_version = load_versions("code_lists", settings.catalog_dir)[-1]
-    codes = code_list_frame(codes_version)  # a bad catalog stops the run here
+    catalogs = load_catalogs(settings.catalog_dir)  # a bad catalog stops the run here
+    codes = code_list_frame(catalogs["code_lists"].versions[-1])
+    facilities = catalogs["facilities"].resolve()
+    prices = PriceCatalogs.of(catalogs)
+    labels = {cid: ",".join(c.labels.values()) for cid, c in catalogs.items()}
     paths = list_inbox(inbox)
     with open_store(settings.store_path) as con:
         known = known_files(con)
@@ -119,15 +123,15 @@ def run_inbox(
     subs = [r for r in results if isinstance(r, Submission)]
     failures = [r for r in results if isinstance(r, FileFailure)]
     day = run_date or _default_date(subs)
-    catalogs = {"code_lists": codes_version.label}
     if not new:
         if move_files:
             _move(settings, _placements([], skipped, [], {}, known), day)
         files = _file_rows([], [], skipped, None)
         empty = pl.DataFrame()
         return RunResult(None, day, None, files, _empty_counts(), empty, empty)
-    run_id = make_run_id(day, sorted(h for _, h in new), catalogs)
-    checked = validate(subs, codes)
+    run_id = make_run_id(day, sorted(h for _, h in new), labels)
+    checked = validate(subs, codes, facilities)
+    priced = _price(checked, prices)
     claims_by_file = checked.claims.partition_by("file_id", as_dict=True)
     quarantine_by_file = checked.quarantine.partition_by("file_id", as_dict=True)
     receipts = {
@@ -141,7 +145,9 @@ def run_inbox(
     }
     receipts |= {f.name: failure_receipt(f, run_id) for f in failures}
     frames = _frames(subs, failures, checked, receipts, run_id)
-    manifest = _manifest(run_id, day, hashed, new, checked, catalogs, started)
+    frames["prices"] = priced.with_columns(pl.lit(run_id).alias("run_id"))
+    manifest = _manifest(run_id, day, hashed, new, checked, labels, started)
+    manifest["counts"]["price"] = _price_counts(priced)
     out = write_run_dir(
         settings.runs_dir,
         day,
@@ -262,6 +268,26 @@ def _frames(
         ).with_columns(run),
     }
     return frames
+
+
+def _price(checked: Validated, prices: PriceCatalogs) -> pl.DataFrame:
+    """Price the stored drug, service and supply lines as of their dates."""
+    facility = checked.tables["XML1"].select("file_id", "hoso_idx", "ma_cskcb")
+    lines = [
+        checked.tables[t].join(facility, on=["file_id", "hoso_idx"], how="left")
+        for t in ("XML2", "XML3")
+    ]
+    return price_lines(lines[0], lines[1], prices)
+
+
+def _price_counts(priced: pl.DataFrame) -> list[dict[str, Any]]:
+    """Priced lines per catalog and outcome (``reason_code`` null: priced)."""
+    return (
+        priced.group_by("catalog", "reason_code")
+        .len("lines")
+        .sort("catalog", "reason_code", nulls_last=False)
+        .to_dicts()
+    )
 
 
 def _public(frame: pl.DataFrame) -> pl.DataFrame:

@@ -80,7 +80,7 @@ def draw_facilities(
         The catalog rows drawn, sorted by ``ma_cskcb``, with ``tier_idx`` and ``beds``
         as integers.
     """
-    lo, hi = first.isoformat(), last.isoformat()
+    lo, hi = pl.lit(first), pl.lit(last)
     open_ = catalog.filter(
         (pl.col("valid_from") <= lo)
         & (pl.col("valid_to").is_null() | (pl.col("valid_to") >= hi))

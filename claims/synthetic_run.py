@@ -62,7 +62,7 @@ class Run:
 
 def open_facilities(catalog: pl.DataFrame, first: date, last: date) -> pl.DataFrame:
     """Catalog rows open over ``[first, last]``, sorted by province and code."""
-    lo, hi = first.isoformat(), last.isoformat()
+    lo, hi = pl.lit(first), pl.lit(last)
     return catalog.filter(
         (pl.col("valid_from") <= lo)
         & (pl.col("valid_to").is_null() | (pl.col("valid_to") >= hi))

@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 import polars as pl
 
+from catalogs.resolve import as_of
 from claims.checks import ADMISSION, card_reason, clean, field_reason, typed
 from claims.codes import code_valid
 from claims.errors import ClaimsError
@@ -64,8 +65,18 @@ class ConservationError(ClaimsError):
     """Rows went missing between stages: a bug, never bad input."""
 
 
-def validate(submissions: Sequence[Submission], codes: pl.DataFrame) -> Validated:
+def validate(
+    submissions: Sequence[Submission],
+    codes: pl.DataFrame,
+    facilities: pl.DataFrame | None = None,
+) -> Validated:
     """Check every row of the readable submissions.
+
+    Args:
+        submissions: the readable submissions of the run.
+        codes: the code lists (:func:`claims.codes.code_list_frame`).
+        facilities: the resolved ``facilities`` catalog; a claim whose facility is
+            unknown or has no contract valid at admission is rejected. None: unchecked.
 
     Example:
         >>> result = validate([read_submission(path, max_bytes=2**31)], load_code_lists())
@@ -74,7 +85,7 @@ def validate(submissions: Sequence[Submission], codes: pl.DataFrame) -> Validate
     raw = {t: _concat(t, [s.tables[t] for s in submissions]) for t in PARSED_TABLES}
     claims = _claim_frame(submissions, raw)
     problems = [_hoso_problems(submissions, claims)]
-    problems.append(_xml1_problems(raw["XML1"], claims, codes, submissions))
+    problems.append(_xml1_problems(raw["XML1"], claims, codes, submissions, facilities))
     for table in LINE_TABLES:
         problems.append(_line_problems(table, raw[table], claims, codes))
     found = pl.concat(problems)
@@ -224,9 +235,10 @@ def _xml1_problems(
     claims: pl.DataFrame,
     codes: pl.DataFrame,
     submissions: Sequence[Submission],
+    facilities: pl.DataFrame | None,
 ) -> pl.DataFrame:
     spec = PARSED_TABLES["XML1"]
-    frame = _with_admission(xml1, claims)
+    frame = _with_contract(_with_admission(xml1, claims), facilities)
     found = [_long(_field_reasons(frame, spec, codes), frame, spec, "XML1")]
     senders = pl.DataFrame(
         [(s.meta.file_id, s.meta.sender) for s in submissions],
@@ -249,10 +261,39 @@ def _xml1_problems(
         _flag(pl.col("_vao") > pl.col("_ra"), R.DATE_ORDER, "ngay_ra"),
         _flag(after, R.DATE_ORDER, "ngay_vao_noi_tru"),
         _flag(duplicate, R.CLAIM_DUPLICATE_KEY, "ma_lk"),
-        _flag(mismatch, R.HOSO_FACILITY_MISMATCH, "ma_cskcb"),
+        pl.coalesce(
+            _flag(mismatch, R.HOSO_FACILITY_MISMATCH, "ma_cskcb"),
+            pl.col("_facility_reason"),
+        ).alias("ma_cskcb"),
     )
     found.append(_cross_long(cross, frame, "XML1"))
     return pl.concat(found)
+
+
+def _with_contract(
+    frame: pl.DataFrame, facilities: pl.DataFrame | None
+) -> pl.DataFrame:
+    """Add ``_facility_reason``: FACILITY_UNKNOWN or NO_CONTRACT at admission, else null."""
+    if facilities is None:
+        return frame.with_columns(pl.lit(None, pl.String).alias("_facility_reason"))
+    found = as_of(
+        frame.select("ma_cskcb", ADMISSION),
+        facilities,
+        code=("ma_cskcb", "ma_cskcb"),
+        on=ADMISSION,
+        columns=["contract_from", "contract_to"],
+        facility=None,
+    )
+    day = pl.col(ADMISSION)
+    covered = (pl.col("contract_from") <= day) & (day <= pl.col("contract_to"))
+    checkable = pl.col("ma_cskcb").is_not_null() & day.is_not_null()
+    reason = (
+        pl.when(checkable & pl.col("catalog_scope").is_null())
+        .then(pl.lit(R.FACILITY_UNKNOWN.value))
+        .when(checkable & ~covered.fill_null(False))
+        .then(pl.lit(R.NO_CONTRACT.value))
+    )
+    return frame.with_columns(found.select(reason.alias("_facility_reason")))
 
 
 def _flag(condition: pl.Expr, code: R, column: str) -> pl.Expr:

@@ -1,0 +1,149 @@
+"""As-of pricing: every drug, service and supply line joined to its catalog row.
+
+The catalog row is the facility's own (or the national one where the facility has none)
+valid on the line's date: NGAY_TH_YL, or NGAY_YL where it is empty (``claims.dates``).
+XML2 lines are drugs (MA_THUOC); XML3 lines with a MA_VAT_TU are supplies, the others
+services (MA_DICH_VU). A line with no valid row is flagged ``NOT_IN_CATALOG``: it stays
+with its claim and the payment stage pays nothing for it. The catalog price, payment
+ratio and ceiling are carried beside the claimed figures so that payment pays at most the
+catalog price. Two ``join_asof`` per catalog, no per-row Python.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import polars as pl
+
+from catalogs.resolve import VERSION, Catalog, as_of
+from claims.dates import line_date
+from claims.errors import ReasonCode as R
+
+PRICE_SCHEMA: dict[str, pl.DataType] = {
+    "file_id": pl.String(),
+    "hoso_idx": pl.UInt32(),
+    "table": pl.String(),
+    "line_no": pl.UInt32(),
+    "ma_cskcb": pl.String(),
+    "catalog": pl.String(),
+    "code": pl.String(),
+    "line_date": pl.Date(),
+    "claimed_price": pl.Decimal(38, 3),
+    "claimed_ratio": pl.Int64(),
+    "catalog_price": pl.Decimal(38, 3),
+    "catalog_ratio": pl.Int64(),
+    "catalog_ceiling": pl.Decimal(38, 2),
+    "catalog_scope": pl.String(),
+    VERSION: pl.String(),
+    "reason_code": pl.String(),
+}
+"""One row per priced line: what was claimed next to what the catalog says."""
+
+
+class PriceCatalogs(NamedTuple):
+    """The resolved price catalogs a run prices against."""
+
+    drugs: pl.DataFrame
+    services: pl.DataFrame
+    supplies: pl.DataFrame
+
+    @classmethod
+    def of(cls, catalogs: dict[str, Catalog]) -> PriceCatalogs:
+        """Resolve the three price catalogs (as currently recorded)."""
+        return cls(
+            catalogs["drugs"].resolve(),
+            catalogs["services"].resolve(),
+            catalogs["supplies"].resolve(),
+        )
+
+
+def price_lines(
+    xml2: pl.DataFrame, xml3: pl.DataFrame, prices: PriceCatalogs
+) -> pl.DataFrame:
+    """Price the drug lines (XML2) and the service and supply lines (XML3).
+
+    Args:
+        xml2: drug lines with ``file_id, hoso_idx, line_no, ma_cskcb``, ``ma_thuoc``,
+            ``don_gia``, ``tyle_tt_bh``, ``ngay_yl``, ``ngay_th_yl``.
+        xml3: service and supply lines with the same keys, ``ma_dich_vu``,
+            ``ma_vat_tu``, ``don_gia_bh``, ``tyle_tt_bh``, ``ngay_yl``, ``ngay_th_yl``.
+        prices: the resolved catalogs.
+
+    Returns:
+        One row per input line, drugs first, in input order (:data:`PRICE_SCHEMA`).
+    """
+    supply = pl.col("ma_vat_tu").is_not_null()
+    parts = [
+        _price(xml2, "XML2", "drugs", "ma_thuoc", "don_gia", prices.drugs),
+        _price(
+            xml3.filter(~supply),
+            "XML3",
+            "services",
+            "ma_dich_vu",
+            "don_gia_bh",
+            prices.services,
+        ),
+        _price(
+            xml3.filter(supply),
+            "XML3",
+            "supplies",
+            "ma_vat_tu",
+            "don_gia_bh",
+            prices.supplies,
+        ),
+    ]
+    return pl.concat(parts).sort("table", "file_id", "hoso_idx", "line_no")
+
+
+def _price(
+    lines: pl.DataFrame,
+    table: str,
+    catalog: str,
+    code: str,
+    claimed: str,
+    resolved: pl.DataFrame,
+) -> pl.DataFrame:
+    probe = lines.select(
+        "file_id",
+        "hoso_idx",
+        "line_no",
+        "ma_cskcb",
+        pl.col(code).alias("code"),
+        line_date().alias("line_date"),
+        pl.col(claimed).alias("claimed_price"),
+        pl.col("tyle_tt_bh").alias("claimed_ratio"),
+    )
+    ratio = "tyle_tt_bh" if "tyle_tt_bh" in resolved.columns else None
+    ceiling = "tran_tt" if "tran_tt" in resolved.columns else None
+    columns = ["don_gia", *([ratio] if ratio else []), *([ceiling] if ceiling else [])]
+    found = as_of(
+        probe,
+        resolved,
+        code=("code", code),
+        on="line_date",
+        columns=columns,
+    )
+    return found.select(
+        "file_id",
+        "hoso_idx",
+        pl.lit(table).alias("table"),
+        "line_no",
+        "ma_cskcb",
+        pl.lit(catalog).alias("catalog"),
+        "code",
+        "line_date",
+        "claimed_price",
+        "claimed_ratio",
+        pl.col("don_gia").alias("catalog_price"),
+        (pl.col(ratio) if ratio else pl.when(pl.col("don_gia").is_not_null()).then(100))
+        .cast(pl.Int64)
+        .alias("catalog_ratio"),
+        (pl.col(ceiling) if ceiling else pl.lit(None))
+        .cast(pl.Decimal(38, 2))
+        .alias("catalog_ceiling"),
+        "catalog_scope",
+        VERSION,
+        pl.when(pl.col("don_gia").is_null())
+        .then(pl.lit(R.NOT_IN_CATALOG.value))
+        .alias("reason_code"),
+    ).cast(PRICE_SCHEMA)  # type: ignore[arg-type]
