@@ -5,8 +5,9 @@ valid on the line's date: NGAY_TH_YL, or NGAY_YL where it is empty (``claims.dat
 XML2 lines are drugs (MA_THUOC); XML3 lines with a MA_VAT_TU are supplies, the others
 services (MA_DICH_VU). A line with no valid row is flagged ``NOT_IN_CATALOG``: it stays
 with its claim and the payment stage pays nothing for it. The catalog price, payment
-ratio and ceiling are carried beside the claimed figures so that payment pays at most the
-catalog price. Two ``join_asof`` per catalog, no per-row Python.
+ratio and ceiling are carried beside the claimed figures, with ``payable_price`` (the
+lower of claimed and catalog, 0 off-catalog): payment never pays a unit above it.
+Two ``join_asof`` per catalog, no per-row Python.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ PRICE_SCHEMA: dict[str, pl.DataType] = {
     "catalog_ceiling": pl.Decimal(38, 2),
     "catalog_scope": pl.String(),
     VERSION: pl.String(),
+    "payable_price": pl.Decimal(38, 3),
     "reason_code": pl.String(),
 }
 """One row per priced line: what was claimed next to what the catalog says."""
@@ -95,6 +97,20 @@ def price_lines(
     return pl.concat(parts).sort("table", "file_id", "hoso_idx", "line_no")
 
 
+def payable_price(claimed: pl.Expr, catalog: pl.Expr) -> pl.Expr:
+    """The most a unit can be paid at: the lower of claimed and catalog; 0 off-catalog.
+
+    A null claimed price (a line the validator let through without one) pays nothing.
+    """
+    lower = pl.min_horizontal(claimed, catalog)
+    return (
+        pl.when(catalog.is_null() | claimed.is_null())
+        .then(0)
+        .otherwise(lower)
+        .cast(pl.Decimal(38, 3))
+    )
+
+
 def _price(
     lines: pl.DataFrame,
     table: str,
@@ -143,6 +159,9 @@ def _price(
         .alias("catalog_ceiling"),
         "catalog_scope",
         VERSION,
+        payable_price(pl.col("claimed_price"), pl.col("don_gia")).alias(
+            "payable_price"
+        ),
         pl.when(pl.col("don_gia").is_null())
         .then(pl.lit(R.NOT_IN_CATALOG.value))
         .alias("reason_code"),
