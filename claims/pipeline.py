@@ -24,6 +24,7 @@ import polars as pl
 from catalogs.resolve import load_catalogs
 from claims.codes import code_list_frame
 from claims.config import Settings
+from claims.errors import ReasonCode as R
 from claims.faults import crash_point
 from claims.hoso import RAW_SCHEMA
 from claims.ingest import (
@@ -34,6 +35,7 @@ from claims.ingest import (
     scan_submission,
 )
 from claims.io import known_files, open_store, store_run, write_run_dir
+from claims.messages import MESSAGES
 from claims.price import PriceCatalogs, price_lines
 from claims.receipts import failure_receipt, submission_receipt
 from claims.validate import COUNTS_SCHEMA, Validated, validate
@@ -133,6 +135,7 @@ def run_inbox(
     checked = validate(subs, codes, facilities)
     priced = _price(checked, prices)
     claims_by_file = checked.claims.partition_by("file_id", as_dict=True)
+    warnings_by_file = _price_warnings(priced).partition_by("file_id", as_dict=True)
     quarantine_by_file = checked.quarantine.partition_by("file_id", as_dict=True)
     receipts = {
         s.meta.name: submission_receipt(
@@ -140,6 +143,7 @@ def run_inbox(
             claims_by_file.get((s.meta.file_id,), checked.claims.clear()),
             quarantine_by_file.get((s.meta.file_id,), checked.quarantine.clear()),
             run_id,
+            warnings_by_file.get((s.meta.file_id,)),
         )
         for s in subs
     }
@@ -278,6 +282,20 @@ def _price(checked: Validated, prices: PriceCatalogs) -> pl.DataFrame:
         for t in ("XML2", "XML3")
     ]
     return price_lines(lines[0], lines[1], prices)
+
+
+def _price_warnings(priced: pl.DataFrame) -> pl.DataFrame:
+    """Lines whose code has no valid catalog row, as receipt warnings."""
+    code = {"drugs": "MA_THUOC", "services": "MA_DICH_VU", "supplies": "MA_VAT_TU"}
+    return priced.filter(pl.col("reason_code").is_not_null()).select(
+        "file_id",
+        "hoso_idx",
+        pl.col("reason_code").alias("code"),
+        pl.lit(MESSAGES[R.NOT_IN_CATALOG]).alias("message"),
+        "table",
+        "line_no",
+        pl.col("catalog").replace_strict(code).alias("field"),
+    )
 
 
 def _price_counts(priced: pl.DataFrame) -> list[dict[str, Any]]:

@@ -61,15 +61,22 @@ def _claim_code(reasons: list[str] | None, status: str) -> int:
 
 
 def submission_receipt(
-    sub: Submission, claims: pl.DataFrame, quarantine: pl.DataFrame, run_id: str
+    sub: Submission,
+    claims: pl.DataFrame,
+    quarantine: pl.DataFrame,
+    run_id: str,
+    warnings: pl.DataFrame | None = None,
 ) -> dict[str, Any]:
-    """Receipt of a readable file: every claim with its status and reasons.
+    """Receipt of a readable file: every claim with its status, reasons and warnings.
 
     Args:
         sub: the file.
         claims: the file's claim statuses (validation's ``claims``, this file only).
         quarantine: the file's quarantine entries.
         run_id: the run that read it.
+        warnings: the file's line warnings that do not quarantine the line
+            (``hoso_idx, code, message, table, line_no, field``), e.g. a code not in
+            the facility's catalog.
     """
     reasons = quarantine.group_by("hoso_idx", maintain_order=True).agg(
         pl.struct(
@@ -80,7 +87,13 @@ def submission_receipt(
             pl.col("field").str.to_uppercase(),
         ).alias("reasons")
     )
-    rows = claims.join(reasons, on="hoso_idx", how="left").sort("hoso_idx").to_dicts()
+    joined = claims.join(reasons, on="hoso_idx", how="left")
+    if warnings is not None and warnings.height:
+        notes = warnings.group_by("hoso_idx", maintain_order=True).agg(
+            pl.struct(pl.exclude("hoso_idx", "file_id")).alias("warnings")
+        )
+        joined = joined.join(notes, on="hoso_idx", how="left")
+    rows = joined.sort("hoso_idx").to_dicts()
     entries = [
         {
             "stt": row["hoso_idx"] + 1,
@@ -88,6 +101,7 @@ def submission_receipt(
             "trang_thai": row["status"],
             "ma_ket_qua": _claim_code(row["claim_reasons"], row["status"]),
             "ly_do": row["reasons"] or [],
+            "canh_bao": row.get("warnings") or [],
         }
         for row in rows
     ]
