@@ -1,0 +1,317 @@
+"""Derived features: the plain columns rules read besides the claim's own fields.
+
+Per claim: line sums next to the XML1 totals, line counts per group, stay length, age,
+the facility's tier and level, and cross-claim windows over the patient's other claims
+(visits in the 30 days before admission, overlapping inpatient stays, claims admitted the
+same day) and the practitioners' load (exam lines per practitioner per day, facilities
+per practitioner per day). Per line: the claim's context (``claim_*``), the catalog's
+price and ratio, units of the same code on the same day.
+
+Cross-claim windows see ``history`` (stored claims, when the pipeline runs on the store)
+plus the batch; a store-less self-check passes no history and sees only its files. The
+per-patient sweeps are numba loops over patient-sorted arrays (one pass, no join that
+grows with the number of claims per patient).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numba
+import numpy as np
+import polars as pl
+
+from claims.dates import admission_date, line_date
+
+CLAIM_KEYS = ("file_id", "hoso_idx")
+HISTORY_SCHEMA: dict[str, pl.DataType] = {
+    "patient": pl.String(),
+    "ma_cskcb": pl.String(),
+    "ma_lk": pl.String(),
+    "ngay_vao": pl.Datetime("us"),
+    "ngay_ra": pl.Datetime("us"),
+    "ma_loai_kcb": pl.String(),
+}
+"""What cross-claim windows need of a stored claim."""
+INPATIENT = ("03", "04", "06", "09")
+"""MA_LOAI_KCB of stays (inpatient, day-inpatient, observation, under 4 hours)."""
+EXAM, BEDS, SURGERY = (13,), (14, 15, 16), (8,)
+SUPPLIES = (10, 11)
+VISIT_WINDOW_DAYS = 30
+CLAIM_CONTEXT = (
+    "ngay_vao",
+    "ngay_ra",
+    "ma_loai_kcb",
+    "ma_doituong_kcb",
+    "gioi_tinh",
+    "ma_benh_chinh",
+    "ma_the_bhyt",
+    "ma_cskcb",
+    "ket_qua_dtri",
+    "ma_loai_rv",
+)
+"""XML1 fields copied onto every line as ``claim_<field>``."""
+
+
+class Batch(NamedTuple):
+    """The stored, typed tables of a batch (plus their prices) that features read."""
+
+    xml1: pl.DataFrame
+    xml2: pl.DataFrame
+    xml3: pl.DataFrame
+    xml4: pl.DataFrame
+    xml5: pl.DataFrame
+    prices: pl.DataFrame
+    facilities: pl.DataFrame
+
+
+def patient_id() -> pl.Expr:
+    """The patient: the 10-digit BHXH number of the first card (characters 6–15)."""
+    return pl.col("ma_the_bhyt").str.slice(5, 10)
+
+
+def _ma_nhom() -> pl.Expr:
+    return pl.col("ma_nhom").cast(pl.Int64, strict=False)
+
+
+def claim_features(batch: Batch, history: pl.DataFrame | None = None) -> pl.DataFrame:
+    """The claim frame: XML1 with aggregates, facility columns and cross-claim windows."""
+    sums = _line_sums(batch)
+    facility = _facility(batch)
+    windows = _patient_windows(batch.xml1, history)
+    load = _practitioner_load(batch)
+    stay = pl.col("ngay_ra").dt.date() - pl.col("ngay_vao").dt.date()
+    age = pl.col("ngay_vao").dt.year() - pl.col("ngay_sinh").dt.year()
+    return (
+        batch.xml1.join(sums, on=CLAIM_KEYS, how="left", maintain_order="left")
+        .join(facility, on=CLAIM_KEYS, how="left", maintain_order="left")
+        .join(windows, on=CLAIM_KEYS, how="left", maintain_order="left")
+        .join(load, on=CLAIM_KEYS, how="left", maintain_order="left")
+        .with_columns(
+            stay.dt.total_days().alias("stay_days"),
+            (pl.col("ngay_ra") - pl.col("ngay_vao"))
+            .dt.total_minutes()
+            .alias("stay_minutes"),
+            age.alias("age_years"),
+            pl.col("ma_loai_kcb").is_in(INPATIENT).alias("is_inpatient"),
+        )
+        .with_columns(
+            pl.col(c).fill_null(0)
+            for c in (
+                "n_xml2",
+                "n_xml3",
+                "n_xml4",
+                "n_xml5",
+                "n_exam",
+                "n_bed",
+                "n_surgery",
+                "n_not_in_catalog",
+            )
+        )
+    )
+
+
+def _line_sums(batch: Batch) -> pl.DataFrame:
+    money = (
+        "thanh_tien_bv",
+        "thanh_tien_bh",
+        "t_bntt",
+        "t_bncct",
+        "t_bhtt",
+        "t_nguonkhac",
+    )
+    xml2 = batch.xml2.select(
+        *CLAIM_KEYS,
+        *money,
+        "ma_pttt",
+        pl.lit(None, pl.Int64).alias("_nhom"),
+        pl.lit(2).alias("_t"),
+    )
+    xml3 = batch.xml3.select(
+        *CLAIM_KEYS, *money, "ma_pttt", _ma_nhom().alias("_nhom"), pl.lit(3).alias("_t")
+    )
+    lines = pl.concat([xml2, xml3])
+    nhom = pl.col("_nhom")
+    sums = lines.group_by(CLAIM_KEYS).agg(
+        *(pl.col(m).sum().alias(f"sum_{m}") for m in money),
+        pl.col("thanh_tien_bv").filter(pl.col("_t") == 2).sum().alias("sum_drug_bv"),
+        pl.col("thanh_tien_bv")
+        .filter(nhom.is_in(SUPPLIES))
+        .sum()
+        .alias("sum_supply_bv"),
+        pl.col("t_bhtt").filter(pl.col("ma_pttt") == "1").sum().alias("sum_bhtt_gdv"),
+        (pl.col("_t") == 2).sum().alias("n_xml2"),
+        (pl.col("_t") == 3).sum().alias("n_xml3"),
+        nhom.is_in(EXAM).sum().alias("n_exam"),
+        nhom.is_in(BEDS).sum().alias("n_bed"),
+        nhom.is_in(SURGERY).sum().alias("n_surgery"),
+    )
+    counts = [
+        frame.group_by(CLAIM_KEYS).len(f"n_{name}")
+        for name, frame in (("xml4", batch.xml4), ("xml5", batch.xml5))
+    ]
+    missing = (
+        batch.prices.filter(pl.col("reason_code").is_not_null())
+        .group_by(CLAIM_KEYS)
+        .len("n_not_in_catalog")
+    )
+    out = sums
+    for frame in (*counts, missing):
+        out = out.join(frame, on=CLAIM_KEYS, how="full", coalesce=True)
+    return out.with_columns(
+        pl.col(c).cast(pl.Int64) for c in out.columns if c.startswith("n_")
+    )
+
+
+def _facility(batch: Batch) -> pl.DataFrame:
+    from catalogs.resolve import as_of
+
+    found = as_of(
+        batch.xml1.select(*CLAIM_KEYS, "ma_cskcb", admission_date().alias("_adm")),
+        batch.facilities,
+        code=("ma_cskcb", "ma_cskcb"),
+        on="_adm",
+        columns=["tier", "level_2025", "beds"],
+        facility=None,
+    )
+    return found.select(
+        *CLAIM_KEYS,
+        pl.col("tier").alias("facility_tier"),
+        pl.col("level_2025").alias("facility_level"),
+        pl.col("beds").alias("facility_beds"),
+    )
+
+
+@numba.njit(cache=True)
+def _sweep(
+    group: np.ndarray, start: np.ndarray, end: np.ndarray, stay: np.ndarray, window: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """Per claim, over claims sorted by (patient, start): visits in the window before,
+    overlapping stays and same-day admissions among the patient's other claims."""
+    n = len(group)
+    before = np.zeros(n, np.int64)
+    overlap = np.zeros(n, np.int64)
+    same_day = np.zeros(n, np.int64)
+    first = 0
+    for i in range(n):
+        if i > 0 and group[i] != group[i - 1]:
+            first = i
+        lo = first
+        # claims of the patient admitted in [start - window, start) (days; start is minutes)
+        j = i - 1
+        while j >= first and start[j] >= start[i] - window:
+            if start[j] // 1440 < start[i] // 1440:
+                before[i] += 1
+            j -= 1
+        k = i + 1
+        while k < n and group[k] == group[i]:
+            k += 1
+        for m in range(lo, k):
+            if m == i:
+                continue
+            if start[m] // 1440 == start[i] // 1440:
+                same_day[i] += 1
+            if stay[i] and stay[m] and start[m] < end[i] and start[i] < end[m]:
+                overlap[i] += 1
+    return before, overlap, same_day
+
+
+def _patient_windows(xml1: pl.DataFrame, history: pl.DataFrame | None) -> pl.DataFrame:
+    """Visits in the 30 days before, overlapping stays, same-day claims per claim."""
+    current = xml1.select(
+        *CLAIM_KEYS,
+        patient_id().alias("patient"),
+        "ma_cskcb",
+        "ma_lk",
+        "ngay_vao",
+        "ngay_ra",
+        "ma_loai_kcb",
+    )
+    parts = [current]
+    if history is not None and history.height:
+        # stored versions of the batch's own claims are the same claims: left out
+        past = history.join(
+            current.select("ma_cskcb", "ma_lk"), on=["ma_cskcb", "ma_lk"], how="anti"
+        )
+        parts.append(
+            past.select(
+                pl.lit(None, pl.String).alias("file_id"),
+                pl.lit(None, pl.UInt32).alias("hoso_idx"),
+                *HISTORY_SCHEMA,
+            )
+        )
+    every = (
+        pl.concat(parts, how="vertical_relaxed")
+        .filter(pl.col("patient").is_not_null() & pl.col("ngay_vao").is_not_null())
+        .with_columns(
+            pl.col("patient").rank("dense").alias("_g"),
+            (pl.col("ngay_vao").dt.epoch("s") // 60).alias("_s"),
+            (pl.col("ngay_ra").fill_null(pl.col("ngay_vao")).dt.epoch("s") // 60).alias(
+                "_e"
+            ),
+        )
+        .sort("_g", "_s")
+    )
+    before, overlap, same_day = _sweep(
+        every["_g"].to_numpy(),
+        every["_s"].to_numpy(),
+        every["_e"].to_numpy(),
+        every["ma_loai_kcb"].is_in(INPATIENT).fill_null(False).to_numpy(),
+        VISIT_WINDOW_DAYS * 1440,
+    )
+    swept = every.select(CLAIM_KEYS).with_columns(
+        pl.Series("visits_30d", before),
+        pl.Series("overlapping_stays", overlap),
+        pl.Series("same_day_claims", same_day),
+    )
+    return swept.filter(pl.col("file_id").is_not_null())
+
+
+def _practitioner_load(batch: Batch) -> pl.DataFrame:
+    """Per claim, the busiest day of its examining practitioners, and their facilities."""
+    exams = (
+        batch.xml3.filter(_ma_nhom().is_in(EXAM))
+        .join(batch.xml1.select(*CLAIM_KEYS, "ma_cskcb"), on=CLAIM_KEYS, how="left")
+        .with_columns(line_date().alias("_day"))
+    )
+    per_day = exams.group_by("ma_bac_si", "_day").agg(
+        pl.len().alias("_exams"), pl.col("ma_cskcb").n_unique().alias("_places")
+    )
+    return (
+        exams.join(per_day, on=["ma_bac_si", "_day"], how="left")
+        .group_by(CLAIM_KEYS)
+        .agg(
+            pl.col("_exams").max().alias("max_exams_per_practitioner_day"),
+            pl.col("_places").max().alias("practitioner_facilities_same_day"),
+        )
+        .with_columns(pl.all().exclude(CLAIM_KEYS).cast(pl.Int64))
+    )
+
+
+def line_features(table: str, batch: Batch, claims: pl.DataFrame) -> pl.DataFrame:
+    """The line frame of XML2 or XML3: the line, its claim's context and its catalog row."""
+    lines = batch.xml2 if table == "XML2" else batch.xml3
+    context = claims.select(
+        *CLAIM_KEYS,
+        *(pl.col(c).alias(f"claim_{c}") for c in CLAIM_CONTEXT),
+        pl.col("age_years").alias("claim_age_years"),
+        pl.col("is_inpatient").alias("claim_is_inpatient"),
+        "facility_tier",
+        "facility_level",
+    )
+    prices = batch.prices.filter(pl.col("table") == table).select(
+        *CLAIM_KEYS,
+        "line_no",
+        "catalog_price",
+        "catalog_ratio",
+        "catalog_ceiling",
+        pl.col("reason_code").is_null().alias("in_catalog"),
+    )
+    code = "ma_thuoc" if table == "XML2" else "ma_dich_vu"
+    out = (
+        lines.join(context, on=CLAIM_KEYS, how="left", maintain_order="left")
+        .join(prices, on=[*CLAIM_KEYS, "line_no"], how="left", maintain_order="left")
+        .with_columns(line_date().alias("line_date"))
+    )
+    same_day = pl.col("so_luong").sum().over(*CLAIM_KEYS, code, "line_date")
+    return out.with_columns(same_day.alias("units_same_day"))
