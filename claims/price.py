@@ -34,6 +34,7 @@ PRICE_SCHEMA: dict[str, pl.DataType] = {
     "catalog_price": pl.Decimal(38, 3),
     "catalog_ratio": pl.Int64(),
     "catalog_ceiling": pl.Decimal(38, 2),
+    "catalog_max_per_day": pl.Int64(),
     "catalog_scope": pl.String(),
     VERSION: pl.String(),
     "payable_price": pl.Decimal(38, 3),
@@ -131,7 +132,13 @@ def _price(
     )
     ratio = "tyle_tt_bh" if "tyle_tt_bh" in resolved.columns else None
     ceiling = "tran_tt" if "tran_tt" in resolved.columns else None
-    columns = ["don_gia", *([ratio] if ratio else []), *([ceiling] if ceiling else [])]
+    per_day = "max_per_day" if "max_per_day" in resolved.columns else None
+    columns = [
+        "don_gia",
+        *([ratio] if ratio else []),
+        *([ceiling] if ceiling else []),
+        *([per_day] if per_day else []),
+    ]
     found = as_of(
         probe,
         resolved,
@@ -157,6 +164,9 @@ def _price(
         (pl.col(ceiling) if ceiling else pl.lit(None))
         .cast(pl.Decimal(38, 2))
         .alias("catalog_ceiling"),
+        (pl.col(per_day) if per_day else pl.lit(None))
+        .cast(pl.Int64)
+        .alias("catalog_max_per_day"),
         "catalog_scope",
         VERSION,
         payable_price(pl.col("claimed_price"), pl.col("don_gia")).alias(

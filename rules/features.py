@@ -63,6 +63,8 @@ class Batch(NamedTuple):
     xml5: pl.DataFrame
     prices: pl.DataFrame
     facilities: pl.DataFrame
+    icd_codes: pl.Series | None = None
+    """Known ICD-10 codes (the ``icd10`` catalog); None: not checked (always known)."""
 
 
 def patient_id() -> pl.Expr:
@@ -94,6 +96,13 @@ def claim_features(batch: Batch, history: pl.DataFrame | None = None) -> pl.Data
             .alias("stay_minutes"),
             age.alias("age_years"),
             pl.col("ma_loai_kcb").is_in(INPATIENT).alias("is_inpatient"),
+            _icd_known(batch.icd_codes).alias("icd_principal_known"),
+            pl.col("ma_benh_kt")
+            .str.split(";")
+            .list.len()
+            .fill_null(0)
+            .cast(pl.Int64)
+            .alias("n_secondary_icd"),
         )
         .with_columns(
             pl.col(c).fill_null(0)
@@ -109,6 +118,12 @@ def claim_features(batch: Batch, history: pl.DataFrame | None = None) -> pl.Data
             )
         )
     )
+
+
+def _icd_known(codes: pl.Series | None) -> pl.Expr:
+    if codes is None:
+        return pl.lit(True)
+    return pl.col("ma_benh_chinh").is_in(codes.implode())
 
 
 def _line_sums(batch: Batch) -> pl.DataFrame:
@@ -305,6 +320,7 @@ def line_features(table: str, batch: Batch, claims: pl.DataFrame) -> pl.DataFram
         "catalog_price",
         "catalog_ratio",
         "catalog_ceiling",
+        "catalog_max_per_day",
         pl.col("reason_code").is_null().alias("in_catalog"),
     )
     code = "ma_thuoc" if table == "XML2" else "ma_dich_vu"
