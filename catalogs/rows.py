@@ -121,7 +121,7 @@ def _raise(
 ) -> None:
     row, count = found
     more = f" (and {count - 1} more row(s))" if count > 1 else ""
-    shown = f" {value!r}" if value is not None else ""
+    shown = f" '{value}'" if value is not None else ""
     msg = f"{message}{shown}{more}"
     raise CatalogError(msg, path=path, row=row)
 
