@@ -197,6 +197,7 @@ def as_of(
     on: str,
     columns: Sequence[str],
     facility: str | None = "ma_cskcb",
+    by: Sequence[str] = (),
 ) -> pl.DataFrame:
     """Attach to every line the catalog row valid for it on its date.
 
@@ -212,6 +213,7 @@ def as_of(
         on: the line's date column (Date).
         columns: catalog columns to attach; missing rows give nulls.
         facility: the facility column of both frames, or None for national catalogs.
+        by: further columns of both frames that must be equal (e.g. which catalog).
 
     Returns:
         ``lines`` in their order with ``columns``, :data:`VERSION` and ``catalog_scope``

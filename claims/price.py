@@ -73,29 +73,50 @@ def price_lines(
         prices: the resolved catalogs.
 
     Returns:
-        One row per input line, drugs first, in input order (:data:`PRICE_SCHEMA`).
+        One row per input line, drugs first, each table in input order
+        (:data:`PRICE_SCHEMA`).
     """
+    drugs = _unified(prices.drugs, "drugs", "ma_thuoc")
+    xml3_catalog = pl.concat(
+        [
+            _unified(prices.services, "services", "ma_dich_vu"),
+            _unified(prices.supplies, "supplies", "ma_vat_tu"),
+        ]
+    )
     supply = pl.col("ma_vat_tu").is_not_null()
     parts = [
-        _price(xml2, "XML2", "drugs", "ma_thuoc", "don_gia", prices.drugs),
+        _price(xml2, "XML2", pl.lit("drugs"), pl.col("ma_thuoc"), "don_gia", drugs),
         _price(
-            xml3.filter(~supply),
+            xml3,
             "XML3",
-            "services",
-            "ma_dich_vu",
+            pl.when(supply).then(pl.lit("supplies")).otherwise(pl.lit("services")),
+            pl.coalesce("ma_vat_tu", "ma_dich_vu"),
             "don_gia_bh",
-            prices.services,
-        ),
-        _price(
-            xml3.filter(supply),
-            "XML3",
-            "supplies",
-            "ma_vat_tu",
-            "don_gia_bh",
-            prices.supplies,
+            xml3_catalog,
         ),
     ]
-    return pl.concat(parts).sort("table", "file_id", "hoso_idx", "line_no")
+    return pl.concat(parts)
+
+
+def _unified(resolved: pl.DataFrame, catalog: str, code: str) -> pl.DataFrame:
+    """A price catalog in the shape all three share (absent columns are null)."""
+
+    def column(name: str, dtype: pl.DataType) -> pl.Expr:
+        value = pl.col(name) if name in resolved.columns else pl.lit(None)
+        return value.cast(dtype).alias(name)
+
+    return resolved.select(
+        "ma_cskcb",
+        pl.lit(catalog).alias("catalog"),
+        pl.col(code).alias("code"),
+        "valid_from",
+        "valid_to",
+        "don_gia",
+        column("tyle_tt_bh", pl.Int64()),
+        column("tran_tt", pl.Decimal(38, 2)),
+        column("max_per_day", pl.Int64()),
+        VERSION,
+    )
 
 
 def payable_price(claimed: pl.Expr, catalog: pl.Expr) -> pl.Expr:
@@ -115,8 +136,8 @@ def payable_price(claimed: pl.Expr, catalog: pl.Expr) -> pl.Expr:
 def _price(
     lines: pl.DataFrame,
     table: str,
-    catalog: str,
-    code: str,
+    catalog: pl.Expr,
+    code: pl.Expr,
     claimed: str,
     resolved: pl.DataFrame,
 ) -> pl.DataFrame:
@@ -125,54 +146,43 @@ def _price(
         "hoso_idx",
         "line_no",
         "ma_cskcb",
-        pl.col(code).alias("code"),
+        catalog.alias("catalog"),
+        code.alias("code"),
         line_date().alias("line_date"),
         pl.col(claimed).alias("claimed_price"),
         pl.col("tyle_tt_bh").alias("claimed_ratio"),
     )
-    ratio = "tyle_tt_bh" if "tyle_tt_bh" in resolved.columns else None
-    ceiling = "tran_tt" if "tran_tt" in resolved.columns else None
-    per_day = "max_per_day" if "max_per_day" in resolved.columns else None
-    columns = [
-        "don_gia",
-        *([ratio] if ratio else []),
-        *([ceiling] if ceiling else []),
-        *([per_day] if per_day else []),
-    ]
     found = as_of(
         probe,
         resolved,
-        code=("code", code),
+        code=("code", "code"),
         on="line_date",
-        columns=columns,
+        columns=["don_gia", "tyle_tt_bh", "tran_tt", "max_per_day"],
+        by=["catalog"],
     )
+    priced = pl.col("don_gia").is_not_null()
     return found.select(
         "file_id",
         "hoso_idx",
         pl.lit(table).alias("table"),
         "line_no",
         "ma_cskcb",
-        pl.lit(catalog).alias("catalog"),
+        "catalog",
         "code",
         "line_date",
         "claimed_price",
         "claimed_ratio",
         pl.col("don_gia").alias("catalog_price"),
-        (pl.col(ratio) if ratio else pl.when(pl.col("don_gia").is_not_null()).then(100))
-        .cast(pl.Int64)
+        # a catalog without ratios (services) pays 100 % of its price
+        pl.when(priced)
+        .then(pl.col("tyle_tt_bh").fill_null(100))
         .alias("catalog_ratio"),
-        (pl.col(ceiling) if ceiling else pl.lit(None))
-        .cast(pl.Decimal(38, 2))
-        .alias("catalog_ceiling"),
-        (pl.col(per_day) if per_day else pl.lit(None))
-        .cast(pl.Int64)
-        .alias("catalog_max_per_day"),
+        pl.col("tran_tt").alias("catalog_ceiling"),
+        pl.col("max_per_day").alias("catalog_max_per_day"),
         "catalog_scope",
         VERSION,
         payable_price(pl.col("claimed_price"), pl.col("don_gia")).alias(
             "payable_price"
         ),
-        pl.when(pl.col("don_gia").is_null())
-        .then(pl.lit(R.NOT_IN_CATALOG.value))
-        .alias("reason_code"),
+        pl.when(~priced).then(pl.lit(R.NOT_IN_CATALOG.value)).alias("reason_code"),
     ).cast(PRICE_SCHEMA)  # type: ignore[arg-type]
