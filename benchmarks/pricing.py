@@ -1,15 +1,39 @@
-"""As-of pricing benchmark: ``claims.price.price_lines`` next to a plain DuckDB range join.
+"""As-of pricing benchmark: ``claims.price.price_lines`` next to plain DuckDB range joins.
 
 Run: ``python benchmarks/pricing.py --lines 10000000 --json bench-pricing.json``.
-Lines are drawn (seeded, vectorized) from the built-in catalogs' own (facility, code)
-pairs of the 13,000 facilities — about 60 % drugs, 40 % services and supplies — with dates
-spread over 2025 and 1 % of codes not in any catalog. Inputs are written to Parquet once;
-each method then runs in its own process (so its peak RSS is its own) and writes its
-catalog price per line, which are compared: the two must agree on every line.
 
-The DuckDB baseline is one ``LEFT JOIN`` per catalog on facility, code and
-``date BETWEEN valid_from AND valid_to``, then a second one on code and date for the
-national rows, coalesced: the same answer as the engine's facility-then-national rule.
+Lines are drawn (seeded, vectorized) from the built-in catalogs' own (facility, code)
+pairs of the 13,000 facilities: 60 % drugs (XML2), 40 % XML3 lines of which 85 % services
+(a third of them national codes) and 15 % supplies; dates over 2025, 3 % without
+NGAY_TH_YL (priced on NGAY_YL), claimed prices around the catalog's, and 1 % of codes not
+in any catalog. ``--churn F`` also revises a fraction F of catalog rows mid-2025 (new
+price from a cut date, a tenth withdrawn instead) and gives that fraction of facilities
+their own row for each national service code from a cut date, so that the as-of date and
+the facility-over-national rule decide real cases.
+
+Inputs go to Parquet in a temporary folder (``--work`` to keep them). Each method then
+runs in its own process, reads the same files (timed apart), prices them ``--repeat``
+times and reports its best and median time and its peak RSS. The parent generates in a
+child process too: Linux carries a process's peak RSS (``ru_maxrss``) across fork and
+exec, so a child of a parent that had grown would report the parent's peak.
+
+Methods:
+
+* ``engine``: ``claims.price.price_lines`` (two ``join_asof`` passes per table).
+* ``duckdb``: one ``LEFT JOIN`` of the lines to the catalog rows on catalog, facility,
+  code and ``date BETWEEN valid_from AND coalesce(valid_to, 9999-12-31)``, a second on
+  catalog and code to the national rows, the facility row preferred; it builds the same
+  18 output columns as the engine, into a DuckDB table.
+* ``rows``: a prototype kept in this file, not the engine: keys dictionary-encoded to
+  integers (facility, code, catalog as Enums), an equi-join on the key with a date
+  range filter giving each line its catalog row number (scattered into one array, the
+  national pass only over lines still without one), then one gather of the catalog
+  columns. Same output as the engine, column for column.
+
+Every method's full output is compared with the engine's on every column of every line
+(``mismatches`` counts lines whose catalog price differs; it must be 0). ``--stages``
+adds a run of a step-by-step copy of the engine's as-of (checked equal to it) that times
+each step.
 """
 
 from __future__ import annotations
@@ -17,11 +41,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import resource
+import shutil
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -29,171 +59,703 @@ import polars as pl
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from catalogs.resolve import load_catalogs  # noqa: E402
-from claims.price import PriceCatalogs, price_lines  # noqa: E402
+from catalogs.resolve import VERSION, load_catalogs  # noqa: E402
+from claims.dates import line_date  # noqa: E402
+from claims.errors import ReasonCode as R  # noqa: E402
+from claims.price import (  # noqa: E402
+    PRICE_SCHEMA,
+    PriceCatalogs,
+    _unified,
+    payable_price,
+    price_lines,
+)
 
-CATALOG_FILES = ("drugs", "services", "supplies")
+CATALOGS = ("drugs", "services", "supplies")
+METHODS = ("engine", "duckdb", "rows")
+LABELS = {
+    "engine": "engine price_lines",
+    "duckdb": "DuckDB range joins",
+    "rows": "prototype: int keys + row gather",
+    "stages": "engine, step by step",
+}
+KEY = ["table", "line_no"]
+YEAR = date(2025, 1, 1)
 
 
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+# ---------------------------------------------------------------- generation
 
 
-def prepare(work: Path, n: int, seed: int) -> dict[str, int]:
-    """Write ``xml2.parquet``, ``xml3.parquet`` and the resolved catalogs into ``work``."""
+def prepare(work: Path, n: int, seed: int, churn: float) -> dict[str, Any]:
+    """Write the resolved catalogs and ``xml2``/``xml3`` lines as Parquet into ``work``."""
     work.mkdir(parents=True, exist_ok=True)
-    prices = PriceCatalogs.of(load_catalogs(ids=CATALOG_FILES))
-    for name, frame in zip(CATALOG_FILES, prices, strict=True):
-        frame.write_parquet(work / f"{name}.parquet")
     rng = np.random.default_rng(seed)
+    prices = PriceCatalogs.of(load_catalogs(ids=CATALOGS))
+    if churn:
+        prices = _churn(prices, rng, churn)
+    for name, frame in zip(CATALOGS, prices, strict=True):
+        frame.write_parquet(work / f"{name}.parquet")
+
     facilities = prices.drugs["ma_cskcb"].unique().sort()
-    n2 = int(n * 0.6)
-    n3 = n - n2
+    drug_pairs = _pairs(prices.drugs, "ma_thuoc")
+    services = prices.services.filter(pl.col("ma_cskcb").is_not_null())
+    service_pairs = _pairs(services, "ma_dich_vu")
+    national = prices.services.filter(pl.col("ma_cskcb").is_null())
+    national_pairs = (
+        pl.DataFrame({"ma_cskcb": facilities})
+        .join(_pairs(national, "ma_dich_vu").drop("ma_cskcb"), how="cross")
+        .sort("ma_cskcb")
+    )
+    supply_pairs = _pairs(prices.supplies, "ma_vat_tu")
 
-    def draw(pairs: pl.DataFrame, count: int, code: str) -> pl.DataFrame:
-        picks = pairs[rng.integers(0, pairs.height, count)]
-        unknown = rng.random(count) < 0.01
-        codes = np.where(unknown, "ZZ.9999", picks[code].to_numpy())
-        day = rng.integers(0, 365, count)
-        minute = rng.integers(0, 24 * 60, count)
-        start = np.datetime64("2025-01-01T00:00", "m")
-        stamps = (
-            start + day.astype("timedelta64[D]") + minute.astype("timedelta64[m]")
-        ).astype("datetime64[us]")
-        return pl.DataFrame(
-            {
-                "file_id": pl.Series(rng.integers(0, 300, count)).cast(pl.String),
-                "hoso_idx": pl.Series(rng.integers(0, 5000, count), dtype=pl.UInt32),
-                "line_no": pl.int_range(count, eager=True).cast(pl.UInt32),
-                "ma_cskcb": picks["ma_cskcb"],
-                code: codes,
-                "tyle_tt_bh": pl.Series([100] * count, dtype=pl.Int16),
-                "ngay_yl": pl.Series(stamps).cast(pl.Datetime("us")),
-                "ngay_th_yl": pl.Series(stamps).cast(pl.Datetime("us")),
-            }
-        )
-
-    drug_pairs = prices.drugs.select("ma_cskcb", "ma_thuoc")
-    xml2 = draw(drug_pairs, n2, "ma_thuoc").with_columns(
-        pl.lit(1000, pl.Decimal(38, 3)).alias("don_gia")
-    )
-    service_pairs = pl.concat(
-        [
-            prices.services.filter(pl.col("ma_cskcb").is_not_null()).select(
-                "ma_cskcb", "ma_dich_vu"
-            ),
-            prices.services.filter(pl.col("ma_cskcb").is_null())
-            .select("ma_dich_vu")
-            .join(pl.DataFrame({"ma_cskcb": facilities}), how="cross")
-            .select("ma_cskcb", "ma_dich_vu"),
-        ]
-    )
-    services = draw(service_pairs, int(n3 * 0.85), "ma_dich_vu").with_columns(
-        pl.lit(None, pl.String).alias("ma_vat_tu")
-    )
-    supply_pairs = prices.supplies.select("ma_cskcb", "ma_vat_tu")
-    supplies = draw(supply_pairs, n3 - services.height, "ma_vat_tu").with_columns(
-        pl.lit("DV").alias("ma_dich_vu")
-    )
+    n2 = round(n * 0.6)
+    n_services = round((n - n2) * 0.85)
+    n_national = round(n_services / 3)
+    xml2 = _draw(rng, drug_pairs, n2, "ma_thuoc").rename({"claimed": "don_gia"})
     xml3 = (
-        pl.concat([services, supplies.select(services.columns)])
-        .with_columns(pl.int_range(pl.len()).cast(pl.UInt32).alias("line_no"))
-        .with_columns(pl.lit(1000, pl.Decimal(38, 3)).alias("don_gia_bh"))
+        pl.concat(
+            [
+                _draw(rng, service_pairs, n_services - n_national, "ma_dich_vu"),
+                _draw(rng, national_pairs, n_national, "ma_dich_vu"),
+                _draw(rng, supply_pairs, n - n2 - n_services, "ma_vat_tu"),
+            ],
+            how="diagonal",
+        )
+        .sort("ma_cskcb", maintain_order=True)  # lines come in files per facility
+        .with_columns(_claims())
+        .rename({"claimed": "don_gia_bh"})
     )
+    xml2 = xml2.with_columns(_claims())
     xml2.write_parquet(work / "xml2.parquet")
-    xml3.write_parquet(work / "xml3.parquet")
+    xml3.select(
+        "file_id",
+        "hoso_idx",
+        "line_no",
+        "ma_cskcb",
+        "ma_dich_vu",
+        "ma_vat_tu",
+        "don_gia_bh",
+        "tyle_tt_bh",
+        "ngay_yl",
+        "ngay_th_yl",
+    ).write_parquet(work / "xml3.parquet")
+    national_rows = national.height
     return {
         "lines": xml2.height + xml3.height,
-        "catalog_rows": sum(f.height for f in prices),
+        "lines_xml2_drugs": xml2.height,
+        "lines_xml3_services": n_services,
+        "lines_xml3_supplies": n - n2 - n_services,
         "facilities": facilities.len(),
+        "churn": churn,
+        "catalog_rows": {
+            "drugs": prices.drugs.height,
+            "services": prices.services.height,
+            "services_national": national_rows,
+            "supplies": prices.supplies.height,
+            "total": sum(f.height for f in prices),
+        },
     }
 
 
-def run_engine(work: Path) -> dict[str, float]:
-    """Time ``price_lines`` on the prepared files; write the prices it found."""
-    t0 = time.perf_counter()
-    xml2 = pl.read_parquet(work / "xml2.parquet")
-    xml3 = pl.read_parquet(work / "xml3.parquet")
-    prices = PriceCatalogs(
-        *(pl.read_parquet(work / f"{n}.parquet") for n in CATALOG_FILES)
+def _pairs(catalog: pl.DataFrame, code: str) -> pl.DataFrame:
+    """The distinct (facility, code) keys of a catalog with a typical price, by facility."""
+    return (
+        catalog.group_by("ma_cskcb", code)
+        .agg(pl.col("don_gia").first().cast(pl.Float64).alias("price"))
+        .sort("ma_cskcb", code)
     )
-    read = time.perf_counter() - t0
-    rss_inputs = _peak_rss_mb()
-    t0 = time.perf_counter()
-    priced = price_lines(xml2, xml3, prices)
-    seconds = time.perf_counter() - t0
-    priced.select("table", "line_no", "catalog_price").write_parquet(
-        work / "out-engine.parquet"
-    )
-    return {
-        "read_s": read,
-        "seconds": seconds,
-        "rss_inputs_mb": rss_inputs,
-        "peak_rss_mb": _peak_rss_mb(),
-    }
 
 
-DUCKDB_SQL = """
+def _draw(
+    rng: np.random.Generator, pairs: pl.DataFrame, count: int, code: str
+) -> pl.DataFrame:
+    """``count`` lines on random keys of ``pairs`` (grouped by facility, as in files)."""
+    picks = pairs[np.sort(rng.integers(0, pairs.height, count))]
+    unknown = pl.Series(rng.random(count) < 0.01)
+    strangers = pl.Series([f"ZZ.{i:04d}" for i in range(100)])[
+        rng.integers(0, 100, count)
+    ]
+    start = np.datetime64(YEAR.isoformat(), "m")
+    minutes = rng.integers(0, 365 * 24 * 60, count).astype("timedelta64[m]")
+    done = (start + minutes).astype("datetime64[us]")
+    ordered = done - rng.integers(0, 12 * 60, count).astype("timedelta64[m]")
+    no_done = pl.Series(rng.random(count) < 0.03)
+    factor = rng.choice([1.0, 1.0, 1.0, 0.95, 1.1], count)
+    ratio = rng.choice(np.array([100, 100, 100, 100, 70, 50], dtype=np.int16), count)
+    return pl.DataFrame(
+        {
+            "ma_cskcb": picks["ma_cskcb"],
+            code: pl.select(
+                pl.when(unknown).then(strangers).otherwise(picks[code])
+            ).to_series(),
+            "claimed": (picks["price"] * factor).round(0).cast(pl.Decimal(38, 3)),
+            "tyle_tt_bh": pl.Series(ratio, dtype=pl.Int16),
+            "ngay_yl": pl.Series(ordered),
+            "ngay_th_yl": pl.select(
+                pl.when(no_done).then(None).otherwise(pl.Series(done))
+            ).to_series(),
+        }
+    )
+
+
+def _claims() -> list[pl.Expr]:
+    """File per facility, a claim every 8 lines of it, lines numbered in table order."""
+    first = pl.int_range(pl.len()).min().over("ma_cskcb")
+    return [
+        pl.format("{}-2025.xml", "ma_cskcb").alias("file_id"),
+        ((pl.int_range(pl.len()) - first) // 8).cast(pl.UInt32).alias("hoso_idx"),
+        pl.int_range(pl.len(), dtype=pl.UInt32).alias("line_no"),
+    ]
+
+
+def _churn(
+    prices: PriceCatalogs, rng: np.random.Generator, share: float
+) -> PriceCatalogs:
+    """Revise a ``share`` of rows from a cut date in 2025 (a tenth withdrawn instead).
+
+    Services also get, for a ``share`` of facilities, the facility's own row for every
+    national code from a cut date (national before it, facility's own after).
+    """
+    label = "2025-cut#benchmark"
+
+    def cut_dates(count: int) -> pl.Series:
+        days = rng.integers(31, 334, count).astype("timedelta64[D]")
+        return pl.Series(np.datetime64(YEAR.isoformat(), "D") + days).cast(pl.Date)
+
+    def revise(frame: pl.DataFrame) -> pl.DataFrame:
+        picked = pl.Series(rng.random(frame.height) < share)
+        revised = frame.filter(picked).with_columns(
+            cut_dates(int(picked.sum())).alias("_cut")
+        )
+        withdrawn = pl.Series(rng.random(revised.height) < 0.1)
+        old = revised.with_columns(
+            (pl.col("_cut") - pl.duration(days=1)).alias("valid_to")
+        )
+        new = revised.filter(~withdrawn).with_columns(
+            pl.col("_cut").alias("valid_from"),
+            (pl.col("don_gia") + pl.lit(500, pl.Decimal(38, 3))).alias("don_gia"),
+            pl.lit(label).alias(VERSION),
+        )
+        return pl.concat([frame.filter(~picked), old.drop("_cut"), new.drop("_cut")])
+
+    services = revise(prices.services)
+    national = prices.services.filter(pl.col("ma_cskcb").is_null())
+    facilities = prices.drugs["ma_cskcb"].unique().sort()
+    own = facilities.filter(pl.Series(rng.random(facilities.len()) < share))
+    overrides = (
+        pl.DataFrame({"ma_cskcb": own})
+        .join(national.drop("ma_cskcb"), how="cross")
+        .with_columns(
+            pl.col("don_gia") - pl.lit(100, pl.Decimal(38, 3)),
+            pl.lit(label).alias(VERSION),
+        )
+    )
+    overrides = overrides.with_columns(cut_dates(overrides.height).alias("valid_from"))
+    return PriceCatalogs(
+        revise(prices.drugs),
+        pl.concat([services, overrides.select(services.columns)]),
+        revise(prices.supplies),
+    )
+
+
+# ---------------------------------------------------------------- methods
+
+
+class Laps:
+    """Seconds spent per named step (summed when a step repeats)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._t = time.perf_counter()
+
+    def __call__(self, step: str) -> None:
+        now = time.perf_counter()
+        self.seconds[step] = self.seconds.get(step, 0.0) + now - self._t
+        self._t = now
+
+
+def _probe(
+    lines: pl.DataFrame, catalog: pl.Expr, code: pl.Expr, claimed: str
+) -> pl.DataFrame:
+    """The engine's probe frame (``claims.price._price``)."""
+    return lines.select(
+        "file_id",
+        "hoso_idx",
+        "line_no",
+        "ma_cskcb",
+        catalog.alias("catalog"),
+        code.alias("code"),
+        line_date().alias("line_date"),
+        pl.col(claimed).alias("claimed_price"),
+        pl.col("tyle_tt_bh").alias("claimed_ratio"),
+    )
+
+
+def _output(found: pl.DataFrame, table: str) -> pl.DataFrame:
+    """The engine's output columns (``claims.price._price``)."""
+    priced = pl.col("don_gia").is_not_null()
+    return found.select(
+        "file_id",
+        "hoso_idx",
+        pl.lit(table).alias("table"),
+        "line_no",
+        "ma_cskcb",
+        "catalog",
+        "code",
+        "line_date",
+        "claimed_price",
+        "claimed_ratio",
+        pl.col("don_gia").alias("catalog_price"),
+        pl.when(priced)
+        .then(pl.col("tyle_tt_bh").fill_null(100))
+        .alias("catalog_ratio"),
+        pl.col("tran_tt").alias("catalog_ceiling"),
+        pl.col("max_per_day").alias("catalog_max_per_day"),
+        "catalog_scope",
+        VERSION,
+        payable_price(pl.col("claimed_price"), pl.col("don_gia")).alias(
+            "payable_price"
+        ),
+        pl.when(~priced).then(pl.lit(R.NOT_IN_CATALOG.value)).alias("reason_code"),
+    ).cast(PRICE_SCHEMA)  # type: ignore[arg-type]
+
+
+SUPPLY = pl.col("ma_vat_tu").is_not_null()
+TABLES = (
+    # table, catalog name, catalog index in CATALOGS, code, claimed price column
+    ("XML2", pl.lit("drugs"), pl.lit(0), pl.col("ma_thuoc"), "don_gia"),
+    (
+        "XML3",
+        pl.when(SUPPLY).then(pl.lit("supplies")).otherwise(pl.lit("services")),
+        pl.when(SUPPLY).then(2).otherwise(1),
+        pl.coalesce("ma_vat_tu", "ma_dich_vu"),
+        "don_gia_bh",
+    ),
+)
+ATTACHED = ["don_gia", "tyle_tt_bh", "tran_tt", "max_per_day", VERSION]
+
+
+def engine_stages(
+    xml2: pl.DataFrame, xml3: pl.DataFrame, prices: PriceCatalogs, lap: Laps
+) -> pl.DataFrame:
+    """``price_lines`` with ``catalogs.resolve.as_of`` inlined, step by step, timed."""
+    drugs = _unified(prices.drugs, "drugs", "ma_thuoc")
+    xml3_catalog = pl.concat(
+        [
+            _unified(prices.services, "services", "ma_dich_vu"),
+            _unified(prices.supplies, "supplies", "ma_vat_tu"),
+        ]
+    )
+    lap("catalogs: unified shape")
+    parts = []
+    for (table, catalog, _, code, claimed), lines, resolved in zip(
+        TABLES, (xml2, xml3), (drugs, xml3_catalog), strict=True
+    ):
+        probe = _probe(lines, catalog, code, claimed)
+        lap("probe columns")
+        indexed = probe.with_row_index("_i")
+        left = indexed.select("_i", "code", "line_date", "ma_cskcb", "catalog").filter(
+            pl.col("line_date").is_not_null() & pl.col("code").is_not_null()
+        )
+        lap("row index")
+        left = left.sort("line_date")
+        lap("sort lines by date")
+        found: list[pl.DataFrame] = []
+        passes = (
+            (
+                ["ma_cskcb", "code", "catalog"],
+                pl.col("ma_cskcb").is_not_null(),
+                "facility",
+            ),
+            (["code", "catalog"], pl.col("ma_cskcb").is_null(), "national"),
+        )
+        for by, subset, scope in passes:
+            right = (
+                resolved.filter(subset)
+                .select(*by, "valid_from", "valid_to", *ATTACHED)
+                .sort("valid_from")
+            )
+            lap("sort catalog by valid_from")
+            if found:
+                left = left.join(found[-1].select("_i"), on="_i", how="anti")
+                lap("anti join: lines left for national")
+            hit = left.join_asof(
+                right,
+                left_on="line_date",
+                right_on="valid_from",
+                by=by,
+                strategy="backward",
+                check_sortedness=False,
+            )
+            lap(f"join_asof {scope}")
+            hit = hit.filter(
+                pl.col(VERSION).is_not_null()
+                & (
+                    pl.col("valid_to").is_null()
+                    | (pl.col("line_date") <= pl.col("valid_to"))
+                )
+            )
+            found.append(
+                hit.select("_i", *ATTACHED, pl.lit(scope).alias("catalog_scope"))
+            )
+            lap("valid_to filter")
+        matched = pl.concat(found)
+        lap("concat passes")
+        joined = indexed.join(matched, on="_i", how="left", maintain_order="left")
+        lap("re-join to lines by row index")
+        parts.append(_output(joined.drop("_i"), table))
+        lap("output columns")
+    out = pl.concat(parts)
+    lap("concat tables")
+    return out
+
+
+def price_by_rows(
+    xml2: pl.DataFrame, xml3: pl.DataFrame, prices: PriceCatalogs, lap: Laps
+) -> pl.DataFrame:
+    """Prototype: each line's catalog row number by integer-key equi-join, then a gather.
+
+    Facility, code and catalog become small integers through Enums of the catalog's own
+    values (a value not in the catalog becomes null and matches nothing). ``fk`` keys the
+    facility rows, ``ck`` the national ones. A catalog key's rows never overlap, so at
+    most one row per line survives the date filter; its number is scattered into one
+    array per table, the national pass only runs over lines still without a row, and
+    the catalog's columns are gathered once by that array.
+    """
+    catalog = pl.concat(
+        [
+            _unified(prices.drugs, "drugs", "ma_thuoc"),
+            _unified(prices.services, "services", "ma_dich_vu"),
+            _unified(prices.supplies, "supplies", "ma_vat_tu"),
+        ]
+    )
+    facility = pl.Enum(catalog["ma_cskcb"].drop_nulls().unique().sort())
+    codes = pl.Enum(catalog["code"].drop_nulls().unique().sort())
+    width = len(CATALOGS) * codes.categories.len()
+
+    def keys(fac: pl.Expr, code: pl.Expr, index: pl.Expr) -> list[pl.Expr]:
+        ck = code.cast(codes, strict=False).to_physical().cast(pl.UInt64) * len(
+            CATALOGS
+        ) + index.cast(pl.UInt64)
+        fk = fac.cast(facility, strict=False).to_physical().cast(pl.UInt64) * width + ck
+        return [fk.alias("fk"), ck.alias("ck")]
+
+    index = pl.col("catalog").replace_strict(
+        {name: i for i, name in enumerate(CATALOGS)}, return_dtype=pl.UInt64
+    )
+    rows = catalog.with_row_index("_r").select(
+        "_r", *keys(pl.col("ma_cskcb"), pl.col("code"), index), "valid_from", "valid_to"
+    )
+    by_facility = rows.filter(pl.col("fk").is_not_null()).drop("ck")
+    national = rows.filter(pl.col("fk").is_null()).drop("fk")
+    attached = catalog.select(
+        *ATTACHED,
+        pl.when(pl.col("ma_cskcb").is_null())
+        .then(pl.lit("national"))
+        .otherwise(pl.lit("facility"))
+        .alias("catalog_scope"),
+    )
+    lap("catalogs: unified shape, integer keys")
+    valid = (pl.col("line_date") >= pl.col("valid_from")) & (
+        pl.col("valid_to").is_null() | (pl.col("line_date") <= pl.col("valid_to"))
+    )
+    parts = []
+    for (table, catalog_name, catalog_index, code, claimed), lines in zip(
+        TABLES, (xml2, xml3), strict=True
+    ):
+        probe = _probe(lines, catalog_name, code, claimed)
+        lap("probe columns")
+        keyed = lines.select(
+            *keys(pl.col("ma_cskcb"), code, catalog_index),
+            line_date().alias("line_date"),
+        ).with_row_index("_i")
+        lap("line keys (strings to Enum)")
+        row = pl.repeat(None, probe.height, dtype=pl.UInt32, eager=True)
+        hit = (
+            keyed.filter(pl.col("fk").is_not_null() & pl.col("line_date").is_not_null())
+            .join(by_facility, on="fk", how="inner")
+            .filter(valid)
+        )
+        lap("equi-join + date filter: facility")
+        row.scatter(hit["_i"], hit["_r"])
+        lap("scatter row numbers")
+        rest = keyed.filter(
+            row.is_null()
+            & pl.col("ck").is_not_null()
+            & pl.col("line_date").is_not_null()
+        )
+        hit = rest.join(national, on="ck", how="inner").filter(valid)
+        lap("equi-join + date filter: national")
+        row.scatter(hit["_i"], hit["_r"])
+        lap("scatter row numbers")
+        found = pl.concat([probe, attached[row]], how="horizontal")
+        lap("gather catalog columns")
+        parts.append(_output(found, table))
+        lap("output columns")
+    out = pl.concat(parts)
+    lap("concat tables")
+    return out
+
+
+DUCKDB_SQL = f"""
 WITH lines AS (
-    SELECT 'XML2' AS tbl, line_no, ma_cskcb, ma_thuoc AS code,
-           CAST(coalesce(ngay_th_yl, ngay_yl) AS DATE) AS d, 'drugs' AS cat FROM xml2
+    SELECT file_id, hoso_idx, 'XML2' AS "table", line_no, ma_cskcb, 'drugs' AS catalog,
+           ma_thuoc AS code, CAST(coalesce(ngay_th_yl, ngay_yl) AS DATE) AS line_date,
+           don_gia AS claimed_price, tyle_tt_bh AS claimed_ratio
+    FROM xml2
     UNION ALL
-    SELECT 'XML3', line_no, ma_cskcb, coalesce(ma_vat_tu, ma_dich_vu),
-           CAST(coalesce(ngay_th_yl, ngay_yl) AS DATE),
-           CASE WHEN ma_vat_tu IS NULL THEN 'services' ELSE 'supplies' END FROM xml3
+    SELECT file_id, hoso_idx, 'XML3', line_no, ma_cskcb,
+           CASE WHEN ma_vat_tu IS NULL THEN 'services' ELSE 'supplies' END,
+           coalesce(ma_vat_tu, ma_dich_vu), CAST(coalesce(ngay_th_yl, ngay_yl) AS DATE),
+           don_gia_bh, tyle_tt_bh
+    FROM xml3
 ), catalog AS (
-    SELECT 'drugs' AS cat, ma_cskcb, ma_thuoc AS code, valid_from,
-           coalesce(valid_to, DATE '9999-12-31') AS valid_to, don_gia FROM drugs
+    SELECT 'drugs' AS catalog, ma_cskcb, ma_thuoc AS code, valid_from,
+           coalesce(valid_to, DATE '9999-12-31') AS valid_to, don_gia, tyle_tt_bh,
+           NULL::DECIMAL(38, 2) AS tran_tt, NULL::BIGINT AS max_per_day, {VERSION}
+    FROM drugs
     UNION ALL
     SELECT 'services', ma_cskcb, ma_dich_vu, valid_from,
-           coalesce(valid_to, DATE '9999-12-31'), don_gia FROM services
+           coalesce(valid_to, DATE '9999-12-31'), don_gia, NULL, NULL, max_per_day,
+           {VERSION}
+    FROM services
     UNION ALL
     SELECT 'supplies', ma_cskcb, ma_vat_tu, valid_from,
-           coalesce(valid_to, DATE '9999-12-31'), don_gia FROM supplies
+           coalesce(valid_to, DATE '9999-12-31'), don_gia, tyle_tt_bh, tran_tt, NULL,
+           {VERSION}
+    FROM supplies
+), found AS (
+    SELECT l.*, f.code IS NOT NULL AS own,
+           CASE WHEN own THEN f.don_gia ELSE n.don_gia END AS catalog_price,
+           CASE WHEN own THEN f.tyle_tt_bh ELSE n.tyle_tt_bh END AS ratio,
+           CASE WHEN own THEN f.tran_tt ELSE n.tran_tt END AS catalog_ceiling,
+           CASE WHEN own THEN f.max_per_day ELSE n.max_per_day END AS catalog_max_per_day,
+           CASE WHEN own THEN 'facility' WHEN n.code IS NOT NULL THEN 'national' END
+               AS catalog_scope,
+           CASE WHEN own THEN f.{VERSION} ELSE n.{VERSION} END AS {VERSION}
+    FROM lines l
+    LEFT JOIN catalog f
+        ON f.catalog = l.catalog AND f.ma_cskcb = l.ma_cskcb AND f.code = l.code
+        AND l.line_date BETWEEN f.valid_from AND f.valid_to
+    LEFT JOIN catalog n
+        ON n.catalog = l.catalog AND n.ma_cskcb IS NULL AND n.code = l.code
+        AND l.line_date BETWEEN n.valid_from AND n.valid_to
 )
-SELECT l.tbl AS "table", l.line_no, coalesce(f.don_gia, n.don_gia) AS catalog_price
-FROM lines l
-LEFT JOIN catalog f ON f.cat = l.cat AND f.ma_cskcb = l.ma_cskcb AND f.code = l.code
-    AND l.d BETWEEN f.valid_from AND f.valid_to
-LEFT JOIN catalog n ON n.cat = l.cat AND n.ma_cskcb IS NULL AND n.code = l.code
-    AND l.d BETWEEN n.valid_from AND n.valid_to
+SELECT file_id, hoso_idx, "table", line_no, ma_cskcb, catalog, code, line_date,
+       claimed_price, claimed_ratio, catalog_price,
+       CASE WHEN catalog_price IS NOT NULL THEN coalesce(ratio, 100) END AS catalog_ratio,
+       catalog_ceiling, catalog_max_per_day, catalog_scope, {VERSION},
+       CASE WHEN catalog_price IS NULL OR claimed_price IS NULL THEN 0
+            ELSE least(claimed_price, catalog_price) END::DECIMAL(38, 3) AS payable_price,
+       CASE WHEN catalog_price IS NULL THEN '{R.NOT_IN_CATALOG.value}' END AS reason_code
+FROM found
 """
 
 
-def run_duckdb(work: Path) -> dict[str, float]:
-    """Time the plain DuckDB range joins on the same files."""
+def _memory() -> dict[str, float]:
+    """Peak RSS of this process: the kernel's high-water mark and ``ru_maxrss`` (MB)."""
+    hwm = 0.0
+    with Path("/proc/self/status").open() as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                hwm = int(line.split()[1]) / 1024
+    ru = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"hwm_mb": hwm or ru, "ru_maxrss_mb": ru}
+
+
+def _timings(seconds: list[float]) -> dict[str, Any]:
+    return {
+        "seconds_best": min(seconds),
+        "seconds_median": statistics.median(seconds),
+        "seconds_all": [round(s, 3) for s in seconds],
+    }
+
+
+def run_polars(method: str, work: Path, repeat: int) -> dict[str, Any]:
+    """Time one polars method (``engine``, ``rows``, ``stages``) on the prepared files."""
+    t0 = time.perf_counter()
+    xml2 = pl.read_parquet(work / "xml2.parquet")
+    xml3 = pl.read_parquet(work / "xml3.parquet")
+    prices = PriceCatalogs(*(pl.read_parquet(work / f"{n}.parquet") for n in CATALOGS))
+    read_s = time.perf_counter() - t0
+    inputs = _memory()
+    seconds: list[float] = []
+    steps: list[dict[str, float]] = []
+    priced = None
+    for i in range(repeat):
+        lap = Laps()
+        t0 = time.perf_counter()
+        if method == "engine":
+            priced = price_lines(xml2, xml3, prices)
+        elif method == "rows":
+            priced = price_by_rows(xml2, xml3, prices, lap)
+        else:
+            priced = engine_stages(xml2, xml3, prices, lap)
+        seconds.append(time.perf_counter() - t0)
+        steps.append(lap.seconds)
+        if i + 1 < repeat:
+            del priced  # the next run must not count this one's output
+    peak = _memory()
+    assert priced is not None
+    report: dict[str, Any] = {
+        "read_s": read_s,
+        **_timings(seconds),
+        "rss_inputs_mb": inputs["hwm_mb"],
+        "peak_rss_mb": peak["hwm_mb"],
+        "ru_maxrss_mb": peak["ru_maxrss_mb"],
+    }
+    if method == "stages":
+        report["steps_best_s"] = {k: min(s[k] for s in steps) for k in steps[0]}
+        report["equal_to_price_lines"] = priced.equals(price_lines(xml2, xml3, prices))
+    elif method == "rows":
+        report["steps_best_s"] = {k: min(s[k] for s in steps) for k in steps[0]}
+    priced.write_parquet(work / f"out-{method}.parquet")
+    return report
+
+
+def run_duckdb(work: Path, repeat: int) -> dict[str, Any]:
+    """Time the plain DuckDB range joins on the same files (into a DuckDB table)."""
     import duckdb
 
     con = duckdb.connect()
     t0 = time.perf_counter()
-    for name in ("xml2", "xml3", *CATALOG_FILES):
-        con.execute(
-            f"CREATE TABLE {name} AS SELECT * FROM read_parquet('{work / name}.parquet')"
-        )
-    read = time.perf_counter() - t0
-    rss_inputs = _peak_rss_mb()
-    t0 = time.perf_counter()
-    con.execute(f"CREATE TABLE out AS {DUCKDB_SQL}")
-    seconds = time.perf_counter() - t0
-    con.execute(f"COPY out TO '{work / 'out-duckdb.parquet'}' (FORMAT parquet)")
+    for name in ("xml2", "xml3", *CATALOGS):
+        path = work / f"{name}.parquet"
+        con.execute(f"CREATE TABLE {name} AS SELECT * FROM read_parquet('{path}')")
+    read_s = time.perf_counter() - t0
+    inputs = _memory()
+    seconds = []
+    for _ in range(repeat):
+        con.execute("DROP TABLE IF EXISTS priced")
+        t0 = time.perf_counter()
+        con.execute(f"CREATE TABLE priced AS {DUCKDB_SQL}")
+        seconds.append(time.perf_counter() - t0)
+    peak = _memory()
+    out = work / "out-duckdb.parquet"
+    con.execute(
+        f"""COPY (SELECT * FROM priced ORDER BY "table", line_no) TO '{out}' (FORMAT parquet)"""
+    )
     return {
-        "read_s": read,
-        "seconds": seconds,
-        "rss_inputs_mb": rss_inputs,
-        "peak_rss_mb": _peak_rss_mb(),
+        "read_s": read_s,
+        **_timings(seconds),
+        "rss_inputs_mb": inputs["hwm_mb"],
+        "peak_rss_mb": peak["hwm_mb"],
+        "ru_maxrss_mb": peak["ru_maxrss_mb"],
+        "threads": con.execute("SELECT current_setting('threads')").fetchone()[0],  # type: ignore[index]
     }
 
 
-def _child(method: str, work: Path) -> dict[str, float]:
+# ---------------------------------------------------------------- parent
+
+
+def _child(args: list[str]) -> dict[str, Any]:
+    """Run this script with ``args`` in a fresh process; its last stdout line is JSON."""
+    load = os.getloadavg()[0]
     done = subprocess.run(
-        [sys.executable, __file__, "--child", method, "--work", str(work)],
+        [sys.executable, __file__, *args],
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
         env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )
-    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    if done.returncode:
+        sys.exit(f"{' '.join(args)} failed:\n{done.stderr}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    result["load_avg_1m_before"] = load
     return result
+
+
+def compare(work: Path, method: str) -> dict[str, Any]:
+    """Lines on which ``method``'s output differs from the engine's, per column."""
+    ours = pl.read_parquet(work / "out-engine.parquet")
+    theirs = pl.read_parquet(work / f"out-{method}.parquet").cast(PRICE_SCHEMA)  # type: ignore[arg-type]
+    if ours.height != theirs.height:
+        return {"rows": theirs.height, "engine_rows": ours.height, "mismatches": -1}
+    ours = ours.sort(KEY)
+    theirs = theirs.sort(KEY)
+    differs = {c: ~ours[c].eq_missing(theirs[c]) for c in PRICE_SCHEMA}
+    any_column = pl.select(pl.any_horizontal(list(differs.values()))).to_series()
+    return {
+        "mismatches": int(differs["catalog_price"].sum()),
+        "lines_differing_in_any_column": int(any_column.sum()),
+        "columns_differing": {c: int(d.sum()) for c, d in differs.items() if d.any()},
+    }
+
+
+def _machine() -> dict[str, Any]:
+    import duckdb
+
+    cpu = ""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": cpu,
+        "memory_gb": round(
+            os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+        ),
+        "python": platform.python_version(),
+        "polars": pl.__version__,
+        "duckdb": duckdb.__version__,
+        "numpy": np.__version__,
+        "polars_threads": pl.thread_pool_size(),
+    }
+
+
+def _table(report: dict[str, Any]) -> str:
+    lines = report["lines"]
+    rows = [
+        (
+            "method",
+            "best s",
+            "median s",
+            "lines/s",
+            "read s",
+            "RSS inputs MB",
+            "peak RSS MB",
+            "× DuckDB",
+            "mismatches",
+        )
+    ]
+    for method, result in report["methods"].items():
+        ratio = result.get("vs_duckdb")
+        check = result.get("check", {})
+        rows.append(
+            (
+                LABELS[method],
+                f"{result['seconds_best']:.2f}",
+                f"{result['seconds_median']:.2f}",
+                f"{lines / result['seconds_best'] / 1e6:.2f}M",
+                f"{result['read_s']:.2f}",
+                f"{result['rss_inputs_mb']:,.0f}",
+                f"{result['peak_rss_mb']:,.0f}",
+                "" if ratio is None else f"{ratio:.2f}",
+                "(reference)"
+                if method == "engine"
+                else str(check.get("mismatches", "")),
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    text = [
+        "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        )
+        for r in rows
+    ]
+    text.insert(1, "  ".join("-" * w for w in widths))
+    steps = report["methods"].get("stages", {}).get("steps_best_s")
+    if steps:
+        text.append("\nengine steps (best of runs, s):")
+        text.extend(f"  {s:7.3f}  {k}" for k, s in steps.items())
+    steps = report["methods"].get("rows", {}).get("steps_best_s")
+    if steps:
+        text.append("\nprototype steps (best of runs, s):")
+        text.extend(f"  {s:7.3f}  {k}" for k, s in steps.items())
+    return "\n".join(text)
 
 
 def main() -> None:
@@ -201,53 +763,103 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--lines", type=int, default=10_000_000)
     parser.add_argument("--seed", type=int, default=20250101)
-    parser.add_argument("--work", type=Path, default=Path("bench-work/pricing"))
-    parser.add_argument("--json", type=Path, default=None)
-    parser.add_argument("--child", choices=("engine", "duckdb"), default=None)
-    args = parser.parse_args()
-    if args.child:
-        run = run_engine if args.child == "engine" else run_duckdb
-        print(json.dumps(run(args.work)))
-        return
-    t0 = time.perf_counter()
-    sizes = prepare(args.work, args.lines, args.seed)
-    print(
-        f"prepared {sizes['lines']:,} lines in {time.perf_counter() - t0:.1f} s",
-        file=sys.stderr,
+    parser.add_argument(
+        "--churn", type=float, default=0.0, help="share of catalog rows revised in 2025"
     )
-    engine = _child("engine", args.work)
-    baseline = _child("duckdb", args.work)
-    keys = ["table", "line_no"]
-    ours = pl.read_parquet(args.work / "out-engine.parquet").sort(keys)
-    theirs = pl.read_parquet(args.work / "out-duckdb.parquet").sort(keys)
-    mismatches = int(
-        (
-            ~ours["catalog_price"].eq_missing(
-                theirs["catalog_price"].cast(pl.Decimal(38, 3))
-            )
-        ).sum()
-    ) + abs(ours.height - theirs.height)
-    import duckdb
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs per method")
+    parser.add_argument(
+        "--methods",
+        default=",".join(METHODS),
+        help="comma-separated subset of: engine,duckdb,rows",
+    )
+    parser.add_argument(
+        "--stages", action="store_true", help="also time the engine step by step"
+    )
+    parser.add_argument(
+        "--work", type=Path, default=None, help="keep inputs and outputs here"
+    )
+    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--child", choices=("prepare", *METHODS, "stages"), default=None
+    )
+    args = parser.parse_args()
 
-    report = {
+    if args.child == "prepare":
+        print(json.dumps(prepare(args.work, args.lines, args.seed, args.churn)))
+        return
+    if args.child == "duckdb":
+        print(json.dumps(run_duckdb(args.work, args.repeat)))
+        return
+    if args.child:
+        print(json.dumps(run_polars(args.child, args.work, args.repeat)))
+        return
+
+    methods = ["engine", *(m for m in args.methods.split(",") if m != "engine")]
+    if args.stages:
+        methods.append("stages")
+    unknown = set(methods) - {*METHODS, "stages"}
+    if unknown:
+        parser.error(f"unknown methods: {', '.join(sorted(unknown))}")
+    work = args.work or Path(tempfile.mkdtemp(prefix="bench-pricing-"))
+    common = ["--work", str(work), "--repeat", str(args.repeat)]
+    try:
+        t0 = time.perf_counter()
+        sizes = _child(
+            [
+                "--child",
+                "prepare",
+                "--lines",
+                str(args.lines),
+                "--seed",
+                str(args.seed),
+                "--churn",
+                str(args.churn),
+                *common,
+            ]
+        )
+        sizes.pop("load_avg_1m_before")
+        print(
+            f"prepared {sizes['lines']:,} lines in {time.perf_counter() - t0:.1f} s",
+            file=sys.stderr,
+        )
+        results: dict[str, dict[str, Any]] = {}
+        for method in methods:
+            results[method] = _child(["--child", method, *common])
+            print(
+                f"{method}: best {results[method]['seconds_best']:.2f} s",
+                file=sys.stderr,
+            )
+        for method in methods[1:]:
+            results[method]["check"] = compare(work, method)
+    finally:
+        if args.work is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+    base = results.get("duckdb")
+    for result in results.values():
+        result["lines_per_s"] = sizes["lines"] / result["seconds_best"]
+        if base:
+            result["vs_duckdb"] = result["seconds_best"] / base["seconds_best"]
+    report: dict[str, Any] = {
         **sizes,
-        "engine": engine,
-        "duckdb": baseline,
-        "engine_lines_per_s": sizes["lines"] / engine["seconds"],
-        "duckdb_lines_per_s": sizes["lines"] / baseline["seconds"],
-        "engine_over_duckdb_time": engine["seconds"] / baseline["seconds"],
-        "not_in_catalog": int(ours["catalog_price"].null_count()),
-        "mismatches": mismatches,
-        "cpus": os.cpu_count(),
-        "polars": pl.__version__,
-        "duckdb_version": duckdb.__version__,
+        "repeat": args.repeat,
+        "seed": args.seed,
+        "timing": "pricing only (inputs already in memory); best of --repeat runs",
+        "methods": results,
+        "engine_over_duckdb": results["engine"].get("vs_duckdb"),
+        "mismatches": {
+            m: r["check"]["mismatches"] for m, r in results.items() if "check" in r
+        },
+        "machine": _machine(),
     }
+    print(_table(report), file=sys.stderr)
     text = json.dumps(report, indent=2)
     print(text)
     if args.json:
-        args.json.write_text(text + "\n")
-    if mismatches:
-        sys.exit(f"engine and DuckDB disagree on {mismatches:,} lines")
+        args.json.write_text(text + "\n", encoding="utf-8")
+    bad = {m: n for m, n in report["mismatches"].items() if n}
+    if bad:
+        sys.exit(f"methods disagree with the engine on catalog prices: {bad}")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from rich.table import Table
 
 from claims.cli_catalogs import app as catalogs_app
 from claims.cli_common import CatalogDir, DataDir, err, fail, out, settings_for
+from claims.cli_rules import app as rules_app
 from claims.config import Settings
 from claims.errors import ClaimsError
 
@@ -31,6 +32,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(catalogs_app, name="catalogs")
+app.add_typer(rules_app, name="rules")
 
 
 @app.command()
@@ -127,6 +129,7 @@ def _run_inbox(
     _print_files(result.files)
     _print_counts(result.counts)
     _print_claims(result.claims, result.reasons)
+    _print_assessment(result.assessments, result.hits)
     if result.run_id is None:
         err.print("nothing new: every file was already stored")
     else:
@@ -179,6 +182,31 @@ def _print_claims(claims: pl.DataFrame, reasons: pl.DataFrame) -> None:
         for row in reasons.head(12).iter_rows():
             top.add_row(str(row[0]), str(row[1]), f"{row[2]:,}")
         out.print(top)
+
+
+def _print_assessment(assessments: pl.DataFrame, hits: pl.DataFrame) -> None:
+    """Claim outcomes of the rule pack, and the rules that fired most."""
+    if assessments.height == 0:
+        return
+    table = Table(title="assessment (rule pack)")
+    table.add_column("outcome")
+    table.add_column("claims", justify="right")
+    for outcome, n in assessments.group_by("outcome").len().sort("outcome").iter_rows():
+        table.add_row(outcome, f"{n:,}")
+    err.print(table)
+    if hits.height == 0:
+        return
+    top = Table(title="rules fired (top 12)")
+    for column in ("rule", "action", "outcome", "hits"):
+        top.add_column(column)
+    counted = (
+        hits.group_by("rule_id", "action", "outcome", "reason_code")
+        .len("hits")
+        .sort("hits", descending=True)
+    )
+    for rule, action, outcome, reason, n in counted.head(12).iter_rows():
+        top.add_row(rule or reason, action, outcome, f"{n:,}")
+    err.print(top)
 
 
 def _print_counts(counts: pl.DataFrame) -> None:

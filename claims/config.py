@@ -16,6 +16,8 @@ class Settings(BaseSettings):
     catalog_dir: Path | None = None
     max_file_bytes: int = 2 * 1024**3
     """A submission larger than this is refused whole (FILE_TOO_LARGE)."""
+    pack_id: str = "vn-bhyt"
+    """The rule pack whose released versions assess claims (by admission date)."""
 
     @property
     def store_path(self) -> Path:

@@ -29,7 +29,16 @@ from claims.errors import TransientError
 from claims.faults import crash_point
 
 WITHDRAWAL_CODE = "8"
-PARQUET_TABLES = ("xml2", "xml3", "xml4", "xml5", "raw_docs", "prices")
+PARQUET_TABLES = (
+    "xml2",
+    "xml3",
+    "xml4",
+    "xml5",
+    "raw_docs",
+    "prices",
+    "rule_hits",
+    "assessments",
+)
 """Kept in the run directories and seen through views."""
 STORE_TABLES = (
     "submissions",

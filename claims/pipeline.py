@@ -8,6 +8,7 @@ the clock; wall-clock times appear only in the run manifest.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -19,9 +20,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import polars as pl
 
 from catalogs.resolve import load_catalogs
+from claims.assess import assess
 from claims.codes import code_list_frame
 from claims.config import Settings
 from claims.errors import ReasonCode as R
@@ -34,12 +37,14 @@ from claims.ingest import (
     read_submission,
     scan_submission,
 )
-from claims.io import known_files, open_store, store_run, write_run_dir
+from claims.io import has_table, known_files, open_store, store_run, write_run_dir
 from claims.messages import MESSAGES
 from claims.price import PriceCatalogs, price_lines
 from claims.receipts import failure_receipt, submission_receipt
 from claims.validate import COUNTS_SCHEMA, Validated, validate
 from claims.xml130 import LINE_TABLES
+from rules.evaluate import load_packs, select_packs
+from rules.features import HISTORY_SCHEMA, Batch, patient_id
 
 ENGINE_VERSION = "0.1.0"
 _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="giamdinh-read")
@@ -74,6 +79,10 @@ class RunResult:
     claims: pl.DataFrame
     reasons: pl.DataFrame
     """Quarantine entries per table and reason code."""
+    assessments: pl.DataFrame = dataclasses.field(default_factory=pl.DataFrame)
+    """One row per stored claim: the rule pack's outcome and reason codes."""
+    hits: pl.DataFrame = dataclasses.field(default_factory=pl.DataFrame)
+    """Rules that fired or were not evaluable."""
 
 
 def list_inbox(inbox: Path) -> list[Path]:
@@ -114,7 +123,10 @@ def run_inbox(
     codes = code_list_frame(catalogs["code_lists"].versions[-1])
     facilities = catalogs["facilities"].resolve()
     prices = PriceCatalogs.of(catalogs)
+    packs = select_packs(load_packs(), settings.pack_id)  # so does a bad rule pack
+    icd_codes = catalogs["icd10"].resolve()["code"]
     labels = {cid: ",".join(c.labels.values()) for cid, c in catalogs.items()}
+    labels["packs"] = ",".join(p.label for p in packs)
     paths = list_inbox(inbox)
     with open_store(settings.store_path) as con:
         known = known_files(con)
@@ -134,6 +146,21 @@ def run_inbox(
     run_id = make_run_id(day, sorted(h for _, h in new), labels)
     checked = validate(subs, codes, facilities)
     priced = _price(checked, prices)
+    with open_store(settings.store_path) as con:
+        history = history_of(con)
+    tables = checked.tables
+    batch = Batch(
+        xml1=tables["XML1"],
+        xml2=tables["XML2"],
+        xml3=tables["XML3"],
+        xml4=tables["XML4"],
+        xml5=tables["XML5"],
+        prices=priced,
+        facilities=facilities,
+        icd_codes=icd_codes,
+        quarantined=checked.claims.select("file_id", "hoso_idx", "lines_quarantined"),
+    )
+    assessed = assess(batch, packs, history=history)
     claims_by_file = checked.claims.partition_by("file_id", as_dict=True)
     warnings_by_file = _price_warnings(priced).partition_by("file_id", as_dict=True)
     quarantine_by_file = checked.quarantine.partition_by("file_id", as_dict=True)
@@ -150,8 +177,13 @@ def run_inbox(
     receipts |= {f.name: failure_receipt(f, run_id) for f in failures}
     frames = _frames(subs, failures, checked, receipts, run_id)
     frames["prices"] = priced.with_columns(pl.lit(run_id).alias("run_id"))
+    frames["rule_hits"] = assessed.hits.with_columns(pl.lit(run_id).alias("run_id"))
+    frames["assessments"] = assessed.claims.with_columns(pl.lit(run_id).alias("run_id"))
     manifest = _manifest(run_id, day, hashed, new, checked, labels, started)
     manifest["counts"]["price"] = _price_counts(priced)
+    manifest["counts"]["assess"] = (
+        assessed.claims.group_by("outcome").len("claims").sort("outcome").to_dicts()
+    )
     out = write_run_dir(
         settings.runs_dir,
         day,
@@ -182,7 +214,17 @@ def run_inbox(
         .len("entries")
         .sort("entries", "table", "reason_code", descending=[True, False, False])
     )
-    return RunResult(run_id, day, out, files, checked.counts, checked.claims, reasons)
+    return RunResult(
+        run_id,
+        day,
+        out,
+        files,
+        checked.counts,
+        checked.claims,
+        reasons,
+        assessed.claims,
+        assessed.hits,
+    )
 
 
 def make_run_id(run_date: str, inputs: list[str], catalogs: dict[str, str]) -> str:
@@ -282,6 +324,21 @@ def _price(checked: Validated, prices: PriceCatalogs) -> pl.DataFrame:
         for t in ("XML2", "XML3")
     ]
     return price_lines(lines[0], lines[1], prices)
+
+
+def history_of(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
+    """Stored current claims, as the cross-claim windows of the assess stage read them."""
+    if not has_table(con, "claims"):
+        return None
+    frame: pl.DataFrame = con.sql(
+        """
+        SELECT ma_the_bhyt, ma_cskcb, ma_lk, ngay_vao, ngay_ra, ma_loai_kcb FROM claims
+        WHERE is_current AND NOT withdrawn
+        """
+    ).pl()
+    return frame.select(patient_id().alias("patient"), pl.exclude("ma_the_bhyt")).cast(
+        pl.Schema(HISTORY_SCHEMA)
+    )
 
 
 def _price_warnings(priced: pl.DataFrame) -> pl.DataFrame:

@@ -65,6 +65,8 @@ class Batch(NamedTuple):
     facilities: pl.DataFrame
     icd_codes: pl.Series | None = None
     """Known ICD-10 codes (the ``icd10`` catalog); None: not checked (always known)."""
+    quarantined: pl.DataFrame | None = None
+    """``file_id, hoso_idx, lines_quarantined`` from validation (None: none)."""
 
 
 def patient_id() -> pl.Expr:
@@ -84,8 +86,27 @@ def claim_features(batch: Batch, history: pl.DataFrame | None = None) -> pl.Data
     load = _practitioner_load(batch)
     stay = pl.col("ngay_ra").dt.date() - pl.col("ngay_vao").dt.date()
     age = pl.col("ngay_vao").dt.year() - pl.col("ngay_sinh").dt.year()
+    quarantined = (
+        batch.quarantined.select(
+            *CLAIM_KEYS, pl.col("lines_quarantined").cast(pl.Int64)
+        )
+        if batch.quarantined is not None
+        else pl.DataFrame(
+            schema={
+                "file_id": pl.String,
+                "hoso_idx": pl.UInt32,
+                "lines_quarantined": pl.Int64,
+            }
+        )
+    )
     return (
         batch.xml1.join(sums, on=CLAIM_KEYS, how="left", maintain_order="left")
+        .join(
+            quarantined.rename({"lines_quarantined": "n_lines_quarantined"}),
+            on=CLAIM_KEYS,
+            how="left",
+            maintain_order="left",
+        )
         .join(facility, on=CLAIM_KEYS, how="left", maintain_order="left")
         .join(windows, on=CLAIM_KEYS, how="left", maintain_order="left")
         .join(load, on=CLAIM_KEYS, how="left", maintain_order="left")
@@ -115,6 +136,7 @@ def claim_features(batch: Batch, history: pl.DataFrame | None = None) -> pl.Data
                 "n_bed",
                 "n_surgery",
                 "n_not_in_catalog",
+                "n_lines_quarantined",
             )
         )
     )

@@ -1,0 +1,68 @@
+"""Stored claims read back as a batch, for ``rules explain`` and ``rules shadow``.
+
+The current version of each selected claim, its lines, their prices and how many of its
+lines validation quarantined, in the shapes the assess stage reads.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from catalogs.resolve import load_catalogs
+from claims.io import has_table
+from claims.pipeline import history_of
+from rules.features import CLAIM_KEYS, Batch
+
+LINE_VIEWS = ("xml2", "xml3", "xml4", "xml5")
+
+
+def stored_batch(
+    con: duckdb.DuckDBPyConnection,
+    where: str,
+    params: list[object],
+    *,
+    catalog_dir: Path | None = None,
+) -> Batch:
+    """The current, not withdrawn claims matching ``where`` (SQL over ``claims``).
+
+    Raises:
+        LookupError: the store holds no claims yet.
+    """
+    if not has_table(con, "claims"):
+        msg = "the store holds no claims yet; run `giamdinh ingest` first"
+        raise LookupError(msg)
+    query = f"SELECT * FROM claims WHERE is_current AND NOT withdrawn AND ({where})"
+    xml1 = con.sql(query, params=params).pl().drop("_file_order", strict=False)
+    keys = xml1.select(CLAIM_KEYS)
+    con.register("_keys", keys.to_arrow())
+    lines = {
+        view: con.sql(
+            f'SELECT v.* FROM "{view}" v JOIN _keys USING (file_id, hoso_idx)'
+        ).pl()
+        for view in (*LINE_VIEWS, "prices")
+    }
+    quarantined = con.sql(
+        "SELECT s.file_id, s.hoso_idx, s.lines_quarantined FROM claim_status s "
+        "JOIN _keys USING (file_id, hoso_idx)"
+    ).pl()
+    con.unregister("_keys")
+    catalogs = load_catalogs(catalog_dir, ["facilities", "icd10"])
+    return Batch(
+        xml1=xml1,
+        xml2=lines["xml2"],
+        xml3=lines["xml3"],
+        xml4=lines["xml4"],
+        xml5=lines["xml5"],
+        prices=lines["prices"],
+        facilities=catalogs["facilities"].resolve(),
+        icd_codes=catalogs["icd10"].resolve()["code"],
+        quarantined=quarantined,
+    )
+
+
+def stored_history(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
+    """Every current stored claim, as cross-claim windows read it."""
+    return history_of(con)

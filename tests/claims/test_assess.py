@@ -1,0 +1,120 @@
+"""The assess stage: every stored claim gets one outcome from the pack version of its date."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from catalogs.resolve import load_catalogs
+from claims.assess import assess
+from claims.codes import load_code_lists
+from claims.config import Settings
+from claims.ingest import Submission, read_submission
+from claims.pipeline import run_inbox
+from claims.price import PriceCatalogs, price_lines
+from claims.synthetic import generate
+from claims.validate import validate
+from rules.evaluate import NO_RULE_PACK, load_packs, select_packs
+from rules.features import Batch
+from rules.packs import PACKS_ROOT
+from tests.factories import example_claim, hoso, wrapper
+
+
+def _batch(tmp_path: Path) -> Batch:
+    path = tmp_path / "a.xml"
+    path.write_bytes(wrapper([hoso(example_claim())]))
+    sub = read_submission(path, max_bytes=1 << 30)
+    assert isinstance(sub, Submission)
+    catalogs = load_catalogs()
+    checked = validate([sub], load_code_lists(), catalogs["facilities"].resolve())
+    facility = checked.tables["XML1"].select("file_id", "hoso_idx", "ma_cskcb")
+    xml2, xml3 = (
+        checked.tables[t].join(facility, on=["file_id", "hoso_idx"])
+        for t in ("XML2", "XML3")
+    )
+    tables = checked.tables
+    return Batch(
+        xml1=tables["XML1"],
+        xml2=tables["XML2"],
+        xml3=tables["XML3"],
+        xml4=tables["XML4"],
+        xml5=tables["XML5"],
+        prices=price_lines(xml2, xml3, PriceCatalogs.of(catalogs)),
+        facilities=catalogs["facilities"].resolve(),
+    )
+
+
+def test_the_example_claim_is_assessed_by_the_version_of_its_date(
+    tmp_path: Path,
+) -> None:
+    packs = select_packs(load_packs(), "vn-bhyt")
+    result = assess(_batch(tmp_path), packs)
+    row = result.claims.row(0, named=True)
+    assert row["pack"].startswith("vn-bhyt@2025.01.0#")  # admitted 2025-10-06
+    # its drug 40.290 is not in the (synthetic) catalog of facility 01030: that line is
+    # rejected, the claim partially accepted; 40.153 is billed above the bid price
+    assert row["outcome"] == "partially_accepted"
+    assert row["reason_codes"] == ["DRUG_NOT_IN_CATALOG", "DRUG_PRICE_ABOVE_CATALOG"]
+    fired = result.hits.select("table", "line_no", "rule_id").sort("line_no").rows()
+    assert fired == [
+        ("XML2", 1, "E3_DRUG_PRICE_ABOVE_CATALOG"),
+        ("XML2", 2, "E1_DRUG_NOT_IN_CATALOG"),
+    ]
+
+
+def test_a_claim_no_version_covers_goes_to_review(tmp_path: Path) -> None:
+    root = tmp_path / "packs"
+    shutil.copytree(PACKS_ROOT, root)
+    for old in ("2019.07.0", "2021.01.0", "2023.07.0", "2024.07.0", "2025.01.0"):
+        shutil.rmtree(root / "vn-bhyt" / old)
+    packs = select_packs(load_packs(root), "vn-bhyt")  # from 2026-07-01 only
+    result = assess(_batch(tmp_path), packs)
+    row = result.claims.row(0, named=True)
+    assert row["outcome"] == "pending_review"
+    assert row["reason_codes"] == [NO_RULE_PACK]
+    assert row["pack"] is None
+
+
+def test_pinned_version_applies_whatever_the_date(tmp_path: Path) -> None:
+    packs = [p for p in load_packs() if p.spec.version == "2019.07.0"]
+    result = assess(_batch(tmp_path), packs, pinned=True)
+    assert result.claims["pack"][0].startswith("vn-bhyt@2019.07.0#")
+
+
+def test_pipeline_assesses_every_stored_claim_and_finds_injected_overlaps(
+    tmp_path: Path,
+) -> None:
+    summary = generate(
+        tmp_path / "inbox",
+        claims=400,
+        facilities=8,
+        day=date(2026, 10, 15),
+        seed=5,
+        error_rate=0.2,
+        fmt="xml",
+    )
+    truth = pl.read_parquet(summary.truth)
+    settings = Settings(data_dir=tmp_path / "data")
+    result = run_inbox(tmp_path / "inbox", settings=settings)
+    stored = result.claims.filter(pl.col("status") != "rejected")
+    assert result.assessments.height == stored.height > 300
+    assert result.assessments.select("file_id", "hoso_idx").is_unique().all()
+    with duckdb.connect(str(settings.store_path), read_only=True) as con:
+        hits = con.sql(
+            "SELECT a.ma_cskcb, a.ma_lk, h.rule_id, a.outcome FROM rule_hits h "
+            "JOIN assessments a USING (file_id, hoso_idx)"
+        ).pl()
+    overlaps = truth.filter(pl.col("kind") == "overlapping_stay").select(
+        "ma_cskcb", "ma_lk"
+    )
+    assert overlaps.height > 0
+    found = hits.filter(pl.col("rule_id") == "J2_OVERLAPPING_STAY")
+    missed = overlaps.join(found, on=["ma_cskcb", "ma_lk"], how="anti")
+    assert missed.height == 0, missed
+    assert set(found["outcome"]) == {"pending_review"}
+    # every hit row names the pack version and an action
+    assert hits["rule_id"].null_count() == 0
