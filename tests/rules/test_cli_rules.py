@@ -1,0 +1,128 @@
+"""``giamdinh rules``: check, test, explain and shadow, run as real processes on a real store."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from claims.config import Settings
+from claims.pipeline import run_inbox
+from claims.synthetic import generate
+from rules.packs import PACKS_ROOT
+
+
+def _giamdinh(*args: str) -> subprocess.CompletedProcess[str]:
+    code = "from claims.cli import app; app()"
+    return subprocess.run(
+        [sys.executable, "-c", code, "rules", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={**os.environ, "COLUMNS": "250"},
+    )
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("rules-cli")
+    generate(
+        root / "inbox",
+        claims=300,
+        facilities=6,
+        day=date(2026, 10, 15),
+        seed=3,
+        error_rate=0.2,
+        fmt="xml",
+    )
+    settings = Settings(data_dir=root / "data")
+    run_inbox(root / "inbox", settings=settings)
+    return root / "data"
+
+
+def test_check_lists_every_version_and_test_runs_the_cases() -> None:
+    checked = _giamdinh("check")
+    assert checked.returncode == 0, checked.stderr
+    assert checked.stdout.count("vn-bhyt@") == 6
+    tested = _giamdinh("test", "vn-bhyt@2025.01.0")
+    assert tested.returncode == 0, tested.stdout
+    assert "ok vn-bhyt@2025.01.0" in tested.stdout
+    assert "0 failed" in tested.stdout
+
+
+def test_a_rule_naming_an_unknown_column_stops_check(tmp_path: Path) -> None:
+    root = tmp_path / "packs"
+    shutil.copytree(PACKS_ROOT, root)
+    draft = root / "vn-bhyt" / "2026.12.0"
+    draft.mkdir()
+    text = (root / "vn-bhyt" / "2026.07.0" / "pack.yaml").read_text()
+    text = text.replace("version: 2026.07.0", "version: 2026.12.0")
+    text = text.replace("status: released", "status: draft")
+    text = text.replace(
+        "expr: visits_30d >= max_visits", "expr: visit_30d >= max_visits"
+    )
+    (draft / "pack.yaml").write_text(text)
+    done = _giamdinh("check", "--packs", str(root))
+    assert done.returncode == 1
+    assert "vn-bhyt@2026.12.0" in done.stderr
+    assert "J7_FREQUENT_VISITS" in done.stderr
+    assert "visits_30d" in done.stderr  # the suggestion
+    assert "Traceback" not in done.stderr
+
+
+def test_explain_shows_the_rule_that_fired_on_a_stored_claim(store: Path) -> None:
+    with duckdb.connect(str(store / "giamdinh.duckdb"), read_only=True) as con:
+        facility, claim = con.sql(
+            "SELECT a.ma_cskcb, a.ma_lk FROM rule_hits h JOIN assessments a "
+            "USING (file_id, hoso_idx) WHERE h.outcome = 'fired' AND h.line_no IS NULL "
+            "ORDER BY a.ma_lk LIMIT 1"
+        ).fetchall()[0]
+        rule = con.sql(
+            "SELECT h.rule_id FROM rule_hits h JOIN assessments a USING (file_id, hoso_idx) "
+            f"WHERE a.ma_lk = '{claim}' AND h.line_no IS NULL LIMIT 1"
+        ).fetchall()[0][0]
+    done = _giamdinh(
+        "explain", "--facility", facility, "--claim", claim, "--data-dir", str(store)
+    )
+    assert done.returncode == 0, done.stderr
+    line = next(x for x in done.stdout.splitlines() if rule in x)
+    assert "fired" in line
+    missing = _giamdinh(
+        "explain", "--facility", facility, "--claim", "NOPE", "--data-dir", str(store)
+    )
+    assert missing.returncode == 1
+    assert "no current claim 'NOPE'" in missing.stderr
+
+
+def test_shadow_reports_what_a_draft_would_change(store: Path, tmp_path: Path) -> None:
+    root = tmp_path / "packs"
+    shutil.copytree(PACKS_ROOT, root)
+    draft = root / "vn-bhyt" / "2026.12.0"
+    draft.mkdir()
+    text = (root / "vn-bhyt" / "2026.07.0" / "pack.yaml").read_text()
+    text = text.replace("version: 2026.07.0", "version: 2026.12.0")
+    text = text.replace("status: released", "status: draft")
+    # every exam becomes a review: the draft must change outcomes
+    text = text.replace("params: {max_exams: 65}", "params: {max_exams: 0}")
+    (draft / "pack.yaml").write_text(text)
+    done = _giamdinh(
+        "shadow",
+        "vn-bhyt@2026.12.0",
+        "--since",
+        "2026-10-01",
+        "--data-dir",
+        str(store),
+        "--packs",
+        str(root),
+    )
+    assert done.returncode == 0, done.stderr
+    assert "change outcome under vn-bhyt@2026.12.0" in done.stdout
+    assert "H3_EXAM_QUOTA" in done.stdout
+    assert "0 change outcome" not in done.stdout
