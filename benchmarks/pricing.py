@@ -681,6 +681,13 @@ def compare(work: Path, method: str) -> dict[str, Any]:
     }
 
 
+def _priced(work: Path) -> dict[str, int]:
+    """How the engine priced the lines: by facility row, national row, or not at all."""
+    scope = pl.read_parquet(work / "out-engine.parquet", columns=["catalog_scope"])
+    counts = scope["catalog_scope"].fill_null("not_in_catalog").value_counts()
+    return dict(zip(counts["catalog_scope"], counts["count"], strict=True))
+
+
 def _machine() -> dict[str, Any]:
     import duckdb
 
@@ -831,6 +838,7 @@ def main() -> None:
             )
         for method in methods[1:]:
             results[method]["check"] = compare(work, method)
+        sizes["priced_by"] = _priced(work)
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)

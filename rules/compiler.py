@@ -241,6 +241,9 @@ def _literal_index(rule: _Compiler, node: Any, what: str) -> int | None:
     if not value.is_finite() or value != value.to_integral_value():
         msg = f"{what} {value} is not an integer"
         raise rule.fail(msg, RuleTypeError)
+    if abs(value) >= 2**31:
+        msg = f"{what} as large as {value}"
+        raise rule.fail(msg)
     return int(value)
 
 
@@ -587,7 +590,7 @@ def _(node: rast.ContainsExpression, rule: _Compiler) -> Value:
         return Value(pl.lit(False), BOOLEAN, error)
     kind = _common(member.kind, item)
     if kind is None:
-        msg = f"'in' looks for a {member.kind} among {item} values: it is never found"
+        msg = f"'in' looks for a {member.kind} among {item} values; use one type"
         raise rule.fail(msg, RuleTypeError)
     items = box.value.cast(pl.List(kind.dtype())) if item != kind else box.value
     return Value(
@@ -605,7 +608,9 @@ def _in_literal(values: list[Any], member: Value, rule: _Compiler) -> Value:
             )
             common = _common(kind, found)
             if common is None:
-                msg = f"'in' looks for a {member.kind} among {found} values: it is never found"
+                msg = (
+                    f"'in' looks for a {member.kind} among {found} values; use one type"
+                )
                 raise rule.fail(msg, RuleTypeError)
             kind = common
     items = pl.Series(values, dtype=kind.dtype()).implode()

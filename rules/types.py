@@ -278,6 +278,7 @@ def _rule_error(
     if isinstance(exc, re_errors.RuleSyntaxError):
         token = exc.token
         position = len(text) if token is None else int(token.lexpos)
+        message = message.rsplit(" at: ", 1)[0]  # its line count runs across parses
         cls = RuleSyntaxError
     elif isinstance(exc, re_errors.SyntaxError):
         cls = RuleSyntaxError

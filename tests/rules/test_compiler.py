@@ -317,6 +317,7 @@ def test_syntax_error_points_at_the_token() -> None:
     with pytest.raises(RuleSyntaxError) as info:
         compile_expression("a > > 1", SCHEMA)
     assert info.value.position == 4
+    assert str(info.value).startswith("syntax error at position 4\n    a > > 1\n")
     with pytest.raises(RuleSyntaxError) as info:
         compile_expression("a >", SCHEMA)
     assert info.value.position == 3
