@@ -16,7 +16,7 @@ from catalogs.errors import CatalogError
 from catalogs.loader import BUILTIN_ROOT, load_root, write_version
 from catalogs.resolve import Catalog, load_catalogs
 from catalogs.schema import SCHEMAS
-from claims.cli_common import CatalogDir, err, fail, out
+from claims.cli_common import CatalogDir, err, fail, out, print_frame
 
 app = typer.Typer(
     help="Reference catalogs: prices, facilities, ICD-10, base salary, benefit tables.",
@@ -147,14 +147,8 @@ def diff(
     out.print(f"{catalog_id} {a.label} → {b.label}: {summary}")
     if result.changes.height == 0:
         return
-    table = Table(title=f"changes (first {limit})")
-    for column in result.changes.columns:
-        table.add_column(column)
     shown = result.changes.sort("suspicious", "change", descending=[True, False])
-    for row in shown.head(limit).iter_rows(named=True):
-        style = "bold red" if row["suspicious"] else None
-        table.add_row(*["" if v is None else str(v) for v in row.values()], style=style)
-    out.print(table)
+    print_frame(f"changes (first {limit})", shown, limit=limit, highlight="suspicious")
 
 
 @app.command()

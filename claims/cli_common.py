@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import polars as pl
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from claims.config import Settings
 
@@ -43,3 +45,19 @@ def settings_for(data_dir: Path | None, catalog_dir: Path | None) -> Settings:
 def fail(exc: Exception) -> typer.Exit:
     err.print(f"[bold red]error:[/] {exc}")
     return typer.Exit(code=1)
+
+
+def print_frame(
+    title: str, frame: pl.DataFrame, *, limit: int = 30, highlight: str | None = None
+) -> None:
+    """A frame as a table on stdout: its first ``limit`` rows, nulls blank.
+
+    Rows where the Boolean column ``highlight`` is true are shown in bold red.
+    """
+    table = Table(title=title)
+    for column in frame.columns:
+        table.add_column(column)
+    for row in frame.head(limit).iter_rows(named=True):
+        style = "bold red" if highlight and row[highlight] else None
+        table.add_row(*["" if v is None else str(v) for v in row.values()], style=style)
+    out.print(table)

@@ -11,7 +11,15 @@ import polars as pl
 import typer
 from rich.table import Table
 
-from claims.cli_common import CatalogDir, DataDir, err, fail, out, settings_for
+from claims.cli_common import (
+    CatalogDir,
+    DataDir,
+    err,
+    fail,
+    out,
+    print_frame,
+    settings_for,
+)
 from claims.errors import ClaimsError
 from rules.cases import read_cases, run_cases, uncovered
 from rules.evaluate import Pack, frame_schemas, load_packs, select_packs, version_of
@@ -108,7 +116,7 @@ def explain(
 ) -> None:
     """For a stored claim: every rule of its pack version, its inputs, and what it gave."""
     from claims.io import open_store
-    from claims.stored import stored_batch, stored_history
+    from claims.stored import history_of, stored_batch
     from rules.features import claim_features, line_features
 
     settings = settings_for(data_dir, catalog_dir)
@@ -123,7 +131,7 @@ def explain(
             )
         except LookupError as exc:
             raise fail(exc) from exc
-        history = stored_history(con)
+        history = history_of(con)
     if batch.xml1.height == 0:
         err.print(
             f"[bold red]error:[/] no current claim {claim!r} of facility {facility!r}"
@@ -187,7 +195,7 @@ def shadow(
     """Evaluate a draft on stored claims next to the active versions; report what changes."""
     from claims.assess import assess
     from claims.io import open_store
-    from claims.stored import stored_batch, stored_history
+    from claims.stored import history_of, stored_batch
 
     settings = settings_for(data_dir, catalog_dir)
     every = _packs(root)
@@ -202,7 +210,7 @@ def shadow(
             batch = stored_batch(con, "ngay_vao >= ?", [day], catalog_dir=catalog_dir)
         except LookupError as exc:
             raise fail(exc) from exc
-        history = stored_history(con)
+        history = history_of(con)
     now = assess(batch, active, history=history)
     then = assess(batch, draft[:1], history=history, pinned=True)
     keys = ["file_id", "hoso_idx"]
@@ -223,7 +231,7 @@ def shadow(
             )
             .sort("claims", descending=True)
         )
-        _table("per facility", per_facility)
+        print_frame("per facility", per_facility)
     fired = (
         now.hits.filter(pl.col("outcome") == "fired").group_by("rule_id").len("active")
     )
@@ -237,13 +245,4 @@ def shadow(
         .sort("rule_id", nulls_last=True)
     )
     if per_rule.height:
-        _table("per rule (hits)", per_rule)
-
-
-def _table(title: str, frame: pl.DataFrame, limit: int = 30) -> None:
-    table = Table(title=title)
-    for column in frame.columns:
-        table.add_column(column)
-    for row in frame.head(limit).iter_rows():
-        table.add_row(*["" if v is None else str(v) for v in row])
-    out.print(table)
+        print_frame("per rule (hits)", per_rule)

@@ -20,7 +20,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import polars as pl
 
 from catalogs.resolve import load_catalogs
@@ -37,14 +36,15 @@ from claims.ingest import (
     read_submission,
     scan_submission,
 )
-from claims.io import has_table, known_files, open_store, store_run, write_run_dir
+from claims.io import known_files, open_store, store_run, write_run_dir
 from claims.messages import MESSAGES
 from claims.price import PriceCatalogs, price_lines
 from claims.receipts import failure_receipt, submission_receipt
+from claims.stored import history_of
 from claims.validate import COUNTS_SCHEMA, Validated, validate
 from claims.xml130 import LINE_TABLES
 from rules.evaluate import load_packs, select_packs
-from rules.features import HISTORY_SCHEMA, Batch, patient_id
+from rules.features import Batch
 
 ENGINE_VERSION = "0.1.0"
 _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="giamdinh-read")
@@ -324,21 +324,6 @@ def _price(checked: Validated, prices: PriceCatalogs) -> pl.DataFrame:
         for t in ("XML2", "XML3")
     ]
     return price_lines(lines[0], lines[1], prices)
-
-
-def history_of(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
-    """Stored current claims, as the cross-claim windows of the assess stage read them."""
-    if not has_table(con, "claims"):
-        return None
-    frame: pl.DataFrame = con.sql(
-        """
-        SELECT ma_the_bhyt, ma_cskcb, ma_lk, ngay_vao, ngay_ra, ma_loai_kcb FROM claims
-        WHERE is_current AND NOT withdrawn
-        """
-    ).pl()
-    return frame.select(patient_id().alias("patient"), pl.exclude("ma_the_bhyt")).cast(
-        pl.Schema(HISTORY_SCHEMA)
-    )
 
 
 def _price_warnings(priced: pl.DataFrame) -> pl.DataFrame:

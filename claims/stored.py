@@ -1,4 +1,4 @@
-"""Stored claims read back as a batch, for ``rules explain`` and ``rules shadow``.
+"""Stored claims read back: the history cross-claim windows see, and batches to re-assess.
 
 The current version of each selected claim, its lines, their prices and how many of its
 lines validation quarantined, in the shapes the assess stage reads.
@@ -13,8 +13,7 @@ import polars as pl
 
 from catalogs.resolve import load_catalogs
 from claims.io import has_table
-from claims.pipeline import history_of
-from rules.features import CLAIM_KEYS, Batch
+from rules.features import CLAIM_KEYS, HISTORY_SCHEMA, Batch, patient_id
 
 LINE_VIEWS = ("xml2", "xml3", "xml4", "xml5")
 
@@ -63,6 +62,16 @@ def stored_batch(
     )
 
 
-def stored_history(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
-    """Every current stored claim, as cross-claim windows read it."""
-    return history_of(con)
+def history_of(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
+    """Stored current claims, as the cross-claim windows of the assess stage read them."""
+    if not has_table(con, "claims"):
+        return None
+    frame: pl.DataFrame = con.sql(
+        """
+        SELECT ma_the_bhyt, ma_cskcb, ma_lk, ngay_vao, ngay_ra, ma_loai_kcb FROM claims
+        WHERE is_current AND NOT withdrawn
+        """
+    ).pl()
+    return frame.select(patient_id().alias("patient"), pl.exclude("ma_the_bhyt")).cast(
+        pl.Schema(HISTORY_SCHEMA)
+    )
