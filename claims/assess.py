@@ -16,6 +16,7 @@ from typing import NamedTuple
 import polars as pl
 
 from claims.dates import admission_date
+from claims.validate import ConservationError
 from rules.evaluate import HIT_SCHEMA, NO_RULE_PACK, Pack, evaluate_table, version_of
 from rules.features import CLAIM_KEYS, Batch, claim_features, line_features
 
@@ -82,7 +83,11 @@ def assess(
         pl.lit(None, pl.Decimal(38, 3)).alias("adjust_to"),
     )
     every = pl.concat([*hits, uncovered.cast(HIT_SCHEMA)])  # type: ignore[arg-type]
-    return Assessment(every, _outcomes(claims, every))
+    outcomes = _outcomes(claims, every)
+    if outcomes.height != batch.xml1.height:
+        msg = f"{batch.xml1.height} claims in, {outcomes.height} assessed"
+        raise ConservationError(msg)
+    return Assessment(every, outcomes)
 
 
 def _outcomes(claims: pl.DataFrame, hits: pl.DataFrame) -> pl.DataFrame:
