@@ -1,0 +1,105 @@
+"""Eligibility per claim: card level, benefit percent, card cover of the stay, exemption.
+
+Everything comes from the ``benefits`` catalog as valid on the admission date
+(``claims.dates``): the object code (first two characters of the first card) gives the
+benefit level (``object_level``), which gives the percent (``benefit_level``). The level
+digit printed on the card (third character) must agree with it. The cards of the
+``;``-list together must cover the stay: the earliest GT_THE_TU on or before admission and
+the latest GT_THE_DEN on or after discharge. NGAY_MIEN_CCT on or before admission
+exempts the patient from co-pay (the 5-consecutive-years rule, §2.3).
+
+Only the facts are computed here; rules and the payment stage decide what they mean.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from claims.dates import admission_date
+from claims.errors import ReasonCode as R
+
+KEYS = ("file_id", "hoso_idx")
+ELIGIBILITY_SCHEMA: dict[str, pl.DataType] = {
+    "file_id": pl.String(),
+    "hoso_idx": pl.UInt32(),
+    "object_code": pl.String(),
+    "card_level": pl.Int64(),
+    "benefit_level": pl.Int64(),
+    "benefit_percent": pl.Decimal(38, 4),
+    "card_covers_stay": pl.Boolean(),
+    "copay_exempt": pl.Boolean(),
+    "eligibility_reason": pl.String(),
+}
+
+
+def _as_of(
+    claims: pl.DataFrame, benefits: pl.DataFrame, kind: str, key: str
+) -> pl.DataFrame:
+    """The ``benefits`` value of ``kind`` keyed by column ``key``, valid at admission."""
+    table = benefits.filter(pl.col("kind") == kind).select(
+        pl.col("key").alias(key), "value", "valid_from", "valid_to"
+    )
+    day = pl.col("_adm")
+    inside = (pl.col("valid_from") <= day) & (
+        pl.col("valid_to").is_null() | (day <= pl.col("valid_to"))
+    )
+    return (
+        claims.select(*KEYS, key, "_adm")
+        .join(table, on=key, how="inner")
+        .filter(inside)
+        .select(*KEYS, "value")
+    )
+
+
+def eligibility(xml1: pl.DataFrame, benefits: pl.DataFrame) -> pl.DataFrame:
+    """One row per claim of ``xml1`` (:data:`ELIGIBILITY_SCHEMA`).
+
+    Args:
+        xml1: typed XML1 rows with ``file_id, hoso_idx``, ``ma_the_bhyt``, ``gt_the_tu``,
+            ``gt_the_den``, ``ngay_vao``, ``ngay_ra``, ``ngay_mien_cct``.
+        benefits: the resolved ``benefits`` catalog.
+    """
+    parsed = pl.element().str.strptime(pl.Date, "%Y%m%d", strict=False)
+    claims = xml1.select(
+        *KEYS,
+        pl.col("ma_the_bhyt").str.slice(0, 2).alias("object_code"),
+        pl.col("ma_the_bhyt")
+        .str.slice(2, 1)
+        .cast(pl.Int64, strict=False)
+        .alias("card_level"),
+        admission_date().alias("_adm"),
+        pl.col("ngay_ra").dt.date().alias("_ra"),
+        pl.col("gt_the_tu").str.split(";").list.eval(parsed).list.min().alias("_from"),
+        pl.col("gt_the_den").str.split(";").list.eval(parsed).list.max().alias("_to"),
+        pl.col("ngay_mien_cct").dt.date().alias("_exempt_from"),
+    )
+    level = _as_of(claims, benefits, "object_level", "object_code").select(
+        *KEYS, pl.col("value").cast(pl.Int64).alias("benefit_level")
+    )
+    with_level = claims.join(
+        level, on=KEYS, how="left", maintain_order="left"
+    ).with_columns(pl.col("benefit_level").cast(pl.String).alias("_level_key"))
+    percent = _as_of(with_level, benefits, "benefit_level", "_level_key").select(
+        *KEYS, pl.col("value").alias("benefit_percent")
+    )
+    covers = (pl.col("_from") <= pl.col("_adm")) & (pl.col("_to") >= pl.col("_ra"))
+    reason = (
+        pl.when(pl.col("benefit_level").is_null())
+        .then(pl.lit(R.CARD_OBJECT_UNKNOWN.value))
+        .when(pl.col("card_level") != pl.col("benefit_level"))
+        .then(pl.lit(R.CARD_LEVEL_MISMATCH.value))
+        .when(~covers.fill_null(False))
+        .then(pl.lit(R.CARD_NOT_COVERING_STAY.value))
+    )
+    return (
+        with_level.join(percent, on=KEYS, how="left", maintain_order="left")
+        .with_columns(
+            covers.fill_null(False).alias("card_covers_stay"),
+            (pl.col("_exempt_from") <= pl.col("_adm"))
+            .fill_null(False)
+            .alias("copay_exempt"),
+            reason.alias("eligibility_reason"),
+        )
+        .select(list(ELIGIBILITY_SCHEMA))
+        .cast(ELIGIBILITY_SCHEMA)  # type: ignore[arg-type]
+    )
