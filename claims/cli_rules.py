@@ -131,7 +131,7 @@ def explain(
             )
         except LookupError as exc:
             raise fail(exc) from exc
-        history = history_of(con)
+        history = history_of(con, batch.xml1)
     if batch.xml1.height == 0:
         err.print(
             f"[bold red]error:[/] no current claim {claim!r} of facility {facility!r}"
@@ -210,7 +210,7 @@ def shadow(
             batch = stored_batch(con, "ngay_vao >= ?", [day], catalog_dir=catalog_dir)
         except LookupError as exc:
             raise fail(exc) from exc
-        history = history_of(con)
+        history = history_of(con, batch.xml1)
     now = assess(batch, active, history=history)
     then = assess(batch, draft[:1], history=history, pinned=True)
     keys = ["file_id", "hoso_idx"]

@@ -147,7 +147,7 @@ def run_inbox(
     checked = validate(subs, codes, facilities)
     priced = _price(checked, prices)
     with open_store(settings.store_path) as con:
-        history = history_of(con)
+        history = history_of(con, checked.tables["XML1"])
     tables = checked.tables
     batch = Batch(
         xml1=tables["XML1"],

@@ -13,7 +13,13 @@ import polars as pl
 
 from catalogs.resolve import load_catalogs
 from claims.io import has_table
-from rules.features import CLAIM_KEYS, HISTORY_SCHEMA, Batch, patient_id
+from rules.features import (
+    CLAIM_KEYS,
+    HISTORY_SCHEMA,
+    VISIT_WINDOW_DAYS,
+    Batch,
+    patient_id,
+)
 
 LINE_VIEWS = ("xml2", "xml3", "xml4", "xml5")
 
@@ -62,16 +68,39 @@ def stored_batch(
     )
 
 
-def history_of(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
-    """Stored current claims, as the cross-claim windows of the assess stage read them."""
+def history_of(
+    con: duckdb.DuckDBPyConnection, claims: pl.DataFrame | None = None
+) -> pl.DataFrame | None:
+    """Stored current claims, as the cross-claim windows of the assess stage read them.
+
+    With ``claims`` (XML1 rows of a batch), only what their windows can see: the same
+    patients, admitted from :data:`VISIT_WINDOW_DAYS` days before the batch's first
+    admission or still in hospital then, and admitted by its last discharge.
+    """
     if not has_table(con, "claims"):
         return None
-    frame: pl.DataFrame = con.sql(
-        """
+    query = """
         SELECT ma_the_bhyt, ma_cskcb, ma_lk, ngay_vao, ngay_ra, ma_loai_kcb FROM claims
         WHERE is_current AND NOT withdrawn
+    """
+    params: list[object] = []
+    if claims is not None:
+        first, last = claims["ngay_vao"].min(), claims["ngay_ra"].max()
+        if first is None:
+            return None
+        patients = claims.select(patient_id().alias("patient")).drop_nulls().unique()
+        con.register("_patients", patients.to_arrow())
+        query += """
+            AND substr(ma_the_bhyt, 6, 10) IN (SELECT patient FROM _patients)
+            AND (ngay_vao >= ? - to_days(?) OR ngay_ra >= ?)
+            AND ngay_vao <= ?
         """
-    ).pl()
+        params = [first, VISIT_WINDOW_DAYS, first, last if last is not None else first]
+    try:
+        frame: pl.DataFrame = con.sql(query, params=params).pl()
+    finally:
+        if claims is not None:
+            con.unregister("_patients")
     return frame.select(patient_id().alias("patient"), pl.exclude("ma_the_bhyt")).cast(
         pl.Schema(HISTORY_SCHEMA)
     )

@@ -118,3 +118,35 @@ def test_pipeline_assesses_every_stored_claim_and_finds_injected_overlaps(
     assert set(found["outcome"]) == {"pending_review"}
     # every hit row names the pack version and an action
     assert hits["rule_id"].null_count() == 0
+
+
+def _stay(ma_lk: str, vao: str, ra: str) -> bytes:
+    from tests.factories import with_key
+
+    claim = with_key(example_claim(), ma_lk)
+    claim["XML1"][0] |= {"MA_LOAI_KCB": "03", "NGAY_VAO": vao, "NGAY_RA": ra}
+    claim["XML1"][0] |= {
+        "SO_NGAY_DTRI": "2",
+        "LY_DO_VNT": "Sốt cao",
+        "KET_QUA_DTRI": "1",
+    }
+    return wrapper([hoso(claim)])
+
+
+def test_a_stay_overlapping_a_stored_claim_of_an_earlier_run_goes_to_review(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    first = tmp_path / "in1"
+    first.mkdir()
+    (first / "a.xml").write_bytes(_stay("STAY1", "202510060800", "202510081000"))
+    one = run_inbox(first, settings=settings)
+    assert one.hits.filter(pl.col("rule_id") == "J2_OVERLAPPING_STAY").height == 0
+    second = tmp_path / "in2"
+    second.mkdir()
+    # the same patient, admitted again while the first stay had not ended
+    (second / "b.xml").write_bytes(_stay("STAY2", "202510071000", "202510091000"))
+    two = run_inbox(second, settings=settings)
+    fired = two.hits.filter(pl.col("outcome") == "fired")["rule_id"].to_list()
+    assert "J2_OVERLAPPING_STAY" in fired
+    assert two.assessments["outcome"].to_list() == ["pending_review"]
