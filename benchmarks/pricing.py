@@ -71,10 +71,11 @@ from claims.price import (  # noqa: E402
 )
 
 CATALOGS = ("drugs", "services", "supplies")
-METHODS = ("engine", "duckdb", "rows")
+METHODS = ("engine", "duckdb", "duckdb-price", "rows")
 LABELS = {
     "engine": "engine price_lines",
     "duckdb": "DuckDB range joins",
+    "duckdb-price": "DuckDB range joins, price only",
     "rows": "prototype: int keys + row gather",
     "stages": "engine, step by step",
 }
@@ -551,6 +552,38 @@ FROM found
 """
 
 
+DUCKDB_PRICE_SQL = """
+WITH lines AS (
+    SELECT 'XML2' AS "table", line_no, ma_cskcb, 'drugs' AS catalog, ma_thuoc AS code,
+           CAST(coalesce(ngay_th_yl, ngay_yl) AS DATE) AS line_date
+    FROM xml2
+    UNION ALL
+    SELECT 'XML3', line_no, ma_cskcb,
+           CASE WHEN ma_vat_tu IS NULL THEN 'services' ELSE 'supplies' END,
+           coalesce(ma_vat_tu, ma_dich_vu), CAST(coalesce(ngay_th_yl, ngay_yl) AS DATE)
+    FROM xml3
+), catalog AS (
+    SELECT 'drugs' AS catalog, ma_cskcb, ma_thuoc AS code, valid_from,
+           coalesce(valid_to, DATE '9999-12-31') AS valid_to, don_gia FROM drugs
+    UNION ALL
+    SELECT 'services', ma_cskcb, ma_dich_vu, valid_from,
+           coalesce(valid_to, DATE '9999-12-31'), don_gia FROM services
+    UNION ALL
+    SELECT 'supplies', ma_cskcb, ma_vat_tu, valid_from,
+           coalesce(valid_to, DATE '9999-12-31'), don_gia FROM supplies
+)
+SELECT l."table", l.line_no, coalesce(f.don_gia, n.don_gia) AS catalog_price
+FROM lines l
+LEFT JOIN catalog f
+    ON f.catalog = l.catalog AND f.ma_cskcb = l.ma_cskcb AND f.code = l.code
+    AND l.line_date BETWEEN f.valid_from AND f.valid_to
+LEFT JOIN catalog n
+    ON n.catalog = l.catalog AND n.ma_cskcb IS NULL AND n.code = l.code
+    AND l.line_date BETWEEN n.valid_from AND n.valid_to
+"""
+"""The bare range joins: the catalog price of each line and nothing else."""
+
+
 def _memory() -> dict[str, float]:
     """Peak RSS of this process: the kernel's high-water mark and ``ru_maxrss`` (MB)."""
     hwm = 0.0
@@ -562,85 +595,68 @@ def _memory() -> dict[str, float]:
     return {"hwm_mb": hwm or ru, "ru_maxrss_mb": ru}
 
 
-def _timings(seconds: list[float]) -> dict[str, Any]:
-    return {
-        "seconds_best": min(seconds),
-        "seconds_median": statistics.median(seconds),
-        "seconds_all": [round(s, 3) for s in seconds],
-    }
-
-
-def run_polars(method: str, work: Path, repeat: int) -> dict[str, Any]:
-    """Time one polars method (``engine``, ``rows``, ``stages``) on the prepared files."""
+def run_polars(method: str, work: Path, write: bool) -> dict[str, Any]:
+    """Time one run of a polars method (``engine``, ``rows``, ``stages``)."""
     t0 = time.perf_counter()
     xml2 = pl.read_parquet(work / "xml2.parquet")
     xml3 = pl.read_parquet(work / "xml3.parquet")
     prices = PriceCatalogs(*(pl.read_parquet(work / f"{n}.parquet") for n in CATALOGS))
     read_s = time.perf_counter() - t0
     inputs = _memory()
-    seconds: list[float] = []
-    steps: list[dict[str, float]] = []
-    priced = None
-    for i in range(repeat):
-        lap = Laps()
-        t0 = time.perf_counter()
-        if method == "engine":
-            priced = price_lines(xml2, xml3, prices)
-        elif method == "rows":
-            priced = price_by_rows(xml2, xml3, prices, lap)
-        else:
-            priced = engine_stages(xml2, xml3, prices, lap)
-        seconds.append(time.perf_counter() - t0)
-        steps.append(lap.seconds)
-        if i + 1 < repeat:
-            del priced  # the next run must not count this one's output
+    lap = Laps()
+    t0 = time.perf_counter()
+    if method == "engine":
+        priced = price_lines(xml2, xml3, prices)
+    elif method == "rows":
+        priced = price_by_rows(xml2, xml3, prices, lap)
+    else:
+        priced = engine_stages(xml2, xml3, prices, lap)
+    seconds = time.perf_counter() - t0
     peak = _memory()
-    assert priced is not None
     report: dict[str, Any] = {
+        "seconds": seconds,
         "read_s": read_s,
-        **_timings(seconds),
         "rss_inputs_mb": inputs["hwm_mb"],
         "peak_rss_mb": peak["hwm_mb"],
         "ru_maxrss_mb": peak["ru_maxrss_mb"],
     }
+    if method != "engine":
+        report["steps_s"] = lap.seconds
     if method == "stages":
-        report["steps_best_s"] = {k: min(s[k] for s in steps) for k in steps[0]}
         report["equal_to_price_lines"] = priced.equals(price_lines(xml2, xml3, prices))
-    elif method == "rows":
-        report["steps_best_s"] = {k: min(s[k] for s in steps) for k in steps[0]}
-    priced.write_parquet(work / f"out-{method}.parquet")
+    if write:
+        priced.write_parquet(work / f"out-{method}.parquet")
     return report
 
 
-def run_duckdb(work: Path, repeat: int) -> dict[str, Any]:
-    """Time the plain DuckDB range joins on the same files (into a DuckDB table)."""
+def run_duckdb(work: Path, write: bool, sql: str, method: str) -> dict[str, Any]:
+    """Time one run of plain DuckDB range joins (into a DuckDB table)."""
     import duckdb
 
     con = duckdb.connect()
     t0 = time.perf_counter()
-    for name in ("xml2", "xml3", *CATALOGS):
-        path = work / f"{name}.parquet"
-        con.execute(f"CREATE TABLE {name} AS SELECT * FROM read_parquet('{path}')")
+    for table in ("xml2", "xml3", *CATALOGS):
+        path = work / f"{table}.parquet"
+        con.execute(f"CREATE TABLE {table} AS SELECT * FROM read_parquet('{path}')")
     read_s = time.perf_counter() - t0
     inputs = _memory()
-    seconds = []
-    for _ in range(repeat):
-        con.execute("DROP TABLE IF EXISTS priced")
-        t0 = time.perf_counter()
-        con.execute(f"CREATE TABLE priced AS {DUCKDB_SQL}")
-        seconds.append(time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    con.execute(f"CREATE TABLE priced AS {sql}")
+    seconds = time.perf_counter() - t0
     peak = _memory()
-    out = work / "out-duckdb.parquet"
-    con.execute(
-        f"""COPY (SELECT * FROM priced ORDER BY "table", line_no) TO '{out}' (FORMAT parquet)"""
-    )
+    if write:
+        out = work / f"out-{method}.parquet"
+        con.execute(
+            f"""COPY (SELECT * FROM priced ORDER BY "table", line_no) TO '{out}' (FORMAT parquet)"""
+        )
+    threads = con.execute("SELECT current_setting('threads')").fetchone()
     return {
+        "seconds": seconds,
         "read_s": read_s,
-        **_timings(seconds),
         "rss_inputs_mb": inputs["hwm_mb"],
         "peak_rss_mb": peak["hwm_mb"],
         "ru_maxrss_mb": peak["ru_maxrss_mb"],
-        "threads": con.execute("SELECT current_setting('threads')").fetchone()[0],  # type: ignore[index]
+        "threads": threads[0] if threads else None,
     }
 
 
@@ -660,19 +676,44 @@ def _child(args: list[str]) -> dict[str, Any]:
     if done.returncode:
         sys.exit(f"{' '.join(args)} failed:\n{done.stderr}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    result["load_avg_1m_before"] = load
+    result["load_avg_1m"] = load
     return result
+
+
+def _merge(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One method's runs (one per process): best and median time, highest peak RSS."""
+    seconds = [r["seconds"] for r in runs]
+    merged: dict[str, Any] = {
+        "seconds_best": min(seconds),
+        "seconds_median": statistics.median(seconds),
+        "seconds_all": [round(s, 3) for s in seconds],
+        "read_s": statistics.median(r["read_s"] for r in runs),
+        "rss_inputs_mb": max(r["rss_inputs_mb"] for r in runs),
+        "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
+        "ru_maxrss_mb": max(r["ru_maxrss_mb"] for r in runs),
+        "load_avg_1m": [r["load_avg_1m"] for r in runs],
+    }
+    if "steps_s" in runs[0]:
+        merged["steps_best_s"] = {
+            k: min(r["steps_s"][k] for r in runs) for k in runs[0]["steps_s"]
+        }
+    if "equal_to_price_lines" in runs[0]:
+        merged["equal_to_price_lines"] = all(r["equal_to_price_lines"] for r in runs)
+    if "threads" in runs[0]:
+        merged["threads"] = runs[0]["threads"]
+    return merged
 
 
 def compare(work: Path, method: str) -> dict[str, Any]:
     """Lines on which ``method``'s output differs from the engine's, per column."""
-    ours = pl.read_parquet(work / "out-engine.parquet")
-    theirs = pl.read_parquet(work / f"out-{method}.parquet").cast(PRICE_SCHEMA)  # type: ignore[arg-type]
+    theirs = pl.read_parquet(work / f"out-{method}.parquet")
+    ours = pl.read_parquet(work / "out-engine.parquet", columns=theirs.columns)
+    theirs = theirs.cast(ours.schema)  # type: ignore[arg-type]
     if ours.height != theirs.height:
         return {"rows": theirs.height, "engine_rows": ours.height, "mismatches": -1}
     ours = ours.sort(KEY)
     theirs = theirs.sort(KEY)
-    differs = {c: ~ours[c].eq_missing(theirs[c]) for c in PRICE_SCHEMA}
+    differs = {c: ~ours[c].eq_missing(theirs[c]) for c in ours.columns}
     any_column = pl.select(pl.any_horizontal(list(differs.values()))).to_series()
     return {
         "mismatches": int(differs["catalog_price"].sum()),
@@ -754,6 +795,12 @@ def _table(report: dict[str, Any]) -> str:
         for r in rows
     ]
     text.insert(1, "  ".join("-" * w for w in widths))
+    loads = [x for r in report["methods"].values() for x in r["load_avg_1m"]]
+    text.append(
+        f"{lines:,} lines, {report['catalog_rows']['total']:,} catalog rows; "
+        f"load average before runs {min(loads):.1f}–{max(loads):.1f} "
+        f"on {report['machine']['cpus']} CPUs"
+    )
     steps = report["methods"].get("stages", {}).get("steps_best_s")
     if steps:
         text.append("\nengine steps (best of runs, s):")
@@ -773,11 +820,13 @@ def main() -> None:
     parser.add_argument(
         "--churn", type=float, default=0.0, help="share of catalog rows revised in 2025"
     )
-    parser.add_argument("--repeat", type=int, default=3, help="timed runs per method")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="rounds: one timed run per method each"
+    )
     parser.add_argument(
         "--methods",
         default=",".join(METHODS),
-        help="comma-separated subset of: engine,duckdb,rows",
+        help=f"comma-separated subset of: {','.join(METHODS)}",
     )
     parser.add_argument(
         "--stages", action="store_true", help="also time the engine step by step"
@@ -787,18 +836,20 @@ def main() -> None:
     )
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument(
-        "--child", choices=("prepare", *METHODS, "stages"), default=None
+        "--child", choices=("prepare", *METHODS, "stages"), help=argparse.SUPPRESS
     )
+    parser.add_argument("--write", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.child == "prepare":
         print(json.dumps(prepare(args.work, args.lines, args.seed, args.churn)))
         return
-    if args.child == "duckdb":
-        print(json.dumps(run_duckdb(args.work, args.repeat)))
+    if args.child in ("duckdb", "duckdb-price"):
+        sql = DUCKDB_SQL if args.child == "duckdb" else DUCKDB_PRICE_SQL
+        print(json.dumps(run_duckdb(args.work, args.write, sql, args.child)))
         return
     if args.child:
-        print(json.dumps(run_polars(args.child, args.work, args.repeat)))
+        print(json.dumps(run_polars(args.child, args.work, args.write)))
         return
 
     methods = ["engine", *(m for m in args.methods.split(",") if m != "engine")]
@@ -808,7 +859,7 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown methods: {', '.join(sorted(unknown))}")
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-pricing-"))
-    common = ["--work", str(work), "--repeat", str(args.repeat)]
+    common = ["--work", str(work)]
     try:
         t0 = time.perf_counter()
         sizes = _child(
@@ -824,18 +875,23 @@ def main() -> None:
                 *common,
             ]
         )
-        sizes.pop("load_avg_1m_before")
+        sizes.pop("load_avg_1m")
         print(
             f"prepared {sizes['lines']:,} lines in {time.perf_counter() - t0:.1f} s",
             file=sys.stderr,
         )
-        results: dict[str, dict[str, Any]] = {}
-        for method in methods:
-            results[method] = _child(["--child", method, *common])
-            print(
-                f"{method}: best {results[method]['seconds_best']:.2f} s",
-                file=sys.stderr,
-            )
+        runs: dict[str, list[dict[str, Any]]] = {m: [] for m in methods}
+        for i in range(
+            args.repeat
+        ):  # rounds interleave the methods: load hits all alike
+            for method in methods:
+                flags = ["--write"] if i + 1 == args.repeat else []
+                runs[method].append(_child(["--child", method, *common, *flags]))
+                print(
+                    f"round {i + 1}: {method} {runs[method][-1]['seconds']:.2f} s",
+                    file=sys.stderr,
+                )
+        results = {m: _merge(r) for m, r in runs.items()}
         for method in methods[1:]:
             results[method]["check"] = compare(work, method)
         sizes["priced_by"] = _priced(work)
@@ -852,7 +908,8 @@ def main() -> None:
         **sizes,
         "repeat": args.repeat,
         "seed": args.seed,
-        "timing": "pricing only (inputs already in memory); best of --repeat runs",
+        "timing": "pricing only (inputs already in memory); best of --repeat runs, "
+        "each in its own process, methods interleaved",
         "methods": results,
         "engine_over_duckdb": results["engine"].get("vs_duckdb"),
         "mismatches": {

@@ -414,6 +414,23 @@ _ORDERED: dict[str, Callable[[pl.Expr, pl.Expr], pl.Expr]] = {
 }
 
 
+_FLIPPED = {"gt": "lt", "ge": "le", "lt": "gt", "le": "ge"}
+
+
+def _is_constant(expr: pl.Expr) -> bool:
+    return not expr.meta.root_names()
+
+
+def _column_first(a: pl.Expr, b: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """Operands of a symmetric comparison with any column side first.
+
+    polars 2.1 loses the frame's length comparing a literal (left) with a column that
+    ``when``/``coalesce`` filled from a literal (``"" == (ma ?? "")`` on a null chunk):
+    a one-row result, a ShapeError beside other columns, rows dropped when streaming.
+    """
+    return (b, a) if _is_constant(a) else (a, b)
+
+
 @_translate.register
 def _(node: rast.ComparisonExpression, rule: _Compiler) -> Value:
     left, right = rule.compile(node.left), rule.compile(node.right)
@@ -429,7 +446,8 @@ def _(node: rast.ComparisonExpression, rule: _Compiler) -> Value:
     if NULL in (left.kind, right.kind):
         equal = _null(left) & _null(right)
     else:
-        equal = _as(left, kind).eq_missing(_as(right, kind))
+        a, b = _column_first(_as(left, kind), _as(right, kind))
+        equal = a.eq_missing(b)
     return Value(equal if node.type == "eq" else ~equal, BOOLEAN, error)
 
 
@@ -441,6 +459,8 @@ def _ordered(
         msg = f"ordering {kind} values"
         raise rule.fail(msg)
     left_null, right_null = _null(left), _null(right)
+    if _is_constant(a):
+        a, b, op = b, a, _FLIPPED[op]
     # two nulls compare as equal; one null is a type mismatch, which raises
     value = (
         pl.when(left_null & right_null)

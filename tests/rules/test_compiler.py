@@ -206,6 +206,25 @@ def test_a_constant_rule_gives_one_outcome_per_row() -> None:
     assert outcome("false", FRAME.head(0)).len() == 0
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        '"" == (ma ?? "")',
+        '"x" > (co ? ma : "")',
+        "3 <= (a ?? 0)",
+        '[""] == (codes ?? [""])',
+    ],
+)
+def test_a_literal_compared_with_a_filled_column_keeps_every_row(text: str) -> None:
+    # polars 2.1 returns one row for `lit == when(...).then(lit)` on an all-null chunk
+    frame = pl.DataFrame({c: [None] * 5 for c in SCHEMA}, schema=SCHEMA)
+    expr = compile_expression(text, SCHEMA)
+    assert frame.select(expr).height == 5
+    assert frame.select(expr, pl.col("ma")).height == 5
+    streamed = frame.lazy().select(expr).collect(engine="streaming")
+    assert streamed["rule"].to_list() == rule_engine_outcome(text, frame)
+
+
 def test_value_is_the_exact_decimal_or_null() -> None:
     values = FRAME.select(compile_value("so_luong * don_gia / 4", SCHEMA))["value"]
     assert values.to_list() == [Decimal("112492.65"), None, Decimal("-0.75")]

@@ -433,7 +433,7 @@ def _oracle(rule: Any, row: dict[str, Any]) -> bool | None:
         return None
 
 
-def check(text: str, rows: list[dict[str, Any]]) -> None:
+def assert_agrees(text: str, rows: list[dict[str, Any]]) -> None:
     """Compiled outcome == rule-engine's on every row (a raised error == null)."""
     try:
         rule = rule_engine.Rule(text, context=CONTEXT)
@@ -442,7 +442,10 @@ def check(text: str, rows: list[dict[str, Any]]) -> None:
             compile_expression(text, RULE_SCHEMA)
         return
     frame = pl.DataFrame(rows, schema=RULE_SCHEMA)
-    got = frame.select(compile_expression(text, RULE_SCHEMA))["rule"].to_list()
+    expr = compile_expression(text, RULE_SCHEMA)
+    got = frame.select(expr)["rule"].to_list()
+    streamed = frame.lazy().select(expr).collect(engine="streaming")["rule"].to_list()
+    assert streamed == got, f"{text}: the streaming engine disagrees"
     want = [_oracle(rule, row) for row in frame.iter_rows(named=True)]
     bad = [
         (row, g, w)
@@ -459,7 +462,7 @@ def check(text: str, rows: list[dict[str, Any]]) -> None:
 def test_compiled_rules_agree_with_rule_engine(
     text: str, rows: list[dict[str, Any]]
 ) -> None:
-    check(text, rows)
+    assert_agrees(text, rows)
 
 
 @pytest.mark.slow
@@ -468,4 +471,4 @@ def test_compiled_rules_agree_with_rule_engine(
 def test_compiled_rules_agree_with_rule_engine_slow(
     text: str, rows: list[dict[str, Any]]
 ) -> None:
-    check(text, rows)
+    assert_agrees(text, rows)
