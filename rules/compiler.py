@@ -18,6 +18,17 @@ as decimals); products keep the sum of their operands' scales up to
 that terminates within those places matches rule-engine's 28-digit result. Anything the
 compiler does not translate raises :class:`~rules.errors.UnsupportedRuleError` at load;
 there is no per-row fallback.
+
+Translated: literals (numbers, strings, booleans, ``null``, ``d"…"`` in UTC, ``t"…"``,
+arrays and sets), columns, ``and or not``, ``?:``, ``??``, ``== != < <= > >=``,
+``=~ =~~ !~ !~~`` with a literal pattern, ``+ - * / // %``, ``**`` by a literal 0-8,
+unary minus, ``in``/``not in`` (substring, array member), ``[i]`` ``&[i]`` and slices
+with literal bounds, the attributes in :data:`_ATTRIBUTES` plus ``ceiling floor to_int
+to_flt is_nan`` of numbers, ``starts_with``/``ends_with`` of strings, and the built-ins
+``$e $pi $abs $sum $min $max $any $all``. Refused: comprehensions, bitwise operators,
+mappings, bytes, dynamic regexes or indexes, ``$now``/``$today`` (clock) and the other
+built-ins, text-to-number and float-valued attributes (``to_int`` of a string,
+``to_epoch``, ``total_seconds``), ordering arrays, and mixed-type ``==``/``in``.
 """
 
 from __future__ import annotations
@@ -842,20 +853,20 @@ def _builtin_call(
         return Value(args[0].value.abs(), args[0].kind, errors)
     if name not in ("sum", "min", "max", "any", "all") or len(args) != 1:
         raise _builtin_refused(name, rule)
-    items = args[0]
-    item = items.kind.item
-    if items.kind.name != "ARRAY" or item is None or item == NULL:
-        msg = f"${name} of a {items.kind}"
+    item = args[0].kind.item
+    if args[0].kind.name != "ARRAY" or item is None:
+        msg = f"${name} of a {args[0].kind}"
         raise rule.fail(msg)
+    if item == NULL:  # `[]` or `[null]`: read as numbers (or booleans for any/all)
+        item = BOOLEAN if name in ("any", "all") else FLOAT0
+    items = args[0].value.cast(pl.List(item.dtype()))
     if name in ("any", "all"):
-        each = items.value.list.eval(truthy(Value(pl.element(), item)))
-        return Value(
-            each.list.any() if name == "any" else each.list.all(), BOOLEAN, errors
-        )
+        each = items.list.eval(truthy(Value(pl.element(), item)))
+        found = each.list.any() if name == "any" else each.list.all()
+        return Value(found, BOOLEAN, errors)
     # a null member cannot be added or ordered; max() and min() of nothing raise
-    error = _any(errors, _has_null(items.value).fill_null(False))
+    error = _any(errors, _has_null(items).fill_null(False))
     if name == "sum":
-        return Value(items.value.list.sum(), item, error)
-    error = _any(error, (items.value.list.len() == 0).fill_null(False))
-    value = items.value.list.max() if name == "max" else items.value.list.min()
-    return Value(value, item, error)
+        return Value(items.list.sum(), item, error)
+    error = _any(error, (items.list.len() == 0).fill_null(False))
+    return Value(items.list.max() if name == "max" else items.list.min(), item, error)

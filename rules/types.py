@@ -9,7 +9,8 @@ operations rule-engine refuses on it make the row "not evaluable".
 
 :func:`parse` runs rule-engine's own parser and type check, and keeps, for each AST node,
 the offset of its token in the text, so that every error (rule-engine's or the
-compiler's) can point at its place in the expression.
+compiler's) can point at its place in the expression. :func:`rust_regex` carries a
+pattern from Python's ``re`` dialect (rule-engine's) to polars' (Rust ``regex``).
 """
 
 from __future__ import annotations

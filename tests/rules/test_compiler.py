@@ -183,6 +183,8 @@ CASES = {
     "$min([a, b]) == -7": [False, None, True],
     "$any([co, false])": [True, False, False],
     "$all(codes)": [True, None, True],
+    "$all([]) and not $any([]) and $sum([]) == 0": [True, True, True],
+    "$max([]) == 0": [None, None, None],
     "a.to_int == 3 and (a / 2).to_int == 1": [None, None, False],  # 1.5 is not whole
     "(a / 2).to_int > 0": [None, None, None],
     "so_luong.floor == -2 or so_luong.ceiling == 30": [True, None, True],
