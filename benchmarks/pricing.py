@@ -63,11 +63,11 @@ from catalogs.resolve import VERSION, load_catalogs  # noqa: E402
 from claims.dates import line_date  # noqa: E402
 from claims.errors import ReasonCode as R  # noqa: E402
 from claims.price import (  # noqa: E402
-    PRICE_SCHEMA,
     PriceCatalogs,
     _unified,
-    payable_price,
     price_lines,
+    priced_lines,
+    probe_lines,
 )
 
 CATALOGS = ("drugs", "services", "supplies")
@@ -274,52 +274,6 @@ class Laps:
         self._t = now
 
 
-def _probe(
-    lines: pl.DataFrame, catalog: pl.Expr, code: pl.Expr, claimed: str
-) -> pl.DataFrame:
-    """The engine's probe frame (``claims.price._price``)."""
-    return lines.select(
-        "file_id",
-        "hoso_idx",
-        "line_no",
-        "ma_cskcb",
-        catalog.alias("catalog"),
-        code.alias("code"),
-        line_date().alias("line_date"),
-        pl.col(claimed).alias("claimed_price"),
-        pl.col("tyle_tt_bh").alias("claimed_ratio"),
-    )
-
-
-def _output(found: pl.DataFrame, table: str) -> pl.DataFrame:
-    """The engine's output columns (``claims.price._price``)."""
-    priced = pl.col("don_gia").is_not_null()
-    return found.select(
-        "file_id",
-        "hoso_idx",
-        pl.lit(table).alias("table"),
-        "line_no",
-        "ma_cskcb",
-        "catalog",
-        "code",
-        "line_date",
-        "claimed_price",
-        "claimed_ratio",
-        pl.col("don_gia").alias("catalog_price"),
-        pl.when(priced)
-        .then(pl.col("tyle_tt_bh").fill_null(100))
-        .alias("catalog_ratio"),
-        pl.col("tran_tt").alias("catalog_ceiling"),
-        pl.col("max_per_day").alias("catalog_max_per_day"),
-        "catalog_scope",
-        VERSION,
-        payable_price(pl.col("claimed_price"), pl.col("don_gia")).alias(
-            "payable_price"
-        ),
-        pl.when(~priced).then(pl.lit(R.NOT_IN_CATALOG.value)).alias("reason_code"),
-    ).cast(PRICE_SCHEMA)  # type: ignore[arg-type]
-
-
 SUPPLY = pl.col("ma_vat_tu").is_not_null()
 TABLES = (
     # table, catalog name, catalog index in CATALOGS, code, claimed price column
@@ -351,7 +305,7 @@ def engine_stages(
     for (table, catalog, _, code, claimed), lines, resolved in zip(
         TABLES, (xml2, xml3), (drugs, xml3_catalog), strict=True
     ):
-        probe = _probe(lines, catalog, code, claimed)
+        probe = probe_lines(lines, catalog, code, claimed)
         lap("probe columns")
         indexed = probe.with_row_index("_i")
         left = indexed.select("_i", "code", "line_date", "ma_cskcb", "catalog").filter(
@@ -403,7 +357,7 @@ def engine_stages(
         lap("concat passes")
         joined = indexed.join(matched, on="_i", how="left", maintain_order="left")
         lap("re-join to lines by row index")
-        parts.append(_output(joined.drop("_i"), table))
+        parts.append(priced_lines(joined.drop("_i"), table))
         lap("output columns")
     out = pl.concat(parts)
     lap("concat tables")
@@ -463,7 +417,7 @@ def price_by_rows(
     for (table, catalog_name, catalog_index, code, claimed), lines in zip(
         TABLES, (xml2, xml3), strict=True
     ):
-        probe = _probe(lines, catalog_name, code, claimed)
+        probe = probe_lines(lines, catalog_name, code, claimed)
         lap("probe columns")
         keyed = lines.select(
             *keys(pl.col("ma_cskcb"), code, catalog_index),
@@ -490,7 +444,7 @@ def price_by_rows(
         lap("scatter row numbers")
         found = pl.concat([probe, attached[row]], how="horizontal")
         lap("gather catalog columns")
-        parts.append(_output(found, table))
+        parts.append(priced_lines(found, table))
         lap("output columns")
     out = pl.concat(parts)
     lap("concat tables")

@@ -141,7 +141,22 @@ def _price(
     claimed: str,
     resolved: pl.DataFrame,
 ) -> pl.DataFrame:
-    probe = lines.select(
+    found = as_of(
+        probe_lines(lines, catalog, code, claimed),
+        resolved,
+        code=("code", "code"),
+        on="line_date",
+        columns=["don_gia", "tyle_tt_bh", "tran_tt", "max_per_day"],
+        by=["catalog"],
+    )
+    return priced_lines(found, table)
+
+
+def probe_lines(
+    lines: pl.DataFrame, catalog: pl.Expr, code: pl.Expr, claimed: str
+) -> pl.DataFrame:
+    """What pricing looks up per line: keys, catalog, code, date, the claimed figures."""
+    return lines.select(
         "file_id",
         "hoso_idx",
         "line_no",
@@ -152,14 +167,10 @@ def _price(
         pl.col(claimed).alias("claimed_price"),
         pl.col("tyle_tt_bh").alias("claimed_ratio"),
     )
-    found = as_of(
-        probe,
-        resolved,
-        code=("code", "code"),
-        on="line_date",
-        columns=["don_gia", "tyle_tt_bh", "tran_tt", "max_per_day"],
-        by=["catalog"],
-    )
+
+
+def priced_lines(found: pl.DataFrame, table: str) -> pl.DataFrame:
+    """Probe rows with their catalog row's columns as :data:`PRICE_SCHEMA`."""
     priced = pl.col("don_gia").is_not_null()
     return found.select(
         "file_id",
