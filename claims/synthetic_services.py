@@ -190,7 +190,11 @@ def _beds(claims: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
     item = np.select(
         [kind == "04", kind == "06"], [ids["K03.1920"], ids["K01.1930"]], ward
     )
-    yl = _claim(claims, "vao", ci) + k * MINUTES + rng.integers(0, 11, n)
+    # one line per calendar day: day k of the stay at noon (plus a few minutes), never
+    # before admission nor after discharge, so two bed-days never share a date (H4)
+    vao, ra = _claim(claims, "vao", ci), _claim(claims, "ra", ci)
+    noon = vao - vao % MINUTES + k * MINUTES + MINUTES // 2 + rng.integers(0, 11, n)
+    yl = np.minimum(np.maximum(vao, noon), ra)
     return _part(
         ci,
         item,
