@@ -22,7 +22,14 @@ from claims.cli_common import (
 )
 from claims.errors import ClaimsError
 from rules.cases import read_cases, run_cases, uncovered
-from rules.evaluate import Pack, frame_schemas, load_packs, select_packs, version_of
+from rules.evaluate import (
+    Pack,
+    frame_schemas,
+    load_packs,
+    param_columns,
+    select_packs,
+    version_of,
+)
 from rules.packs import PACKS_ROOT
 
 app = typer.Typer(
@@ -156,7 +163,7 @@ def explain(
     table = Table()
     for column in ("rule", "action", "result", "inputs (first row)"):
         table.add_column(column)
-    params = [pl.lit(v).alias(k) for k, v in pack.params.items()]
+    params = param_columns(pack)
     for r in pack.rules:
         frame = frames[r.spec.table].with_columns(params)
         results = frame.select(r.expr).to_series()
