@@ -166,3 +166,115 @@ def test_facility_row_overrides_national_row_and_falls_back_outside_its_window()
     assert _lookup(resolved, "A", date(2024, 3, 1)) == Decimal(100)
     assert _lookup(resolved, "A", date(2024, 1, 31)) == Decimal(100)
     assert _lookup(resolved, "A", date(2023, 12, 31)) is None
+
+
+def _spans(draw: st.DrawFn) -> list[tuple[int, int | None, int]]:
+    """Disjoint validity spans (start, end or None for open, price), in day offsets."""
+    cuts = sorted(draw(st.sets(st.integers(0, 360), max_size=8)))
+    spans: list[tuple[int, int | None, int]] = []
+    for start, end in zip(cuts[::2], cuts[1::2], strict=False):
+        spans.append((start, end, draw(st.integers(1, 10**6))))
+    if len(cuts) % 2 and draw(st.booleans()):
+        spans.append((cuts[-1], None, draw(st.integers(1, 10**6))))
+    return spans
+
+
+@st.composite
+def scoped_rows(draw: st.DrawFn) -> dict[str | None, list[tuple[int, int | None, int]]]:
+    """Rows of code A: national (None) and for facility 01001, each with its own spans."""
+    return {None: _spans(draw), "01001": _spans(draw)}
+
+
+def _dated(facility: str | None, spans: list[tuple[int, int | None, int]]) -> list:
+    return [
+        {
+            "ma_cskcb": facility,
+            "ma_dich_vu": "A",
+            "ten_dich_vu": "A",
+            "ma_nhom": 1,
+            "don_gia": Decimal(price),
+            "max_per_day": None,
+            "valid_from": DAY0 + timedelta(days=start),
+            "valid_to": None if end is None else DAY0 + timedelta(days=end),
+        }
+        for start, end, price in spans
+    ]
+
+
+@given(scoped_rows(), st.lists(st.integers(-5, 400), min_size=1, max_size=20))
+def test_facility_row_wins_where_valid_and_the_national_row_elsewhere(
+    scoped: dict[str | None, list[tuple[int, int | None, int]]], days: list[int]
+) -> None:
+    records = [r for facility, spans in scoped.items() for r in _dated(facility, spans)]
+    rows = pl.DataFrame(records, schema=SERVICES.polars_schema, orient="row")
+    resolved = resolve([version("services", "2024-01-01", rows, recorded_at=T0)])
+
+    def valid(spans: list[tuple[int, int | None, int]], offset: int) -> int | None:
+        for start, end, price in spans:
+            if start <= offset and (end is None or offset <= end):
+                return price
+        return None
+
+    for offset in days:
+        day = DAY0 + timedelta(days=offset)
+        own = valid(scoped["01001"], offset)
+        national = valid(scoped[None], offset)
+        expected = own if own is not None else national
+        got = _lookup(resolved, "A", day)
+        assert got == (None if expected is None else Decimal(expected))
+        # a facility without rows of its own always gets the national row
+        other = _lookup(resolved, "A", day, facility="01002")
+        assert other == (None if national is None else Decimal(national))
+
+
+bitemporal_releases = st.lists(
+    st.tuples(
+        st.integers(0, 3),  # effective month offset: few dates, so corrections happen
+        st.integers(0, 30),  # recorded day offset (ties allowed)
+        st.dictionaries(st.sampled_from(CODES), st.integers(1, 10**6), min_size=1),
+    ),
+    min_size=1,
+    max_size=6,
+)
+
+
+@given(
+    bitemporal_releases,
+    st.one_of(st.none(), st.integers(0, 31)),
+    st.lists(st.tuples(st.integers(-5, 200), st.sampled_from(CODES)), max_size=12),
+)
+def test_corrections_and_supersession_answer_like_a_naive_bitemporal_lookup(
+    spec: list[tuple[int, int, dict[str, int]]],
+    known_offset: int | None,
+    queries: list[tuple[int, str]],
+) -> None:
+    versions: list[CatalogVersion] = []
+    seen: dict[int, int] = {}
+    for month, recorded, prices in spec:
+        n = seen[month] = seen.get(month, 0) + 1
+        start = date(2024, 1 + month, 1)
+        name = start.isoformat() + ("" if n == 1 else f".{n}")
+        at = T0 + timedelta(days=recorded)
+        versions.append(version("services", name, _rows(prices), recorded_at=at))
+    known = None if known_offset is None else T0 + timedelta(days=known_offset)
+    resolved = resolve(versions, known)
+
+    def naive(code: str, day: date) -> Decimal | None:
+        visible = [
+            v for v in versions if known is None or v.manifest.recorded_at <= known
+        ]
+        started = [v for v in visible if v.manifest.effective_from <= day]
+        if not started:
+            return None
+        newest = max(v.manifest.effective_from for v in started)
+        # the last recorded wins; for one recorded time, the higher correction number
+        winner = max(
+            (v for v in started if v.manifest.effective_from == newest),
+            key=lambda v: (v.manifest.recorded_at, versions.index(v)),
+        )
+        hit = winner.rows.filter(pl.col("ma_dich_vu") == code)["don_gia"]
+        return hit[0] if hit.len() else None
+
+    for offset, code in queries:
+        day = date(2024, 1, 1) + timedelta(days=offset)
+        assert _lookup(resolved, code, day) == naive(code, day)

@@ -6,6 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import polars as pl
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -215,6 +216,51 @@ def test_supply_lines_price_from_supplies_and_missing_codes_pay_nothing() -> Non
     assert by_line[1]["payable_price"] == 0
 
 
+@pytest.mark.parametrize("supply_from", [date(2024, 1, 1), date(2024, 1, 20)])
+def test_services_and_supplies_sharing_a_code_each_price_from_their_own(
+    supply_from: date,
+) -> None:
+    """The supply catalog is joined only to supply lines, even where codes coincide."""
+    services = _services(
+        {"ma_cskcb": None, "ma_dich_vu": "X1", "don_gia": Decimal(100)}
+    )
+    supplies = _supplies(
+        {
+            "ma_cskcb": None,
+            "ma_vat_tu": "X1",
+            "don_gia": Decimal(50),
+            "tyle_tt_bh": 70,
+            "valid_from": supply_from,
+        }
+    )
+    day = _at(date(2024, 2, 1))
+    xml3 = _xml3(
+        {"ma_dich_vu": "X1", "ngay_yl": day, "don_gia_bh": Decimal(200)},
+        {
+            "ma_dich_vu": "S",
+            "ma_vat_tu": "X1",
+            "ngay_yl": day,
+            "don_gia_bh": Decimal(200),
+        },
+    )
+    priced = price_lines(_xml2(), xml3, _prices(services=services, supplies=supplies))
+    assert priced["catalog"].to_list() == ["services", "supplies"]
+    assert priced["catalog_price"].to_list() == [Decimal(100), Decimal(50)]
+    assert priced["catalog_ratio"].to_list() == [100, 70]
+    assert priced["payable_price"].to_list() == [Decimal(100), Decimal(50)]
+
+
+def test_a_drug_code_never_prices_a_service_line() -> None:
+    drugs = _drugs(
+        {"ma_cskcb": None, "ma_thuoc": "X1", "don_gia": Decimal(5), "tyle_tt_bh": 100}
+    )
+    day = _at(date(2024, 2, 1))
+    xml3 = _xml3({"ma_dich_vu": "X1", "ngay_yl": day, "don_gia_bh": Decimal(9)})
+    priced = price_lines(_xml2(), xml3, _prices(drugs=drugs))
+    assert priced["reason_code"].to_list() == [R.NOT_IN_CATALOG]
+    assert priced["payable_price"].to_list() == [0]
+
+
 def test_every_line_comes_out_once() -> None:
     drugs = _drugs(
         {"ma_cskcb": "01001", "ma_thuoc": "A", "don_gia": Decimal(5), "tyle_tt_bh": 100}
@@ -235,39 +281,95 @@ def test_every_line_comes_out_once() -> None:
 
 
 money = st.integers(1, 10**7).map(lambda v: Decimal(v) / 1000)
-
-
-@given(
-    st.lists(st.tuples(st.sampled_from("ABC"), money), min_size=1, max_size=6),
-    st.dictionaries(st.sampled_from("ABC"), money, min_size=1),
-    st.sampled_from("ABC"),
-    st.integers(0, 1000),
+KINDS = ("drug", "service", "supply")
+FACILITIES = (None, "01001", "01002")
+# one catalog row: (kind, facility, code) -> price
+catalog_rows = st.dictionaries(
+    st.tuples(
+        st.sampled_from(KINDS), st.sampled_from(FACILITIES), st.sampled_from("AB")
+    ),
+    money,
+    min_size=1,
+    max_size=12,
 )
-def test_lowering_a_catalog_price_never_raises_a_payable_price(
-    lines: list[tuple[str, Decimal]],
-    catalog: dict[str, Decimal],
-    lowered: str,
-    cut: int,
-) -> None:
-    day = _at(date(2024, 2, 1))
-    xml2 = _xml2(*({"ma_thuoc": c, "ngay_yl": day, "don_gia": p} for c, p in lines))
+claim_lines = st.lists(
+    st.tuples(
+        st.sampled_from(KINDS),
+        st.sampled_from(FACILITIES[1:]),
+        st.sampled_from("ABC"),
+        money,
+    ),
+    min_size=1,
+    max_size=10,
+)
 
-    def payable(prices: dict[str, Decimal]) -> list[Decimal]:
-        drugs = _drugs(
+
+def _payable(
+    lines: list[tuple[str, str | None, str, Decimal]],
+    catalog: dict[tuple[str, str | None, str], Decimal],
+) -> list[Decimal]:
+    def rows(kind: str) -> list[tuple[str | None, str, Decimal]]:
+        return [(f, c, p) for (k, f, c), p in catalog.items() if k == kind]
+
+    prices = _prices(
+        drugs=_drugs(
             *(
-                {"ma_cskcb": "01001", "ma_thuoc": c, "don_gia": p, "tyle_tt_bh": 100}
-                for c, p in prices.items()
+                {"ma_cskcb": f, "ma_thuoc": c, "don_gia": p, "tyle_tt_bh": 100}
+                for f, c, p in rows("drug")
             )
+        ),
+        services=_services(
+            *(
+                {"ma_cskcb": f, "ma_dich_vu": c, "don_gia": p}
+                for f, c, p in rows("service")
+            )
+        ),
+        supplies=_supplies(
+            *(
+                {"ma_cskcb": f, "ma_vat_tu": c, "don_gia": p, "tyle_tt_bh": 80}
+                for f, c, p in rows("supply")
+            )
+        ),
+    )
+    day = _at(date(2024, 2, 1))
+    drugs = [(f, c, p) for k, f, c, p in lines if k == "drug"]
+    others = [(k, f, c, p) for k, f, c, p in lines if k != "drug"]
+    xml2 = _xml2(
+        *(
+            {"ma_cskcb": f, "ma_thuoc": c, "ngay_yl": day, "don_gia": p}
+            for f, c, p in drugs
         )
-        return price_lines(xml2, _xml3(), _prices(drugs=drugs))[
-            "payable_price"
-        ].to_list()
+    )
+    xml3 = _xml3(
+        *(
+            {
+                "ma_cskcb": f,
+                "ma_dich_vu": "DV" if k == "supply" else c,
+                "ma_vat_tu": c if k == "supply" else None,
+                "ngay_yl": day,
+                "don_gia_bh": p,
+            }
+            for k, f, c, p in others
+        )
+    )
+    priced = price_lines(xml2, xml3, prices)
+    assert priced.height == len(lines)
+    claimed = [p for *_, p in drugs] + [p for *_, p in others]
+    assert all(
+        0 <= a <= c for a, c in zip(priced["payable_price"], claimed, strict=True)
+    )
+    return priced["payable_price"].to_list()
 
-    before = payable(catalog)
-    if lowered in catalog:
-        cheaper = max(catalog[lowered] * (1000 - cut) / 1000, Decimal("0.001"))
-        after = payable(catalog | {lowered: cheaper.quantize(Decimal("0.001"))})
-    else:
-        after = payable(catalog)
+
+@given(claim_lines, catalog_rows, st.data())
+def test_lowering_a_catalog_price_never_raises_a_payable_price(
+    lines: list[tuple[str, str | None, str, Decimal]],
+    catalog: dict[tuple[str, str | None, str], Decimal],
+    data: st.DataObject,
+) -> None:
+    lowered = data.draw(st.sampled_from(sorted(catalog, key=str)))
+    cut = data.draw(st.integers(1, 1000))
+    cheaper = max(catalog[lowered] * (1000 - cut) / 1000, Decimal("0.001"))
+    before = _payable(lines, catalog)
+    after = _payable(lines, catalog | {lowered: cheaper.quantize(Decimal("0.001"))})
     assert all(a <= b for a, b in zip(after, before, strict=True))
-    assert all(0 <= a <= p for a, (_, p) in zip(after, lines, strict=True))
