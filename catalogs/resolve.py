@@ -223,7 +223,7 @@ def as_of(
     keep = [*columns, VERSION]
     indexed = lines.with_row_index("_i")
     probe = indexed.select(
-        "_i", left_code, on, *([facility] if facility else [])
+        "_i", left_code, on, *by, *([facility] if facility else [])
     ).filter(pl.col(on).is_not_null() & pl.col(left_code).is_not_null())
     probe = probe.sort(on)
     catalog = resolved.rename(
@@ -232,16 +232,15 @@ def as_of(
     found: list[pl.DataFrame] = []
     passes: list[tuple[list[str], pl.Expr, str]] = []
     if facility is not None:
-        passes.append(
-            ([facility, left_code], pl.col(facility).is_not_null(), "facility")
-        )
-        passes.append(([left_code], pl.col(facility).is_null(), "national"))
+        own = [facility, *by, left_code]
+        passes.append((own, pl.col(facility).is_not_null(), "facility"))
+        passes.append(([*by, left_code], pl.col(facility).is_null(), "national"))
     else:
-        passes.append(([left_code], pl.lit(True), "national"))
-    for by, subset, scope in passes:
+        passes.append(([*by, left_code], pl.lit(True), "national"))
+    for keys_, subset, scope in passes:
         right = (
             catalog.filter(subset)
-            .select(*by, "valid_from", "valid_to", *keep)
+            .select(*keys_, "valid_from", "valid_to", *keep)
             .sort("valid_from")
         )
         if found:
@@ -250,7 +249,7 @@ def as_of(
             right,
             left_on=on,
             right_on="valid_from",
-            by=by,
+            by=keys_,
             strategy="backward",
             check_sortedness=False,
         ).filter(

@@ -96,7 +96,8 @@ def _pattern(dtype: pl.DataType) -> tuple[str, str] | None:
 
 
 def _parse(column: Column) -> pl.Expr:
-    text = pl.col(column.name).str.strip_chars()
+    stripped = pl.col(column.name).str.strip_chars()
+    text = pl.when(stripped != "").then(stripped)  # a blank cell is empty
     pattern = _pattern(column.dtype)
     if pattern is None:
         return text.alias(column.name)

@@ -285,7 +285,9 @@ def _with_contract(
         facility=None,
     )
     day = pl.col(ADMISSION)
-    covered = (pl.col("contract_from") <= day) & (day <= pl.col("contract_to"))
+    # an empty contract_to is an open-ended contract, as an empty valid_to is
+    ends = pl.col("contract_to")
+    covered = (pl.col("contract_from") <= day) & (ends.is_null() | (day <= ends))
     checkable = pl.col("ma_cskcb").is_not_null() & day.is_not_null()
     reason = (
         pl.when(checkable & pl.col("catalog_scope").is_null())

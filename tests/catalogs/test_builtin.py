@@ -40,9 +40,9 @@ def test_icd10_is_the_who_list_of_the_package() -> None:
 
 
 def test_base_salary_is_the_reference_history() -> None:
-    resolved = (
-        load_catalogs(ids=["base_salary"])["base_salary"].resolve().sort("valid_from")
-    )
+    catalog = load_catalogs(ids=["base_salary"])["base_salary"]
+    assert sum(v.rows.height for v in catalog.versions) == 6
+    resolved = catalog.resolve().sort("valid_from")
     assert resolved["amount"].to_list() == [
         Decimal(v)
         for v in ("1300000", "1390000", "1490000", "1800000", "2340000", "2530000")
@@ -51,6 +51,7 @@ def test_base_salary_is_the_reference_history() -> None:
     assert starts[2] == date(2019, 7, 1)
     assert starts[-1] == date(2026, 7, 1)
     ends = resolved["valid_to"].to_list()
+    assert ends[-1] is None  # the current amount is open-ended
     # contiguous: each period ends the day before the next begins
     assert all((s - e).days == 1 for e, s in zip(ends[:-1], starts[1:], strict=True))
     assert resolved["source"].str.contains("NĐ").all()
