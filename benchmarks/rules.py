@@ -26,7 +26,8 @@ import polars as pl
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rules.evaluate import evaluate_table, frame_schemas, load_packs, param_columns  # noqa: E402
+from claims.assess import frame_schemas, load_packs  # noqa: E402
+from rules.evaluate import evaluate_table, param_columns  # noqa: E402
 
 VERSION = "2025.01.0"
 

@@ -10,15 +10,20 @@ outcomes into amounts.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NamedTuple
 
 import polars as pl
 
 from claims.dates import admission_date
-from claims.validate import ConservationError
+from claims.price import PRICE_SCHEMA
+from claims.validate import ConservationError, validate
+from rules import evaluate
 from rules.evaluate import HIT_SCHEMA, NO_RULE_PACK, Pack, evaluate_table, version_of
 from rules.features import CLAIM_KEYS, Batch, claim_features, line_features
+from rules.packs import PACKS_ROOT
 
 OUTCOMES = ("rejected", "pending_review", "partially_accepted", "accepted")
 ASSESSMENT_SCHEMA: dict[str, pl.DataType] = {
@@ -132,3 +137,55 @@ def _outcomes(claims: pl.DataFrame, hits: pl.DataFrame) -> pl.DataFrame:
         .select(list(ASSESSMENT_SCHEMA))
         .cast(ASSESSMENT_SCHEMA)  # type: ignore[arg-type]
     )
+
+
+@functools.cache
+def frame_schemas() -> dict[str, dict[str, pl.DataType]]:
+    """The schemas of the frames rules read, built by running the features on no rows."""
+    empty = validate(
+        [],
+        pl.DataFrame(
+            schema={
+                "list_id": pl.String,
+                "code": pl.String,
+                "valid_from": pl.Date,
+                "valid_to": pl.Date,
+            }
+        ),
+    )
+    facilities = pl.DataFrame(
+        schema={
+            "ma_cskcb": pl.String,
+            "tier": pl.String,
+            "level_2025": pl.String,
+            "beds": pl.Int64,
+            "valid_from": pl.Date,
+            "valid_to": pl.Date,
+            "catalog_version": pl.String,
+        }
+    )
+    tables = empty.tables
+    batch = Batch(
+        tables["XML1"],
+        tables["XML2"],
+        tables["XML3"],
+        tables["XML4"],
+        tables["XML5"],
+        pl.DataFrame(schema=PRICE_SCHEMA),
+        facilities,
+    )
+    claims = claim_features(batch)
+    schemas = {"XML1": dict(claims.schema)}
+    for table in ("XML2", "XML3"):
+        schemas[table] = dict(line_features(table, batch, claims).schema)
+    for table in ("XML4", "XML5"):
+        schemas[table] = dict(tables[table].schema)
+    return {
+        t: {k: v for k, v in s.items() if not k.startswith("_")}
+        for t, s in schemas.items()
+    }
+
+
+def load_packs(root: Path = PACKS_ROOT) -> list[Pack]:
+    """Every pack version under ``root``, type-checked against the engine's frames."""
+    return evaluate.load_packs(root, schemas=frame_schemas())

@@ -11,6 +11,7 @@ import polars as pl
 import typer
 from rich.table import Table
 
+from claims.assess import frame_schemas, load_packs
 from claims.cli_common import (
     CatalogDir,
     DataDir,
@@ -22,14 +23,7 @@ from claims.cli_common import (
 )
 from claims.errors import ClaimsError
 from rules.cases import read_cases, run_cases, uncovered
-from rules.evaluate import (
-    Pack,
-    frame_schemas,
-    load_packs,
-    param_columns,
-    select_packs,
-    version_of,
-)
+from rules.evaluate import Pack, param_columns, select_packs, version_of
 from rules.packs import PACKS_ROOT
 
 app = typer.Typer(

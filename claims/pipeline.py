@@ -23,7 +23,7 @@ from typing import Any
 import polars as pl
 
 from catalogs.resolve import load_catalogs
-from claims.assess import assess
+from claims.assess import assess, load_packs
 from claims.codes import code_list_frame
 from claims.config import Settings
 from claims.errors import ReasonCode as R
@@ -43,7 +43,7 @@ from claims.receipts import failure_receipt, submission_receipt
 from claims.stored import history_of
 from claims.validate import COUNTS_SCHEMA, Validated, validate
 from claims.xml130 import LINE_TABLES
-from rules.evaluate import load_packs, select_packs
+from rules.evaluate import select_packs
 from rules.features import Batch
 
 ENGINE_VERSION = "0.1.0"

@@ -10,7 +10,6 @@ July claim in one batch each get their own; a claim no version covers gets
 
 from __future__ import annotations
 
-import functools
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -165,7 +164,7 @@ def compile_pack(spec: PackSpec, path: Path, schemas: Schemas) -> Pack:
 def load_packs(
     root: Path = PACKS_ROOT,
     *,
-    schemas: Schemas | None = None,
+    schemas: Schemas,
     lock: Mapping[str, Mapping[str, str]] | None = None,
 ) -> list[Pack]:
     """Every pack version under ``root``, compiled; released ones checked against LOCK.
@@ -174,7 +173,6 @@ def load_packs(
         PackError: a pack that does not load, compile or match its lock entry, or two
             released versions of one pack whose windows overlap.
     """
-    schemas = schemas if schemas is not None else frame_schemas()
     lock = lock if lock is not None else read_lock(root / "LOCK.yaml")
     packs = []
     for directory in pack_dirs(root):
@@ -319,54 +317,3 @@ def _hits(
             ).select(list(HIT_SCHEMA))
         )
     return out
-
-
-@functools.cache
-def frame_schemas() -> dict[str, dict[str, pl.DataType]]:
-    """The schemas of the frames rules read, built by running the features on no rows."""
-    from claims.price import PRICE_SCHEMA
-    from claims.validate import validate
-    from rules.features import Batch, claim_features, line_features
-
-    empty = validate(
-        [],
-        pl.DataFrame(
-            schema={
-                "list_id": pl.String,
-                "code": pl.String,
-                "valid_from": pl.Date,
-                "valid_to": pl.Date,
-            }
-        ),
-    )
-    facilities = pl.DataFrame(
-        schema={
-            "ma_cskcb": pl.String,
-            "tier": pl.String,
-            "level_2025": pl.String,
-            "beds": pl.Int64,
-            "valid_from": pl.Date,
-            "valid_to": pl.Date,
-            "catalog_version": pl.String,
-        }
-    )
-    tables = empty.tables
-    batch = Batch(
-        tables["XML1"],
-        tables["XML2"],
-        tables["XML3"],
-        tables["XML4"],
-        tables["XML5"],
-        pl.DataFrame(schema=PRICE_SCHEMA),
-        facilities,
-    )
-    claims = claim_features(batch)
-    schemas = {"XML1": dict(claims.schema)}
-    for table in ("XML2", "XML3"):
-        schemas[table] = dict(line_features(table, batch, claims).schema)
-    for table in ("XML4", "XML5"):
-        schemas[table] = dict(tables[table].schema)
-    return {
-        t: {k: v for k, v in s.items() if not k.startswith("_")}
-        for t, s in schemas.items()
-    }

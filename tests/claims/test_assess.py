@@ -10,7 +10,7 @@ import duckdb
 import polars as pl
 
 from catalogs.resolve import load_catalogs
-from claims.assess import assess
+from claims.assess import assess, load_packs
 from claims.codes import load_code_lists
 from claims.config import Settings
 from claims.ingest import Submission, read_submission
@@ -18,7 +18,7 @@ from claims.pipeline import run_inbox
 from claims.price import PriceCatalogs, price_lines
 from claims.synthetic import generate
 from claims.validate import validate
-from rules.evaluate import NO_RULE_PACK, load_packs, select_packs
+from rules.evaluate import NO_RULE_PACK, select_packs
 from rules.features import Batch
 from rules.packs import PACKS_ROOT
 from tests.factories import example_claim, hoso, wrapper

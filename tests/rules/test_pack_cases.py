@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from claims.assess import frame_schemas, load_packs
 from rules.cases import read_cases, run_cases, uncovered
-from rules.evaluate import frame_schemas, load_packs
 from rules.packs import pack_dirs
 
 PACKS = load_packs()

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from rules.evaluate import load_packs, select_packs, version_of
+from claims.assess import load_packs
+from rules.evaluate import select_packs, version_of
 from rules.packs import (
     PACKS_ROOT,
     PackError,
