@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 import copy
+import os
+import subprocess
+import sys
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -85,3 +88,16 @@ def wrapper(
         f"<DANHSACHHOSO>{''.join(hosos)}</DANHSACHHOSO></THONGTINHOSO>"
         "<CHUKYDONVI></CHUKYDONVI></GIAMDINHHS>"
     ).encode()
+
+
+def giamdinh(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run the ``giamdinh`` command line as a real process (wide tables, text output)."""
+    code = "from claims.cli import app; app()"
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={**os.environ, "COLUMNS": "250"},
+    )

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 from catalogs.loader import load_version
 from tests.catalogs.helpers import write_csv, write_raw
+from tests.factories import giamdinh
 
 SERVICES = (
     "ma_cskcb,ma_dich_vu,ten_dich_vu,ma_nhom,don_gia,valid_from,valid_to\n"
@@ -19,15 +18,7 @@ SERVICES = (
 
 
 def _giamdinh(*args: str) -> subprocess.CompletedProcess[str]:
-    code = "from claims.cli import app; app()"
-    return subprocess.run(
-        [sys.executable, "-c", code, "catalogs", *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        env={**os.environ, "COLUMNS": "200"},
-    )
+    return giamdinh("catalogs", *args)
 
 
 def _root(tmp_path: Path) -> Path:

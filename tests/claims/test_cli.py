@@ -4,21 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
-import sys
 from pathlib import Path
 
-from tests.factories import EXAMPLE
+from tests.factories import EXAMPLE, giamdinh
 
 
 def _giamdinh(*args: str) -> subprocess.CompletedProcess[str]:
-    code = "from claims.cli import app; app()"
-    return subprocess.run(
-        [sys.executable, "-c", code, *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    return giamdinh(*args)
 
 
 def test_ingest_exit_codes_and_strict(tmp_path: Path) -> None:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -16,18 +14,11 @@ from claims.config import Settings
 from claims.pipeline import run_inbox
 from claims.synthetic import generate
 from rules.packs import PACKS_ROOT
+from tests.factories import giamdinh
 
 
 def _giamdinh(*args: str) -> subprocess.CompletedProcess[str]:
-    code = "from claims.cli import app; app()"
-    return subprocess.run(
-        [sys.executable, "-c", code, "rules", *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        env={**os.environ, "COLUMNS": "250"},
-    )
+    return giamdinh("rules", *args)
 
 
 @pytest.fixture(scope="module")
