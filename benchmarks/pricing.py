@@ -11,11 +11,13 @@ price from a cut date, a tenth withdrawn instead) and gives that fraction of fac
 their own row for each national service code from a cut date, so that the as-of date and
 the facility-over-national rule decide real cases.
 
-Inputs go to Parquet in a temporary folder (``--work`` to keep them). Each method then
-runs in its own process, reads the same files (timed apart), prices them ``--repeat``
-times and reports its best and median time and its peak RSS. The parent generates in a
-child process too: Linux carries a process's peak RSS (``ru_maxrss``) across fork and
-exec, so a child of a parent that had grown would report the parent's peak.
+Inputs go to Parquet in a temporary folder (``--work`` to keep them). Every timed run is
+a process of its own that reads the same files (timed apart) and prices them once; the
+methods are interleaved over ``--repeat`` rounds so that other load on the machine hits
+them alike, and each reports its best and median time and its peak RSS (the kernel's
+high-water mark). The parent generates in a child process too: Linux carries a process's
+peak RSS (``ru_maxrss``) across fork and exec, so a child of a parent that had grown
+would report the parent's peak.
 
 Methods:
 
@@ -24,14 +26,15 @@ Methods:
   code and ``date BETWEEN valid_from AND coalesce(valid_to, 9999-12-31)``, a second on
   catalog and code to the national rows, the facility row preferred; it builds the same
   18 output columns as the engine, into a DuckDB table.
+* ``duckdb-price``: the same two joins returning the catalog price only (the bare join).
 * ``rows``: a prototype kept in this file, not the engine: keys dictionary-encoded to
   integers (facility, code, catalog as Enums), an equi-join on the key with a date
   range filter giving each line its catalog row number (scattered into one array, the
   national pass only over lines still without one), then one gather of the catalog
   columns. Same output as the engine, column for column.
 
-Every method's full output is compared with the engine's on every column of every line
-(``mismatches`` counts lines whose catalog price differs; it must be 0). ``--stages``
+Every method's output is compared with the engine's on each of its columns for every
+line (``mismatches`` counts lines whose catalog price differs; it must be 0). ``--stages``
 adds a run of a step-by-step copy of the engine's as-of (checked equal to it) that times
 each step.
 """
@@ -768,7 +771,9 @@ def _table(report: dict[str, Any]) -> str:
 
 def main() -> None:
     """Prepare the lines once, run each method in its own process, compare, report."""
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--lines", type=int, default=10_000_000)
     parser.add_argument("--seed", type=int, default=20250101)
     parser.add_argument(
