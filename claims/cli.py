@@ -166,15 +166,20 @@ def _print_files(files: pl.DataFrame, *, limit: int = 15) -> None:
         )
 
 
+def _print_tally(title: str, claims: pl.DataFrame, column: str) -> None:
+    """Claims per value of ``column``, as a table on stdout."""
+    table = Table(title=title)
+    table.add_column(column)
+    table.add_column("claims", justify="right")
+    for value, n in claims.group_by(column).len().sort(column).iter_rows():
+        table.add_row(str(value), f"{n:,}")
+    out.print(table)
+
+
 def _print_claims(claims: pl.DataFrame, reasons: pl.DataFrame) -> None:
     if claims.height == 0:
         return
-    table = Table(title="claims")
-    table.add_column("status")
-    table.add_column("claims", justify="right")
-    for status, n in claims.group_by("status").len().sort("status").iter_rows():
-        table.add_row(str(status), f"{n:,}")
-    out.print(table)
+    _print_tally("claims", claims, "status")
     if reasons.height:
         top = Table(title="quarantine reasons (top 12)")
         for column in ("table", "reason code", "entries"):
@@ -188,12 +193,7 @@ def _print_assessment(assessments: pl.DataFrame, hits: pl.DataFrame) -> None:
     """Claim outcomes of the rule pack, and the rules that fired most."""
     if assessments.height == 0:
         return
-    table = Table(title="assessment (rule pack)")
-    table.add_column("outcome")
-    table.add_column("claims", justify="right")
-    for outcome, n in assessments.group_by("outcome").len().sort("outcome").iter_rows():
-        table.add_row(outcome, f"{n:,}")
-    err.print(table)
+    _print_tally("assessment (rule pack)", assessments, "outcome")
     if hits.height == 0:
         return
     top = Table(title="rules fired (top 12)")
@@ -206,7 +206,7 @@ def _print_assessment(assessments: pl.DataFrame, hits: pl.DataFrame) -> None:
     )
     for rule, action, outcome, reason, n in counted.head(12).iter_rows():
         top.add_row(rule or reason, action, outcome, f"{n:,}")
-    err.print(top)
+    out.print(top)
 
 
 def _print_counts(counts: pl.DataFrame) -> None:
