@@ -35,6 +35,9 @@ BENEFIT_KINDS = (
     "bed_ratio",
     "procedure_ratio",
     "disease_list",
+    "route_code",
+    "primary_care",
+    "level_rule",
 )
 """Kinds of ``benefits`` rows; the payment stage reads each kind by its keys."""
 

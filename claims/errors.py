@@ -18,7 +18,7 @@ class TransientError(ClaimsError):
 
 
 class ReasonCode(StrEnum):
-    """Stable reason codes of the engine (ingest and validation stages).
+    """Stable reason codes of the engine (ingest, validation and payment stages).
 
     Values never change meaning and are never reused; packs declare their own codes.
     """
@@ -72,3 +72,18 @@ class ReasonCode(StrEnum):
     LINE_OF_REJECTED_CLAIM = "LINE_OF_REJECTED_CLAIM"
     # pricing: the line stays with its claim and is paid nothing
     NOT_IN_CATALOG = "NOT_IN_CATALOG"
+    # payment stage: where the law's amount differs from the claimed one
+    CATALOG_PRICE = "CATALOG_PRICE"
+    PAYMENT_RATIO = "PAYMENT_RATIO"
+    EXAM_RATIO = "EXAM_RATIO"
+    BED_RATIO = "BED_RATIO"
+    PROCEDURE_RATIO = "PROCEDURE_RATIO"
+    SERVICE_RATIO = "SERVICE_RATIO"
+    SUPPLIES_CEILING = "SUPPLIES_CEILING"
+    LINE_ARITHMETIC = "LINE_ARITHMETIC"
+    BENEFIT_RATE_MISMATCH = "BENEFIT_RATE_MISMATCH"
+    LOW_COST_THRESHOLD = "LOW_COST_THRESHOLD"
+    ROUTE_UNKNOWN = "ROUTE_UNKNOWN"
+    CLAIM_WITHDRAWN = "CLAIM_WITHDRAWN"
+    CLAIM_TOTAL_CAP = "CLAIM_TOTAL_CAP"
+    UNDERCLAIMED = "UNDERCLAIMED"

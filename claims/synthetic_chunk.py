@@ -21,6 +21,8 @@ from claims.synthetic_money_lines import (
     add_shares,
     claim_benefit,
     claim_totals,
+    full_ratio_for_level_one,
+    law_service_ratios,
 )
 from claims.synthetic_results import note_rows, result_rows
 from claims.synthetic_run import Run, finish_truth
@@ -59,6 +61,9 @@ def _priced_lines(
     """Drug and service lines with every amount, the claim totals and content truth."""
     drugs = number_lines(drug_lines(claims, rng))
     services = number_lines(service_lines(claims, rng))
+    services = law_service_ratios(services)
+    drugs = full_ratio_for_level_one(claims, drugs)
+    services = full_ratio_for_level_one(claims, services)
     drugs, services, inflated = inflate(claims, drugs, services, rng)
     drugs = add_line_amounts(drugs, drugs=True)
     services = add_line_amounts(services, drugs=False)

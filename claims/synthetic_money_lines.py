@@ -15,6 +15,77 @@ from claims.synthetic_people import LEVEL_PERCENT
 from claims.synthetic_route import NEW_LIST_FROM
 
 SUPPLY_GROUPS = (10, 11)
+EXAM_RATIOS = (100, 30, 30, 30, 10)
+"""TYLE_TT_DV of the 1st–5th exam of a claim's day, highest price first (later: 0)."""
+EXAM, SURGERY, PROCEDURE = 13, 8, 18
+FIRST, NEXT_PROCEDURE, NEXT_SURGERY_SAME_TEAM = 100, 80, 50
+
+
+def law_service_ratios(services: pl.DataFrame) -> pl.DataFrame:
+    """Set TYLE_TT_DV of exams, surgeries and procedures as the law does (§2.6).
+
+    Per claim and execution day: exams ranked by unit price (then STT) get 100, 30, 30,
+    30, 10, then 0; surgeries before procedures, each ranked by amount (then STT): the
+    first gets 100, a later procedure 80, a later surgery 50 (a claim's surgeries share
+    one team here). Other lines keep their ratio.
+    """
+    day = pl.col("th") // 1440
+    exam = pl.col("ma_nhom") == EXAM
+    work = pl.col("ma_nhom").is_in([SURGERY, PROCEDURE])
+    frame = services.with_row_index("_i").with_columns(
+        day.alias("_day"), (pl.col("price_bh") * pl.col("qty")).alias("_amount")
+    )
+    group = ["ci", "_day"]
+    exams = (
+        frame.filter(exam)
+        .sort([*group, "price_bh", "stt"], descending=[False, False, True, False])
+        .with_columns(pl.int_range(pl.len()).over(group).alias("_rank"))
+    )
+    exams = exams.with_columns(
+        pl.col("_rank")
+        .replace_strict(dict(enumerate(EXAM_RATIOS)), default=0, return_dtype=pl.Int64)
+        .alias("_law")
+    )
+    works = (
+        frame.filter(work)
+        .with_columns((pl.col("ma_nhom") == PROCEDURE).alias("_proc"))
+        .sort(
+            [*group, "_proc", "_amount", "stt"],
+            descending=[False, False, False, True, False],
+        )
+        .with_columns(pl.int_range(pl.len()).over(group).alias("_rank"))
+    )
+    works = works.with_columns(
+        pl.when(pl.col("_rank") == 0)
+        .then(pl.lit(FIRST))
+        .when(pl.col("_proc"))
+        .then(pl.lit(NEXT_PROCEDURE))
+        .otherwise(pl.lit(NEXT_SURGERY_SAME_TEAM))
+        .cast(pl.Int64)
+        .alias("_law")
+    )
+    law = pl.concat([exams.select("_i", "_law"), works.select("_i", "_law")])
+    return (
+        frame.join(law, on="_i", how="left", maintain_order="left")
+        .with_columns(
+            pl.coalesce("_law", "tyle_dv")
+            .cast(services.schema["tyle_dv"])
+            .alias("tyle_dv")
+        )
+        .drop("_i", "_day", "_amount", "_law")
+    )
+
+
+def full_ratio_for_level_one(claims: pl.DataFrame, lines: pl.DataFrame) -> pl.DataFrame:
+    """Level-1 cards have no payment-ratio limit: TYLE_TT_BH is 100 on their lines."""
+    level_one = (claims["level"] == 1).to_numpy()[lines["ci"].to_numpy()]
+    return lines.with_columns(
+        pl.when(pl.Series(level_one))
+        .then(100)
+        .otherwise(pl.col("tyle_tt_bh"))
+        .cast(lines.schema["tyle_tt_bh"])
+        .alias("tyle_tt_bh")
+    )
 
 
 def add_line_amounts(lines: pl.DataFrame, *, drugs: bool) -> pl.DataFrame:

@@ -50,6 +50,9 @@ CY|5|0.05|20|55
 """
 LEVEL_PERCENT = {1: 100, 2: 100, 3: 95, 4: 80, 5: 100}
 """Card benefit level → percent of the covered cost the fund pays (§2.2)."""
+LEVEL_CHANGES = {"CN": (date(2026, 1, 1), 2)}
+"""Object code → (from admission day, level): CN moves to level 2 from 2026 (NQ
+261/2025 [U]), as the ``benefits`` catalog's ``object_level`` rows say."""
 HOME_SHARE = {"commune": 0.75, "district": 0.45, "provincial": 0.08, "central": 0.02}
 """Share of a tier's claims where the patient is registered at the facility itself."""
 LOCAL_SHARE = 0.93
@@ -251,6 +254,12 @@ def make_people(
     n = claims.height
     ref = day_number(first) - MAX_STAY - 1  # no stay of the run starts before this day
     who = _identity(rng, claims, ref)
+    for code, (start, level) in LEVEL_CHANGES.items():  # cards of a run's first day
+        if first >= start:
+            moved = pl.col("obj") == code
+            who = who.with_columns(
+                pl.when(moved).then(level).otherwise(pl.col("level")).alias("level")
+            )
     index = np.arange(n)
     province = who["province"]
     bhxh = province + _digits(_bijection(index, 10**8, int(rng.integers(10**8))), 8)

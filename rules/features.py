@@ -81,7 +81,7 @@ def _ma_nhom() -> pl.Expr:
 def claim_features(batch: Batch, history: pl.DataFrame | None = None) -> pl.DataFrame:
     """The claim frame: XML1 with aggregates, facility columns and cross-claim windows."""
     sums = _line_sums(batch)
-    facility = _facility(batch)
+    facility = facility_of(batch)
     windows = _patient_windows(batch.xml1, history)
     load = _practitioner_load(batch)
     stay = pl.col("ngay_ra").dt.date() - pl.col("ngay_vao").dt.date()
@@ -200,7 +200,8 @@ def _line_sums(batch: Batch) -> pl.DataFrame:
     )
 
 
-def _facility(batch: Batch) -> pl.DataFrame:
+def facility_of(batch: Batch) -> pl.DataFrame:
+    """The facility's tier, 2025 level and beds at each claim's admission."""
     from catalogs.resolve import as_of
 
     found = as_of(
