@@ -38,6 +38,9 @@ PARQUET_TABLES = (
     "prices",
     "rule_hits",
     "assessments",
+    "decisions",
+    "decision_lines",
+    "decision_reasons",
 )
 """Kept in the run directories and seen through views."""
 STORE_TABLES = (

@@ -22,9 +22,6 @@ from typing import Any
 
 import polars as pl
 
-from catalogs.resolve import load_catalogs
-from claims.assess import assess, load_packs
-from claims.codes import code_list_frame
 from claims.config import Settings
 from claims.errors import ReasonCode as R
 from claims.faults import crash_point
@@ -38,13 +35,11 @@ from claims.ingest import (
 )
 from claims.io import known_files, open_store, store_run, write_run_dir
 from claims.messages import MESSAGES
-from claims.price import PriceCatalogs, price_lines
 from claims.receipts import failure_receipt, submission_receipt
+from claims.stages import Reference, assess_and_decide, batch_of, price
 from claims.stored import history_of
 from claims.validate import COUNTS_SCHEMA, Validated, validate
 from claims.xml130 import LINE_TABLES
-from rules.evaluate import select_packs
-from rules.features import Batch
 
 ENGINE_VERSION = "0.1.0"
 _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="giamdinh-read")
@@ -83,6 +78,8 @@ class RunResult:
     """One row per stored claim: the rule pack's outcome and reason codes."""
     hits: pl.DataFrame = dataclasses.field(default_factory=pl.DataFrame)
     """Rules that fired or were not evaluable."""
+    decisions: pl.DataFrame = dataclasses.field(default_factory=pl.DataFrame)
+    """One row per stored claim: outcome and claimed, law and accepted amounts."""
 
 
 def list_inbox(inbox: Path) -> list[Path]:
@@ -119,14 +116,10 @@ def run_inbox(
         >>> result.counts  # rows in, stored and quarantined per table
     """
     started = time.time()
-    catalogs = load_catalogs(settings.catalog_dir)  # a bad catalog stops the run here
-    codes = code_list_frame(catalogs["code_lists"].versions[-1])
-    facilities = catalogs["facilities"].resolve()
-    prices = PriceCatalogs.of(catalogs)
-    packs = select_packs(load_packs(), settings.pack_id)  # so does a bad rule pack
-    icd_codes = catalogs["icd10"].resolve()["code"]
-    labels = {cid: ",".join(c.labels.values()) for cid, c in catalogs.items()}
-    labels["packs"] = ",".join(p.label for p in packs)
+    # a bad catalog or rule pack stops the run here, before any row is read
+    reference = Reference.load(settings.catalog_dir, settings.pack_id)
+    labels = reference.catalog_labels
+    labels["packs"] = reference.pack_labels
     paths = list_inbox(inbox)
     with open_store(settings.store_path) as con:
         known = known_files(con)
@@ -144,23 +137,19 @@ def run_inbox(
         empty = pl.DataFrame()
         return RunResult(None, day, None, files, _empty_counts(), empty, empty)
     run_id = make_run_id(day, sorted(h for _, h in new), labels)
-    checked = validate(subs, codes, facilities)
-    priced = _price(checked, prices)
+    checked = validate(subs, reference.codes, reference.facilities)
+    priced = price(checked.tables, reference)
     with open_store(settings.store_path) as con:
         history = history_of(con, checked.tables["XML1"])
-    tables = checked.tables
-    batch = Batch(
-        xml1=tables["XML1"],
-        xml2=tables["XML2"],
-        xml3=tables["XML3"],
-        xml4=tables["XML4"],
-        xml5=tables["XML5"],
-        prices=priced,
-        facilities=facilities,
-        icd_codes=icd_codes,
-        quarantined=checked.claims.select("file_id", "hoso_idx", "lines_quarantined"),
+    batch = batch_of(
+        checked.tables,
+        priced,
+        reference,
+        checked.claims.select("file_id", "hoso_idx", "lines_quarantined"),
     )
-    assessed = assess(batch, packs, history=history)
+    assessed, decided = assess_and_decide(
+        batch, reference, run_id=run_id, history=history
+    )
     claims_by_file = checked.claims.partition_by("file_id", as_dict=True)
     warnings_by_file = _price_warnings(priced).partition_by("file_id", as_dict=True)
     quarantine_by_file = checked.quarantine.partition_by("file_id", as_dict=True)
@@ -179,11 +168,15 @@ def run_inbox(
     frames["prices"] = priced.with_columns(pl.lit(run_id).alias("run_id"))
     frames["rule_hits"] = assessed.hits.with_columns(pl.lit(run_id).alias("run_id"))
     frames["assessments"] = assessed.claims.with_columns(pl.lit(run_id).alias("run_id"))
+    frames["decisions"] = decided.claims
+    frames["decision_lines"] = decided.lines
+    frames["decision_reasons"] = decided.reasons
     manifest = _manifest(run_id, day, hashed, new, checked, labels, started)
     manifest["counts"]["price"] = _price_counts(priced)
     manifest["counts"]["assess"] = (
         assessed.claims.group_by("outcome").len("claims").sort("outcome").to_dicts()
     )
+    manifest["counts"]["decide"] = _decision_counts(decided.claims)
     out = write_run_dir(
         settings.runs_dir,
         day,
@@ -224,6 +217,19 @@ def run_inbox(
         reasons,
         assessed.claims,
         assessed.hits,
+        decided.claims,
+    )
+
+
+def _decision_counts(decisions: pl.DataFrame) -> list[dict[str, Any]]:
+    """Claims and money per outcome (amounts as 2-decimal text)."""
+    money = ("claimed_t_bhtt", "accepted_t_bhtt", "rejected_amount")
+    return (
+        decisions.group_by("outcome")
+        .agg(pl.len().alias("claims"), *[pl.col(c).sum() for c in money])
+        .sort("outcome")
+        .with_columns(pl.col(c).cast(pl.String) for c in money)
+        .to_dicts()
     )
 
 
@@ -314,16 +320,6 @@ def _frames(
         ).with_columns(run),
     }
     return frames
-
-
-def _price(checked: Validated, prices: PriceCatalogs) -> pl.DataFrame:
-    """Price the stored drug, service and supply lines as of their dates."""
-    facility = checked.tables["XML1"].select("file_id", "hoso_idx", "ma_cskcb")
-    lines = [
-        checked.tables[t].join(facility, on=["file_id", "hoso_idx"], how="left")
-        for t in ("XML2", "XML3")
-    ]
-    return price_lines(lines[0], lines[1], prices)
 
 
 def _price_warnings(priced: pl.DataFrame) -> pl.DataFrame:
