@@ -23,6 +23,8 @@ from rich.table import Table
 from claims.cli_catalogs import app as catalogs_app
 from claims.cli_common import CatalogDir, DataDir, err, fail, out, settings_for
 from claims.cli_rules import app as rules_app
+from claims.cli_settle import app as settle_app
+from claims.cli_settle import audit as audit_command
 from claims.config import Settings
 from claims.errors import ClaimsError
 
@@ -34,6 +36,8 @@ app = typer.Typer(
 )
 app.add_typer(catalogs_app, name="catalogs")
 app.add_typer(rules_app, name="rules")
+app.add_typer(settle_app, name="settle")
+app.command("audit")(audit_command)
 
 
 @app.command()

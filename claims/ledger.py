@@ -1,0 +1,201 @@
+"""The settlement ledger in the DuckDB store: advances, postings, reversals.
+
+Tables: ``ledger`` (:data:`claims.settle.LEDGER_SCHEMA`, append-only), ``advances``
+(one row per advance) and ``postings`` (which settlement is the active posting of a
+facility and period). Posting a settlement compares, per facility, its entries with the
+active posting's: an unchanged facility posts nothing; a changed one gets a reversal of
+the active posting and the new entries. Everything is one transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import duckdb
+import polars as pl
+
+from claims.io import has_table, sql
+from claims.money import MONEY
+from claims.settle import LEDGER_SCHEMA, Settlement, advance_entries, postings, reversal
+
+POSTINGS_SCHEMA: dict[str, pl.DataType] = {
+    "period": pl.String(),
+    "ma_cskcb": pl.String(),
+    "settlement_id": pl.String(),
+    "active": pl.Boolean(),
+    "posted_at": pl.String(),
+}
+ADVANCES_SCHEMA: dict[str, pl.DataType] = {
+    "advance_id": pl.String(),
+    "ma_cskcb": pl.String(),
+    "period": pl.String(),
+    "amount": MONEY,
+    "recorded_at": pl.String(),
+}
+
+
+def _append(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:
+    con.register("_rows", frame.to_arrow())
+    try:
+        if not has_table(con, name):
+            sql(con, f'CREATE TABLE "{name}" AS SELECT * FROM _rows LIMIT 0')
+        sql(con, f'INSERT INTO "{name}" BY NAME SELECT * FROM _rows')
+    finally:
+        con.unregister("_rows")
+
+
+def _table(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    schema: dict[str, pl.DataType],
+    where: str = "TRUE",
+    params: list[object] | None = None,
+) -> pl.DataFrame:
+    if not has_table(con, name):
+        return pl.DataFrame(schema=schema)
+    frame: pl.DataFrame = con.sql(
+        f'SELECT * FROM "{name}" WHERE {where}', params=params or []
+    ).pl()
+    return frame.cast(schema)  # type: ignore[arg-type]
+
+
+def record_advance(
+    con: duckdb.DuckDBPyConnection, facility: str, period: str, amount: Decimal
+) -> str:
+    """Record an advance paid to ``facility`` for ``period`` and post it; its id."""
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    count = _table(con, "advances", ADVANCES_SCHEMA).height
+    advance_id = hashlib.sha256(
+        f"{facility}|{period}|{amount}|{count}".encode()
+    ).hexdigest()[:16]
+    row = pl.DataFrame(
+        [(advance_id, facility, period, amount, now)],
+        schema=ADVANCES_SCHEMA,
+        orient="row",
+    )
+    sql(con, "BEGIN TRANSACTION")
+    try:
+        _append(con, "advances", row)
+        _append(con, "ledger", advance_entries(facility, period, amount, advance_id))
+        sql(con, "COMMIT")
+    except Exception:
+        sql(con, "ROLLBACK")
+        raise
+    return advance_id
+
+
+def advances_for(
+    con: duckdb.DuckDBPyConnection, periods: list[str], facility: str | None
+) -> pl.DataFrame:
+    """``ma_cskcb, amount`` of the advances recorded for any of ``periods``."""
+    frame = _table(con, "advances", ADVANCES_SCHEMA).filter(
+        pl.col("period").is_in(periods)
+    )
+    if facility is not None:
+        frame = frame.filter(pl.col("ma_cskcb") == facility)
+    return frame.select("ma_cskcb", "amount")
+
+
+def _fingerprint(entries: pl.DataFrame) -> pl.DataFrame:
+    """Per facility, a text of its entries' content (ids left out), for comparison."""
+    row = pl.concat_str(
+        "kind",
+        "account",
+        pl.col("treatment").fill_null(""),
+        pl.col("cost_group").fill_null(""),
+        pl.col("debit").cast(pl.String),
+        pl.col("credit").cast(pl.String),
+        separator="|",
+    )
+    return entries.group_by("ma_cskcb").agg(row.sort().str.join("\n").alias("content"))
+
+
+def post(con: duckdb.DuckDBPyConnection, settlement: Settlement) -> pl.DataFrame:
+    """Post a settlement: reverse the changed facilities' active postings, post theirs.
+
+    Returns:
+        The ledger rows written (empty when nothing changed).
+    """
+    new = postings(settlement)
+    period = settlement.period
+    active = _table(con, "postings", POSTINGS_SCHEMA, "period = ? AND active", [period])
+    facilities = settlement.frames["facilities"]["ma_cskcb"]
+    active = active.filter(pl.col("ma_cskcb").is_in(facilities.implode()))
+    ledger = _table(
+        con,
+        "ledger",
+        LEDGER_SCHEMA,
+        "period = ? AND kind IN ('settlement', 'advance_offset')",
+        [period],
+    )
+    old = ledger.join(
+        active.select("ma_cskcb", "settlement_id"),
+        on=["ma_cskcb", "settlement_id"],
+        how="inner",
+    )
+    old_print = _fingerprint(old).rename({"content": "old"})
+    new_print = _fingerprint(new).rename({"content": "new"})
+    compared = (
+        pl.DataFrame({"ma_cskcb": facilities})
+        .join(old_print, on="ma_cskcb", how="left")
+        .join(new_print, on="ma_cskcb", how="left")
+        .join(
+            active.select("ma_cskcb", pl.lit(True).alias("_had")),
+            on="ma_cskcb",
+            how="left",
+        )
+    )
+    changed = compared.filter(
+        pl.col("old").fill_null("") != pl.col("new").fill_null("")
+    )["ma_cskcb"]
+    if changed.len() == 0:
+        return pl.DataFrame(schema=LEDGER_SCHEMA)
+    undo = reversal(
+        old.filter(pl.col("ma_cskcb").is_in(changed.implode())),
+        settlement.settlement_id,
+    )
+    fresh = new.filter(pl.col("ma_cskcb").is_in(changed.implode()))
+    written = pl.concat([undo, fresh]).cast(LEDGER_SCHEMA)  # type: ignore[arg-type]
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    marks = pl.DataFrame({"ma_cskcb": changed}).select(
+        pl.lit(period).alias("period"),
+        "ma_cskcb",
+        pl.lit(settlement.settlement_id).alias("settlement_id"),
+        pl.lit(True).alias("active"),
+        pl.lit(now).alias("posted_at"),
+    )
+    sql(con, "BEGIN TRANSACTION")
+    try:
+        if has_table(con, "postings"):
+            con.register("_changed", pl.DataFrame({"ma_cskcb": changed}).to_arrow())
+            sql(
+                con,
+                "UPDATE postings SET active = false WHERE period = ? AND active "
+                "AND ma_cskcb IN (SELECT ma_cskcb FROM _changed)",
+                [period],
+            )
+            con.unregister("_changed")
+        _append(con, "postings", marks)
+        if written.height:
+            _append(con, "ledger", written)
+        sql(con, "COMMIT")
+    except Exception:
+        sql(con, "ROLLBACK")
+        raise
+    return written
+
+
+def ledger_of(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Every ledger row."""
+    return _table(con, "ledger", LEDGER_SCHEMA)
+
+
+def balances(ledger: pl.DataFrame) -> pl.DataFrame:
+    """Balance (debit − credit) per account and facility."""
+    return (
+        ledger.group_by("account", "ma_cskcb")
+        .agg((pl.col("debit").sum() - pl.col("credit").sum()).alias("balance"))
+        .sort("account", "ma_cskcb")
+    )
