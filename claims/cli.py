@@ -135,6 +135,7 @@ def _run_inbox(
     _print_counts(result.counts)
     _print_claims(result.claims, result.reasons)
     _print_assessment(result.assessments, result.hits)
+    _print_decisions(result.decisions)
     if result.run_id is None:
         err.print("nothing new: every file was already stored")
     else:
@@ -214,6 +215,24 @@ def _print_assessment(assessments: pl.DataFrame, hits: pl.DataFrame) -> None:
     out.print(top)
 
 
+def _print_decisions(decisions: pl.DataFrame) -> None:
+    """Claims and fund amounts (T_BHTT) per decision outcome."""
+    if decisions.height == 0:
+        return
+    money = ("claimed_t_bhtt", "accepted_t_bhtt", "rejected_amount")
+    table = Table(title="decisions (payment)")
+    for column in ("outcome", "claims", *money):
+        table.add_column(column, justify="right")
+    tally = (
+        decisions.group_by("outcome")
+        .agg(pl.len(), *[pl.col(c).sum() for c in money])
+        .sort("outcome")
+    )
+    for row in tally.iter_rows():
+        table.add_row(str(row[0]), f"{row[1]:,}", *[f"{v:,.2f}" for v in row[2:]])
+    out.print(table)
+
+
 def _print_counts(counts: pl.DataFrame) -> None:
     if counts.height == 0:
         return
@@ -248,17 +267,26 @@ def run(
     inbox: Annotated[
         Path, typer.Option("--inbox", help="Folder of the day's submissions.")
     ],
+    settle: Annotated[
+        str | None,
+        typer.Option(
+            "--settle",
+            help="After the run, settle this period (YYYY-MM or YYYY-Qn) and post it.",
+        ),
+    ] = None,
     data_dir: DataDir = None,
     catalog_dir: CatalogDir = None,
 ) -> None:
-    """Run the daily pipeline on INBOX for one date."""
+    """Run the daily pipeline on INBOX for one date (and optionally settle a period)."""
     try:
         date.fromisoformat(day)
     except ValueError as exc:
         raise fail(ValueError(f"--date {day!r} is not YYYY-MM-DD")) from exc
-    raise typer.Exit(
-        _run(inbox, settings_for(data_dir, catalog_dir), day, strict=False)
-    )
+    settings = settings_for(data_dir, catalog_dir)
+    code = _run(inbox, settings, day, strict=False)
+    if settle is not None:
+        _settle(settings, settle)
+    raise typer.Exit(code)
 
 
 @app.command()
@@ -288,7 +316,19 @@ def demo(
         catalog_dir=catalog_dir,
     )
     _run(inbox, settings, day, strict=False)
+    _settle(settings, day[:7])
     err.print(f"store: {settings.store_path}")
+
+
+def _settle(settings: Settings, period: str) -> None:
+    """Settle ``period`` after a run and print the totals per facility."""
+    from claims.cli_settle import print_settlement, run_settlement
+
+    try:
+        settlement, posted, folder = run_settlement(settings, period, None)
+    except ClaimsError as exc:
+        raise fail(exc) from exc
+    print_settlement(settlement, posted, folder)
 
 
 @app.command()
