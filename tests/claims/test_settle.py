@@ -1,0 +1,204 @@
+"""Decisions, settlement and ledger on a generated day: the invariants that must hold."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+from claims.cli_settle import run_settlement
+from claims.config import Settings
+from claims.errors import ConfigError
+from claims.io import open_store
+from claims.ledger import ledger_of, record_advance
+from claims.pipeline import run_inbox
+from claims.settle import months_of
+from claims.synthetic import generate
+from tests.factories import giamdinh
+
+DAY = date(2026, 10, 15)
+
+
+@pytest.fixture(scope="module")
+def settled(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Path]:
+    root = tmp_path_factory.mktemp("settle")
+    generate(root / "inbox", claims=400, facilities=6, day=DAY, seed=3, error_rate=0.2)
+    settings = Settings(data_dir=root / "data")
+    run_inbox(root / "inbox", settings=settings)
+    return settings, root
+
+
+def _decisions(settings: Settings) -> tuple[pl.DataFrame, pl.DataFrame]:
+    with duckdb.connect(str(settings.store_path), read_only=True) as con:
+        return (
+            con.sql("SELECT * FROM decisions").pl(),
+            con.sql("SELECT * FROM decision_lines").pl(),
+        )
+
+
+def test_accepted_never_exceeds_claimed_per_line_and_claim(
+    settled: tuple[Settings, Path],
+) -> None:
+    claims, lines = _decisions(settled[0])
+    assert lines.height > 1000
+    assert lines.filter(pl.col("accepted_bhtt") > pl.col("claimed_bhtt")).height == 0
+    assert lines.filter(pl.col("accepted_bhtt") < 0).height == 0
+    assert (
+        claims.filter(pl.col("accepted_t_bhtt") > pl.col("claimed_t_bhtt")).height == 0
+    )
+    diff = claims.filter(
+        pl.col("rejected_amount")
+        != pl.col("claimed_t_bhtt") - pl.col("accepted_t_bhtt")
+    )
+    assert diff.height == 0
+    # a claim's accepted fund share is the sum of its lines' (the lines reconcile)
+    sums = lines.group_by("file_id", "hoso_idx").agg(pl.col("accepted_bhtt").sum())
+    joined = claims.join(sums, on=["file_id", "hoso_idx"], how="left").with_columns(
+        pl.col("accepted_bhtt").fill_null(0)
+    )
+    assert (
+        joined.filter(pl.col("accepted_t_bhtt") != pl.col("accepted_bhtt")).height == 0
+    )
+    # every decision names its run, pack and catalogs
+    assert claims["run_id"].null_count() == 0
+    assert json.loads(claims["catalogs"][0])["benefits"].startswith("2009-07-01#")
+
+
+def test_clean_claims_are_accepted_to_the_dong_and_faults_are_cut(
+    settled: tuple[Settings, Path],
+) -> None:
+    claims, _ = _decisions(settled[0])
+    outcomes = dict(claims.group_by("outcome").len().iter_rows())
+    assert outcomes["accepted"] > 250
+    accepted = claims.filter(pl.col("outcome") == "accepted")
+    assert accepted.filter(pl.col("rejected_amount") > 1).height == 0
+    assert claims.filter(pl.col("outcome") == "partially_accepted").height > 0
+
+
+def test_settlement_totals_equal_the_sum_of_accepted_lines_and_the_ledger_balances(
+    settled: tuple[Settings, Path],
+) -> None:
+    settings, _ = settled
+    settlement, posted, folder = run_settlement(settings, "2026-10", None, excel=False)
+    claims, lines = _decisions(settings)
+    payable = claims.filter(pl.col("outcome").is_in(["accepted", "partially_accepted"]))
+    paid_lines = lines.join(
+        payable.select("file_id", "hoso_idx"), on=["file_id", "hoso_idx"]
+    )
+    facilities = settlement.frames["facilities"]
+    groups = settlement.frames["groups"]
+    assert facilities["accepted"].sum() == payable["accepted_t_bhtt"].sum()
+    assert groups["accepted_bhtt"].sum() == paid_lines["accepted_bhtt"].sum()
+    assert set(groups["cost_group"]) <= {
+        "exam", "beds", "tests", "imaging", "surgery", "procedures", "high_tech",
+        "drugs", "blood", "supplies", "transport", "other",
+    }  # fmt: skip
+    pending = claims.filter(pl.col("outcome") == "pending_review")
+    assert facilities["pending_claims"].sum() == pending.height
+    assert (folder / "facilities.csv").exists()
+    assert (folder / "rejected_lines.parquet").exists()
+    assert (
+        posted["debit"].sum()
+        == posted["credit"].sum()
+        == payable["accepted_t_bhtt"].sum()
+    )
+    # settling again with nothing changed posts nothing and keeps the id
+    again, posted_again, _ = run_settlement(settings, "2026-10", None, excel=False)
+    assert again.settlement_id == settlement.settlement_id
+    assert posted_again.height == 0
+
+
+def test_an_advance_is_netted_and_a_resettlement_reverses_only_that_facility(
+    settled: tuple[Settings, Path],
+) -> None:
+    settings, _ = settled
+    first, _, _ = run_settlement(settings, "2026-10", None, excel=False)
+    facility = first.frames["facilities"]["ma_cskcb"][0]
+    with open_store(settings.store_path) as con:
+        record_advance(con, facility, "2026-10", Decimal("1000000.00"))
+    second, posted, _ = run_settlement(settings, "2026-10", None, excel=False)
+    row = (
+        second.frames["facilities"]
+        .filter(pl.col("ma_cskcb") == facility)
+        .row(0, named=True)
+    )
+    assert row["advances"] == Decimal("1000000.00")
+    assert row["due"] == row["accepted"] - Decimal("1000000.00")
+    assert set(posted["ma_cskcb"]) == {facility}
+    assert set(posted["kind"]) == {"reversal", "settlement", "advance_offset"}
+    with open_store(settings.store_path) as con:
+        ledger = ledger_of(con)
+    per_txn = ledger.group_by("txn_id").agg(
+        (pl.col("debit").sum() - pl.col("credit").sum()).alias("balance")
+    )
+    assert per_txn.filter(pl.col("balance") != 0).height == 0
+    mine = ledger.filter(pl.col("ma_cskcb") == facility)
+
+    def balance(account: str) -> Decimal:
+        rows = mine.filter(pl.col("account") == account)
+        return Decimal(rows["debit"].sum() - rows["credit"].sum())
+
+    # what the fund still owes the facility, net of the advance not yet offset
+    assert -balance("facility_payable") - balance("facility_advance") == row["due"]
+
+
+def test_replaying_the_same_inputs_gives_byte_identical_decision_files(
+    settled: tuple[Settings, Path],
+) -> None:
+    _, root = settled
+    outputs = []
+    for name in ("replay1", "replay2"):
+        settings = Settings(data_dir=root / name)
+        processed = root / "data" / "processed"
+        result = run_inbox(
+            next(processed.iterdir()), settings=settings, move_files=False
+        )
+        assert result.run_dir is not None
+        outputs.append(result.run_dir)
+    for table in ("decisions", "decision_lines", "decision_reasons"):
+        first = (outputs[0] / f"{table}.parquet").read_bytes()
+        assert first == (outputs[1] / f"{table}.parquet").read_bytes(), table
+
+
+def test_periods_are_months_or_quarters() -> None:
+    assert months_of("2026-10") == ["2026-10"]
+    assert months_of("2026-Q3") == ["2026-07", "2026-08", "2026-09"]
+    with pytest.raises(ConfigError, match="YYYY-Qn"):
+        months_of("2026-13")
+
+
+def test_check_prints_one_json_object_per_claim_in_input_order(
+    settled: tuple[Settings, Path],
+) -> None:
+    _, root = settled
+    files = sorted((root / "data" / "processed").rglob("*.xml"))[:2]
+    bad = root / "bad.xml"
+    bad.write_text("not xml", encoding="utf-8")
+    result = giamdinh(
+        "check", str(files[0]), str(bad), str(files[1]), "--format", "jsonl"
+    )
+    assert result.returncode == 2, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    names = [r["file"] for r in rows]
+    first = names.index(bad.name)
+    assert names[:first] == [files[0].name] * first
+    assert rows[first] == {
+        "file": "bad.xml",
+        "ma_lk": None,
+        "error": rows[first]["error"],
+    }
+    assert set(names[first + 1 :]) == {files[1].name}
+    decided = [r for r in rows if "outcome" in r]
+    for row in decided:
+        claimed = Decimal(row["claimed"]["t_bhtt"])
+        accepted = Decimal(row["accepted"]["t_bhtt"])
+        assert Decimal(row["rejected_amount"]) == max(claimed - accepted, Decimal(0))
+        assert row["versions"]["pack"].startswith("vn-bhyt@")
+        assert all(len(v.split(".")[1]) == 2 for v in row["claimed"].values())
+    ok = giamdinh("check", str(files[0]), "--format", "jsonl")
+    assert ok.returncode == 0
