@@ -202,3 +202,19 @@ def test_check_prints_one_json_object_per_claim_in_input_order(
         assert all(len(v.split(".")[1]) == 2 for v in row["claimed"].values())
     ok = giamdinh("check", str(files[0]), "--format", "jsonl")
     assert ok.returncode == 0
+
+
+def test_audit_with_the_pack_that_decided_reproduces_the_settled_amounts(
+    settled: tuple[Settings, Path],
+) -> None:
+    from claims.audit import run_audit
+
+    settings, _ = settled
+    claims, _ = _decisions(settings)
+    pack = claims["pack"].drop_nulls().mode()[0].split("#")[0]
+    report, folder = run_audit(settings, "2026-10", pack, None)
+    facilities = report["facilities"]
+    assert facilities["claims"].sum() == claims.height
+    assert facilities["settled"].sum() == facilities["audited"].sum()
+    assert report["claims"].height == 0
+    assert (folder / "ledger_proposal.csv").exists()
