@@ -25,7 +25,7 @@ MA_DOITUONG_KCB (``route_code``) says on-route (100), or which ``route_rate`` ro
 (the facility's pre-2025 tier or the code's own class, inpatient or outpatient). On-route
 claims are paid 100 % at primary level (``primary_care``), under the low-cost threshold
 (T_TONGCHI_BH < ``low_cost_share`` × base salary) and, per line, from the 5-year
-exemption date (NGAY_MIEN_CCT ≤ line date). Then T_BHTT = BH × MUC_HUONG, T_BNCCT = BH −
+exemption date to the end of its calendar year (NGAY_MIEN_CCT ≤ line date, same year). Then T_BHTT = BH × MUC_HUONG, T_BNCCT = BH −
 T_BHTT, T_BNTT = BV − BH (− budget); other sources (T_NGUONKHAC, case (a) of §1.13.5)
 offset self-pay, then co-pay, then the fund.
 
@@ -611,9 +611,13 @@ def _shares(lines: pl.DataFrame, claims: pl.DataFrame) -> pl.DataFrame:
         *CLAIM_KEYS, pl.col("law_muc_huong").alias("_muc"), "on_route", "exempt_from"
     )
     lines = lines.join(facts, on=CLAIM_KEYS, how="left", maintain_order="left")
-    exempt = pl.col("on_route").fill_null(False) & (
-        pl.col("exempt_from") <= pl.col("line_date")
-    ).fill_null(False)
+    # the certificate exempts co-pay from its date to the end of that calendar year
+    # (Law 46/2014 art. 22.1(e): co-pay "in the year" above 6 months of base salary)
+    since = pl.col("exempt_from")
+    in_force = (since <= pl.col("line_date")) & (
+        since.dt.year() == pl.col("line_date").dt.year()
+    )
+    exempt = pl.col("on_route").fill_null(False) & in_force.fill_null(False)
     muc = pl.when(exempt).then(pl.lit(100).cast(PERCENT)).otherwise(pl.col("_muc"))
     zero = pl.lit(0).cast(MONEY)
     lines = (
