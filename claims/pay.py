@@ -26,8 +26,9 @@ MA_DOITUONG_KCB (``route_code``) says on-route (100), or which ``route_rate`` ro
 claims are paid 100 % at primary level (``primary_care``), under the low-cost threshold
 (T_TONGCHI_BH < ``low_cost_share`` × base salary) and, per line, from the 5-year
 exemption date to the end of its calendar year (NGAY_MIEN_CCT ≤ line date, same
-year). Then T_BHTT = BH × MUC_HUONG, T_BNCCT = BH − T_BHTT, T_BNTT = BV − BH (− budget); other sources (T_NGUONKHAC, case (a) of §1.13.5)
-offset self-pay, then co-pay, then the fund.
+year). Then T_BHTT = BH × MUC_HUONG, T_BNCCT = BH − T_BHTT, T_BNTT = BV − BH
+(− budget); other sources (T_NGUONKHAC, case (a) of §1.13.5) offset self-pay, then
+co-pay, then the fund.
 
 Every date choice comes from ``claims.dates``; every figure from the ``benefits`` and
 ``base_salary`` catalogs.
