@@ -218,3 +218,39 @@ def test_audit_with_the_pack_that_decided_reproduces_the_settled_amounts(
     assert facilities["settled"].sum() == facilities["audited"].sum()
     assert report["claims"].height == 0
     assert (folder / "ledger_proposal.csv").exists()
+
+
+def test_a_withdrawal_after_settlement_is_reversed_by_the_next_one(tmp_path: Path) -> None:
+    from tests.factories import example_claim, hoso, wrapper
+
+    settings = Settings(data_dir=tmp_path / "data")
+    original = example_claim()
+    first = tmp_path / "in1"
+    first.mkdir()
+    (first / "a.xml").write_bytes(wrapper([hoso(original)]))
+    run_inbox(first, settings=settings)
+    before, posted, _ = run_settlement(settings, "2025-10", None, excel=False)
+    paid = before.frames["facilities"]["accepted"].sum()
+    assert paid > 0
+    assert posted["credit"].sum() == paid
+
+    withdrawal = example_claim()
+    withdrawal["XML1"][0]["MA_DOITUONG_KCB"] = "8"
+    second = tmp_path / "in2"
+    second.mkdir()
+    (second / "b.xml").write_bytes(wrapper([hoso(withdrawal)]))
+    run_inbox(second, settings=settings)
+    after, reposted, _ = run_settlement(settings, "2025-10", None, excel=False)
+    row = after.frames["facilities"].row(0, named=True)
+    assert row["accepted"] == 0
+    reversed_ = reposted.filter(pl.col("kind") == "reversal")
+    assert reversed_["debit"].sum() == paid  # the earlier payable is debited back
+    rejected = after.frames["rejected_claims"].row(0, named=True)
+    assert rejected["ma_lk"] == original["XML1"][0]["MA_LK"]
+    assert "CLAIM_WITHDRAWN" in rejected["reason_codes"]
+    result = giamdinh(
+        "settle", "diff", before.settlement_id, after.settlement_id,
+        "--data-dir", str(settings.data_dir),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert original["XML1"][0]["MA_LK"] in result.stdout
