@@ -147,6 +147,7 @@ def decide(
     run_id: str,
     catalogs: Mapping[str, str],
     packs: Sequence[Pack] = (),
+    quarantine: pl.DataFrame | None = None,
 ) -> Decisions:
     """Turn an assessment and a payment into decisions.
 
@@ -158,6 +159,8 @@ def decide(
         run_id: the run the decisions belong to.
         catalogs: catalog id → ``version#hash`` labels the run used.
         packs: the loaded pack versions (their Vietnamese rule descriptions).
+        quarantine: validation's quarantine entries: the lines it refused stay in their
+            claim as reasons (their money is not accepted: they were never stored).
     """
     facts = payment.claims
     fired = hits.filter(pl.col("outcome") == "fired")
@@ -234,7 +237,7 @@ def decide(
         .cast(MONEY)
         .alias("rejected_amount")
     )
-    reasons = _reasons(xml1, hits, payment, lines, packs, run_id)
+    reasons = _reasons(xml1, hits, payment, lines, packs, run_id, quarantine)
     claims = _claims(xml1, assessed, facts, lines, reasons, run_id, catalogs)
     return Decisions(
         claims,
@@ -364,8 +367,9 @@ def _reasons(
     lines: pl.DataFrame,
     packs: Sequence[Pack],
     run_id: str,
+    quarantine: pl.DataFrame | None,
 ) -> pl.DataFrame:
-    """Every reason of every claim: fired rules first, then the payment stage's."""
+    """Every reason of every claim: quarantined lines, fired rules, the payment stage's."""
     messages = pl.DataFrame(
         [(p.label, r.spec.id, r.spec.description.vi) for p in packs for r in p.rules],
         schema={"pack": pl.String, "rule_id": pl.String, "message": pl.String},
@@ -392,6 +396,30 @@ def _reasons(
         )
     )
     frames = [rules, *_line_reasons(lines), *_claim_reasons(xml1, payment, lines)]
+    if quarantine is not None and quarantine.height:
+        stored = xml1.select(*CLAIM_KEYS)
+        frames.append(
+            quarantine.filter(
+                pl.col("line_no").is_not_null() & (pl.col("table") != "XML1")
+            )
+            .join(stored, on=CLAIM_KEYS, how="semi")
+            .unique(
+                [*CLAIM_KEYS, "table", "line_no", "reason_code"],
+                keep="first",
+                maintain_order=True,
+            )
+            .select(
+                *CLAIM_KEYS,
+                pl.lit("line").alias("level"),
+                "table",
+                "line_no",
+                pl.lit(None, pl.Int64).alias("stt"),
+                pl.col("reason_code").alias("code"),
+                pl.lit(None, pl.String).alias("bhxh_code"),
+                pl.lit("validation").alias("source"),
+                "message",
+            )
+        )
     every = pl.concat(
         [
             f.cast({k: v for k, v in REASON_SCHEMA.items() if k in f.columns})

@@ -148,7 +148,7 @@ def run_inbox(
         checked.claims.select("file_id", "hoso_idx", "lines_quarantined"),
     )
     assessed, decided = assess_and_decide(
-        batch, reference, run_id=run_id, history=history
+        batch, reference, run_id=run_id, history=history, quarantine=checked.quarantine
     )
     claims_by_file = checked.claims.partition_by("file_id", as_dict=True)
     warnings_by_file = _price_warnings(priced).partition_by("file_id", as_dict=True)

@@ -57,7 +57,9 @@ def check_files(
         checked = validate(subs, reference.codes, reference.facilities)
         run_id = _run_id(subs, reference)
         batch = batch_of(checked.tables, price(checked.tables, reference), reference)
-        _, decisions = assess_and_decide(batch, reference, run_id=run_id)
+        _, decisions = assess_and_decide(
+            batch, reference, run_id=run_id, quarantine=checked.quarantine
+        )
         decided = _decided(decisions.claims, decisions.reasons, names)
         refused = _refused(checked.claims, names)
     out: list[dict[str, Any]] = []

@@ -110,8 +110,10 @@ def assess_and_decide(
     *,
     run_id: str,
     history: pl.DataFrame | None = None,
+    quarantine: pl.DataFrame | None = None,
 ) -> tuple[Assessment, Decisions]:
-    """Assess a batch with the reference's packs, pay it and decide every claim."""
+    """Assess a batch with the reference's packs, pay it and decide every claim
+    (``quarantine``: validation's entries, kept as reasons of their claims)."""
     assessed = assess(batch, reference.packs, history=history, pinned=reference.pinned)
     payment = pay(
         batch,
@@ -127,5 +129,6 @@ def assess_and_decide(
         run_id=run_id,
         catalogs=reference.catalog_labels,
         packs=reference.packs,
+        quarantine=quarantine,
     )
     return assessed, decided

@@ -78,6 +78,10 @@ def test_clean_claims_are_accepted_to_the_dong_and_faults_are_cut(
     accepted = claims.filter(pl.col("outcome") == "accepted")
     assert accepted.filter(pl.col("rejected_amount") > 1).height == 0
     assert claims.filter(pl.col("outcome") == "partially_accepted").height > 0
+    # every cut is explained: a claim paid less than it asked has at least one reason
+    cut = claims.filter(pl.col("rejected_amount") > 1)
+    assert cut.height > 0
+    assert cut.filter(pl.col("reason_codes").list.len() == 0).height == 0
 
 
 def test_settlement_totals_equal_the_sum_of_accepted_lines_and_the_ledger_balances(
