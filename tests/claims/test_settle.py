@@ -224,7 +224,9 @@ def test_audit_with_the_pack_that_decided_reproduces_the_settled_amounts(
     assert (folder / "ledger_proposal.csv").exists()
 
 
-def test_a_withdrawal_after_settlement_is_reversed_by_the_next_one(tmp_path: Path) -> None:
+def test_a_withdrawal_after_settlement_is_reversed_by_the_next_one(
+    tmp_path: Path,
+) -> None:
     from tests.factories import example_claim, hoso, wrapper
 
     settings = Settings(data_dir=tmp_path / "data")
@@ -258,3 +260,49 @@ def test_a_withdrawal_after_settlement_is_reversed_by_the_next_one(tmp_path: Pat
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert original["XML1"][0]["MA_LK"] in result.stdout
+
+
+def test_audit_with_a_lower_benefit_level_reports_recoveries(
+    settled: tuple[Settings, Path], tmp_path: Path
+) -> None:
+    """An overlay where level 4 pays 70 % instead of 80 %: every on-route DN/HS/GD…
+    claim paid in full before is now overpaid; the audit reports recoveries per
+    facility, claim and reason, and proposes ledger entries, without touching the
+    stored decisions."""
+    import hashlib
+    import shutil
+
+    import yaml
+
+    from catalogs.loader import catalog_dir
+    from claims.audit import run_audit
+
+    settings, _ = settled
+    target = tmp_path / "overlay" / "benefits" / "2009-07-01"
+    shutil.copytree(catalog_dir("benefits") / "2009-07-01", target)
+    rows = (target / "rows.csv").read_text(encoding="utf-8")
+    changed = rows.replace("benefit_level,4,,,,80,", "benefit_level,4,,,,70,")
+    assert changed != rows
+    (target / "rows.csv").write_text(changed, encoding="utf-8")
+    manifest = yaml.safe_load((target / "manifest.yaml").read_text(encoding="utf-8"))
+    manifest["sha256"] = hashlib.sha256(changed.encode()).hexdigest()
+    (target / "manifest.yaml").write_text(yaml.safe_dump(manifest), encoding="utf-8")
+
+    claims, _ = _decisions(settings)
+    pack = claims["pack"].drop_nulls().mode()[0].split("#")[0]
+    audit_settings = Settings(
+        data_dir=settings.data_dir, catalog_dir=tmp_path / "overlay"
+    )
+    report, _ = run_audit(audit_settings, "2026-10", pack, None)
+    facilities = report["facilities"]
+    assert facilities["recovery"].sum() > 0
+    assert facilities["underpayment"].sum() == 0
+    changed_claims = report["claims"]
+    assert changed_claims.height > 0
+    assert (changed_claims["recovery"] > 0).all()
+    assert "BENEFIT_RATE_MISMATCH" in report["rules"]["code"].to_list()
+    proposal = report["ledger_proposal"]
+    assert set(proposal["debit_account"]) == {"facility_receivable"}
+    assert proposal["amount"].sum() == facilities["net_recovery"].sum()
+    after, _ = _decisions(settings)
+    assert after.equals(claims)  # the stored decisions are untouched
