@@ -93,7 +93,10 @@ def known_files(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str]]:
     return {str(r[0]): (str(r[1]), str(r[2])) for r in rows}
 
 
-def _append(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:
+def append_table(
+    con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame
+) -> None:
+    """Append ``frame`` to table ``name`` by column name, creating it if needed."""
     con.register("_incoming", frame.to_arrow())
     try:
         if not has_table(con, name):
@@ -154,8 +157,8 @@ def store_run(
             if name == "claims":
                 frame = _version_claims(con, frame)
             if frame.height or not has_table(con, name):
-                _append(con, name, frame)
-        _append(con, "runs", run_row)
+                append_table(con, name, frame)
+        append_table(con, "runs", run_row)
         if has_table(con, "claims"):
             sql(
                 con,

@@ -16,7 +16,7 @@ from decimal import Decimal
 import duckdb
 import polars as pl
 
-from claims.io import has_table, sql
+from claims.io import append_table, has_table, sql
 from claims.money import MONEY
 from claims.settle import LEDGER_SCHEMA, Settlement, advance_entries, postings, reversal
 
@@ -34,16 +34,6 @@ ADVANCES_SCHEMA: dict[str, pl.DataType] = {
     "amount": MONEY,
     "recorded_at": pl.String(),
 }
-
-
-def _append(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:
-    con.register("_rows", frame.to_arrow())
-    try:
-        if not has_table(con, name):
-            sql(con, f'CREATE TABLE "{name}" AS SELECT * FROM _rows LIMIT 0')
-        sql(con, f'INSERT INTO "{name}" BY NAME SELECT * FROM _rows')
-    finally:
-        con.unregister("_rows")
 
 
 def _table(
@@ -77,8 +67,10 @@ def record_advance(
     )
     sql(con, "BEGIN TRANSACTION")
     try:
-        _append(con, "advances", row)
-        _append(con, "ledger", advance_entries(facility, period, amount, advance_id))
+        append_table(con, "advances", row)
+        append_table(
+            con, "ledger", advance_entries(facility, period, amount, advance_id)
+        )
         sql(con, "COMMIT")
     except Exception:
         sql(con, "ROLLBACK")
@@ -177,9 +169,9 @@ def post(con: duckdb.DuckDBPyConnection, settlement: Settlement) -> pl.DataFrame
                 [period],
             )
             con.unregister("_changed")
-        _append(con, "postings", marks)
+        append_table(con, "postings", marks)
         if written.height:
-            _append(con, "ledger", written)
+            append_table(con, "ledger", written)
         sql(con, "COMMIT")
     except Exception:
         sql(con, "ROLLBACK")

@@ -9,13 +9,11 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from catalogs.resolve import load_catalogs
 from claims.assess import assess, load_packs
-from claims.codes import load_code_lists
 from claims.config import Settings
 from claims.ingest import Submission, read_submission
 from claims.pipeline import run_inbox
-from claims.price import PriceCatalogs, price_lines
+from claims.stages import Reference, batch_of, price
 from claims.synthetic import generate
 from claims.validate import validate
 from rules.evaluate import NO_RULE_PACK, select_packs
@@ -29,23 +27,9 @@ def _batch(tmp_path: Path) -> Batch:
     path.write_bytes(wrapper([hoso(example_claim())]))
     sub = read_submission(path, max_bytes=1 << 30)
     assert isinstance(sub, Submission)
-    catalogs = load_catalogs()
-    checked = validate([sub], load_code_lists(), catalogs["facilities"].resolve())
-    facility = checked.tables["XML1"].select("file_id", "hoso_idx", "ma_cskcb")
-    xml2, xml3 = (
-        checked.tables[t].join(facility, on=["file_id", "hoso_idx"])
-        for t in ("XML2", "XML3")
-    )
-    tables = checked.tables
-    return Batch(
-        xml1=tables["XML1"],
-        xml2=tables["XML2"],
-        xml3=tables["XML3"],
-        xml4=tables["XML4"],
-        xml5=tables["XML5"],
-        prices=price_lines(xml2, xml3, PriceCatalogs.of(catalogs)),
-        facilities=catalogs["facilities"].resolve(),
-    )
+    reference = Reference.load(None, "vn-bhyt")
+    checked = validate([sub], reference.codes, reference.facilities)
+    return batch_of(checked.tables, price(checked.tables, reference), reference)
 
 
 def test_the_example_claim_is_assessed_by_the_version_of_its_date(
