@@ -25,8 +25,8 @@ from claims.stages import Reference, assess_and_decide, batch_of, price
 from claims.stored import stored_batch
 
 
-def _paid(decisions: pl.DataFrame) -> pl.Expr:
-    del decisions
+def _paid() -> pl.Expr:
+    """What a decision pays: its accepted T_BHTT when accepted in whole or in part."""
     return (
         pl.when(pl.col("outcome").is_in(PAYABLE))
         .then(pl.col("accepted_t_bhtt"))
@@ -99,10 +99,10 @@ def compare(
     keys = ["file_id", "hoso_idx"]
     zero = pl.lit(0).cast(MONEY)
     left = settled.select(
-        *keys, "ma_cskcb", "ma_lk", "period", _paid(settled).alias("settled")
+        *keys, "ma_cskcb", "ma_lk", "period", _paid().alias("settled")
     )
     right = audited.select(
-        *keys, _paid(audited).alias("audited"), pl.col("outcome").alias("audit_outcome")
+        *keys, _paid().alias("audited"), pl.col("outcome").alias("audit_outcome")
     )
     claims = (
         left.join(right, on=keys, how="left")

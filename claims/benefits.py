@@ -13,6 +13,10 @@ from collections.abc import Mapping
 import polars as pl
 
 
+_BLANK_MATCHES = {"key3"}
+"""Key columns where an empty ``benefits`` cell matches any value (a specific row wins)."""
+
+
 def lookup(
     frame: pl.DataFrame,
     benefits: pl.DataFrame,
@@ -81,10 +85,6 @@ def lookup(
         .sort("_row")["value"]
         .alias(name)
     )
-
-
-_BLANK_MATCHES = {"key3"}
-"""Key columns where an empty ``benefits`` cell matches any value (a specific row wins)."""
 
 
 def _as_expr(value: pl.Expr | str) -> pl.Expr:

@@ -153,9 +153,9 @@ def pay(
     claims = _claim_facts(batch, benefits, salaries)
     lines = _lines(batch, hits)
     lines = _service_ratios(lines, benefits, claims)
-    lines = _payment_ratios(lines, benefits, claims)
+    lines = _payment_ratios(lines, claims)
     lines = _amounts(lines)
-    lines = _supplies_ceiling(lines, benefits, claims)
+    lines = _supplies_ceiling(lines, claims)
     totals = lines.group_by(CLAIM_KEYS).agg(
         pl.col("law_bh").sum().alias("law_t_tongchi_bh")
     )
@@ -479,11 +479,8 @@ def _service_ratios(
     )
 
 
-def _payment_ratios(
-    lines: pl.DataFrame, benefits: pl.DataFrame, claims: pl.DataFrame
-) -> pl.DataFrame:
+def _payment_ratios(lines: pl.DataFrame, claims: pl.DataFrame) -> pl.DataFrame:
     """TYLE_TT_BH by law and the budget-paid scope of level-5 cards."""
-    del benefits
     facts = claims.select(*CLAIM_KEYS, "ignore_payment_ratio", "out_of_list_budget")
     lines = lines.join(facts, on=CLAIM_KEYS, how="left", maintain_order="left")
     ratio = (
@@ -528,11 +525,8 @@ def allocate(total: pl.Expr, weight: pl.Expr, group: list[str]) -> pl.Expr:
     return share - share.shift(1, fill_value=pl.lit(0).cast(MONEY)).over(group)
 
 
-def _supplies_ceiling(
-    lines: pl.DataFrame, benefits: pl.DataFrame, claims: pl.DataFrame
-) -> pl.DataFrame:
+def _supplies_ceiling(lines: pl.DataFrame, claims: pl.DataFrame) -> pl.DataFrame:
     """Cap each GOI_VTYT package's in-scope supplies at the ceiling; spread the excess."""
-    del benefits
     ceiling = claims.select(*CLAIM_KEYS, "supplies_ceiling")
     lines = lines.join(ceiling, on=CLAIM_KEYS, how="left", maintain_order="left")
     package = (
