@@ -12,7 +12,6 @@ from collections.abc import Mapping
 
 import polars as pl
 
-
 _BLANK_MATCHES = {"key3"}
 """Key columns where an empty ``benefits`` cell matches any value (a specific row wins)."""
 
