@@ -216,6 +216,7 @@ def _claim_facts(
         at("primary_care", "_p2", key="level_2025", key2=pl.col("facility_level")),
         at("threshold", "_share", key="low_cost_share"),
         at("threshold", "_multiple", key="supplies_ceiling_multiple"),
+        at("threshold", "_other_case", key="other_source_case"),
         at("level_rule", "_ignore", key=level, key2="ignore_payment_ratio"),
         at("level_rule", "_budget", key=level, key2="out_of_list_budget"),
         base_salary(claims, salaries, adm).cast(MONEY),
@@ -601,9 +602,19 @@ def _muc_huong(claims: pl.DataFrame, totals: pl.DataFrame) -> pl.DataFrame:
 
 
 def _shares(lines: pl.DataFrame, claims: pl.DataFrame) -> pl.DataFrame:
-    """Fund share, co-pay and self-pay per line; other sources offset self-pay first."""
+    """Fund share, co-pay and self-pay per line, with other sources (T_NGUONKHAC).
+
+    The ``other_source_case`` threshold at admission chooses the reading of §1.13.5:
+    1 = case (a), support for this patient: the shares are computed as usual, then the
+    other sources offset self-pay, then co-pay, then the fund; 2 = case (b), support
+    given to the facility: it comes off the cost first and the rest is split as usual.
+    """
     facts = claims.select(
-        *CLAIM_KEYS, pl.col("law_muc_huong").alias("_muc"), "on_route", "exempt_from"
+        *CLAIM_KEYS,
+        pl.col("law_muc_huong").alias("_muc"),
+        "on_route",
+        "exempt_from",
+        "_other_case",
     )
     lines = lines.join(facts, on=CLAIM_KEYS, how="left", maintain_order="left")
     # the certificate exempts co-pay from its date to the end of that calendar year
@@ -615,17 +626,40 @@ def _shares(lines: pl.DataFrame, claims: pl.DataFrame) -> pl.DataFrame:
     exempt = pl.col("on_route").fill_null(False) & in_force.fill_null(False)
     muc = pl.when(exempt).then(pl.lit(100).cast(PERCENT)).otherwise(pl.col("_muc"))
     zero = pl.lit(0).cast(MONEY)
+    other = pl.min_horizontal(
+        pl.max_horizontal(pl.col("claimed_nguonkhac"), zero), pl.col("law_bv")
+    )
+    # case (b): support to the facility comes off the cost first, the rest is split
+    # as usual; THANH_TIEN_BH shrinks in proportion (BH × (BV − other) / BV)
+    general = (pl.col("_other_case") == 2) & (pl.col("_other") > 0)
+    safe_bv = pl.when(pl.col("law_bv") > 0).then(pl.col("law_bv")).otherwise(None)
+    shrunk = money(
+        pl.col("law_bh").cast(_D6)
+        * (pl.col("law_bv") - pl.col("_other")).cast(_D6)
+        / safe_bv.cast(_D6)
+    )
     lines = (
-        lines.with_columns(muc.cast(PERCENT).alias("law_muc_huong"))
+        lines.with_columns(
+            muc.cast(PERCENT).alias("law_muc_huong"),
+            other.alias("_other"),
+        )
+        .with_columns(
+            pl.when(general).then(shrunk).otherwise(pl.col("law_bh")).alias("law_bh"),
+            pl.when(general).then(pl.col("_other")).otherwise(zero).alias("_off_top"),
+        )
         .with_columns(
             percent_of(pl.col("law_bh"), pl.col("law_muc_huong")).alias("_fund"),
+            # case (a) offsets what is left of the other sources below
+            (pl.col("_other") - pl.col("_off_top")).alias("_other"),
         )
         .with_columns(
             (pl.col("law_bh") - pl.col("_fund")).alias("_copay"),
-            (pl.col("law_bv") - pl.col("law_bh") - pl.col("law_budget")).alias("_self"),
-            pl.min_horizontal(
-                pl.max_horizontal(pl.col("claimed_nguonkhac"), zero), pl.col("law_bv")
-            ).alias("_other"),
+            (
+                pl.col("law_bv")
+                - pl.col("_off_top")
+                - pl.col("law_bh")
+                - pl.col("law_budget")
+            ).alias("_self"),
         )
     )
     to_self = pl.min_horizontal(
@@ -648,7 +682,8 @@ def _shares(lines: pl.DataFrame, claims: pl.DataFrame) -> pl.DataFrame:
         (pl.col("_fund") - pl.col("_a3")).cast(MONEY).alias("law_bhtt"),
         (pl.col("_copay") - pl.col("_a2")).cast(MONEY).alias("law_bncct"),
         (pl.col("_self") - pl.col("_a1")).cast(MONEY).alias("law_bntt"),
-        (pl.col("_a1") + pl.col("_a2") + pl.col("_a3"))
+        (pl.col("_off_top") + pl.col("_a1") + pl.col("_a2") + pl.col("_a3"))
         .cast(MONEY)
         .alias("law_nguonkhac"),
+        pl.col("law_bh").cast(MONEY),
     )

@@ -662,6 +662,40 @@ def test_other_sources_offset_self_pay_then_co_pay_then_the_fund() -> None:
         assert total + line["law_nguonkhac"] == line["law_bv"]
 
 
+def test_support_to_the_facility_comes_off_the_cost_first_when_the_catalog_says_so() -> (
+    None
+):
+    """Case (b) of §1.13.5, the spec's own example: cost 10,000,000, 3,000,000 donated,
+    TYLE_TT_BH 50, MUC_HUONG 80 → THANH_TIEN_BH 3,500,000, T_BHTT 2,800,000, T_BNCCT
+    700,000, T_BNTT 3,500,000 (``other_source_case`` 2 in the benefits catalog)."""
+    from claims.pay import pay
+    from tests.claims.paybuild import build, catalogs
+
+    benefits, salaries = catalogs()
+    switch = (pl.col("kind") == "threshold") & (pl.col("key") == "other_source_case")
+    case_b = benefits.with_columns(
+        pl.when(switch)
+        .then(pl.lit(2))
+        .otherwise(pl.col("value"))
+        .cast(benefits.schema["value"])
+        .alias("value")
+    )
+    batch, _ = build(claim(drug(1, "10000000", ratio_bh=50, nguonkhac="3000000")))
+    line = pay(batch, case_b, salaries).lines.row(0, named=True)
+    assert line["law_muc_huong"] == 80
+    assert shares(line) == amounts(
+        "10000000", "3500000", "2800000", "700000", "3500000"
+    )
+    assert line["law_nguonkhac"] == D("3000000")
+    # the default reading (case (a)) offsets self-pay: 5,000,000 − 3,000,000
+    default = lines(run(claim(drug(1, "10000000", ratio_bh=50, nguonkhac="3000000"))))[
+        0
+    ]
+    assert shares(default) == amounts(
+        "10000000", "5000000", "4000000", "1000000", "2000000"
+    )
+
+
 # --- exemption from co-pay (§2.3.3) ---------------------------------------------------
 
 
