@@ -11,7 +11,7 @@ import typer
 
 from claims.cli_common import CatalogDir, DataDir, err, fail, print_frame, settings_for
 from claims.config import Settings
-from claims.errors import ClaimsError
+from claims.errors import ClaimsError, ConfigError
 from claims.settle import Settlement
 
 app = typer.Typer(
@@ -51,6 +51,13 @@ def run_settlement(
     months = months_of(period)
     with open_store(settings.store_path) as con:
         decisions, lines, reasons = current_decisions(con, months, facility)
+        if decisions.height == 0:
+            scope = f" of facility {facility}" if facility else ""
+            msg = (
+                f"no decided claims{scope} declare NAM_QT/THANG_QT in {period}; "
+                "check the period (YYYY-MM or YYYY-Qn) and that the month was run"
+            )
+            raise ConfigError(msg)
         advances = advances_for(con, [period, *months], facility)
         settlement = settle(decisions, lines, reasons, advances, period=period)
         folder = settlement_dir(settings, settlement)
