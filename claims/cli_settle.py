@@ -224,6 +224,12 @@ def audit(
         typer.Option("--pack", help="The pack version to re-assess with, ID@VERSION."),
     ],
     facility: Facility = None,
+    post: Annotated[
+        bool,
+        typer.Option(
+            "--post", help="Post the recoveries and underpayments to the ledger."
+        ),
+    ] = False,
     data_dir: DataDir = None,
     catalog_dir: CatalogDir = None,
 ) -> None:
@@ -240,3 +246,15 @@ def audit(
     print_frame("audit per rule", report["rules"], limit=20)
     print_frame("audit per claim (largest first)", report["claims"], limit=15)
     err.print(f"outputs: {folder}")
+    if post:
+        from claims.io import open_store
+        from claims.ledger import post_audit
+
+        with open_store(settings.store_path) as con:
+            written = post_audit(con, folder.name, period, report["ledger_proposal"])
+        if written.height:
+            err.print(f"ledger: {written.height // 2:,} recovery transaction(s) posted")
+        else:
+            err.print(
+                "ledger: nothing to post (no difference, or this audit was posted)"
+            )

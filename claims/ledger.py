@@ -191,3 +191,36 @@ def balances(ledger: pl.DataFrame) -> pl.DataFrame:
         .agg((pl.col("debit").sum() - pl.col("credit").sum()).alias("balance"))
         .sort("account", "ma_cskcb")
     )
+
+
+def post_audit(
+    con: duckdb.DuckDBPyConnection, audit_id: str, period: str, proposal: pl.DataFrame
+) -> pl.DataFrame:
+    """Post an audit's proposal (``ma_cskcb, debit_account, credit_account, amount``):
+    one balanced ``recovery`` transaction per facility. An audit already posted posts
+    nothing again. Returns the rows written."""
+    txn = pl.format("{}:{}:audit", pl.lit(audit_id), pl.col("ma_cskcb"))
+    posted = _table(con, "ledger", LEDGER_SCHEMA, "settlement_id = ?", [audit_id])
+    if posted.height:
+        return pl.DataFrame(schema=LEDGER_SCHEMA)
+    zero = pl.lit(0).cast(MONEY)
+    sides = [
+        proposal.select(
+            txn.alias("txn_id"),
+            pl.lit(audit_id).alias("settlement_id"),
+            pl.lit(period).alias("period"),
+            "ma_cskcb",
+            pl.lit("recovery").alias("kind"),
+            pl.col(f"{side}_account").alias("account"),
+            pl.lit(None, pl.String).alias("treatment"),
+            pl.lit(None, pl.String).alias("cost_group"),
+            (pl.col("amount") if side == "debit" else zero).alias("debit"),
+            (pl.col("amount") if side == "credit" else zero).alias("credit"),
+            pl.lit("hậu kiểm: thu hồi / thanh toán bổ sung").alias("memo"),
+        )
+        for side in ("debit", "credit")
+    ]
+    written = pl.concat(sides).cast(LEDGER_SCHEMA).sort("txn_id", "account")  # type: ignore[arg-type]
+    if written.height:
+        append_table(con, "ledger", written)
+    return written

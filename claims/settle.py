@@ -42,9 +42,16 @@ PERIOD = re.compile(
     r"^(?P<year>\d{4})-(?:(?P<month>0[1-9]|1[0-2])|Q(?P<quarter>[1-4]))$"
 )
 PAYABLE = ("accepted", "partially_accepted")
-ACCOUNTS = ("fund_expense", "facility_payable", "facility_advance", "fund_cash")
+ACCOUNTS = (
+    "fund_expense",
+    "facility_payable",
+    "facility_advance",
+    "facility_receivable",
+    "fund_cash",
+)
 """Ledger accounts: the fund's expense, what it owes each facility, advances paid to a
-facility (an asset until settled), the fund's cash."""
+facility (an asset until settled), what a facility owes back after a post-audit, the
+fund's cash."""
 GROUPS = (*COST_GROUPS, OTHER_GROUP)
 LEDGER_SCHEMA: dict[str, pl.DataType] = {
     "txn_id": pl.String(),

@@ -306,3 +306,28 @@ def test_audit_with_a_lower_benefit_level_reports_recoveries(
     assert proposal["amount"].sum() == facilities["net_recovery"].sum()
     after, _ = _decisions(settings)
     assert after.equals(claims)  # the stored decisions are untouched
+
+
+def test_an_audit_posts_its_recoveries_once(settled: tuple[Settings, Path]) -> None:
+    from claims.ledger import post_audit
+
+    proposal = pl.DataFrame(
+        {
+            "ma_cskcb": ["01001", "01002"],
+            "debit_account": ["facility_receivable", "fund_expense"],
+            "credit_account": ["fund_expense", "facility_payable"],
+            "amount": [Decimal("120000.00"), Decimal("5000.50")],
+        },
+        schema_overrides={"amount": pl.Decimal(38, 2)},
+    )
+    settings, _ = settled
+    with open_store(settings.store_path) as con:
+        written = post_audit(con, "audit-x", "2026-Q4", proposal)
+        again = post_audit(con, "audit-x", "2026-Q4", proposal)
+        ledger = ledger_of(con)
+    assert written.height == 4
+    assert written["debit"].sum() == written["credit"].sum() == Decimal("125000.50")
+    assert again.height == 0
+    mine = ledger.filter(pl.col("settlement_id") == "audit-x")
+    receivable = mine.filter(pl.col("account") == "facility_receivable")
+    assert receivable["debit"].sum() == Decimal("120000.00")
