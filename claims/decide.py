@@ -219,23 +219,19 @@ def decide(
         .otherwise(zero)
         .alias("accepted_bhtt"),
     )
-    claimed = xml1.select(*CLAIM_KEYS, pl.col("t_bhtt").alias("_claimed_t_bhtt"))
-    lines = lines.join(claimed, on=CLAIM_KEYS, how="left", maintain_order="left")
-    excess = pl.max_horizontal(
-        pl.col("accepted_bhtt").sum().over(CLAIM_KEYS)
-        - pl.col("_claimed_t_bhtt").fill_null(zero),
-        zero,
-    )
-    lines = lines.with_columns(
-        allocate(excess, pl.col("accepted_bhtt"), list(CLAIM_KEYS)).alias("_cut")
-    )
-    lines = lines.with_columns(
-        (pl.col("accepted_bhtt") - pl.col("_cut")).cast(MONEY).alias("accepted_bhtt"),
-        pl.lit(run_id).alias("run_id"),
-    ).with_columns(
-        pl.max_horizontal(pl.col("claimed_bhtt") - pl.col("accepted_bhtt"), zero)
-        .cast(MONEY)
-        .alias("rejected_amount")
+    lines = (
+        _cap_to_claim(lines, xml1)
+        .with_columns(
+            (pl.col("accepted_bhtt") - pl.col("_cut"))
+            .cast(MONEY)
+            .alias("accepted_bhtt"),
+            pl.lit(run_id).alias("run_id"),
+        )
+        .with_columns(
+            pl.max_horizontal(pl.col("claimed_bhtt") - pl.col("accepted_bhtt"), zero)
+            .cast(MONEY)
+            .alias("rejected_amount")
+        )
     )
     reasons = _reasons(xml1, hits, payment, lines, packs, run_id, quarantine)
     claims = _claims(xml1, assessed, facts, lines, reasons, run_id, catalogs)
@@ -243,6 +239,37 @@ def decide(
         claims,
         lines.select(list(DECISION_LINE_SCHEMA)).cast(DECISION_LINE_SCHEMA),  # type: ignore[arg-type]
         reasons,
+    )
+
+
+def _cap_to_claim(lines: pl.DataFrame, xml1: pl.DataFrame) -> pl.DataFrame:
+    """Add ``_cut``: where a claim's accepted lines sum above its claimed XML1 T_BHTT,
+    the excess spread over its lines (only those claims' lines are allocated)."""
+    zero = pl.lit(0).cast(MONEY)
+    over = (
+        lines.group_by(CLAIM_KEYS)
+        .agg(pl.col("accepted_bhtt").sum().alias("_sum"))
+        .join(xml1.select(*CLAIM_KEYS, "t_bhtt"), on=CLAIM_KEYS, how="left")
+        .with_columns(
+            (pl.col("_sum") - pl.col("t_bhtt").fill_null(zero)).alias("_excess")
+        )
+        .filter(pl.col("_excess") > 0)
+        .select(*CLAIM_KEYS, "_excess")
+    )
+    indexed = lines.with_row_index("_i")
+    cuts = allocate(
+        indexed.select("_i", *CLAIM_KEYS, "accepted_bhtt").join(
+            over, on=CLAIM_KEYS, how="inner", maintain_order="left"
+        ),
+        total="_excess",
+        weight="accepted_bhtt",
+        group=list(CLAIM_KEYS),
+        name="_cut",
+    ).select("_i", "_cut")
+    return (
+        indexed.join(cuts, on="_i", how="left", maintain_order="left")
+        .drop("_i")
+        .with_columns(pl.col("_cut").fill_null(zero))
     )
 
 

@@ -356,38 +356,38 @@ def _lines(batch: Batch, hits: pl.DataFrame | None) -> pl.DataFrame:
     )
 
 
-def _rank(
-    lines: pl.DataFrame, mask: pl.Expr, by: list[pl.Expr], name: str
-) -> pl.DataFrame:
-    """Add ``name``: the 0-based rank of each masked line within its claim and day,
-    ordered by ``by`` (ascending) then STT (null for lines outside the mask)."""
+def _ranked(subset: pl.DataFrame, by: list[pl.Expr]) -> pl.DataFrame:
+    """``subset`` with ``_rank``: 0-based within its claim and day, ordered by ``by``
+    (ascending) then STT and line number."""
     group = [*CLAIM_KEYS, "line_date"]
     keys = [k.alias(f"_by{i}") for i, k in enumerate(by)]
-    ranked = (
-        lines.with_row_index("_i")
-        .filter(mask)
-        .with_columns(keys)
-        .sort([*group, *(f"_by{i}" for i in range(len(by))), "stt", "line_no"])
-        .select("_i", pl.int_range(pl.len(), dtype=pl.Int64).over(group).alias(name))
-    )
     return (
-        lines.with_row_index("_i")
-        .join(ranked, on="_i", how="left", maintain_order="left")
-        .drop("_i")
+        subset.with_columns(keys)
+        .sort([*group, *(f"_by{i}" for i in range(len(by))), "stt", "line_no"])
+        .with_columns(pl.int_range(pl.len(), dtype=pl.Int64).over(group).alias("_rank"))
+        .drop([f"_by{i}" for i in range(len(by))])
     )
 
 
-def _service_ratios(
-    lines: pl.DataFrame, benefits: pl.DataFrame, claims: pl.DataFrame
-) -> pl.DataFrame:
-    """TYLE_TT_DV by law: exam sequence, surgeries and procedures, shared beds."""
-    adm = claims.select(*CLAIM_KEYS, "_adm")
-    lines = lines.join(adm, on=CLAIM_KEYS, how="left", maintain_order="left")
-    xml3 = pl.col("table") == "XML3"
-    exam = xml3 & pl.col("ma_nhom").is_in(EXAM_GROUPS)
-    surgery = xml3 & pl.col("ma_nhom").is_in(SURGERY_GROUPS)
-    procedure = xml3 & pl.col("ma_nhom").is_in(PROCEDURE_GROUPS)
-    bed = xml3 & pl.col("ma_nhom").is_in(BED_GROUPS)
+def _exam_ratios(exams: pl.DataFrame, benefits: pl.DataFrame) -> pl.DataFrame:
+    """``_i, _law``: the exam sequence of each claim and day, highest price first."""
+    ranked = _ranked(exams, [-pl.col("law_price")])
+    key = (
+        pl.when(pl.col("_rank") < 5)
+        .then((pl.col("_rank") + 1).cast(pl.String))
+        .otherwise(pl.lit("6+"))
+    )
+    ratio = lookup(
+        ranked, benefits, "exam_ratio", {"key": key}, pl.col("_adm"), name="_law"
+    )
+    return ranked.select("_i", ratio.cast(pl.Int64))
+
+
+def _procedure_ratios(works: pl.DataFrame, benefits: pl.DataFrame) -> pl.DataFrame:
+    """``_i, _law``: surgeries before procedures (the most complex service first), each
+    by amount; the first 100, later ones by kind and team (the same NGUOI_THUC_HIEN set
+    as the first is the same team)."""
+    procedure = pl.col("ma_nhom").is_in(PROCEDURE_GROUPS)
     team = (
         pl.col("nguoi_thuc_hien")
         .fill_null("")
@@ -396,29 +396,16 @@ def _service_ratios(
         .list.sort()
         .list.join(";")
     )
-    lines = lines.with_columns(
-        team.alias("_team"),
-        times(pl.col("law_price"), pl.col("law_qty")).alias("_amount"),
-    )
-    # the 100 % exam is the highest-priced; surgeries rank before procedures (the
-    # most complex service first), each by amount
-    lines = _rank(lines, exam, [-pl.col("law_price")], "_exam_rank")
-    lines = _rank(
-        lines, surgery | procedure, [procedure, -pl.col("_amount")], "_proc_rank"
-    )
+    amount = times(pl.col("law_price"), pl.col("law_qty"))
+    ranked = _ranked(works.with_columns(team.alias("_team")), [procedure, -amount])
     first_team = (
         pl.col("_team")
-        .filter(pl.col("_proc_rank") == 0)
+        .filter(pl.col("_rank") == 0)
         .first()
-        .over([*CLAIM_KEYS, "line_date"])
+        .over(*CLAIM_KEYS, "line_date")
     )
-    exam_key = (
-        pl.when(pl.col("_exam_rank") < 5)
-        .then((pl.col("_exam_rank") + 1).cast(pl.String))
-        .otherwise(pl.lit("6+"))
-    )
-    proc_key2 = (
-        pl.when(pl.col("_proc_rank") == 0)
+    key2 = (
+        pl.when(pl.col("_rank") == 0)
         .then(pl.lit("first"))
         .when(procedure)
         .then(pl.lit("additional"))
@@ -426,32 +413,41 @@ def _service_ratios(
         .then(pl.lit("same_team"))
         .otherwise(pl.lit("other_team"))
     )
-    lines = lines.with_columns(
-        exam_key.alias("_exam_key"),
-        pl.when(procedure)
-        .then(pl.lit("procedure"))
-        .otherwise(pl.lit("surgery"))
-        .alias("_proc_kind"),
-        proc_key2.alias("_proc_key2"),
+    kind = pl.when(procedure).then(pl.lit("procedure")).otherwise(pl.lit("surgery"))
+    ranked = ranked.with_columns(kind.alias("_kind"), key2.alias("_key2"))
+    ratio = lookup(
+        ranked,
+        benefits,
+        "procedure_ratio",
+        {"key": pl.col("_kind"), "key2": pl.col("_key2")},
+        pl.col("_adm"),
+        name="_law",
     )
-    adm_day = pl.col("_adm")
-    lines = lines.with_columns(
-        lookup(
-            lines,
-            benefits,
-            "exam_ratio",
-            {"key": pl.col("_exam_key")},
-            adm_day,
-            name="_er",
-        ),
-        lookup(
-            lines,
-            benefits,
-            "procedure_ratio",
-            {"key": pl.col("_proc_kind"), "key2": pl.col("_proc_key2")},
-            adm_day,
-            name="_pr",
-        ),
+    return ranked.select("_i", ratio.cast(pl.Int64))
+
+
+def _service_ratios(
+    lines: pl.DataFrame, benefits: pl.DataFrame, claims: pl.DataFrame
+) -> pl.DataFrame:
+    """TYLE_TT_DV by law: exam sequence, surgeries and procedures, shared beds."""
+    xml3 = pl.col("table") == "XML3"
+    exam = xml3 & pl.col("ma_nhom").is_in(EXAM_GROUPS)
+    works = xml3 & pl.col("ma_nhom").is_in((*SURGERY_GROUPS, *PROCEDURE_GROUPS))
+    bed = xml3 & pl.col("ma_nhom").is_in(BED_GROUPS)
+    needed = ("_i", *CLAIM_KEYS, "line_date", "stt", "line_no", "ma_nhom")
+    ranked = (
+        lines.with_row_index("_i")
+        .filter(exam | works)
+        .select(*needed, "law_price", "law_qty", "nguoi_thuc_hien")
+        .join(claims.select(*CLAIM_KEYS, "_adm"), on=CLAIM_KEYS, how="left")
+    )
+    special = pl.concat(
+        [
+            _exam_ratios(ranked.filter(pl.col("ma_nhom").is_in(EXAM_GROUPS)), benefits),
+            _procedure_ratios(
+                ranked.filter(~pl.col("ma_nhom").is_in(EXAM_GROUPS)), benefits
+            ),
+        ]
     )
     claimed = pl.col("claimed_ratio_dv")
     shared = sorted(
@@ -467,16 +463,17 @@ def _service_ratios(
     for value in reversed([100, *shared]):  # floored to the nearest allowed ratio
         bed_ratio = pl.when(claimed >= value).then(pl.lit(value)).otherwise(bed_ratio)
     law = (
-        pl.when(exam & pl.col("_exam_rank").is_not_null())
-        .then(pl.col("_er").cast(pl.Int64))
-        .when((surgery | procedure) & pl.col("_proc_rank").is_not_null())
-        .then(pl.col("_pr").cast(pl.Int64))
+        pl.when(pl.col("_law").is_not_null())
+        .then(pl.col("_law"))
         .when(bed)
         .then(bed_ratio)
         .otherwise(pl.min_horizontal(claimed, pl.lit(100)))
     )
-    return lines.with_columns(
-        law.fill_null(claimed).cast(pl.Int64).alias("law_ratio_dv")
+    return (
+        lines.with_row_index("_i")
+        .join(special, on="_i", how="left", maintain_order="left")
+        .with_columns(law.fill_null(claimed).cast(pl.Int64).alias("law_ratio_dv"))
+        .drop("_i", "_law")
     )
 
 
@@ -511,59 +508,78 @@ def _amounts(lines: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def allocate(total: pl.Expr, weight: pl.Expr, group: list[str]) -> pl.Expr:
-    """Split ``total`` (one value per group) over the group's rows in proportion to
-    ``weight``, rounded half-up to 2 decimals so that the parts add up to ``total``.
+def allocate(
+    frame: pl.DataFrame, *, total: str, weight: str, group: list[str], name: str
+) -> pl.DataFrame:
+    """Add ``name``: ``total`` (one value per group) split over the group's rows in
+    proportion to ``weight``, rounded half-up to 2 decimals so the parts add up exactly.
 
     Cumulative rounding: row i gets round(total × W_i / W) − round(total × W_{i−1} / W)
-    where W_i is the running sum of weights in frame order. The frame must be ordered
-    within each group the same way every run (it is: input order).
+    where W_i is the running sum of weights in frame order (input order, the same every
+    run). Callers pass only the rows that share something: it runs windows per group.
     """
-    running = weight.cum_sum().over(group)
-    whole = weight.sum().over(group)
+    zero = pl.lit(0).cast(MONEY)
+    whole = pl.col("_whole")
     safe = pl.when(whole > 0).then(whole).otherwise(pl.lit(1).cast(MONEY))
-    share = money(total.cast(_D6) * running.cast(_D6) / safe.cast(_D6))
-    return share - share.shift(1, fill_value=pl.lit(0).cast(MONEY)).over(group)
+    return (
+        frame.with_columns(
+            pl.col(weight).cum_sum().over(group).alias("_running"),
+            pl.col(weight).sum().over(group).alias("_whole"),
+        )
+        .with_columns(
+            money(
+                pl.col(total).cast(_D6) * pl.col("_running").cast(_D6) / safe.cast(_D6)
+            ).alias("_share")
+        )
+        .with_columns(
+            (pl.col("_share") - pl.col("_share").shift(1, fill_value=zero).over(group))
+            .cast(MONEY)
+            .alias(name)
+        )
+        .drop("_running", "_whole", "_share")
+    )
 
 
 def _supplies_ceiling(lines: pl.DataFrame, claims: pl.DataFrame) -> pl.DataFrame:
     """Cap each GOI_VTYT package's in-scope supplies at the ceiling; spread the excess."""
-    ceiling = claims.select(*CLAIM_KEYS, "supplies_ceiling")
-    lines = lines.join(ceiling, on=CLAIM_KEYS, how="left", maintain_order="left")
+    zero = pl.lit(0).cast(MONEY)
     package = (
         (pl.col("table") == "XML3")
         & pl.col("ma_nhom").is_in(SUPPLY_GROUPS)
         & (pl.col("goi_vtyt").fill_null("").str.strip_chars() != "")
     )
-    group = [*CLAIM_KEYS, "_package"]
-    lines = lines.with_columns(
-        pl.when(package)
-        .then(pl.col("goi_vtyt"))
-        .otherwise(pl.lit(None))
-        .alias("_package")
+    group = [*CLAIM_KEYS, "goi_vtyt"]
+    packaged = (
+        lines.select(*CLAIM_KEYS, "goi_vtyt", "law_bh", package.alias("_in"))
+        .with_row_index("_i")
+        .filter(pl.col("_in"))
+        .join(
+            claims.select(*CLAIM_KEYS, "supplies_ceiling"),
+            on=CLAIM_KEYS,
+            how="left",
+            maintain_order="left",
+        )
+        .with_columns(
+            pl.max_horizontal(
+                pl.col("law_bh").sum().over(group) - pl.col("supplies_ceiling"), zero
+            )
+            .fill_null(zero)
+            .alias("_excess")
+        )
     )
-    weight = (
-        pl.when(pl.col("_package").is_not_null())
-        .then(pl.col("law_bh"))
-        .otherwise(pl.lit(0).cast(MONEY))
-    )
-    excess = pl.max_horizontal(
-        weight.sum().over(group)
-        - pl.col("supplies_ceiling").fill_null(pl.lit(0).cast(MONEY)),
-        pl.lit(0).cast(MONEY),
-    )
-    excess = (
-        pl.when(pl.col("supplies_ceiling").is_null())
-        .then(pl.lit(0).cast(MONEY))
-        .otherwise(excess)
-    )
-    cut = (
-        pl.when(pl.col("_package").is_not_null())
-        .then(allocate(excess, weight, group))
-        .otherwise(pl.lit(0).cast(MONEY))
-    )
-    return lines.with_columns(cut.cast(MONEY).alias("package_cut")).with_columns(
-        (pl.col("law_bh") - pl.col("package_cut")).cast(MONEY).alias("law_bh")
+    cuts = allocate(
+        packaged.filter(pl.col("_excess").max().over(group) > 0),
+        total="_excess",
+        weight="law_bh",
+        group=group,
+        name="package_cut",
+    ).select("_i", "package_cut")
+    return (
+        lines.with_row_index("_i")
+        .join(cuts, on="_i", how="left", maintain_order="left")
+        .drop("_i")
+        .with_columns(pl.col("package_cut").fill_null(zero))
+        .with_columns((pl.col("law_bh") - pl.col("package_cut")).alias("law_bh"))
     )
 
 

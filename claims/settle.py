@@ -170,8 +170,14 @@ def settle(
         "pending",
         pl.col("outcome").is_in(PAYABLE).alias("_pays"),
     )
-    per_line = lines.join(payable, on=["file_id", "hoso_idx"], how="inner").filter(
-        ~pl.col("pending")
+    used = (
+        "file_id", "hoso_idx", "table", "line_no", "stt", "code", "cost_group",
+        "claimed_bh", "accepted_bh", "claimed_bhtt", "accepted_bhtt", "refused_by",
+    )  # fmt: skip
+    per_line = (
+        lines.select(used)
+        .join(payable, on=["file_id", "hoso_idx"], how="inner")
+        .filter(~pl.col("pending"))
     )
     paid_line = pl.when(pl.col("_pays")).then(pl.col("accepted_bhtt")).otherwise(zero)
     claim_groups = (
