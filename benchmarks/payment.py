@@ -48,9 +48,7 @@ can fail, deliberately wrong variants (half-even rounding, no intermediate round
 pending claims settled) run on a sample and must mismatch (on the first part).
 
 Unless ``--no-profile``, one more run of ``pay`` (on the first part) times its steps:
-every function of ``claims.pay`` is wrapped with a timer for that run, and the
-``allocate`` spreads (the package cut, and the claim cap of ``decide``) are timed as the
-engine runs them, on the package lines only, and with flat windows (same cuts).
+every function of ``claims.pay`` is wrapped with a timer for that run.
 """
 
 from __future__ import annotations
@@ -804,7 +802,6 @@ def profile_pay(work: Path) -> dict[str, Any]:
     hits = _read(work, "hits")
     timings: dict[tuple[int, str], float] = {}
     depth = [0]
-    seen: dict[str, tuple[Any, ...]] = {}
 
     def timed(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -818,11 +815,8 @@ def profile_pay(work: Path) -> dict[str, Any]:
                 label = name
                 if name == "lookup":  # lookup(frame, benefits, kind, keys, day, name=)
                     label = f"lookup {args[2]} ({args[0].height:,} rows)"
-                elif name == "_rank":  # _rank(lines, mask, by, name)
-                    label = f"_rank {args[3]}"
                 key = (depth[0], label)
                 timings[key] = timings.get(key, 0.0) + time.perf_counter() - t0
-                seen.setdefault(name, args)
             return result
 
         return wrapper
@@ -844,107 +838,12 @@ def profile_pay(work: Path) -> dict[str, Any]:
     steps = {k: v for (d, k), v in timings.items() if d == 0}
     steps["pay itself (claim totals, select and cast)"] = total - sum(steps.values())
     inside = {k: v for (d, k), v in timings.items() if d > 0}
-    ceiling = seen.get("_supplies_ceiling")
-    allocate = _allocate_diagnostic(*ceiling) if ceiling else {}
     return {
         "total_s": total,
         "steps_s": steps,
         "inside_s": dict(sorted(inside.items(), key=lambda kv: -kv[1])),
-        "allocate_s": allocate,
         "lines": batch.xml2.height + batch.xml3.height,
     }
-
-
-def _flat_allocate(
-    frame: pl.DataFrame, total: pl.Expr, weight: pl.Expr, group: list[str]
-) -> pl.DataFrame:
-    """``claims.pay.allocate`` with its running share materialised first (so the
-    shift's window holds no window inside it); same cuts."""
-    from claims.pay import _D6, money
-
-    running = weight.cum_sum().over(group)
-    whole = weight.sum().over(group)
-    safe = pl.when(whole > 0).then(whole).otherwise(pl.lit(1).cast(MONEY))
-    share = money(total.cast(_D6) * running.cast(_D6) / safe.cast(_D6))
-    return frame.with_columns(share.alias("_share")).select(
-        (
-            pl.col("_share")
-            - pl.col("_share").shift(1, fill_value=pl.lit(0).cast(MONEY)).over(group)
-        ).alias("cut")
-    )
-
-
-def _allocate_diagnostic(lines: pl.DataFrame, *others: Any) -> dict[str, Any]:
-    """``allocate`` as ``_supplies_ceiling`` runs it (over every line, a window in the
-    shift's window), over the package lines only (the only ones it cuts), and flat;
-    then over the claims (as ``decide`` caps a claim's T_BHTT), nested and flat."""
-    from claims.pay import SUPPLY_GROUPS, allocate
-    from rules.features import CLAIM_KEYS
-
-    claims = next(
-        o
-        for o in others
-        if isinstance(o, pl.DataFrame) and "supplies_ceiling" in o.columns
-    )
-    zero = pl.lit(0).cast(MONEY)
-    frame = lines.join(
-        claims.select(*CLAIM_KEYS, "supplies_ceiling"),
-        on=CLAIM_KEYS,
-        how="left",
-        maintain_order="left",
-    ).with_columns(
-        pl.when(
-            (pl.col("table") == "XML3")
-            & pl.col("ma_nhom").is_in(SUPPLY_GROUPS)
-            & (pl.col("goi_vtyt").fill_null("").str.strip_chars() != "")
-        )
-        .then(pl.col("goi_vtyt"))
-        .alias("_package")
-    )
-    group = [*CLAIM_KEYS, "_package"]
-    weight = pl.when(pl.col("_package").is_not_null()).then("law_bh").otherwise(zero)
-    excess = pl.max_horizontal(
-        weight.sum().over(group) - pl.col("supplies_ceiling").fill_null(zero), zero
-    )
-    packaged = frame.filter(pl.col("_package").is_not_null())
-    runs: dict[str, Callable[[], pl.DataFrame]] = {
-        "package cut, all lines (as the engine)": lambda: frame.select(
-            allocate(excess, weight, group).alias("cut")
-        ),
-        "package cut, package lines only": lambda: packaged.select(
-            allocate(excess, weight, group).alias("cut")
-        ),
-        "package cut, all lines, flat windows": lambda: _flat_allocate(
-            frame, excess, weight, group
-        ),
-    }
-    # decide: the claim's accepted T_BHTT above its claimed total, spread by line
-    keys = list(CLAIM_KEYS)
-    bh = pl.col("law_bh")
-    claim_excess = pl.max_horizontal(bh.sum().over(keys) - bh.max().over(keys), zero)
-    runs |= {
-        "claim cap, all lines (as decide)": lambda: frame.select(
-            allocate(claim_excess, bh, keys).alias("cut")
-        ),
-        "claim cap, all lines, flat windows": lambda: _flat_allocate(
-            frame, claim_excess, bh, keys
-        ),
-    }
-    out: dict[str, Any] = {"package_lines": packaged.height}
-    results = {}
-    for name, run in runs.items():
-        t0 = time.perf_counter()
-        results[name] = run()
-        out[name] = time.perf_counter() - t0
-    mask = frame["_package"].is_not_null()
-    first, only, flat, cap, cap_flat = results.values()
-    out["same_cuts"] = (
-        first.filter(mask).equals(only) and first.equals(flat) and cap.equals(cap_flat)
-    )
-    return out
-
-
-# ---------------------------------------------------------------- parent
 
 
 def _rss_mb(pid: int) -> float:
@@ -1112,12 +1011,6 @@ def _table(report: dict[str, Any]) -> str:
         text.extend(f"  {s:7.3f}  {k}" for k, s in profile["steps_s"].items())
         text.append("  of which:")
         text.extend(f"  {s:7.3f}  {k}" for k, s in profile["inside_s"].items())
-        allocate = dict(profile["allocate_s"])
-        text.append(
-            f"allocate ({allocate.pop('package_lines'):,} package lines, "
-            f"same cuts: {allocate.pop('same_cuts')}):"
-        )
-        text.extend(f"  {s:7.3f}  {k}" for k, s in allocate.items())
     loads = [
         x for r in report["stages"].values() for x in r.get("load_avg_1m", [])
     ] or [0.0]
