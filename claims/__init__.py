@@ -1,4 +1,5 @@
-"""giamdinh core: claim tables, validation, storage and the daily pipeline.
+"""giamdinh core: claim tables, validation, storage, payment, settlement and the daily
+pipeline.
 
 Re-exports leaf modules only; the pipeline is imported from its own module.
 """

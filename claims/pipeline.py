@@ -1,7 +1,8 @@
-"""The daily pipeline: inbox → read → validate → run outputs → store → file moves.
+"""The daily pipeline: inbox → read → validate → price → assess → pay → decide → run
+outputs → store → file moves.
 
-``run_inbox`` composes the stages; later stages (eligibility, pricing, rules, payment,
-settlement) plug in after validation. The run id is derived from content (the new
+``run_inbox`` composes the stages (those after validation live in ``claims.stages``);
+settlement runs apart, per period (``claims.settle``). The run id is derived from content (the new
 inputs' sha256, the catalog versions, the run date, the engine version), never from
 the clock; wall-clock times appear only in the run manifest.
 """
