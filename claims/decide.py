@@ -186,11 +186,14 @@ def decide(
         .group_by(LINE_KEYS)
         .agg(pl.col("reason_code").sort().first().alias("_line_refusal"))
     )
+    zero = pl.lit(0).cast(MONEY)
+    paid = pl.col("refused_by").is_null()
     lines = (
-        payment.lines.join(
-            claim_refusal, on=CLAIM_KEYS, how="left", maintain_order="left"
+        payment.lines.lazy()
+        .join(claim_refusal.lazy(), on=CLAIM_KEYS, how="left", maintain_order="left")
+        .join(
+            line_rejects.lazy(), on=list(LINE_KEYS), how="left", maintain_order="left"
         )
-        .join(line_rejects, on=list(LINE_KEYS), how="left", maintain_order="left")
         .with_columns(
             pl.coalesce(
                 "_claim_refusal",
@@ -202,22 +205,24 @@ def decide(
             ).alias("refused_by"),
             cost_group().alias("cost_group"),
         )
-    )
-    zero = pl.lit(0).cast(MONEY)
-    paid = pl.col("refused_by").is_null()
-    lines = lines.with_columns(
-        *[
+        .with_columns(
+            *[
+                pl.when(paid)
+                .then(pl.col(f"law_{a}"))
+                .otherwise(zero)
+                .alias(f"accepted_{a}")
+                for a in AMOUNTS
+                if a != "bhtt"
+            ],
             pl.when(paid)
-            .then(pl.col(f"law_{a}"))
+            .then(
+                pl.max_horizontal(pl.min_horizontal("law_bhtt", "claimed_bhtt"), zero)
+            )
             .otherwise(zero)
-            .alias(f"accepted_{a}")
-            for a in AMOUNTS
-            if a != "bhtt"
-        ],
-        pl.when(paid)
-        .then(pl.max_horizontal(pl.min_horizontal("law_bhtt", "claimed_bhtt"), zero))
-        .otherwise(zero)
-        .alias("accepted_bhtt"),
+            .alias("accepted_bhtt"),
+        )
+        .drop("_claim_refusal", "_rule_refusal", "_line_refusal")
+        .collect()
     )
     lines = (
         _cap_to_claim(lines, xml1)
@@ -256,6 +261,8 @@ def _cap_to_claim(lines: pl.DataFrame, xml1: pl.DataFrame) -> pl.DataFrame:
         .filter(pl.col("_excess") > 0)
         .select(*CLAIM_KEYS, "_excess")
     )
+    if over.height == 0:  # the usual case: no claim sums above its claimed T_BHTT
+        return lines.with_columns(zero.alias("_cut"))
     indexed = lines.with_row_index("_i")
     cuts = allocate(
         indexed.select("_i", *CLAIM_KEYS, "accepted_bhtt").join(

@@ -574,6 +574,8 @@ def _supplies_ceiling(lines: pl.DataFrame, claims: pl.DataFrame) -> pl.DataFrame
         group=group,
         name="package_cut",
     ).select("_i", "package_cut")
+    if cuts.height == 0:  # the usual case: no package above the ceiling
+        return lines.with_columns(zero.alias("package_cut"))
     return (
         lines.with_row_index("_i")
         .join(cuts, on="_i", how="left", maintain_order="left")
