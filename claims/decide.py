@@ -201,7 +201,7 @@ def decide(
                     pl.lit("CLAIM_REJECTED")
                 ),
                 "_line_refusal",
-                pl.when(pl.col("law_price") == 0).then(pl.lit(R.NOT_IN_CATALOG.value)),
+                "price_reason",  # NOT_IN_CATALOG
             ).alias("refused_by"),
             cost_group().alias("cost_group"),
         )

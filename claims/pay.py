@@ -74,6 +74,7 @@ PAY_LINE_SCHEMA: dict[str, pl.DataType] = {
     "claimed_price_bv": pl.Decimal(38, 3),
     "claimed_price": pl.Decimal(38, 3),
     "law_price": pl.Decimal(38, 3),
+    "price_reason": pl.String(),
     "claimed_ratio_dv": pl.Int64(),
     "law_ratio_dv": pl.Int64(),
     "claimed_ratio_bh": pl.Int64(),
@@ -319,7 +320,12 @@ def _lines(batch: Batch, hits: pl.DataFrame | None) -> pl.DataFrame:
     )
     lines = pl.concat([xml2, xml3], how="vertical_relaxed")
     prices = batch.prices.select(
-        *CLAIM_KEYS, "table", "line_no", "payable_price", "catalog_ratio"
+        *CLAIM_KEYS,
+        "table",
+        "line_no",
+        "payable_price",
+        "catalog_ratio",
+        pl.col("reason_code").alias("price_reason"),
     )
     lines = lines.join(prices, on=list(LINE_KEYS), how="left", maintain_order="left")
     qty = pl.col("so_luong")

@@ -911,6 +911,17 @@ def test_line_not_in_catalog_is_refused() -> None:
     assert (d["rejected_amount"], d["outcome"]) == (D("400000"), "partially_accepted")
 
 
+def test_a_zero_priced_catalog_code_is_paid_zero_but_is_not_out_of_catalog() -> None:
+    """A code the catalog lists at price 0 pays nothing, yet it is in the catalog: the
+    line is not refused as NOT_IN_CATALOG (the pack's zero-price rule speaks for it)."""
+    r = run(claim(drug(1, "1000000"), drug(2, "5000", catalog_price="0"), muc=80))
+    _, zero = rows(r.decisions.lines)
+    assert zero["law_bh"] == 0
+    assert zero["accepted_bhtt"] == 0
+    assert zero["refused_by"] is None
+    assert zero["rejected_amount"] == D("8000")  # 2 × 5,000 × 80 % claimed
+
+
 def test_claim_total_caps_the_accepted_lines() -> None:
     """The accepted T_BHTT is capped at the XML1 T_BHTT; the cut is spread over lines."""
     r = run(
