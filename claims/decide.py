@@ -583,7 +583,9 @@ def _claim_reasons(
     xml1: pl.DataFrame, payment: Payment, lines: pl.DataFrame
 ) -> list[pl.DataFrame]:
     facts = payment.claims
-    paid = lines.filter(pl.col("refused_by").is_null())
+    paid = lines.select(
+        *CLAIM_KEYS, "claimed_muc_huong", "law_muc_huong", "law_bhtt", "_cut"
+    ).filter(lines["refused_by"].is_null())
     rate = (
         paid.filter(pl.col("claimed_muc_huong") != pl.col("law_muc_huong"))
         .group_by(CLAIM_KEYS)
