@@ -75,6 +75,7 @@ import polars as pl
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.common import Laps  # noqa: E402
 from claims.money import MONEY  # noqa: E402
 
 STAGES = ("validate", "price", "assess", "pay", "decide", "settle", "postings")
@@ -129,19 +130,6 @@ def _memory() -> float:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-class Clock:
-    """Seconds of named spans of one stage process."""
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
-        self._t = time.perf_counter()
-
-    def lap(self, name: str) -> None:
-        now = time.perf_counter()
-        self.seconds[name] = self.seconds.get(name, 0.0) + now - self._t
-        self._t = now
 
 
 # ---------------------------------------------------------------- generation
@@ -270,7 +258,7 @@ def _pay_inputs(work: Path, reference: Any) -> tuple[Any, pl.DataFrame, pl.DataF
 # ---------------------------------------------------------------- engine stages
 
 
-Stage = Callable[[Path, Any, Clock, bool], tuple[dict[str, Any], float]]
+Stage = Callable[[Path, Any, Laps, bool], tuple[dict[str, Any], float]]
 """(work, reference, clock, write) → (counts, RSS after reading the inputs)."""
 
 
@@ -284,11 +272,11 @@ def run_stage(stage: str, work: Path, inbox: Path, write: bool) -> dict[str, Any
     import claims.stages
     import claims.validate  # noqa: F401 - imported before the clock starts
 
-    clock = Clock()
+    clock = Laps()
     reference = None
     if stage in ("validate", "price", "assess", "pay", "decide"):
         reference = _reference()
-        clock.lap("reference_s")
+        clock("reference_s")
     runner: Stage = {
         "validate": lambda w, r, c, wr: _validate(w, inbox, r, c, wr),
         "price": _price,
@@ -310,7 +298,7 @@ def run_stage(stage: str, work: Path, inbox: Path, write: bool) -> dict[str, Any
 
 
 def _validate(
-    work: Path, inbox: Path, reference: Any, clock: Clock, write: bool
+    work: Path, inbox: Path, reference: Any, clock: Laps, write: bool
 ) -> tuple[dict[str, Any], float]:
     """Read the bulk folder(s) and validate: both timed (the stage's context)."""
     from claims.ingest import Submission, read_submission
@@ -319,10 +307,10 @@ def _validate(
     inputs = _memory()
     folders = sorted(p for p in inbox.iterdir() if p.is_dir())
     subs = [read_submission(p, max_bytes=1 << 34) for p in folders]
-    clock.lap("read_only_s")
+    clock("read_only_s")
     readable = [s for s in subs if isinstance(s, Submission)]
     checked = validate(readable, reference.codes, reference.facilities)
-    clock.lap("validate_only_s")
+    clock("validate_only_s")
     seconds = clock.seconds["read_only_s"] + clock.seconds["validate_only_s"]
     clock.seconds["seconds"] = seconds
     counts = {r["table"]: r for r in checked.counts.to_dicts()}
@@ -340,30 +328,30 @@ def _validate(
 
 
 def _price(
-    work: Path, reference: Any, clock: Clock, write: bool
+    work: Path, reference: Any, clock: Laps, write: bool
 ) -> tuple[dict[str, Any], float]:
     from claims.stages import price
 
     tables = _tables(work, only=("XML1", "XML2", "XML3"))
-    clock.lap("read_s")
+    clock("read_s")
     inputs = _memory()
     priced = price(tables, reference)
-    clock.lap("seconds")
+    clock("seconds")
     if write:
         _write(work, {"priced": priced})
     return {"rows": priced.height}, inputs
 
 
 def _assess(
-    work: Path, reference: Any, clock: Clock, write: bool
+    work: Path, reference: Any, clock: Laps, write: bool
 ) -> tuple[dict[str, Any], float]:
     from claims.assess import assess
 
     batch = _batch(work, reference)
-    clock.lap("read_s")
+    clock("read_s")
     inputs = _memory()
     assessed = assess(batch, reference.packs, pinned=reference.pinned)
-    clock.lap("seconds")
+    clock("seconds")
     if write:
         _write(work, {"hits": assessed.hits, "assessed": assessed.claims})
     rows = batch.xml2.height + batch.xml3.height
@@ -371,16 +359,16 @@ def _assess(
 
 
 def _pay(
-    work: Path, reference: Any, clock: Clock, write: bool
+    work: Path, reference: Any, clock: Laps, write: bool
 ) -> tuple[dict[str, Any], float]:
     from claims.pay import _claim_facts, pay
 
     batch, benefits, salaries = _pay_inputs(work, reference)
     hits = _read(work, "hits")
-    clock.lap("read_s")
+    clock("read_s")
     inputs = _memory()
     payment = pay(batch, benefits, salaries, hits)
-    clock.lap("seconds")
+    clock("seconds")
     if write:
         facts = _claim_facts(batch, benefits, salaries)  # the SQL's budget flag
         _write(
@@ -395,7 +383,7 @@ def _pay(
 
 
 def _decide(
-    work: Path, reference: Any, clock: Clock, write: bool
+    work: Path, reference: Any, clock: Laps, write: bool
 ) -> tuple[dict[str, Any], float]:
     from claims.decide import decide
     from claims.pay import Payment
@@ -404,7 +392,7 @@ def _decide(
     assessed = _read(work, "assessed")
     hits = _read(work, "hits")
     payment = Payment(_read(work, "pay_lines"), _read(work, "pay_claims"))
-    clock.lap("read_s")
+    clock("read_s")
     inputs = _memory()
     decided = decide(
         xml1,
@@ -415,7 +403,7 @@ def _decide(
         catalogs=reference.catalog_labels,
         packs=reference.packs,
     )
-    clock.lap("seconds")
+    clock("seconds")
     out = {
         "rows": decided.lines.height,
         "claims": decided.claims.height,
@@ -462,7 +450,7 @@ def _settlement_inputs(
     return {"period": period, "period_claims": decisions.height}
 
 
-def _settle(work: Path, clock: Clock, write: bool) -> tuple[dict[str, Any], float]:
+def _settle(work: Path, clock: Laps, write: bool) -> tuple[dict[str, Any], float]:
     from claims.settle import settle
 
     decisions = _read(work, "settle_decisions")
@@ -470,10 +458,10 @@ def _settle(work: Path, clock: Clock, write: bool) -> tuple[dict[str, Any], floa
     reasons = _read(work, "settle_reasons")
     advances = _read(work, "advances")
     period = (work / "period.txt").read_text()
-    clock.lap("read_s")
+    clock("read_s")
     inputs = _memory()
     settlement = settle(decisions, lines, reasons, advances, period=period)
-    clock.lap("seconds")
+    clock("seconds")
     if write:
         _write(work, {f"settlement_{k}": v for k, v in settlement.frames.items()})
         (work / "settlement.json").write_text(
@@ -483,16 +471,16 @@ def _settle(work: Path, clock: Clock, write: bool) -> tuple[dict[str, Any], floa
     return {"rows": lines.height, "frames": frames}, inputs
 
 
-def _postings(work: Path, clock: Clock) -> tuple[dict[str, Any], float]:
+def _postings(work: Path, clock: Laps) -> tuple[dict[str, Any], float]:
     from claims.settle import Settlement, postings
 
     meta = json.loads((work / "settlement.json").read_text())
     names = ("groups", "facilities")
     frames = {n: _read(work, f"settlement_{n}") for n in names}
-    clock.lap("read_s")
+    clock("read_s")
     inputs = _memory()
     ledger = postings(Settlement(meta["id"], meta["period"], frames))
-    clock.lap("seconds")
+    clock("seconds")
     debit, credit = ledger["debit"].sum(), ledger["credit"].sum()
     return {
         "rows": frames["groups"].height,

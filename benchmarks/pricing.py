@@ -62,6 +62,7 @@ import polars as pl
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.common import Laps  # noqa: E402
 from catalogs.resolve import VERSION, load_catalogs  # noqa: E402
 from claims.dates import line_date  # noqa: E402
 from claims.errors import ReasonCode as R  # noqa: E402
@@ -262,19 +263,6 @@ def _churn(
 
 
 # ---------------------------------------------------------------- methods
-
-
-class Laps:
-    """Seconds spent per named step (summed when a step repeats)."""
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
-        self._t = time.perf_counter()
-
-    def __call__(self, step: str) -> None:
-        now = time.perf_counter()
-        self.seconds[step] = self.seconds.get(step, 0.0) + now - self._t
-        self._t = now
 
 
 SUPPLY = pl.col("ma_vat_tu").is_not_null()
