@@ -20,18 +20,9 @@ from claims.config import Settings
 from claims.errors import ConfigError
 from claims.io import open_store
 from claims.money import MONEY
-from claims.settle import PAYABLE, current_decisions, months_of
+from claims.settle import current_decisions, months_of, paid, write_frames
 from claims.stages import Reference, assess_and_decide, batch_of, price
 from claims.stored import stored_batch
-
-
-def _paid() -> pl.Expr:
-    """What a decision pays: its accepted T_BHTT when accepted in whole or in part."""
-    return (
-        pl.when(pl.col("outcome").is_in(PAYABLE))
-        .then(pl.col("accepted_t_bhtt"))
-        .otherwise(pl.lit(0).cast(MONEY))
-    )
 
 
 def run_audit(
@@ -76,10 +67,7 @@ def run_audit(
     _, redone = assess_and_decide(batch, reference, run_id=audit_id)
     report = compare(settled, settled_reasons, redone.claims, redone.reasons)
     folder = settings.data_dir / "audits" / period / audit_id
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, frame in report.items():
-        frame.write_parquet(folder / f"{name}.parquet", statistics=False)
-        frame.write_csv(folder / f"{name}.csv")
+    write_frames(folder, report)
     (folder / "audit.json").write_text(body + "\n", encoding="utf-8")
     return report, folder
 
@@ -98,11 +86,9 @@ def compare(
     """
     keys = ["file_id", "hoso_idx"]
     zero = pl.lit(0).cast(MONEY)
-    left = settled.select(
-        *keys, "ma_cskcb", "ma_lk", "period", _paid().alias("settled")
-    )
+    left = settled.select(*keys, "ma_cskcb", "ma_lk", "period", paid().alias("settled"))
     right = audited.select(
-        *keys, _paid().alias("audited"), pl.col("outcome").alias("audit_outcome")
+        *keys, paid().alias("audited"), pl.col("outcome").alias("audit_outcome")
     )
     claims = (
         left.join(right, on=keys, how="left")

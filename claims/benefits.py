@@ -24,8 +24,10 @@ def lookup(
     day: pl.Expr,
     *,
     name: str,
+    column: str = "value",
 ) -> pl.Series:
-    """The ``value`` of the ``kind`` row matching each row of ``frame`` on ``day``.
+    """The ``value`` (or ``column``) of the ``kind`` row matching each row of ``frame``
+    on ``day``.
 
     Args:
         frame: the rows to look up (any columns).
@@ -37,6 +39,7 @@ def lookup(
             ``key3`` cell matches any value, and a row naming the value wins over it.
         day: the date each row is looked up on (an expression over ``frame``).
         name: the name of the returned series.
+        column: the ``benefits`` column returned (``value`` unless told).
 
     Returns:
         One value per row of ``frame`` (null where no row matches), in ``frame``'s order.
@@ -46,20 +49,20 @@ def lookup(
         pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"),
         day.alias("_day"),
         *[
-            _as_expr(value).cast(pl.String).alias(f"_{column}")
-            for column, value in keys.items()
+            _as_expr(value).cast(pl.String).alias(f"_{key}")
+            for key, value in keys.items()
             if value is not None
         ],
     )
-    for column, value in keys.items():
+    for key, value in keys.items():
         if value is None:
-            table = table.filter(pl.col(column).is_null())
+            table = table.filter(pl.col(key).is_null())
     blank = [c for c in keys if c in _BLANK_MATCHES]
     on = [c for c, v in keys.items() if v is not None and c not in blank]
     right = table.select(
         *[pl.col(c).alias(f"_{c}") for c in on],
         *[pl.col(c).alias(f"_b_{c}") for c in blank],
-        "value",
+        pl.col(column).alias("_out"),
         "valid_from",
         "valid_to",
     )
@@ -80,8 +83,8 @@ def lookup(
     )
     return (
         left.select("_row")
-        .join(found.select("_row", "value"), on="_row", how="left")
-        .sort("_row")["value"]
+        .join(found.select("_row", "_out"), on="_row", how="left")
+        .sort("_row")["_out"]
         .alias(name)
     )
 

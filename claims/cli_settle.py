@@ -46,7 +46,7 @@ def run_settlement(
     """Settle, write the outputs, post to the ledger; (settlement, posted rows, folder)."""
     from claims.io import open_store
     from claims.ledger import advances_for, post
-    from claims.settle import current_decisions, months_of, settle
+    from claims.settle import current_decisions, months_of, settle, write_frames
 
     months = months_of(period)
     with open_store(settings.store_path) as con:
@@ -61,10 +61,7 @@ def run_settlement(
         advances = advances_for(con, [period, *months], facility)
         settlement = settle(decisions, lines, reasons, advances, period=period)
         folder = settlement_dir(settings, settlement)
-        folder.mkdir(parents=True, exist_ok=True)
-        for name, frame in settlement.frames.items():
-            frame.write_parquet(folder / f"{name}.parquet", statistics=False)
-            frame.write_csv(folder / f"{name}.csv")
+        write_frames(folder, settlement.frames)
         facilities = settlement.frames["facilities"].height
         if excel if excel is not None else facilities <= EXCEL_LIMIT:
             _excel(folder / "excel", settlement)

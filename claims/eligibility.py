@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from claims.benefits import lookup
 from claims.dates import admission_date
 from claims.errors import ReasonCode as R
 
@@ -30,25 +31,6 @@ ELIGIBILITY_SCHEMA: dict[str, pl.DataType] = {
     "copay_exempt": pl.Boolean(),
     "eligibility_reason": pl.String(),
 }
-
-
-def _as_of(
-    claims: pl.DataFrame, benefits: pl.DataFrame, kind: str, key: str
-) -> pl.DataFrame:
-    """The ``benefits`` value of ``kind`` keyed by column ``key``, valid at admission."""
-    table = benefits.filter(pl.col("kind") == kind).select(
-        pl.col("key").alias(key), "value", "valid_from", "valid_to"
-    )
-    day = pl.col("_adm")
-    inside = (pl.col("valid_from") <= day) & (
-        pl.col("valid_to").is_null() | (day <= pl.col("valid_to"))
-    )
-    return (
-        claims.select(*KEYS, key, "_adm")
-        .join(table, on=key, how="inner")
-        .filter(inside)
-        .select(*KEYS, "value")
-    )
 
 
 def eligibility(xml1: pl.DataFrame, benefits: pl.DataFrame) -> pl.DataFrame:
@@ -73,15 +55,19 @@ def eligibility(xml1: pl.DataFrame, benefits: pl.DataFrame) -> pl.DataFrame:
         pl.col("gt_the_den").str.split(";").list.eval(parsed).list.max().alias("_to"),
         pl.col("ngay_mien_cct").dt.date().alias("_exempt_from"),
     )
-    level = _as_of(claims, benefits, "object_level", "object_code").select(
-        *KEYS, pl.col("value").cast(pl.Int64).alias("benefit_level")
-    )
-    with_level = claims.join(
-        level, on=KEYS, how="left", maintain_order="left"
-    ).with_columns(pl.col("benefit_level").cast(pl.String).alias("_level_key"))
-    percent = _as_of(with_level, benefits, "benefit_level", "_level_key").select(
-        *KEYS, pl.col("value").alias("benefit_percent")
-    )
+    adm = pl.col("_adm")
+    with_level = claims.with_columns(
+        lookup(
+            claims, benefits, "object_level", {"key": pl.col("object_code")}, adm,
+            name="benefit_level",
+        ).cast(pl.Int64)
+    )  # fmt: skip
+    with_level = with_level.with_columns(
+        lookup(
+            with_level, benefits, "benefit_level",
+            {"key": pl.col("benefit_level").cast(pl.String)}, adm, name="benefit_percent",
+        )
+    )  # fmt: skip
     covers = (pl.col("_from") <= pl.col("_adm")) & (pl.col("_to") >= pl.col("_ra"))
     reason = (
         pl.when(pl.col("benefit_level").is_null())
@@ -92,8 +78,7 @@ def eligibility(xml1: pl.DataFrame, benefits: pl.DataFrame) -> pl.DataFrame:
         .then(pl.lit(R.CARD_NOT_COVERING_STAY.value))
     )
     return (
-        with_level.join(percent, on=KEYS, how="left", maintain_order="left")
-        .with_columns(
+        with_level.with_columns(
             covers.fill_null(False).alias("card_covers_stay"),
             (pl.col("_exempt_from") <= pl.col("_adm"))
             .fill_null(False)

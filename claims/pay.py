@@ -189,11 +189,23 @@ def _claim_facts(
         )
         .join(facility_of(batch), on=CLAIM_KEYS, how="left", maintain_order="left")
     )
-    claims = claims.join(
-        _route_classes(claims, benefits),
-        on=CLAIM_KEYS,
-        how="left",
-        maintain_order="left",
+    code = {"key": pl.col("ma_doituong_kcb")}
+    claims = claims.with_columns(
+        lookup(
+            claims,
+            benefits,
+            "route_code",
+            code,
+            pl.col("_adm"),
+            name="route_class",
+            column="key2",
+        ),
+        (
+            lookup(
+                claims, benefits, "route_code", code, pl.col("_adm"), name="on_route"
+            )
+            > 0
+        ),
     )
     adm = pl.col("_adm")
     in_out = (
@@ -241,40 +253,6 @@ def _claim_facts(
         (pl.col("_ignore").fill_null(0) > 0).alias("ignore_payment_ratio"),
         (pl.col("_budget").fill_null(0) > 0).alias("out_of_list_budget"),
         pl.col("benefit_percent").cast(PERCENT).alias("level_percent"),
-    )
-
-
-def _route_classes(claims: pl.DataFrame, benefits: pl.DataFrame) -> pl.DataFrame:
-    """Route class (``key2``) and on-route flag (``value``) of each claim's code."""
-    table = benefits.filter(pl.col("kind") == "route_code")
-    left = claims.select(*CLAIM_KEYS, "ma_doituong_kcb", "_adm")
-    inside = (
-        pl.col("valid_from").is_null() | (pl.col("valid_from") <= pl.col("_adm"))
-    ) & (pl.col("valid_to").is_null() | (pl.col("_adm") <= pl.col("valid_to")))
-    found = (
-        left.join(
-            table.select(
-                pl.col("key").alias("ma_doituong_kcb"),
-                "key2",
-                "value",
-                "valid_from",
-                "valid_to",
-            ),
-            on="ma_doituong_kcb",
-            how="inner",
-        )
-        .filter(inside)
-        .unique(CLAIM_KEYS, keep="first")
-    )
-    return left.select(*CLAIM_KEYS).join(
-        found.select(
-            *CLAIM_KEYS,
-            pl.col("key2").alias("route_class"),
-            (pl.col("value") > 0).alias("on_route"),
-        ),
-        on=CLAIM_KEYS,
-        how="left",
-        maintain_order="left",
     )
 
 

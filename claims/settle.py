@@ -27,8 +27,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 
 import duckdb
 import polars as pl
@@ -67,6 +69,24 @@ LEDGER_SCHEMA: dict[str, pl.DataType] = {
     "memo": pl.String(),
 }
 """One row per ledger line; a transaction's lines share ``txn_id`` and balance."""
+
+
+def paid() -> pl.Expr:
+    """What a decision pays: its accepted T_BHTT when accepted in whole or in part
+    (a rejected claim pays nothing, a claim pending review nothing yet)."""
+    return (
+        pl.when(pl.col("outcome").is_in(PAYABLE))
+        .then(pl.col("accepted_t_bhtt"))
+        .otherwise(pl.lit(0).cast(MONEY))
+    )
+
+
+def write_frames(folder: Path, frames: Mapping[str, pl.DataFrame]) -> None:
+    """Each frame as ``<name>.parquet`` (exact decimals) and ``<name>.csv``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, frame in frames.items():
+        frame.write_parquet(folder / f"{name}.parquet", statistics=False)
+        frame.write_csv(folder / f"{name}.csv")
 
 
 def months_of(period: str) -> list[str]:
@@ -158,10 +178,7 @@ def settle(
     decided = decisions.drop("reason_codes").with_columns(
         treatment.alias("treatment"),
         (pl.col("outcome") == "pending_review").alias("pending"),
-        pl.when(pl.col("outcome").is_in(PAYABLE))
-        .then(pl.col("accepted_t_bhtt"))
-        .otherwise(zero)
-        .alias("paid"),
+        paid().alias("paid"),
     )
     payable = decided.select(
         "file_id",
