@@ -410,24 +410,17 @@ def _reasons(
         orient="row",
     )
     stt = lines.select(*LINE_KEYS, "stt")
-    rules = (
+    fired = (
         hits.filter(pl.col("outcome") == "fired")
         .join(messages, on=["pack", "rule_id"], how="left")
         .join(stt, on=list(LINE_KEYS), how="left")
-        .select(
-            *CLAIM_KEYS,
-            pl.when(pl.col("line_no").is_null())
-            .then(pl.lit("claim"))
-            .otherwise(pl.lit("line"))
-            .alias("level"),
-            "table",
-            "line_no",
-            "stt",
-            pl.col("reason_code").alias("code"),
-            pl.lit(None, pl.String).alias("bhxh_code"),
-            pl.coalesce("rule_id", pl.lit("engine")).alias("source"),
-            pl.coalesce("message", pl.col("reason_code")).alias("message"),
-        )
+    )
+    rules = _reason_rows(
+        fired,
+        code=pl.col("reason_code"),
+        source=pl.coalesce("rule_id", pl.lit("engine")),
+        message=pl.coalesce("message", pl.col("reason_code")),
+        line=pl.col("line_no").is_not_null(),
     )
     frames = [rules, *_line_reasons(lines), *_claim_reasons(xml1, payment, lines)]
     if quarantine is not None and quarantine.height:
@@ -442,25 +435,14 @@ def _reasons(
                 keep="first",
                 maintain_order=True,
             )
-            .select(
-                *CLAIM_KEYS,
-                pl.lit("line").alias("level"),
-                "table",
-                "line_no",
-                pl.lit(None, pl.Int64).alias("stt"),
-                pl.col("reason_code").alias("code"),
-                pl.lit(None, pl.String).alias("bhxh_code"),
-                pl.lit("validation").alias("source"),
-                "message",
+            .pipe(
+                _reason_rows,
+                code=pl.col("reason_code"),
+                source=pl.lit("validation"),
+                message=pl.col("message"),
             )
         )
-    every = pl.concat(
-        [
-            f.cast({k: v for k, v in REASON_SCHEMA.items() if k in f.columns})
-            for f in frames
-        ],
-        how="diagonal_relaxed",
-    )
+    every = pl.concat(frames)
     return (
         every.with_columns(pl.lit(run_id).alias("run_id"))
         .sort(
@@ -477,19 +459,44 @@ def _reasons(
     )
 
 
+def _reason_rows(
+    frame: pl.DataFrame,
+    *,
+    code: pl.Expr,
+    source: pl.Expr,
+    message: pl.Expr,
+    line: bool | pl.Expr = True,
+) -> pl.DataFrame:
+    """:data:`REASON_SCHEMA` rows (without ``run_id``) from ``frame``: a line reason
+    reads ``table, line_no`` (and ``stt`` when present); a claim reason is on XML1.
+    ``line`` may be an expression choosing per row."""
+    on_line = pl.lit(line) if isinstance(line, bool) else line
+    stt = pl.col("stt") if "stt" in frame.columns else pl.lit(None, pl.Int64)
+    return frame.select(
+        *CLAIM_KEYS,
+        pl.when(on_line).then(pl.lit("line")).otherwise(pl.lit("claim")).alias("level"),
+        pl.when(on_line).then(pl.col("table")).otherwise(pl.lit("XML1")).alias("table")
+        if "table" in frame.columns
+        else pl.lit("XML1").alias("table"),
+        pl.when(on_line).then(pl.col("line_no")).alias("line_no")
+        if "line_no" in frame.columns
+        else pl.lit(None, pl.UInt32).alias("line_no"),
+        pl.when(on_line).then(stt).cast(pl.Int64).alias("stt"),
+        code.alias("code"),
+        pl.lit(None, pl.String).alias("bhxh_code"),
+        source.alias("source"),
+        message.alias("message"),
+    ).cast({k: v for k, v in REASON_SCHEMA.items() if k != "run_id"})
+
+
 def _line_reason(
     lines: pl.DataFrame, when: pl.Expr, code: R, detail: pl.Expr
 ) -> pl.DataFrame:
-    return lines.filter(when).select(
-        *CLAIM_KEYS,
-        pl.lit("line").alias("level"),
-        "table",
-        "line_no",
-        "stt",
-        pl.lit(code.value).alias("code"),
-        pl.lit(None, pl.String).alias("bhxh_code"),
-        pl.lit("payment").alias("source"),
-        pl.concat_str(pl.lit(MESSAGES[code] + ": "), detail).alias("message"),
+    return _reason_rows(
+        lines.filter(when),
+        code=pl.lit(code.value),
+        source=pl.lit("payment"),
+        message=pl.concat_str(pl.lit(MESSAGES[code] + ": "), detail),
     )
 
 
@@ -603,16 +610,8 @@ def _claim_reasons(
     )
 
     def claim_row(frame: pl.DataFrame, code: pl.Expr, message: pl.Expr) -> pl.DataFrame:
-        return frame.select(
-            *CLAIM_KEYS,
-            pl.lit("claim").alias("level"),
-            pl.lit("XML1").alias("table"),
-            pl.lit(None, pl.UInt32).alias("line_no"),
-            pl.lit(None, pl.Int64).alias("stt"),
-            code.alias("code"),
-            pl.lit(None, pl.String).alias("bhxh_code"),
-            pl.lit("payment").alias("source"),
-            message.alias("message"),
+        return _reason_rows(
+            frame, code=code, source=pl.lit("payment"), message=message, line=False
         )
 
     benefit = claim_row(
