@@ -189,25 +189,19 @@ def _claim_facts(
         )
         .join(facility_of(batch), on=CLAIM_KEYS, how="left", maintain_order="left")
     )
-    code = {"key": pl.col("ma_doituong_kcb")}
-    claims = claims.with_columns(
-        lookup(
-            claims,
-            benefits,
-            "route_code",
-            code,
-            pl.col("_adm"),
-            name="route_class",
-            column="key2",
-        ),
-        (
-            lookup(
-                claims, benefits, "route_code", code, pl.col("_adm"), name="on_route"
-            )
-            > 0
-        ),
-    )
     adm = pl.col("_adm")
+
+    def at(
+        kind: str, name: str, column: str = "value", **keys: pl.Expr | str
+    ) -> pl.Series:
+        # looks up in ``claims`` as it is when called (late binding, on purpose)
+        return lookup(claims, benefits, kind, keys, adm, name=name, column=column)
+
+    code = pl.col("ma_doituong_kcb")
+    claims = claims.with_columns(
+        at("route_code", "route_class", column="key2", key=code),
+        at("route_code", "on_route", key=code) > 0,
+    )
     in_out = (
         pl.when(pl.col("inpatient"))
         .then(pl.lit("inpatient"))
@@ -219,10 +213,6 @@ def _claim_facts(
         .otherwise(pl.col("route_class"))
     )
     tier, level = pl.col("facility_tier"), pl.col("benefit_level").cast(pl.String)
-
-    def at(kind: str, name: str, **keys: pl.Expr | str) -> pl.Series:
-        return lookup(claims, benefits, kind, keys, adm, name=name)
-
     claims = claims.with_columns(
         at("route_rate", "_rate", key=rate_key, key2=in_out, key3=tier),
         at("primary_care", "_p1", key="tier", key2=tier),
