@@ -45,7 +45,7 @@ def run_settlement(
 ) -> tuple[Settlement, pl.DataFrame, Path]:
     """Settle, write the outputs, post to the ledger; (settlement, posted rows, folder)."""
     from claims.io import open_store
-    from claims.ledger import advances_for, post
+    from claims.ledger import advances_for, post, refuse_overlaps
     from claims.settle import current_decisions, months_of, settle, write_frames
 
     months = months_of(period)
@@ -60,6 +60,7 @@ def run_settlement(
             raise ConfigError(msg)
         advances = advances_for(con, [period, *months], facility)
         settlement = settle(decisions, lines, reasons, advances, period=period)
+        refuse_overlaps(con, settlement)  # before any output is written
         folder = settlement_dir(settings, settlement)
         write_frames(folder, settlement.frames)
         facilities = settlement.frames["facilities"].height

@@ -16,9 +16,17 @@ from decimal import Decimal
 import duckdb
 import polars as pl
 
+from claims.errors import ConfigError
 from claims.io import append_table, has_table, sql
 from claims.money import MONEY
-from claims.settle import LEDGER_SCHEMA, Settlement, advance_entries, postings, reversal
+from claims.settle import (
+    LEDGER_SCHEMA,
+    Settlement,
+    advance_entries,
+    months_of,
+    postings,
+    reversal,
+)
 
 POSTINGS_SCHEMA: dict[str, pl.DataType] = {
     "period": pl.String(),
@@ -109,9 +117,16 @@ def post(con: duckdb.DuckDBPyConnection, settlement: Settlement) -> pl.DataFrame
 
     Returns:
         The ledger rows written (empty when nothing changed).
+
+    Raises:
+        ConfigError: a facility of the settlement has an active posting for an
+            overlapping period of the other cadence (a month inside a settled quarter,
+            or a quarter one of whose months was settled): posting both would pay the
+            same claims twice.
     """
     new = postings(settlement)
     period = settlement.period
+    refuse_overlaps(con, settlement)
     active = _table(con, "postings", POSTINGS_SCHEMA, "period = ? AND active", [period])
     facilities = settlement.frames["facilities"]["ma_cskcb"]
     active = active.filter(pl.col("ma_cskcb").is_in(facilities.implode()))
@@ -177,6 +192,28 @@ def post(con: duckdb.DuckDBPyConnection, settlement: Settlement) -> pl.DataFrame
         sql(con, "ROLLBACK")
         raise
     return written
+
+
+def refuse_overlaps(con: duckdb.DuckDBPyConnection, settlement: Settlement) -> None:
+    """Raise ConfigError when a facility of ``settlement`` was posted for an overlapping
+    period of the other cadence (see :func:`post`)."""
+    months = set(months_of(settlement.period))
+    active = _table(
+        con, "postings", POSTINGS_SCHEMA, "active AND period <> ?", [settlement.period]
+    )
+    if active.height == 0:
+        return
+    facilities = settlement.frames["facilities"]["ma_cskcb"].implode()
+    mine = active.filter(pl.col("ma_cskcb").is_in(facilities))
+    clash = sorted(
+        {p for p in mine["period"].unique().to_list() if months & set(months_of(p))}
+    )
+    if clash:
+        msg = (
+            f"period {settlement.period} overlaps {', '.join(clash)}, already posted for "
+            "some of its facilities; settle each facility by month or by quarter, not both"
+        )
+        raise ConfigError(msg)
 
 
 def ledger_of(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:

@@ -331,3 +331,13 @@ def test_an_audit_posts_its_recoveries_once(settled: tuple[Settings, Path]) -> N
     mine = ledger.filter(pl.col("settlement_id") == "audit-x")
     receivable = mine.filter(pl.col("account") == "facility_receivable")
     assert receivable["debit"].sum() == Decimal("120000.00")
+
+
+def test_a_quarter_overlapping_a_posted_month_is_refused(
+    settled: tuple[Settings, Path],
+) -> None:
+    settings, _ = settled
+    run_settlement(settings, "2026-10", None, excel=False)
+    with pytest.raises(ConfigError, match=r"2026-Q4 overlaps 2026-10"):
+        run_settlement(settings, "2026-Q4", None, excel=False)
+    assert not (settled[0].data_dir / "settlements" / "2026-Q4").exists()
