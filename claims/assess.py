@@ -19,7 +19,7 @@ import polars as pl
 
 from claims.dates import admission_date
 from claims.price import PRICE_SCHEMA
-from claims.validate import ConservationError, validate
+from claims.validate import ConservationError, empty_tables
 from rules import evaluate
 from rules.evaluate import HIT_SCHEMA, NO_RULE_PACK, Pack, evaluate_table, version_of
 from rules.features import CLAIM_KEYS, Batch, claim_features, line_features
@@ -142,17 +142,6 @@ def _outcomes(claims: pl.DataFrame, hits: pl.DataFrame) -> pl.DataFrame:
 @functools.cache
 def frame_schemas() -> dict[str, dict[str, pl.DataType]]:
     """The schemas of the frames rules read, built by running the features on no rows."""
-    empty = validate(
-        [],
-        pl.DataFrame(
-            schema={
-                "list_id": pl.String,
-                "code": pl.String,
-                "valid_from": pl.Date,
-                "valid_to": pl.Date,
-            }
-        ),
-    )
     facilities = pl.DataFrame(
         schema={
             "ma_cskcb": pl.String,
@@ -164,7 +153,7 @@ def frame_schemas() -> dict[str, dict[str, pl.DataType]]:
             "catalog_version": pl.String,
         }
     )
-    tables = empty.tables
+    tables = empty_tables()
     batch = Batch(
         tables["XML1"],
         tables["XML2"],

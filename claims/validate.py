@@ -9,6 +9,7 @@ asserts ``rows_in == stored + quarantined`` for every table.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -63,6 +64,20 @@ class Validated(NamedTuple):
 
 class ConservationError(ClaimsError):
     """Rows went missing between stages: a bug, never bad input."""
+
+
+@functools.cache
+def empty_tables() -> dict[str, pl.DataFrame]:
+    """The stored tables' typed schemas, as validation produces them, with no rows."""
+    codes = pl.DataFrame(
+        schema={
+            "list_id": pl.String,
+            "code": pl.String,
+            "valid_from": pl.Date,
+            "valid_to": pl.Date,
+        }
+    )
+    return validate([], codes).tables
 
 
 def validate(

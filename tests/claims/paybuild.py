@@ -28,7 +28,7 @@ from claims.assess import ASSESSMENT_SCHEMA
 from claims.decide import Decisions, decide
 from claims.pay import Payment, pay
 from claims.price import PRICE_SCHEMA
-from claims.validate import validate
+from claims.validate import empty_tables
 from rules.evaluate import HIT_SCHEMA
 from rules.features import Batch
 
@@ -53,19 +53,6 @@ def catalogs() -> tuple[pl.DataFrame, pl.DataFrame]:
     """The resolved ``benefits`` and ``base_salary`` catalogs."""
     cats = load_catalogs(ids=["benefits", "base_salary"])
     return cats["benefits"].resolve(), cats["base_salary"].resolve()
-
-
-@functools.cache
-def _empty_tables() -> dict[str, pl.DataFrame]:
-    codes = pl.DataFrame(
-        schema={
-            "list_id": pl.String,
-            "code": pl.String,
-            "valid_from": pl.Date,
-            "valid_to": pl.Date,
-        }
-    )
-    return validate([], codes).tables
 
 
 FACILITY_SCHEMA: dict[str, pl.DataType] = {
@@ -396,7 +383,7 @@ def _xml1_row(
 
 def build(*claims: Claim) -> tuple[Batch, pl.DataFrame]:
     """The batch of ``claims`` (hoso_idx in order) and its XML1 frame."""
-    tables = _empty_tables()
+    tables = empty_tables()
     xml1: list[dict[str, Any]] = []
     xml2: list[dict[str, Any]] = []
     xml3: list[dict[str, Any]] = []
