@@ -4,21 +4,21 @@ Run: ``python -m benchmarks.payment --claims 100000`` (``--claims 700000`` is a 
 day: ~11.8M drug and service lines over 12,500 facilities, nearly all of the 12,521 with
 a contract on the generated day).
 
-The day is generated once with the seeded generator (``claims.synthetic.generate``, bulk
+The day is generated once with the seeded generator (``claims.synthetic.generate.generate``, bulk
 Parquet) into a cache folder (``--cache``, default ``/tmp/giamdinh-bench-payment``) keyed
 by claims, facilities and seed, and reused by later runs. The stages then run as in
-``giamdinh run`` (``claims.pipeline.run_inbox``), each in a process of its own so that
+``giamdinh run`` (``claims.pipeline.daily.run_inbox``), each in a process of its own so that
 its peak RSS (the kernel's high-water mark, VmHWM) is its own:
 
 * ``validate`` (context only): ``read_submission`` of the bulk folder(s), ``validate``;
-* ``price``: ``claims.stages.price`` (``price_lines``);
+* ``price``: ``claims.pipeline.stages.price`` (``price_lines``);
 * ``assess``: ``claims.assess.assess`` of the batch (``batch_of``; no stored history);
-* ``pay``: ``claims.pay.pay``;
-* ``decide``: ``claims.decide.decide``;
-* ``settle``: ``claims.settle.settle`` of the period's decisions (ordered as
+* ``pay``: ``claims.pay.core.pay``;
+* ``decide``: ``claims.decide.core.decide``;
+* ``settle``: ``claims.settle.compute.settle`` of the period's decisions (ordered as
   ``current_decisions`` reads them from the store), with advances for every third
   facility;
-* ``postings``: ``claims.settle.postings`` of that settlement (the ledger lines).
+* ``postings``: ``claims.settle.compute.postings`` of that settlement (the ledger lines).
 
 Each stage process reads its inputs from Parquet (reading and loading the reference
 catalogs and packs are timed apart) and runs its stage once; in the first round each also
@@ -48,7 +48,7 @@ can fail, deliberately wrong variants (half-even rounding, no intermediate round
 pending claims settled) run on a sample and must mismatch (on the first part).
 
 Unless ``--no-profile``, one more run of ``pay`` (on the first part) times its steps:
-every function of ``claims.pay`` is wrapped with a timer for that run.
+every function of ``claims.pay.core`` is wrapped with a timer for that run.
 """
 
 from __future__ import annotations
@@ -137,7 +137,7 @@ def _memory() -> float:
 
 def generate_day(day_dir: Path, claims: int, facilities: int, seed: int) -> None:
     """Generate the day as bulk Parquet into ``day_dir/inbox`` (summary written last)."""
-    from claims.synthetic import generate
+    from claims.synthetic.generate import generate
 
     if day_dir.exists():
         shutil.rmtree(day_dir)
@@ -222,7 +222,7 @@ def _write(work: Path, frames: dict[str, pl.DataFrame]) -> None:
 
 
 def _reference() -> Any:
-    from claims.stages import Reference
+    from claims.pipeline.stages import Reference
 
     return Reference.load(None, PACK)
 
@@ -236,7 +236,7 @@ def _tables(work: Path, only: tuple[str, ...] = TABLES) -> dict[str, pl.DataFram
 
 
 def _batch(work: Path, reference: Any, only: tuple[str, ...] = TABLES) -> Any:
-    from claims.stages import batch_of
+    from claims.pipeline.stages import batch_of
 
     return batch_of(
         _tables(work, only),
@@ -265,12 +265,12 @@ Stage = Callable[[Path, Any, Laps, bool], tuple[dict[str, Any], float]]
 def run_stage(stage: str, work: Path, inbox: Path, write: bool) -> dict[str, Any]:
     """Run one engine stage once in this process; time it apart from its inputs."""
     import claims.assess
-    import claims.decide
-    import claims.ingest
-    import claims.pay
-    import claims.settle
-    import claims.stages
-    import claims.validate  # noqa: F401 - imported before the clock starts
+    import claims.decide.core
+    import claims.intake.wrapper
+    import claims.pay.core
+    import claims.pipeline.stages
+    import claims.settle.compute
+    import claims.validate.tables  # noqa: F401 - imported before the clock starts
 
     clock = Laps()
     reference = None
@@ -301,8 +301,8 @@ def _validate(
     work: Path, inbox: Path, reference: Any, clock: Laps, write: bool
 ) -> tuple[dict[str, Any], float]:
     """Read the bulk folder(s) and validate: both timed (the stage's context)."""
-    from claims.ingest import Submission, read_submission
-    from claims.validate import validate
+    from claims.intake.wrapper import Submission, read_submission
+    from claims.validate.tables import validate
 
     inputs = _memory()
     folders = sorted(p for p in inbox.iterdir() if p.is_dir())
@@ -330,7 +330,7 @@ def _validate(
 def _price(
     work: Path, reference: Any, clock: Laps, write: bool
 ) -> tuple[dict[str, Any], float]:
-    from claims.stages import price
+    from claims.pipeline.stages import price
 
     tables = _tables(work, only=("XML1", "XML2", "XML3"))
     clock("read_s")
@@ -361,7 +361,7 @@ def _assess(
 def _pay(
     work: Path, reference: Any, clock: Laps, write: bool
 ) -> tuple[dict[str, Any], float]:
-    from claims.pay import _claim_facts, pay
+    from claims.pay.core import _claim_facts, pay
 
     batch, benefits, salaries = _pay_inputs(work, reference)
     hits = _read(work, "hits")
@@ -385,8 +385,8 @@ def _pay(
 def _decide(
     work: Path, reference: Any, clock: Laps, write: bool
 ) -> tuple[dict[str, Any], float]:
-    from claims.decide import decide
-    from claims.pay import Payment
+    from claims.decide.core import decide
+    from claims.pay.core import Payment
 
     xml1 = _read(work, "XML1")
     assessed = _read(work, "assessed")
@@ -451,7 +451,7 @@ def _settlement_inputs(
 
 
 def _settle(work: Path, clock: Laps, write: bool) -> tuple[dict[str, Any], float]:
-    from claims.settle import settle
+    from claims.settle.compute import settle
 
     decisions = _read(work, "settle_decisions")
     lines = _read(work, "settle_lines")
@@ -472,7 +472,7 @@ def _settle(work: Path, clock: Laps, write: bool) -> tuple[dict[str, Any], float
 
 
 def _postings(work: Path, clock: Laps) -> tuple[dict[str, Any], float]:
-    from claims.settle import Settlement, postings
+    from claims.settle.compute import Settlement, postings
 
     meta = json.loads((work / "settlement.json").read_text())
     names = ("groups", "facilities")
@@ -780,10 +780,10 @@ def _sum_checks(parts: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def profile_pay(work: Path) -> dict[str, Any]:
-    """Time ``pay`` by its steps: every function of ``claims.pay`` that ``pay`` calls
+    """Time ``pay`` by its steps: every function of ``claims.pay.core`` that ``pay`` calls
     (and that they call: ``_rank``, the ``benefits`` lookups …) is wrapped with a timer
     for one run of ``pay`` itself, so the steps follow the engine as it is."""
-    import claims.pay as P
+    import claims.pay.core as P
 
     reference = _reference()
     batch, benefits, salaries = _pay_inputs(work, reference)

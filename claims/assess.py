@@ -18,11 +18,11 @@ from typing import NamedTuple
 import polars as pl
 
 from claims.dates import admission_date
+from claims.features import CLAIM_KEYS, Batch, claim_features, line_features
 from claims.price import PRICE_SCHEMA
-from claims.validate import ConservationError, empty_tables
+from claims.validate.tables import ConservationError, empty_tables
 from rules import evaluate
 from rules.evaluate import HIT_SCHEMA, NO_RULE_PACK, Pack, evaluate_table, version_of
-from rules.features import CLAIM_KEYS, Batch, claim_features, line_features
 from rules.packs import PACKS_ROOT
 
 OUTCOMES = ("rejected", "pending_review", "partially_accepted", "accepted")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import polars as pl
 
-from rules.features import CLAIM_KEYS
+from claims.features import CLAIM_KEYS
 from rules.packs import (
     PACKS_ROOT,
     PackError,

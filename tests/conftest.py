@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from claims.config import Settings
-from claims.io import STORE_TABLES
+from claims.store.runs import STORE_TABLES
 
 for name, examples in (("ci", 40), ("dev", 15), ("slow", 500)):
     settings.register_profile(

@@ -92,7 +92,7 @@ def wrapper(
 
 def giamdinh(*args: str) -> subprocess.CompletedProcess[str]:
     """Run the ``giamdinh`` command line as a real process (wide tables, text output)."""
-    code = "from claims.cli import app; app()"
+    code = "from claims.cli.app import app; app()"
     return subprocess.run(
         [sys.executable, "-c", code, *args],
         capture_output=True,

@@ -14,8 +14,8 @@ from catalogs.resolve import load_catalogs
 from catalogs.schema import SCHEMAS
 from catalogs.seed_icd10 import who_rows
 from claims.config import Settings
-from claims.pipeline import run_inbox
-from claims.synthetic import generate
+from claims.pipeline.daily import run_inbox
+from claims.synthetic.generate import generate
 
 
 def test_every_built_in_catalog_loads_with_its_schema() -> None:

@@ -14,7 +14,7 @@ from catalogs.errors import CatalogError
 from catalogs.loader import load_version, write_version
 from catalogs.resolve import load_catalogs
 from claims.config import Settings
-from claims.pipeline import run_inbox
+from claims.pipeline.daily import run_inbox
 from tests.catalogs.helpers import manifest, write_csv
 from tests.factories import example_claim, hoso, wrapper
 
@@ -363,7 +363,7 @@ def test_giamdinh_run_with_a_bad_catalog_exits_before_touching_anything(
     args = ["run", "--date", "2025-10-20", "--inbox", str(inbox)]
     args += ["--data-dir", str(data), "--catalog-dir", str(overlay)]
     result = subprocess.run(
-        [sys.executable, "-c", "from claims.cli import app; app()", *args],
+        [sys.executable, "-c", "from claims.cli.app import app; app()", *args],
         capture_output=True,
         text=True,
         timeout=600,

@@ -1,8 +1,8 @@
 """Hand-made batches for the payment and decision stages, without XML.
 
 A claim is ``claim(*lines, card=..., route=..., vao=..., ...)``; its lines are ``drug``,
-``service`` and ``supply``. ``build`` turns claims into a :class:`rules.features.Batch`
-with the engine's own typed schemas (from ``claims.validate`` on no rows), one price row
+``service`` and ``supply``. ``build`` turns claims into a :class:`claims.features.Batch`
+with the engine's own typed schemas (from ``claims.validate.tables`` on no rows), one price row
 per line and one facility row per claim. ``run`` pays and decides them with an empty
 assessment (every claim ``accepted``, no rule hits).
 
@@ -25,12 +25,12 @@ import polars as pl
 
 from catalogs.resolve import VERSION, load_catalogs
 from claims.assess import ASSESSMENT_SCHEMA
-from claims.decide import Decisions, decide
-from claims.pay import Payment, pay
+from claims.decide.core import Decisions, decide
+from claims.features import Batch
+from claims.pay.core import Payment, pay
 from claims.price import PRICE_SCHEMA
-from claims.validate import empty_tables
+from claims.validate.tables import empty_tables
 from rules.evaluate import HIT_SCHEMA
-from rules.features import Batch
 
 Number = Decimal | int | str
 FILE_ID = "hand"

@@ -11,13 +11,13 @@ import polars as pl
 
 from claims.assess import assess, load_packs
 from claims.config import Settings
-from claims.ingest import Submission, read_submission
-from claims.pipeline import run_inbox
-from claims.stages import Reference, batch_of, price
-from claims.synthetic import generate
-from claims.validate import validate
+from claims.features import Batch
+from claims.intake.wrapper import Submission, read_submission
+from claims.pipeline.daily import run_inbox
+from claims.pipeline.stages import Reference, batch_of, price
+from claims.synthetic.generate import generate
+from claims.validate.tables import validate
 from rules.evaluate import NO_RULE_PACK, select_packs
-from rules.features import Batch
 from rules.packs import PACKS_ROOT
 from tests.factories import example_claim, hoso, wrapper
 

@@ -10,10 +10,10 @@ import pytest
 
 from catalogs.resolve import load_catalogs
 from catalogs.schema import FACILITIES
-from claims.codes import load_code_lists
 from claims.errors import ReasonCode as R
-from claims.ingest import Submission, read_submission
-from claims.validate import validate
+from claims.intake.wrapper import Submission, read_submission
+from claims.validate.codes import load_code_lists
+from claims.validate.tables import validate
 from tests.catalogs.helpers import version
 from tests.factories import example_claim, hoso, wrapper
 

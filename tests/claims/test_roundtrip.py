@@ -11,11 +11,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from claims.checks import clean, typed
-from claims.codes import load_code_lists
-from claims.ingest import Submission, read_submission
-from claims.synthetic import generate_day, write_parquet, write_xml
-from claims.validate import validate
+from claims.intake.wrapper import Submission, read_submission
+from claims.synthetic.generate import generate_day, write_parquet, write_xml
+from claims.validate.checks import clean, typed
+from claims.validate.codes import load_code_lists
+from claims.validate.tables import validate
 from claims.xml130 import PARSED_TABLES
 
 CODES = load_code_lists()

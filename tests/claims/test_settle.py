@@ -11,14 +11,14 @@ import duckdb
 import polars as pl
 import pytest
 
-from claims.cli_settle import run_settlement
+from claims.cli.settle import run_settlement
 from claims.config import Settings
 from claims.errors import ConfigError
-from claims.io import open_store
-from claims.ledger import ledger_of, record_advance
-from claims.pipeline import run_inbox
-from claims.settle import months_of
-from claims.synthetic import generate
+from claims.pipeline.daily import run_inbox
+from claims.settle.compute import months_of
+from claims.settle.ledger import ledger_of, record_advance
+from claims.store.runs import open_store
+from claims.synthetic.generate import generate
 from tests.factories import giamdinh
 
 DAY = date(2026, 10, 15)
@@ -211,7 +211,7 @@ def test_check_prints_one_json_object_per_claim_in_input_order(
 def test_audit_with_the_pack_that_decided_reproduces_the_settled_amounts(
     settled: tuple[Settings, Path],
 ) -> None:
-    from claims.audit import run_audit
+    from claims.pipeline.audit import run_audit
 
     settings, _ = settled
     claims, _ = _decisions(settings)
@@ -275,7 +275,7 @@ def test_audit_with_a_lower_benefit_level_reports_recoveries(
     import yaml
 
     from catalogs.loader import catalog_dir
-    from claims.audit import run_audit
+    from claims.pipeline.audit import run_audit
 
     settings, _ = settled
     target = tmp_path / "overlay" / "benefits" / "2009-07-01"
@@ -309,7 +309,7 @@ def test_audit_with_a_lower_benefit_level_reports_recoveries(
 
 
 def test_an_audit_posts_its_recoveries_once(settled: tuple[Settings, Path]) -> None:
-    from claims.ledger import post_audit
+    from claims.settle.ledger import post_audit
 
     proposal = pl.DataFrame(
         {

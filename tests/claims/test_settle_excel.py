@@ -11,8 +11,8 @@ import pytest
 from openpyxl.worksheet.worksheet import Worksheet
 
 from claims.money import MONEY
-from claims.settle import GROUPS
-from claims.settle_excel import GROUP_NAMES, MAX_WIDTH, write_workbooks
+from claims.settle.compute import GROUPS
+from claims.settle.excel import GROUP_NAMES, MAX_WIDTH, write_workbooks
 
 BUSY, QUIET = "01030", "79001"  # with rejections and pending claims / with none
 PERIOD, SID = "2026-Q3", "0123456789abcdef"

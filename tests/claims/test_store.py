@@ -14,8 +14,8 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from claims.config import Settings
-from claims.faults import POINTS
-from claims.pipeline import run_inbox
+from claims.pipeline.daily import run_inbox
+from claims.store.faults import POINTS
 from tests.conftest import store_snapshot
 from tests.factories import example_claim, hoso, with_key, wrapper
 
@@ -116,7 +116,7 @@ def _cli_ingest(
     env = {k: v for k, v in os.environ.items() if k != "GIAMDINH_CRASH_AT"}
     if crash_at:
         env["GIAMDINH_CRASH_AT"] = crash_at
-    code = "from claims.cli import app; app()"
+    code = "from claims.cli.app import app; app()"
     return subprocess.run(
         [sys.executable, "-c", code, "ingest", str(inbox), "--data-dir", str(data)],
         env=env,

@@ -17,13 +17,13 @@ from lxml import etree
 
 from catalogs.loader import load_versions
 from catalogs.seed_facilities import PROVINCES, SEED, TIER_COUNTS, build_facilities
-from claims.checks import clean, field_reason
-from claims.codes import code_valid, load_code_lists
-from claims.synthetic import SyntheticDay, generate, generate_day, write_xml
-from claims.synthetic_faults import CONTENT, STRUCTURAL
-from claims.synthetic_inject import ORPHAN_SUFFIX
-from claims.synthetic_items import price_list
-from claims.synthetic_people import LEVEL_PERCENT, objects
+from claims.synthetic.faults import CONTENT, STRUCTURAL
+from claims.synthetic.generate import SyntheticDay, generate, generate_day, write_xml
+from claims.synthetic.inject import ORPHAN_SUFFIX
+from claims.synthetic.items import price_list
+from claims.synthetic.people import LEVEL_PERCENT, objects
+from claims.validate.checks import clean, field_reason
+from claims.validate.codes import code_valid, load_code_lists
 from claims.xml130 import PARSED_TABLES
 
 DAY = date(2025, 1, 2)  # a 3-day run crosses the code-list change of 2025-01-01

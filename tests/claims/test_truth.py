@@ -9,8 +9,8 @@ import duckdb
 import polars as pl
 
 from claims.config import Settings
-from claims.pipeline import run_inbox
-from claims.synthetic import generate
+from claims.pipeline.daily import run_inbox
+from claims.synthetic.generate import generate
 
 
 def test_every_injected_fault_is_found_and_nothing_else(tmp_path: Path) -> None:

@@ -7,10 +7,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from claims.codes import load_code_lists
 from claims.errors import ReasonCode as R
-from claims.ingest import Submission, read_submission
-from claims.validate import Validated, validate
+from claims.intake.wrapper import Submission, read_submission
+from claims.validate.codes import load_code_lists
+from claims.validate.tables import Validated, validate
 from tests.factories import Claim, example_claim, hoso, with_key, wrapper
 
 CODES = load_code_lists()

@@ -10,10 +10,10 @@ import polars as pl
 from hypothesis import given
 from hypothesis import strategies as st
 
-from claims.codes import load_code_lists
 from claims.errors import ReasonCode
-from claims.ingest import FileFailure, Submission, read_submission
-from claims.validate import validate
+from claims.intake.wrapper import FileFailure, Submission, read_submission
+from claims.validate.codes import load_code_lists
+from claims.validate.tables import validate
 from claims.xml130 import PARSED_TABLES
 from tests.factories import Claim, example_claim, hoso, table_xml, with_key, wrapper
 

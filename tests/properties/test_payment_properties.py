@@ -22,9 +22,9 @@ import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from claims.ledger import ledger_of, post, record_advance
 from claims.money import MONEY
-from claims.settle import Settlement
+from claims.settle.compute import Settlement
+from claims.settle.ledger import ledger_of, post, record_advance
 from tests.claims.paybuild import D, claim, drug, one, run, service, supply
 
 ANCHOR = drug(1, "1000000.000")

@@ -11,8 +11,8 @@ import duckdb
 import pytest
 
 from claims.config import Settings
-from claims.pipeline import run_inbox
-from claims.synthetic import generate
+from claims.pipeline.daily import run_inbox
+from claims.synthetic.generate import generate
 from rules.packs import PACKS_ROOT
 from tests.factories import giamdinh
 

@@ -1,0 +1,297 @@
+"""Read one submission into raw text frames: a GIAMDINHHS XML file or a bulk table folder.
+
+A file fails as a whole only when its wrapper cannot be read; inside a readable wrapper a
+bad HOSO is recorded in ``hoso_errors`` and the other claims go on. Values stay text here;
+``validate`` types them. Every frame carries ``file_id`` (the input's sha256), ``hoso_idx``
+(0-based claim position in the file) and ``line_no`` (1-based row within its table).
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from claims.errors import ReasonCode
+from claims.intake.hoso import HosoBatch, decode_hoso_rows, last_index
+from claims.intake.xmlfast import HOSO_INDEX, ParseError, iter_wrapper
+from claims.intake.xmlsafe import diagnose_wrapper, prolog
+from claims.xml130 import PARSED_TABLES, WRAPPER_ROOT
+
+_CHUNK = 1 << 24
+_EDGE = 1 << 16
+_FLUSH_BYTES = 48 << 20
+_EPILOG = re.compile(
+    rb"</" + WRAPPER_ROOT.encode() + rb">\s*(?:(?:<!--.*?-->|<\?.*?\?>)\s*)*\Z",
+    re.DOTALL,
+)
+"""The closing tag, then only blanks, comments and processing instructions (the epilog)."""
+_HEADER = {
+    name: re.compile(
+        rb"<" + name.encode() + rb">\s*([^<]*?)\s*</" + name.encode() + rb">"
+    )
+    for name in ("MACSKCB", "NGAYLAP", "SOLUONGHOSO")
+}
+KEYS = ("file_id", "hoso_idx", "line_no")
+
+
+@dataclass(frozen=True)
+class FileMeta:
+    """What the engine knows about one input file."""
+
+    file_id: str
+    name: str
+    kind: str  # "xml" | "bulk"
+    size: int
+    sender: str | None = None
+    ngay_lap: str | None = None
+    declared: int | None = None
+    hoso_count: int = 0
+
+
+@dataclass(frozen=True)
+class FileFailure:
+    """A file whose wrapper cannot be read: nothing of it is stored."""
+
+    file_id: str
+    name: str
+    size: int
+    reason: ReasonCode
+    message: str
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A readable file: raw frames per table, raw XML6–15 documents, claim-level errors."""
+
+    meta: FileMeta
+    tables: dict[str, pl.DataFrame]
+    raw_docs: pl.DataFrame
+    hoso_errors: pl.DataFrame
+    warnings: list[tuple[ReasonCode, str]] = field(default_factory=list)
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file, or of a bulk folder's files (names and contents, sorted)."""
+    digest = hashlib.sha256()
+    parts = (
+        sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    )
+    for part in parts:
+        if path.is_dir():
+            digest.update(part.relative_to(path).as_posix().encode() + b"\0")
+        with part.open("rb") as handle:
+            while chunk := handle.read(1 << 24):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Scan:
+    """The first pass over an input: its sha256 and, for XML, what its bytes tell."""
+
+    file_id: str
+    size: int
+    edges: bytes = b""
+    problem: tuple[ReasonCode, str] | None = None
+
+
+def scan_submission(path: Path, *, max_bytes: int) -> Scan:
+    """Hash an input (and check an XML file's bytes) without parsing it."""
+    if path.is_dir():
+        size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+        return Scan(file_sha256(path), size)
+    size = path.stat().st_size
+    return Scan(size=size, **_scan(path, size, max_bytes))
+
+
+def read_submission(
+    path: Path, *, max_bytes: int, scan: Scan | None = None
+) -> Submission | FileFailure:
+    """Read a submission: a ``.xml`` wrapper, or a folder of bulk tables.
+
+    Args:
+        path: the file or bulk folder.
+        max_bytes: a larger XML file is refused whole (FILE_TOO_LARGE).
+        scan: the input's first pass, when the caller already made it.
+
+    Example:
+        >>> result = read_submission(Path("inbox/01030_20251006.xml"), max_bytes=2**31)
+    """
+    scan = scan or scan_submission(path, max_bytes=max_bytes)
+    if path.is_dir():
+        from claims.intake.bulk import read_bulk  # here: bulk imports this module
+
+        return read_bulk(path, scan.file_id, scan.size)
+    if scan.problem is not None:
+        return FileFailure(scan.file_id, path.name, scan.size, *scan.problem)
+    batch = HosoBatch(scan.file_id)
+    try:
+        _stream(path, batch)
+    except (ParseError, RuntimeError, TypeError, ValueError):
+        return FileFailure(scan.file_id, path.name, scan.size, *diagnose_wrapper(path))
+    meta = _meta(path, scan.file_id, scan.size, scan.edges, batch.hoso_count())
+    result = batch.finish()
+    return Submission(
+        meta, result.tables, result.raw_docs, result.hoso_errors, _warnings(meta)
+    )
+
+
+def _stream(path: Path, batch: HosoBatch) -> None:
+    """Feed the wrapper's FILEHOSO rows to the decoder in chunks of whole claims.
+
+    Rows gather until about ``_FLUSH_BYTES`` of payload; then all but the last claim
+    (which may continue in the next batch) are decoded. A small file is decoded in one
+    call, so the per-call costs are paid once per file.
+    """
+    pending: list[pl.DataFrame] = []
+    size = 0
+    for name, frame in iter_wrapper(path, batch_bytes=64 << 20):
+        if name == "hosos" and frame.height:
+            batch.max_hoso = max(batch.max_hoso, last_index(frame[HOSO_INDEX]))
+        if name != "files":
+            continue
+        pending.append(frame)
+        size += int(frame["noidungfile"].str.len_bytes().sum() or 0)
+        if size >= _FLUSH_BYTES:
+            rows = pl.concat(pending)
+            last = rows[HOSO_INDEX].max()
+            decode_hoso_rows(batch, rows.filter(pl.col(HOSO_INDEX) != last))
+            pending, size = [rows.filter(pl.col(HOSO_INDEX) == last)], 0
+    if pending:
+        decode_hoso_rows(batch, pl.concat(pending))
+
+
+def _scan(path: Path, size: int, max_bytes: int) -> dict[str, Any]:
+    """One pass over the bytes: sha256, UTF-8 validity, then the wrapper's shape.
+
+    Returns the :class:`Scan` fields: the file id, the first and last 64 KiB (where the
+    header values and the closing tag are) and the problem that makes the wrapper
+    unreadable, if any.
+    """
+    digest = hashlib.sha256()
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    first = last = b""
+    utf8_error: str | None = None
+    checking = size <= max_bytes
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+            first = first or chunk
+            last = (last + chunk[-_EDGE:])[-_EDGE:]
+            if (
+                checking
+                and utf8_error is None
+                and not (chunk.isascii() and not decoder.getstate()[0])
+            ):
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError as exc:
+                    utf8_error = f"byte không hợp lệ ở vị trí {exc.start} của khối"
+    if not checking:
+        msg = f"tệp {size} byte vượt giới hạn {max_bytes} byte; hãy chia nhỏ tệp"
+        return {
+            "file_id": digest.hexdigest(),
+            "problem": (ReasonCode.FILE_TOO_LARGE, msg),
+        }
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        utf8_error = utf8_error or "tệp kết thúc giữa một ký tự UTF-8"
+    edges = first[:_EDGE] + b"\n" + last
+    problem = _first_problem(first, utf8_error) or _last_problem(last)
+    return {"file_id": digest.hexdigest(), "edges": edges, "problem": problem}
+
+
+def _last_problem(last: bytes) -> tuple[ReasonCode, str] | None:
+    """A wrapper that does not end with its closing tag was cut short.
+
+    Comments and processing instructions may follow the root element (the epilog).
+    """
+    if _EPILOG.search(last):
+        return None
+    msg = (
+        f"tệp bị cắt cụt: không kết thúc bằng </{WRAPPER_ROOT}>; hãy gửi lại tệp đầy đủ"
+    )
+    return ReasonCode.FILE_TRUNCATED, msg
+
+
+def _first_problem(
+    first: bytes, utf8_error: str | None
+) -> tuple[ReasonCode, str] | None:
+    head = first.removeprefix(b"\xef\xbb\xbf").lstrip()
+    if not head:
+        return ReasonCode.FILE_EMPTY, "tệp rỗng, không có dữ liệu hồ sơ"
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or head[1:2] == b"\x00":
+        msg = "tệp mã hóa UTF-16; chuẩn QĐ 130 yêu cầu UTF-8"
+        return ReasonCode.FILE_NOT_UTF8, msg
+    if not head.startswith(b"<"):
+        return (
+            ReasonCode.FILE_NOT_XML,
+            "tệp không phải XML (không bắt đầu bằng thẻ XML)",
+        )
+    if utf8_error is not None:
+        return ReasonCode.FILE_NOT_UTF8, f"tệp không phải UTF-8 hợp lệ: {utf8_error}"
+    root, dtd, complete = prolog(first)
+    if dtd:
+        msg = "tệp khai báo DTD/ENTITY; chuẩn QĐ 130 không cho phép, hãy xuất lại tệp"
+        return ReasonCode.FILE_DTD_FORBIDDEN, msg
+    if not complete:
+        return (
+            ReasonCode.FILE_NOT_XML,
+            "phần mở đầu của tệp quá dài hoặc không kết thúc",
+        )
+    if root is None:
+        return ReasonCode.FILE_NOT_XML, "tệp không phải XML (không tìm thấy thẻ mở)"
+    if root != WRAPPER_ROOT:
+        msg = f"thẻ gốc là <{root}>, phải là <{WRAPPER_ROOT}> theo QĐ 130"
+        return ReasonCode.FILE_WRONG_ROOT, msg
+    return None
+
+
+def _meta(
+    path: Path, file_id: str, size: int, edges: bytes, hoso_count: int
+) -> FileMeta:
+    values: dict[str, str | None] = {}
+    for name, pattern in _HEADER.items():
+        found = pattern.search(edges)
+        values[name.lower()] = found.group(1).decode("utf-8") if found else None
+    declared = values["soluonghoso"]
+    return FileMeta(
+        file_id,
+        path.name,
+        "xml",
+        size,
+        sender=values["macskcb"],
+        ngay_lap=values["ngaylap"],
+        declared=int(declared) if declared and declared.isdigit() else None,
+        hoso_count=hoso_count,
+    )
+
+
+def _warnings(meta: FileMeta) -> list[tuple[ReasonCode, str]]:
+    warnings: list[tuple[ReasonCode, str]] = []
+    if meta.declared != meta.hoso_count:
+        msg = (
+            f"SOLUONGHOSO khai báo {meta.declared}, thực tế có {meta.hoso_count} hồ sơ"
+        )
+        warnings.append((ReasonCode.COUNT_MISMATCH, msg))
+    if not meta.sender:
+        warnings.append((ReasonCode.SENDER_MISSING, "thiếu MACSKCB của đơn vị gửi"))
+    return warnings
+
+
+def empty_table(table: str) -> pl.DataFrame:
+    """A raw frame of ``table`` with no rows."""
+    schema: dict[str, pl.DataType] = {
+        "file_id": pl.String(),
+        "hoso_idx": pl.UInt32(),
+        "line_no": pl.UInt32(),
+    }
+    schema |= dict.fromkeys(PARSED_TABLES[table].columns, pl.String())
+    return pl.DataFrame(schema=schema)

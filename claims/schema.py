@@ -1,0 +1,128 @@
+"""The engine's own data types: keys, the batch the stages read, service groups, and the
+declared schema of every frame a stage hands to the next.
+
+A leaf: it imports nothing of the engine but ``claims.xml130`` (the exchange format's
+table specs) and ``claims.money``, so every stage, the store, the rule packs and the
+catalogs may read it.
+Schemas are declared here, never discovered by running a stage on empty frames; a test
+checks each stage's output against its declaration.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import polars as pl
+
+from claims.money import MONEY, QUANTITY
+from claims.xml130 import PARSED_TABLES, Kind
+
+CLAIM_KEYS = ("file_id", "hoso_idx")
+"""A claim in a run: the input's sha256 and the claim's 0-based position in it."""
+ROW_KEYS = (*CLAIM_KEYS, "line_no")
+"""A row of one table of a claim (``line_no`` 1-based within its table)."""
+LINE_KEYS = (*CLAIM_KEYS, "table", "line_no")
+"""A drug or service line across XML2 and XML3."""
+TABLES = ("XML1", "XML2", "XML3", "XML4", "XML5")
+"""The typed tables every stage after validation reads."""
+
+INPATIENT = ("03", "04", "06", "09")
+"""MA_LOAI_KCB of stays (inpatient, day-inpatient, observation, under 4 hours)."""
+
+COST_GROUPS: dict[str, tuple[str, ...]] = {
+    "exam": ("13",),
+    "beds": ("14", "15", "16"),
+    "tests": ("1",),
+    "imaging": ("2", "3"),
+    "surgery": ("8",),
+    "procedures": ("18",),
+    "high_tech": ("9",),
+    "drugs": ("4", "5", "6"),
+    "blood": ("7", "17"),
+    "supplies": ("10", "11"),
+    "transport": ("12",),
+}
+"""The MA_NHOM service groups (the one declaration): a line's cost group by its MA_NHOM;
+any other code is :data:`OTHER_GROUP` (MA_NHOM 19 included)."""
+OTHER_GROUP = "other"
+EXAM_GROUPS = COST_GROUPS["exam"]
+BED_GROUPS = COST_GROUPS["beds"]
+SURGERY_GROUPS = COST_GROUPS["surgery"]
+PROCEDURE_GROUPS = COST_GROUPS["procedures"]
+SUPPLY_GROUPS = COST_GROUPS["supplies"]
+RATIO_GROUPS = (*EXAM_GROUPS, *BED_GROUPS, *SURGERY_GROUPS, *PROCEDURE_GROUPS)
+"""Groups whose service ratio the payment stage sets by law (exams, beds, surgeries)."""
+
+
+class Batch(NamedTuple):
+    """The typed tables of a batch, their prices and the reference rows features read."""
+
+    xml1: pl.DataFrame
+    xml2: pl.DataFrame
+    xml3: pl.DataFrame
+    xml4: pl.DataFrame
+    xml5: pl.DataFrame
+    prices: pl.DataFrame
+    facilities: pl.DataFrame
+    icd_codes: pl.Series | None = None
+    """Known ICD-10 codes (the ``icd10`` catalog); None: not checked (always known)."""
+    quarantined: pl.DataFrame | None = None
+    """``file_id, hoso_idx, lines_quarantined`` from validation (None: none)."""
+
+    @property
+    def tables(self) -> dict[str, pl.DataFrame]:
+        """XML1–XML5 by table name."""
+        return dict(zip(TABLES, self[:5], strict=True))
+
+
+HISTORY_SCHEMA: dict[str, pl.DataType] = {
+    "patient": pl.String(),
+    "ma_cskcb": pl.String(),
+    "ma_lk": pl.String(),
+    "ngay_vao": pl.Datetime("us"),
+    "ngay_ra": pl.Datetime("us"),
+    "ma_loai_kcb": pl.String(),
+}
+"""What cross-claim windows need of a stored claim."""
+
+QUARANTINED_SCHEMA: dict[str, pl.DataType] = {
+    "file_id": pl.String(),
+    "hoso_idx": pl.UInt32(),
+    "lines_quarantined": pl.Int64(),
+}
+"""Per claim, how many of its lines validation quarantined."""
+
+FACILITY_SCHEMA: dict[str, pl.DataType] = {
+    "ma_cskcb": pl.String(),
+    "tier": pl.String(),
+    "level_2025": pl.String(),
+    "beds": pl.Int64(),
+    "valid_from": pl.Date(),
+    "valid_to": pl.Date(),
+    "catalog_version": pl.String(),
+}
+"""The columns of the ``facilities`` catalog that features read."""
+
+
+def table_schema(table: str) -> dict[str, pl.DataType]:
+    """The typed frame of ``table`` (XML1–XML5) as validation stores it."""
+    spec = PARSED_TABLES[table]
+    schema: dict[str, pl.DataType] = dict.fromkeys(ROW_KEYS, pl.UInt32())
+    schema["file_id"] = pl.String()
+    return schema | {
+        f.column: KIND_DTYPES.get(f.kind, pl.String()) for f in spec.fields
+    }
+
+
+KIND_DTYPES: dict[Kind, pl.DataType] = {
+    Kind.MONEY: MONEY,
+    Kind.WEIGHT: MONEY,
+    Kind.QTY: QUANTITY,
+    Kind.INT: pl.Int64(),
+    Kind.PCT: pl.Int16(),
+    Kind.DATE: pl.Date(),
+    Kind.DATETIME: pl.Datetime("us"),
+    Kind.DATE_OR_DATETIME: pl.Datetime("us"),
+    Kind.BIRTH: pl.Datetime("us"),
+}
+"""The typed column of each field kind (text kinds stay ``String``)."""

@@ -1,0 +1,106 @@
+"""Stored claims read back: the history cross-claim windows see, and batches to re-assess.
+
+The current version of each selected claim, its lines, their prices and how many of its
+lines validation quarantined, in the shapes the assess stage reads.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from catalogs.resolve import load_catalogs
+from claims.features import (
+    CLAIM_KEYS,
+    HISTORY_SCHEMA,
+    VISIT_WINDOW_DAYS,
+    Batch,
+    patient_id,
+)
+from claims.store.runs import has_table
+
+LINE_VIEWS = ("xml2", "xml3", "xml4", "xml5")
+
+
+def stored_batch(
+    con: duckdb.DuckDBPyConnection,
+    where: str,
+    params: list[object],
+    *,
+    catalog_dir: Path | None = None,
+) -> Batch:
+    """The current, not withdrawn claims matching ``where`` (SQL over ``claims``).
+
+    Raises:
+        LookupError: the store holds no claims yet.
+    """
+    if not has_table(con, "claims"):
+        msg = "the store holds no claims yet; run `giamdinh ingest` first"
+        raise LookupError(msg)
+    query = f"SELECT * FROM claims WHERE is_current AND NOT withdrawn AND ({where})"
+    xml1 = con.sql(query, params=params).pl().drop("_file_order", strict=False)
+    keys = xml1.select(CLAIM_KEYS)
+    con.register("_keys", keys.to_arrow())
+    lines = {
+        view: con.sql(
+            f'SELECT v.* FROM "{view}" v JOIN _keys USING (file_id, hoso_idx)'
+        ).pl()
+        for view in (*LINE_VIEWS, "prices")
+    }
+    quarantined = con.sql(
+        "SELECT s.file_id, s.hoso_idx, s.lines_quarantined FROM claim_status s "
+        "JOIN _keys USING (file_id, hoso_idx)"
+    ).pl()
+    con.unregister("_keys")
+    catalogs = load_catalogs(catalog_dir, ["facilities", "icd10"])
+    return Batch(
+        xml1=xml1,
+        xml2=lines["xml2"],
+        xml3=lines["xml3"],
+        xml4=lines["xml4"],
+        xml5=lines["xml5"],
+        prices=lines["prices"],
+        facilities=catalogs["facilities"].resolve(),
+        icd_codes=catalogs["icd10"].resolve()["code"],
+        quarantined=quarantined,
+    )
+
+
+def history_of(
+    con: duckdb.DuckDBPyConnection, claims: pl.DataFrame | None = None
+) -> pl.DataFrame | None:
+    """Stored current claims, as the cross-claim windows of the assess stage read them.
+
+    With ``claims`` (XML1 rows of a batch), only what their windows can see: the same
+    patients, admitted from :data:`VISIT_WINDOW_DAYS` days before the batch's first
+    admission or still in hospital then, and admitted by its last discharge.
+    """
+    if not has_table(con, "claims"):
+        return None
+    query = """
+        SELECT ma_the_bhyt, ma_cskcb, ma_lk, ngay_vao, ngay_ra, ma_loai_kcb FROM claims
+        WHERE is_current AND NOT withdrawn
+    """
+    params: list[object] = []
+    if claims is not None:
+        first, last = claims["ngay_vao"].min(), claims["ngay_ra"].max()
+        if first is None:
+            return None
+        patients = claims.select(patient_id().alias("patient")).drop_nulls().unique()
+        con.register("_patients", patients.to_arrow())
+        query += """
+            AND substr(ma_the_bhyt, 6, 10) IN (SELECT patient FROM _patients)
+            AND (ngay_vao >= ? - to_days(?) OR ngay_ra >= ?)
+            AND ngay_vao <= ?
+        """
+        params = [first, VISIT_WINDOW_DAYS, first, last if last is not None else first]
+    try:
+        frame: pl.DataFrame = con.sql(query, params=params).pl()
+    finally:
+        if claims is not None:
+            con.unregister("_patients")
+    return frame.select(patient_id().alias("patient"), pl.exclude("ma_the_bhyt")).cast(
+        pl.Schema(HISTORY_SCHEMA)
+    )

@@ -1,0 +1,199 @@
+"""Seeded generator of realistic daily QĐ 130 submissions with labelled injected faults.
+
+``generate_day`` returns the raw text tables XML1–XML5 of ``claims`` claims spread over
+``facilities`` facilities drawn from the ``facilities`` catalog, plus the ground truth of
+the faults injected into ``round(claims × error_rate)`` of them; ``write_xml`` and
+``write_parquet`` write them as an ingest would receive them; ``generate`` does both in
+bounded memory for national-scale days.
+
+Same arguments, same bytes: every random choice comes from ``numpy`` generators seeded
+by ``seed``, and every output is sorted. Realism, fault kinds and their expected reason
+codes are described in the modules this one composes: :mod:`claims.synthetic.plan`,
+:mod:`claims.synthetic.people`, :mod:`claims.synthetic.route`,
+:mod:`claims.synthetic.services`, :mod:`claims.synthetic.faults`.
+
+Example:
+    >>> day = generate_day(claims=2_000, facilities=40, seed=7)
+    >>> paths = write_xml(day, Path("inbox"))
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Literal
+
+import polars as pl
+
+from claims.synthetic.chunk import build_chunk
+from claims.synthetic.run import TRUTH_COLUMNS, Run, plan_run
+from claims.synthetic.write import (
+    TABLES,
+    ParquetSink,
+    claim_day,
+    claim_key,
+    table_columns,
+    write_xml_tables,
+)
+
+TRUTH_SCHEMA = dict.fromkeys(TRUTH_COLUMNS, pl.String)
+DEFAULT_DAY = date(2026, 10, 15)
+
+
+@dataclass(frozen=True)
+class SyntheticDay:
+    """Raw tables of a generated run, the truth of its faults, and its facilities."""
+
+    tables: dict[str, pl.DataFrame]
+    truth: pl.DataFrame
+    facilities: pl.DataFrame
+
+
+@dataclass(frozen=True)
+class GenerateSummary:
+    """What :func:`generate` wrote."""
+
+    files: list[Path]
+    truth: Path
+    claims: int
+    lines: dict[str, int]
+    faults: int
+
+
+def generate_day(
+    *,
+    claims: int = 20_000,
+    facilities: int = 200,
+    day: date = DEFAULT_DAY,
+    days: int = 1,
+    seed: int = 0,
+    error_rate: float = 0.02,
+    catalog_dir: Path | None = None,
+) -> SyntheticDay:
+    """Generate ``claims`` claims discharged over ``days`` days ending on ``day``.
+
+    Args:
+        claims: number of claims (XML1 rows), split across days with a month-end rush.
+        facilities: number of facilities drawn from the catalog (every tier).
+        day: the last submission day.
+        days: number of consecutive days.
+        seed: seeds every random choice.
+        error_rate: share of claims that get exactly one injected fault.
+        catalog_dir: catalog overlay root (``facilities`` and ``code_lists``).
+
+    Returns:
+        The tables (``pl.String`` columns in spec order, ``ma_cskcb`` first on line
+        tables), the truth (one row per fault, sorted by ``ma_cskcb, ma_lk, table,
+        stt``) and the drawn facilities.
+
+    Raises:
+        ValueError: for counts below 1, a rate outside [0, 1], or too few open facilities.
+    """
+    run = plan_run(
+        claims=claims, facilities=facilities, day=day, days=days, seed=seed,
+        error_rate=error_rate, catalog_dir=catalog_dir,
+    )  # fmt: skip
+    parts = [build_chunk(run, i) for i in range(len(run.chunks))]
+    tables = {t: pl.concat([p[0][t] for p in parts]) for t in TABLES}
+    truth = _sorted_truth([p[1] for p in parts])
+    return SyntheticDay(tables, truth, run.facilities)
+
+
+def _sorted_truth(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    frame = pl.concat(
+        [pl.DataFrame(schema=TRUTH_SCHEMA), *parts], how="vertical_relaxed"
+    )
+    return frame.sort("ma_cskcb", "ma_lk", "table", "stt", nulls_last=False)
+
+
+def write_xml(day: SyntheticDay, out: Path) -> list[Path]:
+    """Write one GIAMDINHHS file per facility per day: ``out/<MA_CSKCB>_<yyyymmdd>.xml``.
+
+    Returns:
+        The files written, sorted.
+    """
+    return write_xml_tables(day.tables, out)
+
+
+def write_parquet(day: SyntheticDay, out: Path) -> list[Path]:
+    """Write ``out/bulk_<yyyymmdd>/xml1.parquet`` … ``xml5.parquet`` (string columns).
+
+    Returns:
+        The files written, sorted.
+    """
+    sink = ParquetSink(out)
+    sink.add(day.tables)
+    return sink.close(_days(day.tables), table_columns())
+
+
+def _days(tables: dict[str, pl.DataFrame]) -> list[str]:
+    return sorted(
+        tables["XML1"].select(claim_day(claim_key("XML1"))).to_series().unique()
+    )
+
+
+def generate(
+    out: Path,
+    *,
+    claims: int = 20_000,
+    facilities: int = 200,
+    day: date = DEFAULT_DAY,
+    days: int = 1,
+    seed: int = 0,
+    error_rate: float = 0.02,
+    fmt: Literal["xml", "parquet"] = "xml",
+    truth: Path | None = None,
+    catalog_dir: Path | None = None,
+) -> GenerateSummary:
+    """Generate and write submissions chunk by chunk, and the truth beside them.
+
+    Same arguments as :func:`generate_day`, plus:
+
+    Args:
+        out: folder for the submissions (created).
+        fmt: ``xml`` (one wrapper per facility per day) or ``parquet`` (bulk tables).
+        truth: where the truth Parquet goes; by default ``<out>.truth.parquet``, beside
+            the folder so that an ingest of ``out`` never reads it.
+
+    Raises:
+        ValueError: for an unknown ``fmt`` or a ``truth`` path inside ``out``.
+    """
+    truth_path = truth if truth is not None else Path(str(out) + ".truth.parquet")
+    if fmt not in ("xml", "parquet"):
+        msg = f"fmt must be 'xml' or 'parquet', not {fmt!r}"
+        raise ValueError(msg)
+    if truth_path.resolve().is_relative_to(out.resolve()):
+        msg = f"the truth file {truth_path} must not be inside the output folder {out}"
+        raise ValueError(msg)
+    run = plan_run(
+        claims=claims, facilities=facilities, day=day, days=days, seed=seed,
+        error_rate=error_rate, catalog_dir=catalog_dir,
+    )  # fmt: skip
+    files, truths, lines = _write_chunks(run, out, fmt)
+    frame = _sorted_truth(truths)
+    truth_path.parent.mkdir(parents=True, exist_ok=True)
+    frame.write_parquet(truth_path)
+    counts = dict(sorted(lines.items()))
+    return GenerateSummary(files, truth_path, claims, counts, frame.height)
+
+
+def _write_chunks(
+    run: Run, out: Path, fmt: str
+) -> tuple[list[Path], list[pl.DataFrame], Counter[str]]:
+    """Build and write one chunk of facilities at a time (bounded memory)."""
+    out.mkdir(parents=True, exist_ok=True)
+    sink, files, truths, lines = ParquetSink(out), [], [], Counter[str]()
+    for index in range(len(run.chunks)):
+        tables, chunk_truth = build_chunk(run, index)
+        lines.update({t: f.height for t, f in tables.items()})
+        truths.append(chunk_truth)
+        if fmt == "xml":
+            files += write_xml_tables(tables, out)
+        else:
+            sink.add(tables)
+    if fmt == "parquet":
+        days_text = [d.strftime("%Y%m%d") for d in run.days]
+        files = sink.close(days_text, table_columns())
+    return sorted(files), truths, lines

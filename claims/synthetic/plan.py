@@ -1,0 +1,214 @@
+"""Plan a run of synthetic claims: when, where, what kind of visit, how many lines.
+
+One row per claim, in final order (facility, discharge day, discharge time): the facility,
+the visit type (MA_LOAI_KCB) and the admission/discharge minutes, and the doctors of each
+facility. Clinical content is added by :mod:`claims.synthetic.clinical`, people, routes
+and faults by :mod:`claims.synthetic.people`, :mod:`claims.synthetic.route` and
+:mod:`claims.synthetic.faults`.
+Times are minutes since 1970-01-01 and days are day numbers (numpy ``int64``).
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date
+
+import numpy as np
+import polars as pl
+
+from catalogs.seed_facilities import PROVINCES, province_abbreviation
+from claims.synthetic.people import MAX_STAY, day_number
+
+MINUTES = 1440
+INPATIENT_SHARE = 0.10
+TIER_VOLUME = np.array([1.0, 5.0, 15.0, 40.0])
+"""Claims per facility by tier index (commune … central), before a per-facility factor."""
+TIER_INPATIENT = np.array([0.05, 1.0, 2.2, 3.0])
+"""Relative chance that a claim of each tier is inpatient."""
+EXAMS_PER_DOCTOR = 20
+TIER_MIN_DOCTORS = np.array([2, 8, 30, 80])
+
+
+def month_end_weights(days: list[date]) -> np.ndarray:
+    """Claim volume per day: higher on the last three days of a month (submission rush)."""
+    left = np.array([calendar.monthrange(d.year, d.month)[1] - d.day for d in days])
+    return np.select([left == 0, left == 1, left == 2], [2.5, 2.0, 1.5], default=1.0)
+
+
+def _top_k(weights: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """Mask of ``k`` rows drawn without replacement with chance ∝ weight.
+
+    Efraimidis–Spirakis keys: vectorized, exactly ``k`` rows.
+    """
+    keys = np.log(rng.random(len(weights))) / weights
+    mask = np.zeros(len(weights), dtype=bool)
+    if k > 0:
+        mask[np.argpartition(-keys, k - 1)[:k]] = True
+    return mask
+
+
+def _visit_types(
+    inpatient: np.ndarray, tier: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """MA_LOAI_KCB: 01 mostly, some 02/05/08; inpatient 03, 04, 09 (06 at communes).
+
+    07 (drug collection without an exam) is left out: every outpatient claim here
+    carries an exam line.
+    """
+    n = len(tier)
+    out = rng.choice(np.array(["01", "02", "05", "08"]), n, p=[0.85, 0.04, 0.08, 0.03])
+    out = np.where((out == "08") & (tier == 0), "01", out)  # no dialysis at communes
+    inp = rng.choice(np.array(["03", "04", "09"]), n, p=[0.80, 0.12, 0.08])
+    inp = np.where(tier == 0, "06", inp)
+    return np.where(inpatient, inp, out)
+
+
+def _stay(kind: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Calendar days from admission to discharge per visit type."""
+    n = len(kind)
+    geometric = np.clip(rng.geometric(1 / 6, n), 1, MAX_STAY)
+    return np.select(
+        [kind == "02", kind == "03", kind == "04", kind == "06"],
+        [
+            rng.integers(1, 15, n),
+            geometric,
+            np.clip(rng.geometric(0.3, n) - 1, 0, 9),
+            rng.integers(0, 3, n),
+        ],
+        default=0,
+    )
+
+
+# visit type → (admission from, minutes), (discharge from, minutes): "back" is the
+# admission day (discharge day − stay), "day" the discharge day, "vao" the admission
+SCHEDULE: dict[str, tuple[tuple[str, int, int], tuple[str, int, int]]] = {
+    "02": (("back", 420, 600), ("day", 480, 960)),
+    "03": (("back", 0, 1439), ("day", 480, 990)),
+    "04": (("back", 420, 540), ("day", 900, 1020)),
+    "09": (("day", 420, 1080), ("vao", 60, 235)),  # under 4 hours
+    "06": (("back", 420, 660), ("day", 720, 1020)),
+    "06+0": (("day", 420, 780), ("vao", 240, 600)),  # same-day observation
+    "out": (("day", 390, 840), ("vao", 150, 300)),  # 01, 05, 08: a few hours
+}
+
+
+def _times(
+    kind: np.ndarray, day: np.ndarray, los: np.ndarray, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """Admission, inpatient order, discharge and payment minutes (VAO ≤ VNT < RA ≤ TTOAN).
+
+    Every stay ends on its submission day, so an inpatient stay started ``los`` days
+    earlier; one loop step per visit type, vectorized over its claims.
+    """
+    n = len(kind)
+    start = day * MINUTES
+    key = np.where(np.isin(kind, list(SCHEDULE)), kind, "out")
+    key = np.where((kind == "06") & (los == 0), "06+0", key)
+    vao, ra = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    for name, ((a_from, a_lo, a_hi), (r_from, r_lo, r_hi)) in SCHEDULE.items():
+        rows = key == name
+        base = {"day": start, "back": start - los * MINUTES}
+        vao[rows] = (base[a_from] + rng.integers(a_lo, a_hi + 1, n))[rows]
+        base["vao"] = vao
+        ra[rows] = (base[r_from] + rng.integers(r_lo, r_hi + 1, n))[rows]
+    inpatient = np.isin(kind, ["03", "04", "06", "09"])
+    order = np.where(kind == "03", rng.integers(15, 181, n), rng.integers(5, 21, n))
+    vnt = np.where(inpatient, vao + order, -1)
+    left_today = np.minimum(30, start + MINUTES - 1 - ra)
+    ttoan = ra + (rng.random(n) * left_today).astype(np.int64)
+    return {"vao": vao, "vnt": vnt, "ra": ra, "ttoan": ttoan}
+
+
+def plan_visits(
+    facilities: pl.DataFrame, claims: int, days: list[date], rng: np.random.Generator
+) -> pl.DataFrame:
+    """Claims spread over days and facilities, with visit type and times, in final order.
+
+    Args:
+        facilities: drawn facilities (``tier_idx`` 0 commune … 3 central).
+        claims: total number of claims.
+        days: the submission days, oldest first.
+        rng: the run's random generator.
+
+    Returns:
+        ``cid, fac, day, seq, loai, inpatient, los, vao, vnt, ra, ttoan`` plus facility
+        columns, sorted by facility, day and discharge time; ``seq`` numbers a
+        facility's claims of one day from 1.
+    """
+    weights = month_end_weights(days)
+    per_day = rng.multinomial(claims, weights / weights.sum())
+    day = np.repeat(np.array([day_number(d) for d in days]), per_day)
+    tier = facilities["tier_idx"].to_numpy()
+    volume = TIER_VOLUME[tier] * (0.6 + 0.8 * rng.random(len(tier)))
+    fac = rng.choice(len(tier), claims, p=volume / volume.sum())
+    inpatient = _top_k(TIER_INPATIENT[tier[fac]], round(INPATIENT_SHARE * claims), rng)
+    kind = _visit_types(inpatient, tier[fac], rng)
+    los = _stay(kind, rng)
+    frame = pl.DataFrame(
+        {
+            "fac": fac,
+            "day": day,
+            "loai": kind,
+            "inpatient": inpatient,
+            "los": los,
+            **_times(kind, day, los, rng),
+            "tie": rng.random(claims),
+        }
+    )
+    frame = frame.sort("fac", "day", "ra", "tie", maintain_order=True).drop("tie")
+    return frame.with_columns(
+        pl.int_range(pl.len()).alias("cid"),
+        (pl.int_range(pl.len()).over("fac", "day") + 1).alias("seq"),
+    ).join(_facility_columns(facilities), on="fac", how="left", maintain_order="left")
+
+
+def _facility_columns(facilities: pl.DataFrame) -> pl.DataFrame:
+    """What a claim needs of its facility, by facility index ``fac``."""
+    return facilities.with_row_index("fac").select(
+        pl.col("fac").cast(pl.Int64),
+        "ma_cskcb",
+        "ma_tinh",
+        "tier",
+        "tier_idx",
+        "level_2025",
+        pl.col("ma_cskcb").cast(pl.Int64).alias("fac_num"),
+    )
+
+
+def staff(facilities: pl.DataFrame, visits: pl.DataFrame) -> pl.DataFrame:
+    """Doctors per facility: enough that nobody exceeds ~20 exams on the busiest day.
+
+    Returns:
+        ``fac, n_doc, doc_base, abbr``: doctor ``k`` of facility ``fac`` has the
+        practising-certificate number ``doc_base + k`` (unique across facilities).
+    """
+    busiest = (
+        visits.group_by("fac", "day").len().group_by("fac").agg(pl.col("len").max())
+    )
+    abbr = {p[0]: province_abbreviation(p[1]) for p in PROVINCES}
+    frame = (
+        facilities.with_row_index("fac")
+        .with_columns(pl.col("fac").cast(pl.Int64))
+        .join(busiest, on="fac", how="left", maintain_order="left")
+        .select(
+            "fac",
+            (
+                pl.col("tier_idx").replace_strict(
+                    dict(enumerate(TIER_MIN_DOCTORS.tolist()))
+                )
+                + (pl.col("len").fill_null(0) + EXAMS_PER_DOCTOR - 1)
+                // EXAMS_PER_DOCTOR
+            ).alias("n_doc"),
+            pl.col("ma_tinh").replace_strict(abbr).alias("abbr"),
+        )
+    )
+    return frame.with_columns(
+        (pl.col("n_doc").cum_sum() - pl.col("n_doc") + 1).alias("doc_base")
+    )
+
+
+def practitioner(serial: pl.Expr, abbr: pl.Expr) -> pl.Expr:
+    """A practising-certificate number, ``000012/HN-CCHN`` (§3.7)."""
+    return pl.concat_str(
+        serial.cast(pl.String).str.zfill(6), pl.lit("/"), abbr, pl.lit("-CCHN")
+    )
