@@ -301,7 +301,7 @@ def _validate(
     work: Path, inbox: Path, reference: Any, clock: Laps, write: bool
 ) -> tuple[dict[str, Any], float]:
     """Read the bulk folder(s) and validate: both timed (the stage's context)."""
-    from claims.intake.wrapper import Submission, read_submission
+    from claims.intake import Submission, read_submission
     from claims.validate.tables import validate
 
     inputs = _memory()

@@ -15,6 +15,7 @@ import polars as pl
 import pyarrow as pa
 
 from claims.errors import ReasonCode
+from claims.intake.submission import empty_table
 from claims.intake.xmlfast import (
     DOC_INDEX,
     HOSO_INDEX,
@@ -106,8 +107,6 @@ class HosoBatch:
         return HosoResult(tables, raw, errors)
 
     def _table(self, table: str) -> pl.DataFrame:
-        from claims.intake.wrapper import empty_table
-
         parts = self.frames.get(table)
         if not parts:
             return empty_table(table)

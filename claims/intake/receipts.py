@@ -12,7 +12,7 @@ from typing import Any
 import polars as pl
 
 from claims.errors import ReasonCode as R
-from claims.intake.wrapper import FileFailure, Submission
+from claims.intake.submission import FileFailure, Submission
 
 OK, FORMAT_ERROR, CONTENT_ERROR, EMPTY = 200, 201, 202, 204
 _FORMAT_CODES = {

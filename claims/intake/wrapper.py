@@ -11,17 +11,24 @@ from __future__ import annotations
 import codecs
 import hashlib
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from claims.errors import ReasonCode
+from claims.intake.bulk import read_bulk
 from claims.intake.hoso import HosoBatch, decode_hoso_rows, last_index
+from claims.intake.submission import (
+    FileFailure,
+    FileMeta,
+    Scan,
+    Submission,
+    file_sha256,
+)
 from claims.intake.xmlfast import HOSO_INDEX, ParseError, iter_wrapper
 from claims.intake.xmlsafe import diagnose_wrapper, prolog
-from claims.xml130 import PARSED_TABLES, WRAPPER_ROOT
+from claims.xml130 import WRAPPER_ROOT
 
 _CHUNK = 1 << 24
 _EDGE = 1 << 16
@@ -37,68 +44,6 @@ _HEADER = {
     )
     for name in ("MACSKCB", "NGAYLAP", "SOLUONGHOSO")
 }
-KEYS = ("file_id", "hoso_idx", "line_no")
-
-
-@dataclass(frozen=True)
-class FileMeta:
-    """What the engine knows about one input file."""
-
-    file_id: str
-    name: str
-    kind: str  # "xml" | "bulk"
-    size: int
-    sender: str | None = None
-    ngay_lap: str | None = None
-    declared: int | None = None
-    hoso_count: int = 0
-
-
-@dataclass(frozen=True)
-class FileFailure:
-    """A file whose wrapper cannot be read: nothing of it is stored."""
-
-    file_id: str
-    name: str
-    size: int
-    reason: ReasonCode
-    message: str
-
-
-@dataclass(frozen=True)
-class Submission:
-    """A readable file: raw frames per table, raw XML6–15 documents, claim-level errors."""
-
-    meta: FileMeta
-    tables: dict[str, pl.DataFrame]
-    raw_docs: pl.DataFrame
-    hoso_errors: pl.DataFrame
-    warnings: list[tuple[ReasonCode, str]] = field(default_factory=list)
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 of a file, or of a bulk folder's files (names and contents, sorted)."""
-    digest = hashlib.sha256()
-    parts = (
-        sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    )
-    for part in parts:
-        if path.is_dir():
-            digest.update(part.relative_to(path).as_posix().encode() + b"\0")
-        with part.open("rb") as handle:
-            while chunk := handle.read(1 << 24):
-                digest.update(chunk)
-    return digest.hexdigest()
-
-
-@dataclass(frozen=True)
-class Scan:
-    """The first pass over an input: its sha256 and, for XML, what its bytes tell."""
-
-    file_id: str
-    size: int
-    edges: bytes = b""
-    problem: tuple[ReasonCode, str] | None = None
 
 
 def scan_submission(path: Path, *, max_bytes: int) -> Scan:
@@ -125,8 +70,6 @@ def read_submission(
     """
     scan = scan or scan_submission(path, max_bytes=max_bytes)
     if path.is_dir():
-        from claims.intake.bulk import read_bulk  # here: bulk imports this module
-
         return read_bulk(path, scan.file_id, scan.size)
     if scan.problem is not None:
         return FileFailure(scan.file_id, path.name, scan.size, *scan.problem)
@@ -284,14 +227,3 @@ def _warnings(meta: FileMeta) -> list[tuple[ReasonCode, str]]:
     if not meta.sender:
         warnings.append((ReasonCode.SENDER_MISSING, "thiếu MACSKCB của đơn vị gửi"))
     return warnings
-
-
-def empty_table(table: str) -> pl.DataFrame:
-    """A raw frame of ``table`` with no rows."""
-    schema: dict[str, pl.DataType] = {
-        "file_id": pl.String(),
-        "hoso_idx": pl.UInt32(),
-        "line_no": pl.UInt32(),
-    }
-    schema |= dict.fromkeys(PARSED_TABLES[table].columns, pl.String())
-    return pl.DataFrame(schema=schema)

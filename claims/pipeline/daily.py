@@ -25,15 +25,15 @@ import polars as pl
 
 from claims.config import Settings
 from claims.errors import ReasonCode as R
-from claims.intake.hoso import RAW_SCHEMA
-from claims.intake.receipts import failure_receipt, submission_receipt
-from claims.intake.wrapper import (
+from claims.intake import (
     FileFailure,
     Scan,
     Submission,
     read_submission,
     scan_submission,
 )
+from claims.intake.hoso import RAW_SCHEMA
+from claims.intake.receipts import failure_receipt, submission_receipt
 from claims.messages import MESSAGES
 from claims.pipeline.stages import Reference, assess_and_decide, batch_of, price
 from claims.store.faults import crash_point

@@ -22,7 +22,7 @@ from typing import Any
 
 import polars as pl
 
-from claims.intake.wrapper import FileFailure, Submission, read_submission
+from claims.intake import FileFailure, Submission, read_submission
 from claims.messages import MESSAGES
 from claims.pipeline.stages import Reference, assess_and_decide, batch_of, price
 from claims.validate.tables import validate

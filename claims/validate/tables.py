@@ -18,7 +18,7 @@ import polars as pl
 from catalogs.resolve import as_of
 from claims.errors import ClaimsError
 from claims.errors import ReasonCode as R
-from claims.intake.wrapper import KEYS, Submission, empty_table
+from claims.intake.submission import KEYS, Submission, empty_table
 from claims.messages import MESSAGES
 from claims.validate.checks import ADMISSION, card_reason, clean, field_reason, typed
 from claims.validate.codes import code_valid

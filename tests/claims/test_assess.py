@@ -12,7 +12,7 @@ import polars as pl
 from claims.assess import assess, load_packs
 from claims.config import Settings
 from claims.features import Batch
-from claims.intake.wrapper import Submission, read_submission
+from claims.intake import Submission, read_submission
 from claims.pipeline.daily import run_inbox
 from claims.pipeline.stages import Reference, batch_of, price
 from claims.synthetic.generate import generate

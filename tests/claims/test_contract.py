@@ -11,7 +11,7 @@ import pytest
 from catalogs.resolve import load_catalogs
 from catalogs.schema import FACILITIES
 from claims.errors import ReasonCode as R
-from claims.intake.wrapper import Submission, read_submission
+from claims.intake import Submission, read_submission
 from claims.validate.codes import load_code_lists
 from claims.validate.tables import validate
 from tests.catalogs.helpers import version

@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from claims.config import Settings
-from claims.intake.wrapper import Submission, read_submission
+from claims.intake import Submission, read_submission
 from claims.pipeline.daily import RunResult, run_inbox
 from claims.xml130 import PARSED_TABLES
 from tests.factories import example_claim

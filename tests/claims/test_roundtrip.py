@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from claims.intake.wrapper import Submission, read_submission
+from claims.intake import Submission, read_submission
 from claims.synthetic.generate import generate_day, write_parquet, write_xml
 from claims.validate.checks import clean, typed
 from claims.validate.codes import load_code_lists

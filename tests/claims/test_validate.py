@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from claims.errors import ReasonCode as R
-from claims.intake.wrapper import Submission, read_submission
+from claims.intake import Submission, read_submission
 from claims.validate.codes import load_code_lists
 from claims.validate.tables import Validated, validate
 from tests.factories import Claim, example_claim, hoso, with_key, wrapper

@@ -30,7 +30,7 @@ from lxml import etree
 
 from claims.config import Settings
 from claims.errors import ReasonCode
-from claims.intake.wrapper import FileFailure, Submission, read_submission
+from claims.intake import FileFailure, Submission, read_submission
 from claims.intake.xmlsafe import check_doc, diagnose_wrapper, parse_doc
 from claims.pipeline.daily import run_inbox
 from tests.fixtures import make_fixtures as mf

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from claims.errors import ReasonCode
-from claims.intake.wrapper import FileFailure, Submission, read_submission
+from claims.intake import FileFailure, Submission, read_submission
 from claims.validate.codes import load_code_lists
 from claims.validate.tables import validate
 from claims.xml130 import PARSED_TABLES

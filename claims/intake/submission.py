@@ -1,0 +1,93 @@
+"""What intake hands to validation: one readable submission, or one refused file.
+
+``Submission`` holds raw text frames per table (values stay text until validation types
+them), the raw XML6–15 documents and claim-level errors. Every frame carries
+``file_id`` (the input's sha256), ``hoso_idx`` (0-based claim position in the file) and
+``line_no`` (1-based row within its table).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from claims.errors import ReasonCode
+from claims.schema import ROW_KEYS
+from claims.xml130 import PARSED_TABLES
+
+KEYS = ROW_KEYS
+
+
+@dataclass(frozen=True)
+class FileMeta:
+    """What the engine knows about one input file."""
+
+    file_id: str
+    name: str
+    kind: str  # "xml" | "bulk"
+    size: int
+    sender: str | None = None
+    ngay_lap: str | None = None
+    declared: int | None = None
+    hoso_count: int = 0
+
+
+@dataclass(frozen=True)
+class FileFailure:
+    """A file whose wrapper cannot be read: nothing of it is stored."""
+
+    file_id: str
+    name: str
+    size: int
+    reason: ReasonCode
+    message: str
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A readable file: raw frames per table, raw XML6–15 documents, claim-level errors."""
+
+    meta: FileMeta
+    tables: dict[str, pl.DataFrame]
+    raw_docs: pl.DataFrame
+    hoso_errors: pl.DataFrame
+    warnings: list[tuple[ReasonCode, str]] = field(default_factory=list)
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file, or of a bulk folder's files (names and contents, sorted)."""
+    digest = hashlib.sha256()
+    parts = (
+        sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    )
+    for part in parts:
+        if path.is_dir():
+            digest.update(part.relative_to(path).as_posix().encode() + b"\0")
+        with part.open("rb") as handle:
+            while chunk := handle.read(1 << 24):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Scan:
+    """The first pass over an input: its sha256 and, for XML, what its bytes tell."""
+
+    file_id: str
+    size: int
+    edges: bytes = b""
+    problem: tuple[ReasonCode, str] | None = None
+
+
+def empty_table(table: str) -> pl.DataFrame:
+    """A raw frame of ``table`` with no rows."""
+    schema: dict[str, pl.DataType] = {
+        "file_id": pl.String(),
+        "hoso_idx": pl.UInt32(),
+        "line_no": pl.UInt32(),
+    }
+    schema |= dict.fromkeys(PARSED_TABLES[table].columns, pl.String())
+    return pl.DataFrame(schema=schema)
