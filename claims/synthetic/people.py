@@ -5,6 +5,10 @@ the facility's province (a few from elsewhere), with a 15-character card whose b
 digit matches its object code (§2.1–§2.2) and whose validity covers any stay of the run.
 Injected faults later point a claim at another claim's person, so the same person can
 appear at two facilities. Dates are day numbers since 1970-01-01 (numpy ``int64``).
+
+Names, places and the small demographic codes are drawn by index from the word lists
+below. Weights are rough national shares (family names) or uniform; nothing here
+identifies a real person.
 """
 
 from __future__ import annotations
@@ -15,9 +19,7 @@ import numpy as np
 import polars as pl
 
 from catalogs.seed_facilities import CITIES, PROVINCES
-from claims.synthetic import vocab as voc
-from claims.synthetic.catalog import read_table
-from claims.synthetic.items import TIERS
+from claims.synthetic.items import TIERS, read_table
 
 MAX_STAY = 45
 """Longest generated stay (days): cards and birth dates leave room for it."""
@@ -56,6 +58,104 @@ LEVEL_CHANGES = {"CN": (date(2026, 1, 1), 2)}
 HOME_SHARE = {"commune": 0.75, "district": 0.45, "provincial": 0.08, "central": 0.02}
 """Share of a tier's claims where the patient is registered at the facility itself."""
 LOCAL_SHARE = 0.93
+# word lists: Vietnamese names, places and demographic codes
+FAMILY_NAMES: tuple[tuple[str, float], ...] = (
+    ("Nguyễn", 38.4),
+    ("Trần", 11.0),
+    ("Lê", 9.5),
+    ("Phạm", 7.1),
+    ("Hoàng", 4.1),
+    ("Huỳnh", 1.9),
+    ("Phan", 4.5),
+    ("Vũ", 2.0),
+    ("Võ", 1.9),
+    ("Đặng", 2.1),
+    ("Bùi", 2.0),
+    ("Đỗ", 1.4),
+    ("Hồ", 1.3),
+    ("Ngô", 1.3),
+    ("Dương", 1.0),
+    ("Lý", 0.5),
+    ("Đinh", 0.8),
+    ("Trịnh", 0.6),
+    ("Đoàn", 0.6),
+    ("Lâm", 0.5),
+    ("Mai", 0.5),
+    ("Tô", 0.3),
+    ("Hà", 0.5),
+    ("Cao", 0.4),
+    ("Lương", 0.4),
+    ("Quách", 0.2),
+    ("Tạ", 0.2),
+    ("Vương", 0.2),
+)
+
+MIDDLE_MALE = (
+    "Văn",
+    "Hữu",
+    "Đức",
+    "Minh",
+    "Quốc",
+    "Thanh",
+    "Công",
+    "Xuân",
+    "Quang",
+    "Đình",
+)
+MIDDLE_FEMALE = (
+    "Thị",
+    "Ngọc",
+    "Thu",
+    "Thanh",
+    "Kim",
+    "Minh",
+    "Mỹ",
+    "Bích",
+    "Thùy",
+    "Hồng",
+)
+GIVEN_MALE = (
+    "Anh", "Bình", "Cường", "Dũng", "Hùng", "Huy", "Hải", "Khoa", "Long", "Minh",
+    "Nam", "Phúc", "Quân", "Sơn", "Thắng", "Tuấn", "Việt", "Vinh", "Trung", "Hiếu",
+    "Đạt", "Khánh", "Toàn", "Tùng", "Hoàng", "Lộc", "Phong", "Tài", "Thịnh", "Bảo",
+)  # fmt: skip
+GIVEN_FEMALE = (
+    "Anh", "Hà", "Hương", "Lan", "Linh", "Mai", "Ngọc", "Nhung", "Oanh", "Phương",
+    "Quỳnh", "Thảo", "Trang", "Tuyết", "Vân", "Yến", "Hạnh", "Hằng", "Thủy", "Nga",
+    "Loan", "Dung", "Hoa", "Hiền", "My", "Chi", "Giang", "Huyền", "Nhi", "Vy",
+)  # fmt: skip
+
+PLACE_FIRST = (
+    "Tân", "An", "Hòa", "Phú", "Bình", "Thạnh", "Long", "Vĩnh", "Đông", "Tây",
+    "Nam", "Bắc", "Trung", "Xuân", "Quang", "Hưng", "Thanh", "Minh", "Đức", "Phước",
+    "Mỹ", "Hiệp", "Tiên", "Kim", "Yên", "Cẩm", "Lạc", "Thiện", "Quảng", "Hồng",
+)  # fmt: skip
+PLACE_SECOND = (
+    "Phú", "Bình", "Lợi", "Hòa", "Thành", "Lộc", "Hưng", "Sơn", "Hải", "Thịnh",
+    "Tiến", "Phong", "Mỹ", "Khánh", "Thuận", "An", "Đông", "Tây", "Trung", "Điền",
+    "Xuân", "Hà", "Giang", "Lâm", "Châu", "Lạc", "Vinh", "Quý", "Tân", "Thạnh",
+)  # fmt: skip
+STREETS = (
+    "Lê Lợi", "Trần Hưng Đạo", "Nguyễn Trãi", "Hai Bà Trưng", "Quang Trung",
+    "Lý Thường Kiệt", "Hùng Vương", "Nguyễn Huệ", "Phan Chu Trinh", "Lê Duẩn",
+    "Điện Biên Phủ", "Trần Phú", "Ngô Quyền", "Bạch Đằng", "Võ Thị Sáu",
+)  # fmt: skip
+HAMLET_KINDS = ("Thôn", "Xóm", "Ấp", "Bản", "Tổ dân phố", "Khu phố")
+
+ETHNIC_CODES = ("01",) * 86 + (
+    "02",
+    "03",
+    "04",
+    "05",
+    "06",
+    "07",
+    "08",
+    "09",
+    "10",
+    "11",
+)
+OCCUPATIONS = ("00000",) * 6 + ("21110", "22210", "51310", "61110", "72120", "93120")
+BLOOD_GROUPS = ("A", "B", "AB", "O", "O", "A", "B", "O")
 
 
 def objects() -> pl.DataFrame:
@@ -123,20 +223,20 @@ def _where(mask: np.ndarray, yes: pl.Series, no: pl.Series) -> pl.Series:
 
 
 def _place(rng: np.random.Generator, n: int) -> pl.Series:
-    first = _pick(voc.PLACE_FIRST, rng.integers(0, len(voc.PLACE_FIRST), n))
-    second = _pick(voc.PLACE_SECOND, rng.integers(0, len(voc.PLACE_SECOND), n))
+    first = _pick(PLACE_FIRST, rng.integers(0, len(PLACE_FIRST), n))
+    second = _pick(PLACE_SECOND, rng.integers(0, len(PLACE_SECOND), n))
     return first + " " + second
 
 
 def _names(rng: np.random.Generator, male: np.ndarray) -> pl.Series:
     n = len(male)
-    weights = np.array([w for _, w in voc.FAMILY_NAMES])
+    weights = np.array([w for _, w in FAMILY_NAMES])
     family = rng.choice(len(weights), n, p=weights / weights.sum())
-    ho = _pick(tuple(f for f, _ in voc.FAMILY_NAMES), family)
-    middle = rng.integers(0, len(voc.MIDDLE_MALE), n)
-    given = rng.integers(0, len(voc.GIVEN_MALE), n)
-    dem = _where(male, _pick(voc.MIDDLE_MALE, middle), _pick(voc.MIDDLE_FEMALE, middle))
-    ten = _where(male, _pick(voc.GIVEN_MALE, given), _pick(voc.GIVEN_FEMALE, given))
+    ho = _pick(tuple(f for f, _ in FAMILY_NAMES), family)
+    middle = rng.integers(0, len(MIDDLE_MALE), n)
+    given = rng.integers(0, len(GIVEN_MALE), n)
+    dem = _where(male, _pick(MIDDLE_MALE, middle), _pick(MIDDLE_FEMALE, middle))
+    ten = _where(male, _pick(GIVEN_MALE, given), _pick(GIVEN_FEMALE, given))
     return ho + " " + dem + " " + ten
 
 
@@ -147,8 +247,8 @@ def _address(rng: np.random.Generator, province: pl.Series) -> pl.Series:
     tinh = province.replace_strict({p[0]: p[1] for p in PROVINCES})
     number = pl.Series(rng.integers(1, 300, n)).cast(pl.String)
     commune, district = _place(rng, n), _place(rng, n)
-    street = _pick(voc.STREETS, rng.integers(0, len(voc.STREETS), n))
-    hamlet = _pick(voc.HAMLET_KINDS, rng.integers(0, len(voc.HAMLET_KINDS), n))
+    street = _pick(STREETS, rng.integers(0, len(STREETS), n))
+    hamlet = _pick(HAMLET_KINDS, rng.integers(0, len(HAMLET_KINDS), n))
     urban = "Số " + number + " đường " + street + ", phường " + commune
     urban = urban + ", quận " + district + ", thành phố " + tinh
     rural = hamlet + " " + number + ", xã " + commune + ", huyện " + district
@@ -328,15 +428,13 @@ def _contact(rng: np.random.Generator, who: pl.DataFrame) -> list[pl.Series]:
         _where(rng.random(n) < 0.7, phone, none).alias("dien_thoai"),
         _where(rng.random(n) < 0.85, weight, none).alias("can_nang"),
         (1 + (~who["male"]).cast(pl.Int8)).cast(pl.String).alias("gioi_tinh"),
-        _pick(voc.ETHNIC_CODES, rng.integers(0, len(voc.ETHNIC_CODES), n)).alias(
-            "ma_dantoc"
-        ),
-        _pick(voc.OCCUPATIONS, rng.integers(0, len(voc.OCCUPATIONS), n)).alias(
+        _pick(ETHNIC_CODES, rng.integers(0, len(ETHNIC_CODES), n)).alias("ma_dantoc"),
+        _pick(OCCUPATIONS, rng.integers(0, len(OCCUPATIONS), n)).alias(
             "ma_nghe_nghiep"
         ),
         _where(
             rng.random(n) < 0.08,
-            _pick(voc.BLOOD_GROUPS, rng.integers(0, len(voc.BLOOD_GROUPS), n)),
+            _pick(BLOOD_GROUPS, rng.integers(0, len(BLOOD_GROUPS), n)),
             none,
         ).alias("nhom_mau"),
         _where(hard_area, _pick(("K1", "K2", "K3"), rng.integers(0, 3, n)), none).alias(

@@ -1,9 +1,16 @@
-"""A synthetic run: the plan of every claim, then the tables, one chunk at a time.
+"""A synthetic run: the plan of every claim, and which claims get a fault.
 
 The plan (one row per claim: facility, visit, person, route, fault) is made once with
-the run's generator. Tables are then built per chunk of whole facilities, each chunk
-with its own generator spawned from the seed, so memory stays bounded for a national
-day and the result does not depend on how the caller consumes the chunks.
+the run's generator. Tables are then built per chunk of whole facilities
+(:func:`claims.synthetic.generate.build_chunk`), each chunk with its own generator
+spawned from the seed, so memory stays bounded for a national day and the result does
+not depend on how the caller consumes the chunks.
+
+Exactly ``round(claims × error_rate)`` claims get one fault each. Kinds that need a
+partner claim (a duplicate of a claim at the same facility and day; an inpatient stay
+overlapping another one at another facility) or a crowd (one practitioner examining
+implausibly many patients in a day) are chosen first; what a kind cannot fill is passed
+on, and the claim-level kinds at the end can take any claim. Partners stay unfaulted.
 """
 
 from __future__ import annotations
@@ -18,33 +25,13 @@ import polars as pl
 
 from catalogs.loader import load_versions
 from claims.synthetic.clinical import add_clinical
-from claims.synthetic.faults import STRUCTURAL, choose_faults
 from claims.synthetic.people import draw_facilities, make_people
-from claims.synthetic.plan import plan_visits, staff
-from claims.synthetic.route import assign_routes
+from claims.synthetic.plan import assign_routes, plan_visits, staff
 from claims.synthetic.tables import date_text
 
 CHUNK_CLAIMS = 50_000
 """Claims per chunk (whole facilities, so a chunk may hold more)."""
 CARD_CHANGE_SHARE = 0.01
-CLAIM_LEVEL = frozenset(
-    {
-        "missing_required",
-        "bad_date",
-        "discharge_before_admission",
-        "bad_card",
-        "bad_code",
-    }
-)
-TRUTH_COLUMNS = (
-    "ma_cskcb",
-    "ma_lk",
-    "table",
-    "stt",
-    "kind",
-    "expected_reason",
-    "level",
-)
 # a worker's card changes to a household card when the job ends (same benefit level)
 NEXT_CARD = {"DN": "GD", "HC": "GD", "HX": "GD", "TN": "GD"}
 
@@ -197,22 +184,217 @@ def _chunks(fac: np.ndarray) -> list[tuple[int, int]]:
     return list(itertools.pairwise(bounds))
 
 
-def finish_truth(claims: pl.DataFrame, truth: pl.DataFrame) -> pl.DataFrame:
-    """Truth rows keyed by facility and MA_LK, with the expected reason and level."""
-    reasons = {k: v.value for k, v in STRUCTURAL.items()}
-    keys = claims.select(pl.int_range(pl.len()).alias("ci"), "ma_cskcb", "ma_lk")
-    return (
-        truth.join(keys, on="ci", how="left", maintain_order="left")
+# ---- which claims get a fault
+
+# most constrained first: whatever a kind cannot fill flows to the kinds after it
+ORDER = (
+    "overlapping_stay",
+    "duplicate_claim",
+    "unlikely_volume",
+    "excessive_quantity",
+    "duplicate_stt",
+    "arithmetic",
+    "price_above_catalog",
+    "bad_money",
+    "orphan_line",
+    "line_outside_stay",
+    "missing_required",
+    "discharge_before_admission",
+    "bad_date",
+    "bad_card",
+    "bad_code",
+)
+WEIGHT = {"unlikely_volume": 4}
+"""A crowd of exams by one practitioner needs many claims to be implausible."""
+CROWD = 120
+"""Exams given to one implausibly busy practitioner (a desk allows 65 a day, §4.3 H3)."""
+CROWD_MIN = 66
+
+
+def _split(total: int, weights: np.ndarray) -> np.ndarray:
+    """``total`` split by ``weights``, largest remainder first (ties in order)."""
+    exact = total * weights / weights.sum()
+    counts: np.ndarray = np.floor(exact).astype(np.int64)
+    order = np.argsort(-(exact - counts), kind="stable")
+    counts[order[: total - int(counts.sum())]] += 1
+    return counts
+
+
+def fault_counts(total: int) -> dict[str, int]:
+    """Faults per kind: ``total`` split by weight (largest remainder), in :data:`ORDER`.
+
+    ``unlikely_volume`` is only injected when its share makes a crowd above a desk's 65
+    exams a day (:data:`CROWD_MIN`); below that its share goes to the other kinds, as
+    a crowd of ten exams would not be an anomaly.
+    """
+    weights = np.array([WEIGHT.get(k, 1) for k in ORDER], dtype=np.float64)
+    counts = _split(total, weights)
+    crowd = ORDER.index("unlikely_volume")
+    if counts[crowd] < CROWD_MIN:
+        weights[crowd] = 0
+        counts = _split(total, weights)
+    return dict(zip(ORDER, counts.tolist(), strict=True))
+
+
+def _pairs(
+    plan: pl.DataFrame,
+    eligible: np.ndarray,
+    group: list[str],
+    rng: np.random.Generator,
+    *,
+    apart: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Disjoint (first, second) pairs of eligible claims within ``group``, shuffled.
+
+    ``apart`` keeps only pairs at two different facilities.
+    """
+    frame = (
+        plan.select("cid", *dict.fromkeys(["fac", *group]))
+        .filter(pl.Series(eligible))
+        .with_columns(pl.Series("r", rng.random(int(eligible.sum()))))
+        .sort(*group, "r")
+        .with_columns(pl.int_range(pl.len()).over(group).alias("pos"))
+    )
+    first = frame.filter(pl.col("pos") % 2 == 0)
+    second = frame.filter(pl.col("pos") % 2 == 1).with_columns(pl.col("pos") - 1)
+    pairs = first.join(second, on=[*group, "pos"], suffix="_b").sort("cid")
+    if apart:
+        pairs = pairs.filter(pl.col("fac") != pl.col("fac_b"))
+    order = rng.permutation(pairs.height)
+    return pairs["cid"].to_numpy()[order], pairs["cid_b"].to_numpy()[order]
+
+
+def _crowds(
+    plan: pl.DataFrame, eligible: np.ndarray, take: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Up to ``take`` outpatient claims from the busiest facility-days, in crowds.
+
+    A crowd is one practitioner's exams at one facility on one day: between
+    :data:`CROWD_MIN` and :data:`CROWD` claims, else it would not be implausible.
+
+    Returns:
+        The claims and each one's crowd number.
+    """
+    frame = (
+        plan.select("cid", "fac", "day")
+        .filter(pl.Series(eligible))
         .with_columns(
-            pl.col("kind")
-            .replace_strict(reasons, default=None, return_dtype=pl.String)
-            .alias("expected_reason"),
-            pl.when(
-                pl.col("kind").is_in(list(CLAIM_LEVEL)) & (pl.col("table") == "XML1")
-            )
-            .then(pl.lit("claim"))
-            .otherwise(pl.lit("line"))
-            .alias("level"),
+            pl.Series("r", rng.random(int(eligible.sum()))),
+            pl.len().over("fac", "day").alias("size"),
         )
-        .select(TRUTH_COLUMNS)
+        .sort("size", "fac", "day", "r", descending=[True, False, False, False])
+        .with_columns(pl.int_range(pl.len()).over("fac", "day").alias("pos"))
+        .with_columns((pl.col("pos") // CROWD).alias("block"))
+    )
+    blocks = frame.group_by("fac", "day", "block", maintain_order=True).len()
+    sizes, left = [], take
+    for size in blocks[
+        "len"
+    ].to_list():  # one step per crowd-sized block, not per claim
+        used = min(size, left) if min(size, left) >= CROWD_MIN else 0
+        sizes.append(used)
+        left -= used
+    blocks = blocks.with_columns(pl.Series("used", sizes)).filter(pl.col("used") > 0)
+    chosen = frame.join(
+        blocks.with_row_index("crowd"),
+        on=["fac", "day", "block"],
+        how="inner",
+        maintain_order="left",
+    ).filter(pl.col("pos") % CROWD < pl.col("used"))
+    return chosen["cid"].to_numpy(), chosen["crowd"].cast(pl.Int64).to_numpy()
+
+
+def _eligible(plan: pl.DataFrame) -> dict[str, np.ndarray]:
+    """Claims each kind can be injected into (before availability)."""
+    xml3 = ["n_exam", "n_lab", "n_img", "n_func", "n_proc", "n_surg", "n_bed", "n_sup"]
+    lines3 = plan.select(pl.sum_horizontal(xml3)).to_series().to_numpy()
+    drugs = plan["n_drug"].to_numpy()
+    everyone = np.ones(plan.height, dtype=bool)
+    masks = dict.fromkeys(ORDER, everyone)
+    masks["overlapping_stay"] = (
+        (plan["loai"] == "03") & (plan["los"] >= 1) & (plan["age"] >= 16)
+    ).to_numpy()
+    masks["unlikely_volume"] = ~plan["inpatient"].to_numpy()
+    masks["excessive_quantity"] = drugs > 0
+    masks["duplicate_stt"] = (lines3 >= 2) | (drugs + plan["n_blood"].to_numpy() >= 2)
+    return masks
+
+
+@dataclass
+class _Picks:
+    """Faults placed so far: kind index, partner claim and crowd number per claim."""
+
+    kind: np.ndarray
+    partner: np.ndarray
+    crowd: np.ndarray
+    free: np.ndarray
+
+    def place(self, number: int, chosen: np.ndarray) -> None:
+        self.kind[chosen] = number
+        self.free[chosen] = False
+
+
+def _place(
+    picks: _Picks, name: str, plan: pl.DataFrame, ok: np.ndarray, need: int, left: int,
+    rng: np.random.Generator,
+) -> np.ndarray:  # fmt: skip
+    """Choose up to ``need`` claims for kind ``name`` among ``ok`` (partners reserved)."""
+    if name in ("overlapping_stay", "duplicate_claim"):
+        group = ["day"] if name == "overlapping_stay" else ["fac", "day"]
+        first, second = _pairs(plan, ok, group, rng, apart=name == "overlapping_stay")
+        room = int(picks.free.sum()) - left  # a pair uses two claims for one fault
+        take = max(0, min(need, len(first), room))
+        picks.partner[second[:take]] = first[:take]
+        picks.free[first[:take]] = False
+        return second[:take]
+    if name == "unlikely_volume":
+        chosen, crowds = _crowds(plan, ok, need, rng)
+        picks.crowd[chosen] = crowds
+        return chosen
+    pool = np.flatnonzero(ok)
+    return np.sort(rng.choice(pool, min(need, len(pool)), replace=False))
+
+
+def choose_faults(
+    plan: pl.DataFrame, total: int, rng: np.random.Generator
+) -> pl.DataFrame:
+    """Pick the faulty claims.
+
+    Args:
+        plan: the claims (``cid`` 0..n-1, facility, day, visit type, line counts, age).
+        total: number of faulty claims, at most the number of claims.
+        rng: the run's random generator.
+
+    Returns:
+        ``cid, fault, partner, crowd`` per claim: the kind (null when clean), the claim
+        it duplicates or overlaps (-1) and its practitioner crowd (-1).
+
+    Raises:
+        ValueError: when ``total`` is negative or above the number of claims.
+    """
+    n = plan.height
+    if not 0 <= total <= n:
+        msg = f"cannot inject {total} faults into {n} claims"
+        raise ValueError(msg)
+    picks = _Picks(
+        np.full(n, -1), np.full(n, -1), np.full(n, -1), np.ones(n, dtype=bool)
+    )
+    masks, wanted = _eligible(plan), fault_counts(total)
+    left, carry = total, 0
+    for number, name in enumerate(ORDER):  # what a kind cannot fill passes on
+        need = wanted[name] + carry
+        chosen = _place(picks, name, plan, picks.free & masks[name], need, left, rng)
+        picks.place(number, chosen)
+        carry, left = need - len(chosen), left - len(chosen)
+    if carry:
+        msg = f"{carry} faults could not be placed"
+        raise ValueError(msg)
+    names = pl.Series([*ORDER, None])  # index -1 → null
+    return pl.DataFrame(
+        {
+            "cid": plan["cid"],
+            "fault": names.gather(np.where(picks.kind < 0, len(ORDER), picks.kind)),
+            "partner": picks.partner,
+            "crowd": picks.crowd,
+        }
     )

@@ -15,7 +15,7 @@ from typing import Any
 import polars as pl
 import pyarrow.parquet as pq
 
-from claims.synthetic.inject import ORPHAN_SUFFIX
+from claims.synthetic.faults import ORPHAN_SUFFIX
 from claims.xml130 import PARSED_TABLES, WRAPPER_ROOT, TableSpec
 
 DECLARATION = '<?xml version="1.0" encoding="utf-8"?>'

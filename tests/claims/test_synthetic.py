@@ -17,9 +17,8 @@ from lxml import etree
 
 from catalogs.loader import load_versions
 from catalogs.seed_facilities import PROVINCES, SEED, TIER_COUNTS, build_facilities
-from claims.synthetic.faults import CONTENT, STRUCTURAL
+from claims.synthetic.faults import CONTENT, ORPHAN_SUFFIX, STRUCTURAL
 from claims.synthetic.generate import SyntheticDay, generate, generate_day, write_xml
-from claims.synthetic.inject import ORPHAN_SUFFIX
 from claims.synthetic.items import price_list
 from claims.synthetic.people import LEVEL_PERCENT, objects
 from claims.validate.checks import clean, field_reason
