@@ -26,7 +26,8 @@ import polars as pl
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from claims.assess import frame_schemas, load_packs  # noqa: E402
+from claims.assess import load_packs  # noqa: E402
+from claims.schema import rule_frame_schemas  # noqa: E402
 from rules.evaluate import evaluate_table, param_columns  # noqa: E402
 
 VERSION = "2025.01.0"
@@ -56,7 +57,7 @@ SQL_RULES = {
 def make_lines(n: int, seed: int) -> pl.DataFrame:
     """``n`` XML3 lines in the line frame's schema; unset columns are null."""
     rng = np.random.default_rng(seed)
-    schema = frame_schemas()["XML3"]
+    schema = rule_frame_schemas()["XML3"]
     start = np.datetime64("2025-03-01T00:00", "m")
     order = start + rng.integers(0, 300 * 24 * 60, n).astype("timedelta64[m]")
     run = order + rng.integers(0, 120, n).astype("timedelta64[m]")

@@ -10,7 +10,6 @@ outcomes into amounts.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -18,11 +17,18 @@ from typing import NamedTuple
 import polars as pl
 
 from claims.dates import admission_date
-from claims.features import CLAIM_KEYS, Batch, claim_features, line_features
-from claims.price import PRICE_SCHEMA
-from claims.validate.tables import ConservationError, empty_tables
+from claims.features import Features
+from claims.schema import CLAIM_KEYS, Batch, rule_frame_schemas
+from claims.validate.tables import ConservationError
 from rules import evaluate
-from rules.evaluate import HIT_SCHEMA, NO_RULE_PACK, Pack, evaluate_table, version_of
+from rules.evaluate import (
+    HIT_SCHEMA,
+    NO_RULE_PACK,
+    PASSED,
+    Pack,
+    evaluate_table,
+    version_of,
+)
 from rules.packs import PACKS_ROOT
 
 OUTCOMES = ("rejected", "pending_review", "partially_accepted", "accepted")
@@ -46,36 +52,44 @@ class Assessment(NamedTuple):
     """:data:`rules.evaluate.HIT_SCHEMA` rows, NO_RULE_PACK included."""
     claims: pl.DataFrame
     """:data:`ASSESSMENT_SCHEMA`: one row per claim of the batch."""
+    checked: pl.DataFrame | None = None
+    """With ``keep_every_rule``: every rule on every row it applies to, the rules that
+    passed included (outcome ``passed``); None otherwise."""
 
 
 def assess(
     batch: Batch,
+    found: Features,
     packs: Sequence[Pack],
     *,
-    history: pl.DataFrame | None = None,
     pinned: bool = False,
+    keep_every_rule: bool = False,
 ) -> Assessment:
-    """Assess every stored claim of a batch.
+    """Assess every claim of a batch.
 
     Args:
         batch: the typed tables, their prices and the facilities catalog.
+        found: the features stage's claim and line frames of ``batch``.
         packs: the versions that may apply (released versions of one pack, or one pinned).
-        history: stored claims for cross-claim windows (None: the batch alone).
         pinned: apply ``packs[0]`` to every claim whatever its admission date.
+        keep_every_rule: also return every rule's result where it passed (explain).
     """
-    claims = claim_features(batch, history).with_columns(
+    claims = found.claims.with_columns(
         version_of(packs, admission_date(), pinned=pinned).alias("_pack")
     )
     pack_of = claims.select(*CLAIM_KEYS, "_pack")
-    hits = [evaluate_table(claims, "XML1", packs, level="claim")]
+    keep = keep_every_rule
+    results = [evaluate_table(claims, "XML1", packs, level="claim", keep_passed=keep)]
     for table in ("XML2", "XML3"):
-        lines = line_features(table, batch, claims).join(
-            pack_of, on=CLAIM_KEYS, how="left"
+        lines = found.lines[table].join(pack_of, on=CLAIM_KEYS, how="left")
+        results.append(
+            evaluate_table(lines, table, packs, level="line", keep_passed=keep)
         )
-        hits.append(evaluate_table(lines, table, packs, level="line"))
     for table, frame in (("XML4", batch.xml4), ("XML5", batch.xml5)):
         lines = frame.join(pack_of, on=CLAIM_KEYS, how="left")
-        hits.append(evaluate_table(lines, table, packs, level="line"))
+        results.append(
+            evaluate_table(lines, table, packs, level="line", keep_passed=keep)
+        )
     uncovered = claims.filter(pl.col("_pack").is_null()).select(
         *CLAIM_KEYS,
         pl.lit("XML1").alias("table"),
@@ -87,12 +101,15 @@ def assess(
         pl.lit("fired").alias("outcome"),
         pl.lit(None, pl.Decimal(38, 3)).alias("adjust_to"),
     )
-    every = pl.concat([*hits, uncovered.cast(HIT_SCHEMA)])  # type: ignore[arg-type]
+    every = pl.concat([*results, uncovered.cast(pl.Schema(HIT_SCHEMA))])
+    checked = every if keep else None
+    if keep:
+        every = every.filter(pl.col("outcome") != PASSED)
     outcomes = _outcomes(claims, every)
     if outcomes.height != batch.xml1.height:
         msg = f"{batch.xml1.height} claims in, {outcomes.height} assessed"
         raise ConservationError(msg)
-    return Assessment(every, outcomes)
+    return Assessment(every, outcomes, checked)
 
 
 def _outcomes(claims: pl.DataFrame, hits: pl.DataFrame) -> pl.DataFrame:
@@ -135,46 +152,10 @@ def _outcomes(claims: pl.DataFrame, hits: pl.DataFrame) -> pl.DataFrame:
             pl.col("rules_not_evaluable").fill_null(0),
         )
         .select(list(ASSESSMENT_SCHEMA))
-        .cast(ASSESSMENT_SCHEMA)  # type: ignore[arg-type]
+        .cast(pl.Schema(ASSESSMENT_SCHEMA))
     )
-
-
-@functools.cache
-def frame_schemas() -> dict[str, dict[str, pl.DataType]]:
-    """The schemas of the frames rules read, built by running the features on no rows."""
-    facilities = pl.DataFrame(
-        schema={
-            "ma_cskcb": pl.String,
-            "tier": pl.String,
-            "level_2025": pl.String,
-            "beds": pl.Int64,
-            "valid_from": pl.Date,
-            "valid_to": pl.Date,
-            "catalog_version": pl.String,
-        }
-    )
-    tables = empty_tables()
-    batch = Batch(
-        tables["XML1"],
-        tables["XML2"],
-        tables["XML3"],
-        tables["XML4"],
-        tables["XML5"],
-        pl.DataFrame(schema=PRICE_SCHEMA),
-        facilities,
-    )
-    claims = claim_features(batch)
-    schemas = {"XML1": dict(claims.schema)}
-    for table in ("XML2", "XML3"):
-        schemas[table] = dict(line_features(table, batch, claims).schema)
-    for table in ("XML4", "XML5"):
-        schemas[table] = dict(tables[table].schema)
-    return {
-        t: {k: v for k, v in s.items() if not k.startswith("_")}
-        for t, s in schemas.items()
-    }
 
 
 def load_packs(root: Path = PACKS_ROOT) -> list[Pack]:
     """Every pack version under ``root``, type-checked against the engine's frames."""
-    return evaluate.load_packs(root, schemas=frame_schemas())
+    return evaluate.load_packs(root, schemas=rule_frame_schemas())

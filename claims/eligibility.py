@@ -18,8 +18,9 @@ import polars as pl
 from claims.benefits import lookup
 from claims.dates import admission_date
 from claims.errors import ReasonCode as R
+from claims.schema import CLAIM_KEYS
 
-KEYS = ("file_id", "hoso_idx")
+KEYS = CLAIM_KEYS
 ELIGIBILITY_SCHEMA: dict[str, pl.DataType] = {
     "file_id": pl.String(),
     "hoso_idx": pl.UInt32(),
@@ -86,5 +87,5 @@ def eligibility(xml1: pl.DataFrame, benefits: pl.DataFrame) -> pl.DataFrame:
             reason.alias("eligibility_reason"),
         )
         .select(list(ELIGIBILITY_SCHEMA))
-        .cast(ELIGIBILITY_SCHEMA)  # type: ignore[arg-type]
+        .cast(pl.Schema(ELIGIBILITY_SCHEMA))
     )

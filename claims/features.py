@@ -22,56 +22,18 @@ import numpy as np
 import polars as pl
 
 from claims.dates import admission_date, line_date
+from claims.schema import (
+    CLAIM_CONTEXT,
+    CLAIM_KEYS,
+    HISTORY_SCHEMA,
+    INPATIENT,
+    VISIT_WINDOW_DAYS,
+    Batch,
+    patient_id,
+)
 
-CLAIM_KEYS = ("file_id", "hoso_idx")
-HISTORY_SCHEMA: dict[str, pl.DataType] = {
-    "patient": pl.String(),
-    "ma_cskcb": pl.String(),
-    "ma_lk": pl.String(),
-    "ngay_vao": pl.Datetime("us"),
-    "ngay_ra": pl.Datetime("us"),
-    "ma_loai_kcb": pl.String(),
-}
-"""What cross-claim windows need of a stored claim."""
-INPATIENT = ("03", "04", "06", "09")
-"""MA_LOAI_KCB of stays (inpatient, day-inpatient, observation, under 4 hours)."""
 EXAM, BEDS, SURGERY = (13,), (14, 15, 16), (8,)
 SUPPLIES = (10, 11)
-VISIT_WINDOW_DAYS = 30
-CLAIM_CONTEXT = (
-    "ngay_vao",
-    "ngay_ra",
-    "ma_loai_kcb",
-    "ma_doituong_kcb",
-    "gioi_tinh",
-    "ma_benh_chinh",
-    "ma_the_bhyt",
-    "ma_cskcb",
-    "ket_qua_dtri",
-    "ma_loai_rv",
-)
-"""XML1 fields copied onto every line as ``claim_<field>``."""
-
-
-class Batch(NamedTuple):
-    """The stored, typed tables of a batch (plus their prices) that features read."""
-
-    xml1: pl.DataFrame
-    xml2: pl.DataFrame
-    xml3: pl.DataFrame
-    xml4: pl.DataFrame
-    xml5: pl.DataFrame
-    prices: pl.DataFrame
-    facilities: pl.DataFrame
-    icd_codes: pl.Series | None = None
-    """Known ICD-10 codes (the ``icd10`` catalog); None: not checked (always known)."""
-    quarantined: pl.DataFrame | None = None
-    """``file_id, hoso_idx, lines_quarantined`` from validation (None: none)."""
-
-
-def patient_id() -> pl.Expr:
-    """The patient: the 10-digit BHXH number of the first card (characters 6–15)."""
-    return pl.col("ma_the_bhyt").str.slice(5, 10)
 
 
 def _ma_nhom() -> pl.Expr:
@@ -354,3 +316,19 @@ def line_features(table: str, batch: Batch, claims: pl.DataFrame) -> pl.DataFram
     )
     same_day = pl.col("so_luong").sum().over(*CLAIM_KEYS, code, "line_date")
     return out.with_columns(same_day.alias("units_same_day"))
+
+
+class Features(NamedTuple):
+    """The frames rules read: the claim frame and the XML2/XML3 line frames."""
+
+    claims: pl.DataFrame
+    lines: dict[str, pl.DataFrame]
+    """``XML2`` and ``XML3`` line frames (:func:`line_features`)."""
+
+
+def features(batch: Batch, history: pl.DataFrame | None = None) -> Features:
+    """The features stage: the claim frame, then each line frame against it."""
+    claims = claim_features(batch, history)
+    return Features(
+        claims, {t: line_features(t, batch, claims) for t in ("XML2", "XML3")}
+    )

@@ -196,4 +196,4 @@ def priced_lines(found: pl.DataFrame, table: str) -> pl.DataFrame:
             "payable_price"
         ),
         pl.when(~priced).then(pl.lit(R.NOT_IN_CATALOG.value)).alias("reason_code"),
-    ).cast(PRICE_SCHEMA)  # type: ignore[arg-type]
+    ).cast(pl.Schema(PRICE_SCHEMA))

@@ -75,6 +75,15 @@ class Batch(NamedTuple):
         return dict(zip(TABLES, self[:5], strict=True))
 
 
+VISIT_WINDOW_DAYS = 30
+"""How far back cross-claim windows look for a patient's earlier visits (days)."""
+
+
+def patient_id() -> pl.Expr:
+    """The patient: the 10-digit BHXH number of the first card (characters 6–15)."""
+    return pl.col("ma_the_bhyt").str.slice(5, 10)
+
+
 HISTORY_SCHEMA: dict[str, pl.DataType] = {
     "patient": pl.String(),
     "ma_cskcb": pl.String(),
@@ -126,3 +135,90 @@ KIND_DTYPES: dict[Kind, pl.DataType] = {
     Kind.BIRTH: pl.Datetime("us"),
 }
 """The typed column of each field kind (text kinds stay ``String``)."""
+
+
+CLAIM_FEATURES: dict[str, pl.DataType] = {
+    **dict.fromkeys(
+        (
+            "sum_thanh_tien_bv",
+            "sum_thanh_tien_bh",
+            "sum_t_bntt",
+            "sum_t_bncct",
+            "sum_t_bhtt",
+            "sum_t_nguonkhac",
+            "sum_drug_bv",
+            "sum_supply_bv",
+            "sum_bhtt_gdv",
+        ),
+        MONEY,
+    ),
+    **dict.fromkeys(
+        (
+            "n_xml2",
+            "n_xml3",
+            "n_exam",
+            "n_bed",
+            "n_surgery",
+            "n_xml4",
+            "n_xml5",
+            "n_not_in_catalog",
+            "n_lines_quarantined",
+        ),
+        pl.Int64(),
+    ),
+    "facility_tier": pl.String(),
+    "facility_level": pl.String(),
+    "facility_beds": pl.Int64(),
+    "visits_30d": pl.Int64(),
+    "overlapping_stays": pl.Int64(),
+    "same_day_claims": pl.Int64(),
+    "max_exams_per_practitioner_day": pl.Int64(),
+    "practitioner_facilities_same_day": pl.Int64(),
+    "stay_days": pl.Int64(),
+    "stay_minutes": pl.Int64(),
+    "age_years": pl.Int32(),
+    "is_inpatient": pl.Boolean(),
+    "icd_principal_known": pl.Boolean(),
+    "n_secondary_icd": pl.Int64(),
+}
+"""The columns the features stage adds to XML1 (line sums, counts, facility, windows)."""
+CLAIM_CONTEXT = (
+    "ngay_vao",
+    "ngay_ra",
+    "ma_loai_kcb",
+    "ma_doituong_kcb",
+    "gioi_tinh",
+    "ma_benh_chinh",
+    "ma_the_bhyt",
+    "ma_cskcb",
+    "ket_qua_dtri",
+    "ma_loai_rv",
+)
+"""XML1 fields copied onto every line as ``claim_<field>``."""
+LINE_FEATURES: dict[str, pl.DataType] = {
+    "claim_age_years": pl.Int32(),
+    "claim_is_inpatient": pl.Boolean(),
+    "facility_tier": pl.String(),
+    "facility_level": pl.String(),
+    "catalog_price": QUANTITY,
+    "catalog_ratio": pl.Int64(),
+    "catalog_ceiling": MONEY,
+    "catalog_max_per_day": pl.Int64(),
+    "in_catalog": pl.Boolean(),
+    "line_date": pl.Date(),
+    "units_same_day": QUANTITY,
+}
+"""The columns the features stage adds to an XML2/XML3 line after its claim context."""
+
+
+def rule_frame_schemas() -> dict[str, dict[str, pl.DataType]]:
+    """The frames rules read, by table: XML1 with :data:`CLAIM_FEATURES`, XML2/XML3
+    with the claim context and :data:`LINE_FEATURES`, XML4/XML5 as stored."""
+    xml1 = table_schema("XML1")
+    context = {f"claim_{c}": xml1[c] for c in CLAIM_CONTEXT}
+    out = {"XML1": xml1 | CLAIM_FEATURES}
+    for table in ("XML2", "XML3"):
+        out[table] = table_schema(table) | context | LINE_FEATURES
+    for table in ("XML4", "XML5"):
+        out[table] = table_schema(table)
+    return out

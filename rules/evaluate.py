@@ -19,7 +19,7 @@ from pathlib import Path
 
 import polars as pl
 
-from claims.features import CLAIM_KEYS
+from claims.schema import CLAIM_KEYS
 from rules.packs import (
     PACKS_ROOT,
     PackError,
@@ -34,6 +34,8 @@ from rules.packs import (
 )
 
 NO_RULE_PACK = "NO_RULE_PACK"
+PASSED = "passed"
+"""Outcome of a rule that was evaluated and did not fire (kept only on request)."""
 HIT_SCHEMA: dict[str, pl.DataType] = {
     "file_id": pl.String(),
     "hoso_idx": pl.UInt32(),
@@ -244,12 +246,18 @@ def version_of(packs: Sequence[Pack], day: pl.Expr, *, pinned: bool = False) -> 
 
 
 def evaluate_table(
-    frame: pl.DataFrame, table: str, packs: Sequence[Pack], *, level: str
+    frame: pl.DataFrame,
+    table: str,
+    packs: Sequence[Pack],
+    *,
+    level: str,
+    keep_passed: bool = False,
 ) -> pl.DataFrame:
     """Rules of ``table`` and ``level`` over ``frame`` (which has a ``_pack`` label column).
 
     Returns:
-        :data:`HIT_SCHEMA` rows: fired and not-evaluable rules only.
+        :data:`HIT_SCHEMA` rows: fired and not-evaluable rules only (with
+        ``keep_passed``, also the rows where a rule passed, as :data:`PASSED`).
     """
     keys = [*CLAIM_KEYS, "line_no"] if level == "line" else list(CLAIM_KEYS)
     parts = []
@@ -273,9 +281,11 @@ def evaluate_table(
                 if r.adjust is not None
             ),
         ).collect()
-        parts.extend(_hits(result, rules, pack, table, keys))
+        parts.extend(_hits(result, rules, pack, table, keys, keep_passed=keep_passed))
     empty = pl.DataFrame(schema=HIT_SCHEMA)
-    return pl.concat([empty, *parts], how="vertical_relaxed").cast(HIT_SCHEMA)  # type: ignore[arg-type]
+    return pl.concat([empty, *parts], how="vertical_relaxed").cast(
+        pl.Schema(HIT_SCHEMA)
+    )
 
 
 def _hits(
@@ -284,15 +294,20 @@ def _hits(
     pack: Pack,
     table: str,
     keys: list[str],
+    *,
+    keep_passed: bool = False,
 ) -> list[pl.DataFrame]:
     out = []
     for r in rules:
         value = pl.col(f"rule__{r.spec.id}")
-        hit = result.filter(value.is_null() | value).select(
+        kept = result if keep_passed else result.filter(value.is_null() | value)
+        hit = kept.select(
             *keys,
             pl.when(value.is_null())
             .then(pl.lit("not_evaluable"))
-            .otherwise(pl.lit("fired"))
+            .when(value)
+            .then(pl.lit("fired"))
+            .otherwise(pl.lit(PASSED))
             .alias("outcome"),
             (
                 pl.col(f"adjust__{r.spec.id}")

@@ -360,8 +360,8 @@ def check(
     Cross-claim checks see only the given files. Exit 0 when every file's wrapper was
     read (whatever the claims' outcomes), 2 when a file could not be read.
     """
+    from claims.pipeline.context import Reference
     from claims.pipeline.selfcheck import check_files
-    from claims.pipeline.stages import Reference
 
     if fmt not in ("jsonl", "table"):
         raise fail(ValueError(f"--format {fmt!r}: use jsonl or table"))
@@ -380,7 +380,10 @@ def check(
         ) as bar:
             task = bar.add_task("checking", total=len(files))
             rows, all_read = check_files(
-                files, reference, lambda n, _total: bar.update(task, completed=n)
+                files,
+                reference,
+                lambda n, _total: bar.update(task, completed=n),
+                settings=settings,
             )
     except ClaimsError as exc:
         raise fail(exc) from exc

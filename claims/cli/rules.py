@@ -11,7 +11,7 @@ import polars as pl
 import typer
 from rich.table import Table
 
-from claims.assess import frame_schemas, load_packs
+from claims.assess import load_packs
 from claims.cli.common import (
     CatalogDir,
     DataDir,
@@ -22,8 +22,9 @@ from claims.cli.common import (
     settings_for,
 )
 from claims.errors import ClaimsError
+from claims.schema import rule_frame_schemas
 from rules.cases import read_cases, run_cases, uncovered
-from rules.evaluate import Pack, param_columns, select_packs, version_of
+from rules.evaluate import Pack
 from rules.packs import PACKS_ROOT
 
 app = typer.Typer(
@@ -81,7 +82,7 @@ def run_tests(
     root: PacksRoot = PACKS_ROOT,
 ) -> None:
     """Run the cases of each pack version; every rule needs a hit and a miss."""
-    schemas = frame_schemas()
+    schemas = rule_frame_schemas()
     failed = 0
     for p in _pick(_packs(root), which):
         try:
@@ -115,62 +116,36 @@ def explain(
     catalog_dir: CatalogDir = None,
     root: PacksRoot = PACKS_ROOT,
 ) -> None:
-    """For a stored claim: every rule of its pack version, its inputs, and what it gave."""
-    from claims.features import claim_features, line_features
-    from claims.store.read import history_of, stored_batch
-    from claims.store.runs import open_store
+    """For a stored claim: every rule of its pack version, its inputs and what it gave,
+    and the decision the stages give now beside the stored one (run id, versions)."""
+    from claims.pipeline.explain import explain_claim
 
     settings = settings_for(data_dir, catalog_dir)
-    packs = select_packs(_packs(root), settings.pack_id)
-    with open_store(settings.store_path) as con:
-        try:
-            batch = stored_batch(
-                con,
-                "ma_cskcb = ? AND ma_lk = ?",
-                [facility, claim],
-                catalog_dir=catalog_dir,
-            )
-        except LookupError as exc:
-            raise fail(exc) from exc
-        history = history_of(con, batch.xml1)
-    if batch.xml1.height == 0:
-        err.print(
-            f"[bold red]error:[/] no current claim {claim!r} of facility {facility!r}"
-        )
-        raise typer.Exit(code=1)
-    claims = claim_features(batch, history)
-    label = claims.select(version_of(packs, pl.col("ngay_vao").dt.date())).item()
-    pack = next((p for p in packs if p.label == label), None)
-    if pack is None:
+    try:
+        found = explain_claim(settings, _packs(root), facility, claim)
+    except (LookupError, ClaimsError) as exc:
+        raise fail(exc) from exc
+    if found.pack is None:
         out.print(
             f"{facility}/{claim}: no released version covers its admission: NO_RULE_PACK"
         )
         return
-    frames = {
-        "XML1": claims,
-        "XML2": line_features("XML2", batch, claims),
-        "XML3": line_features("XML3", batch, claims),
-        "XML4": batch.xml4,
-        "XML5": batch.xml5,
-    }
-    out.print(f"{facility}/{claim} assessed by {pack.label}")
+    out.print(f"{facility}/{claim} assessed by {found.pack.label}")
     table = Table()
     for column in ("rule", "action", "result", "inputs (first row)"):
         table.add_column(column)
-    params = param_columns(pack)
-    for r in pack.rules:
-        frame = frames[r.spec.table].with_columns(params)
-        results = frame.select(r.expr).to_series()
-        fired, unknown = int(results.sum()), results.null_count()
-        result = "—" if frame.height == 0 else ("fired" if fired else "no")
+    for r, row in zip(found.pack.rules, found.rules.iter_rows(named=True), strict=True):
+        frame = found.frames[r.spec.table]
+        fired, unknown, rows = row["fired"], row["not_evaluable"], row["rows"]
+        result = "—" if rows == 0 else ("fired" if fired else "no")
         if unknown:
             result = (
                 f"not evaluable ×{unknown}"
                 if not fired
                 else f"{result}, not evaluable ×{unknown}"
             )
-        if r.spec.level == "line" and frame.height:
-            result += f" ({fired}/{frame.height} lines)"
+        if r.spec.level == "line" and rows:
+            result += f" ({fired}/{rows} lines)"
         names = _symbols(r.spec.expr, frame.columns)
         shown = (
             frame.head(1).select(names).to_dicts()[0] if frame.height and names else {}
@@ -178,6 +153,28 @@ def explain(
         inputs = ", ".join(f"{k}={v}" for k, v in shown.items())
         style = "bold red" if fired else ("yellow" if unknown else None)
         table.add_row(r.spec.id, r.spec.action, result, inputs, style=style)
+    out.print(table)
+    _print_decisions(found.stored, found.recomputed)
+
+
+def _print_decisions(stored: pl.DataFrame, recomputed: pl.DataFrame) -> None:
+    """The stored decision beside the one the stages give now."""
+    table = Table(title="decision")
+    for column in ("", "run", "outcome", "accepted T_BHTT", "rejected", "pack"):
+        table.add_column(column)
+    for name, frame in (("stored", stored), ("now", recomputed)):
+        if frame.height == 0:
+            table.add_row(name, "—", "no decision stored", "", "", "")
+            continue
+        row = frame.row(0, named=True)
+        table.add_row(
+            name,
+            row["run_id"],
+            row["outcome"],
+            f"{row['accepted_t_bhtt']:,.2f}",
+            f"{row['rejected_amount']:,.2f}",
+            row["pack"] or "",
+        )
     out.print(table)
 
 
@@ -193,57 +190,28 @@ def shadow(
     catalog_dir: CatalogDir = None,
     root: PacksRoot = PACKS_ROOT,
 ) -> None:
-    """Evaluate a draft on stored claims next to the active versions; report what changes."""
-    from claims.assess import assess
-    from claims.store.read import history_of, stored_batch
-    from claims.store.runs import open_store
+    """Decide stored claims with a draft next to the active versions; report the
+    outcomes and money that change, per facility and per rule."""
+    from claims.pipeline.explain import shadow as run_shadow
 
     settings = settings_for(data_dir, catalog_dir)
     every = _packs(root)
     draft = _pick(every, candidate)
-    active = select_packs(every, settings.pack_id)
     try:
         day = dt.date.fromisoformat(since)
     except ValueError as exc:
         raise fail(ValueError(f"--since {since!r} is not a date YYYY-MM-DD")) from exc
-    with open_store(settings.store_path) as con:
-        try:
-            batch = stored_batch(con, "ngay_vao >= ?", [day], catalog_dir=catalog_dir)
-        except LookupError as exc:
-            raise fail(exc) from exc
-        history = history_of(con, batch.xml1)
-    now = assess(batch, active, history=history)
-    then = assess(batch, draft[:1], history=history, pinned=True)
-    keys = ["file_id", "hoso_idx"]
-    both = now.claims.join(then.claims, on=keys, suffix="_draft").join(
-        batch.xml1.select(*keys, "t_tongchi_bh"), on=keys
-    )
-    changed = both.filter(pl.col("outcome") != pl.col("outcome_draft"))
+    try:
+        found = run_shadow(settings, every, draft[0], day)
+    except (LookupError, ClaimsError) as exc:
+        raise fail(exc) from exc
+    moved = found.changed["difference"].sum() if found.changed.height else 0
     out.print(
-        f"{batch.xml1.height:,} claims admitted since {day}: {changed.height:,} change outcome "
-        f"under {draft[0].label} (claimed BH {changed['t_tongchi_bh'].sum() or 0:,})"
+        f"{found.claims:,} claims admitted since {day}: {found.changed.height:,} change "
+        f"outcome or payable T_BHTT under {draft[0].label} "
+        f"(payable T_BHTT moves by {moved:,.2f})"
     )
-    if changed.height:
-        per_facility = (
-            changed.group_by("ma_cskcb", "outcome", "outcome_draft")
-            .agg(
-                pl.len().alias("claims"),
-                pl.col("t_tongchi_bh").sum().alias("claimed_bh"),
-            )
-            .sort("claims", descending=True)
-        )
-        print_frame("per facility", per_facility)
-    fired = (
-        now.hits.filter(pl.col("outcome") == "fired").group_by("rule_id").len("active")
-    )
-    fired_draft = (
-        then.hits.filter(pl.col("outcome") == "fired").group_by("rule_id").len("draft")
-    )
-    per_rule = (
-        fired.join(fired_draft, on="rule_id", how="full", coalesce=True)
-        .fill_null(0)
-        .filter(pl.col("active") != pl.col("draft"))
-        .sort("rule_id", nulls_last=True)
-    )
-    if per_rule.height:
-        print_frame("per rule (hits)", per_rule)
+    if found.per_facility.height:
+        print_frame("per facility", found.per_facility)
+    if found.per_rule.height:
+        print_frame("per rule (hits)", found.per_rule)

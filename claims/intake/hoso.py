@@ -30,7 +30,6 @@ from claims.xml130 import PARSED_TABLES, RAW_TABLES
 _ROOTS = {**{t: s.root for t, s in PARSED_TABLES.items()}, **RAW_TABLES}
 _ROOT_TAG = r"^\x{FEFF}?\s*(?:<\?xml[^?]*\?>\s*)?(?:<!--(?s:.*?)-->\s*)*<([A-Za-z_][\w.:-]*)[\s>/]"
 """The first element's name, after an optional declaration and comments (a DTD stops it)."""
-_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="giamdinh-parse")
 
 ERROR_SCHEMA = {
     "file_id": pl.String(),
@@ -45,6 +44,10 @@ RAW_SCHEMA = {
     "table": pl.String(),
     "xml": pl.String(),
 }
+
+
+def _parse_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=2, thread_name_prefix="giamdinh-parse")
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,9 @@ class HosoBatch:
     """Claims that carried an XML1 payload (readable or not)."""
     max_hoso: int = -1
     pending: list[tuple[str, Future[pl.DataFrame]]] = field(default_factory=list)
+    pool: ThreadPoolExecutor = field(default_factory=lambda: _parse_pool())
+    """Parses documents while the wrapper streams on (xml2arrow releases the GIL);
+    owned by this batch and shut down by :meth:`finish` or :meth:`close`."""
 
     def reject(self, hoso: int, table: str, code: ReasonCode, message: str) -> None:
         """Record a claim-level error."""
@@ -77,10 +83,17 @@ class HosoBatch:
         """Number of HOSO elements seen (by their indices)."""
         return self.max_hoso + 1
 
+    def close(self) -> None:
+        """Stop the parse pool (pending parses are cancelled)."""
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
     def finish(self) -> HosoResult:
         """Frames per table, raw documents and claim errors, with missing XML1 flagged."""
-        for table, job in self.pending:
-            self.frames.setdefault(table, []).append(job.result())
+        try:
+            for table, job in self.pending:
+                self.frames.setdefault(table, []).append(job.result())
+        finally:
+            self.close()
         self.pending.clear()
         for hoso in range(self.max_hoso + 1):
             if hoso not in self.seen:
@@ -131,7 +144,9 @@ def decode_hoso_rows(batch: HosoBatch, rows: pl.DataFrame) -> None:
     good = frame.filter(pl.col("fault").is_null())
     for (table,), docs in good.partition_by("table", as_dict=True).items():
         if table in PARSED_TABLES:
-            job = _POOL.submit(_parse_table, batch, table, docs["hoso"], docs["text"])
+            job = batch.pool.submit(
+                _parse_table, batch, table, docs["hoso"], docs["text"]
+            )
             batch.pending.append((str(table), job))
         else:
             raw = docs.select(pl.col("hoso").alias("hoso_idx"), "table", "text")

@@ -77,7 +77,11 @@ def read_submission(
     try:
         _stream(path, batch)
     except (ParseError, RuntimeError, TypeError, ValueError):
+        batch.close()
         return FileFailure(scan.file_id, path.name, scan.size, *diagnose_wrapper(path))
+    except BaseException:
+        batch.close()
+        raise
     meta = _meta(path, scan.file_id, scan.size, scan.edges, batch.hoso_count())
     result = batch.finish()
     return Submission(

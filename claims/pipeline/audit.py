@@ -10,7 +10,6 @@ entries that would post them.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -18,11 +17,13 @@ import polars as pl
 
 from claims.config import Settings
 from claims.errors import ConfigError
+from claims.ids import content_id, frame_digest
 from claims.money import MONEY
-from claims.pipeline.stages import Reference, assess_and_decide, batch_of, price
-from claims.settle.compute import current_decisions, months_of, paid, write_frames
-from claims.store.read import stored_batch
-from claims.store.runs import open_store
+from claims.pipeline.context import Reference, RunContext
+from claims.pipeline.stages import STORED_STAGES, Frames, run_stages
+from claims.settle import months_of, paid
+from claims.store import open_store, stored_claims
+from claims.store.settlements import current_decisions, write_frames
 
 
 def run_audit(
@@ -34,40 +35,34 @@ def run_audit(
     with open_store(settings.store_path) as con:
         settled, _, settled_reasons = current_decisions(con, months, facility)
         if settled.height == 0:
-            msg = f"no decided claims in {period}; nothing to audit"
+            scope = f" for facility {facility}" if facility else ""
+            msg = f"no decided claims in {period}{scope}; nothing to audit"
             raise ConfigError(msg)
-        keys = settled.select("file_id", "hoso_idx")
-        con.register("_audit_keys", keys.to_arrow())
+        con.register("_audit_keys", settled.select("file_id", "hoso_idx").to_arrow())
         try:
-            stored = stored_batch(
+            stored = stored_claims(
                 con,
                 "(file_id, hoso_idx) IN (SELECT file_id, hoso_idx FROM _audit_keys)",
                 [],
-                catalog_dir=settings.catalog_dir,
             )
         finally:
             con.unregister("_audit_keys")
-    tables = {
-        "XML1": stored.xml1,
-        "XML2": stored.xml2,
-        "XML3": stored.xml3,
-        "XML4": stored.xml4,
-        "XML5": stored.xml5,
+    parts = {
+        "audit": period,
+        "facility": facility,
+        "pack": reference.pack_labels,
+        "catalogs": reference.catalog_labels,
+        "decisions": frame_digest(settled.sort("file_id", "hoso_idx")),
     }
-    body = json.dumps(
-        {
-            "audit": period,
-            "pack": reference.pack_labels,
-            "catalogs": reference.catalog_labels,
-        },
-        sort_keys=True,
-    )
-    audit_id = hashlib.sha256(body.encode()).hexdigest()[:16]
-    batch = batch_of(tables, price(tables, reference), reference, stored.quarantined)
-    _, redone = assess_and_decide(batch, reference, run_id=audit_id)
+    audit_id = content_id("audit", **parts)
+    ctx = RunContext(audit_id, period, reference, settings)
+    frames = Frames(tables=stored.tables, claims=stored.quarantined)
+    done = run_stages(ctx, frames, stages=STORED_STAGES)
+    redone = done.need("decisions", done.decisions)
     report = compare(settled, settled_reasons, redone.claims, redone.reasons)
     folder = settings.data_dir / "audits" / period / audit_id
     write_frames(folder, report)
+    body = json.dumps(parts, sort_keys=True)
     (folder / "audit.json").write_text(body + "\n", encoding="utf-8")
     return report, folder
 

@@ -14,7 +14,6 @@ Cross-claim checks see only the given files (no store, no history).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -22,10 +21,13 @@ from typing import Any
 
 import polars as pl
 
+from claims.config import Settings
+from claims.ids import content_id, engine_version
 from claims.intake import FileFailure, Submission, read_submission
 from claims.messages import MESSAGES
-from claims.pipeline.stages import Reference, assess_and_decide, batch_of, price
-from claims.validate.tables import validate
+from claims.pipeline.context import Reference, RunContext
+from claims.pipeline.inbox import default_date
+from claims.pipeline.stages import Frames, run_stages
 
 MONEY_FIELDS = ("t_tongchi_bv", "t_tongchi_bh", "t_bhtt", "t_bncct", "t_bntt")
 """The XML1 totals shown under ``claimed`` and ``accepted``."""
@@ -37,9 +39,14 @@ def check_files(
     paths: Sequence[Path],
     reference: Reference,
     progress: Callable[[int, int], None] | None = None,
+    settings: Settings | None = None,
 ) -> tuple[list[dict[str, Any]], bool]:
     """Assess ``paths`` and return one JSON-ready object per claim, and whether every
-    file's wrapper was read."""
+    file's wrapper was read.
+
+    The claims go through the daily run's stages (validation's quarantine included);
+    cross-claim checks see only the given files (no store, no history)."""
+    settings = settings or Settings()
     results: list[Submission | FileFailure] = []
     for n, path in enumerate(paths, start=1):
         results.append(read_submission(path, max_bytes=MAX_BYTES))
@@ -54,14 +61,12 @@ def check_files(
     decided: dict[tuple[str, int], dict[str, Any]] = {}
     refused: dict[tuple[str, int], dict[str, Any]] = {}
     if subs:
-        checked = validate(subs, reference.codes, reference.facilities)
-        run_id = _run_id(subs, reference)
-        batch = batch_of(checked.tables, price(checked.tables, reference), reference)
-        _, decisions = assess_and_decide(
-            batch, reference, run_id=run_id, quarantine=checked.quarantine
-        )
+        day = default_date(subs)
+        ctx = RunContext(_check_id(subs, reference), day, reference, settings)
+        done = run_stages(ctx, Frames(submissions=tuple(subs)))
+        decisions = done.need("decisions", done.decisions)
         decided = _decided(decisions.claims, decisions.reasons, names)
-        refused = _refused(checked.claims, names)
+        refused = _refused(done.need("claims", done.claims), names)
     out: list[dict[str, Any]] = []
     for path, result in zip(paths, results, strict=True):
         if isinstance(result, FileFailure):
@@ -71,13 +76,15 @@ def check_files(
     return out, all(isinstance(r, Submission) for r in results)
 
 
-def _run_id(subs: Sequence[Submission], reference: Reference) -> str:
-    body = {
-        "check": sorted(s.meta.file_id for s in subs),
-        "catalogs": reference.catalog_labels,
-        "packs": reference.pack_labels,
-    }
-    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
+def _check_id(subs: Sequence[Submission], reference: Reference) -> str:
+    """The self-check's id: the parts of a run id, for the files checked."""
+    return content_id(
+        "check",
+        date=default_date(list(subs)),
+        inputs=sorted(s.meta.file_id for s in subs),
+        catalogs=reference.labels,
+        engine=engine_version(),
+    )
 
 
 def _in_order(

@@ -1,134 +1,217 @@
-"""The stages after validation, shared by the daily run, the self-check and the audit:
-price → assess → pay → decide, against one set of reference data.
+"""The one pipeline: :data:`STAGES` (validate → price → features → assess → pay → decide)
+and :func:`run_stages`, which every caller runs.
 
-:class:`Reference` is what a decision is made with: the catalogs (built-in or an
-overlay) and the rule pack versions (the released ones of a pack, or one pinned
-``ID@VERSION``). It loads before any row is read, so a bad catalog or pack stops the
-work first.
+The daily run, the self-check, the post-audit, ``rules explain``, ``rules shadow`` and
+the benchmarks differ only in where they read and write: each builds :class:`Frames`
+(submissions, or stored typed tables) and runs the stages it needs. A stage is a
+function of the context and the frames so far that returns the frames with its output
+added; it does no I/O of its own (the history is read through ``ctx.history``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
+import dataclasses
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import NamedTuple, TypeVar
 
 import polars as pl
 
-from catalogs.resolve import Catalog, load_catalogs
-from claims.assess import Assessment, assess, load_packs
-from claims.decide.core import Decisions, decide
-from claims.errors import ConfigError
-from claims.features import Batch
-from claims.pay.core import pay
+from claims.assess import Assessment, assess
+from claims.decide import Decisions, decide
+from claims.errors import ClaimsError
+from claims.features import Features, features
+from claims.intake import Submission
+from claims.pay import Payment, pay
+from claims.pipeline.context import RunContext
 from claims.price import PriceCatalogs, price_lines
-from claims.validate.codes import code_list_frame
-from rules.evaluate import Pack, select_packs
+from claims.schema import TABLES, Batch
+from claims.validate import validate
+
+_T = TypeVar("_T")
+
+
+class StageOrderError(ClaimsError):
+    """A stage ran before the stage whose output it reads: a bug in a caller."""
 
 
 @dataclass(frozen=True)
-class Reference:
-    """Catalogs and rule pack versions a run decides with."""
+class Frames:
+    """What the stages hand to each other; a stage fills its own field.
 
-    catalogs: dict[str, Catalog]
-    packs: list[Pack]
-    pinned: bool = False
+    A run from submissions starts with ``submissions``; a run over stored claims starts
+    with ``tables`` (and ``claims``: per claim, the lines validation quarantined).
+    """
 
-    @classmethod
-    def load(
-        cls, catalog_dir: Path | None, pack_id: str, pack: str | None = None
-    ) -> Reference:
-        """Load the catalogs and packs.
+    submissions: tuple[Submission, ...] = ()
+    tables: Mapping[str, pl.DataFrame] = field(default_factory=dict)
+    """Typed XML1–XML5 (``claims.schema.table_schema``)."""
+    claims: pl.DataFrame | None = None
+    """Per claim: validation's status, reasons and ``lines_quarantined``."""
+    quarantine: pl.DataFrame | None = None
+    """Validation's quarantine entries (None: a batch read back from the store)."""
+    counts: pl.DataFrame | None = None
+    """Rows in, stored and quarantined per table."""
+    prices: pl.DataFrame | None = None
+    features: Features | None = None
+    assessment: Assessment | None = None
+    payment: Payment | None = None
+    decisions: Decisions | None = None
 
-        Args:
-            catalog_dir: a catalog overlay root (None: the built-in catalogs).
-            pack_id: the pack whose released versions apply by admission date.
-            pack: ``ID@VERSION`` to pin one version for every claim (None: by date).
-        """
-        catalogs = load_catalogs(catalog_dir)
-        if pack is None:
-            return cls(catalogs, select_packs(load_packs(), pack_id))
-        name, sep, version = pack.partition("@")
-        if not sep or not name or not version:
-            msg = f"--pack {pack!r} is not ID@VERSION (for example vn-bhyt@2025.01.0)"
-            raise ConfigError(msg)
-        return cls(catalogs, select_packs(load_packs(), name, version), pinned=True)
+    def need(self, name: str, value: _T | None) -> _T:
+        """``value``, or a clear error naming the stage that should have made it."""
+        if value is None:
+            msg = (
+                f"the {name!r} frames are missing: run the stage that makes them first"
+            )
+            raise StageOrderError(msg)
+        return value
 
-    @property
-    def codes(self) -> pl.DataFrame:
-        """The code lists of the newest ``code_lists`` version."""
-        return code_list_frame(self.catalogs["code_lists"].versions[-1])
-
-    @property
-    def facilities(self) -> pl.DataFrame:
-        return self.catalogs["facilities"].resolve()
-
-    @property
-    def catalog_labels(self) -> dict[str, str]:
-        """Catalog id → its versions' ``version#hash`` labels, comma-joined."""
-        return {
-            cid: ",".join(c.labels.values()) for cid, c in sorted(self.catalogs.items())
-        }
-
-    @property
-    def pack_labels(self) -> str:
-        return ",".join(p.label for p in self.packs)
+    def batch(self, ctx: RunContext) -> Batch:
+        """The typed tables, their prices and the reference rows, as features read them."""
+        if not self.tables:
+            self.need("tables", None)
+        quarantined = (
+            None
+            if self.claims is None
+            else self.claims.select("file_id", "hoso_idx", "lines_quarantined")
+        )
+        xml1, xml2, xml3, xml4, xml5 = (self.tables[t] for t in TABLES)
+        return Batch(
+            xml1,
+            xml2,
+            xml3,
+            xml4,
+            xml5,
+            prices=self.need("prices", self.prices),
+            facilities=ctx.reference.facilities,
+            icd_codes=ctx.reference.icd_codes,
+            quarantined=quarantined,
+        )
 
 
-def price(tables: dict[str, pl.DataFrame], reference: Reference) -> pl.DataFrame:
-    """Price the stored drug, service and supply lines as of their dates."""
-    facility = tables["XML1"].select("file_id", "hoso_idx", "ma_cskcb")
-    lines = [
-        tables[t].join(facility, on=["file_id", "hoso_idx"], how="left")
+def validate_stage(ctx: RunContext, frames: Frames) -> Frames:
+    """Type and check every row of the submissions; quarantine what is bad."""
+    ref = ctx.reference
+    checked = validate(frames.submissions, ref.codes, ref.facilities)
+    return dataclasses.replace(
+        frames,
+        tables=checked.tables,
+        claims=checked.claims,
+        quarantine=checked.quarantine,
+        counts=checked.counts,
+    )
+
+
+def price_stage(ctx: RunContext, frames: Frames) -> Frames:
+    """Price the drug, service and supply lines as of their dates."""
+    facility = frames.tables["XML1"].select("file_id", "hoso_idx", "ma_cskcb")
+    xml2, xml3 = (
+        frames.tables[t].join(facility, on=["file_id", "hoso_idx"], how="left")
         for t in ("XML2", "XML3")
-    ]
-    return price_lines(lines[0], lines[1], PriceCatalogs.of(reference.catalogs))
-
-
-def batch_of(
-    tables: dict[str, pl.DataFrame],
-    priced: pl.DataFrame,
-    reference: Reference,
-    quarantined: pl.DataFrame | None = None,
-) -> Batch:
-    """The typed tables, their prices and the reference catalogs as one batch."""
-    return Batch(
-        xml1=tables["XML1"],
-        xml2=tables["XML2"],
-        xml3=tables["XML3"],
-        xml4=tables["XML4"],
-        xml5=tables["XML5"],
-        prices=priced,
-        facilities=reference.facilities,
-        icd_codes=reference.catalogs["icd10"].resolve()["code"],
-        quarantined=quarantined,
     )
+    catalogs = PriceCatalogs.of(ctx.reference.catalogs)
+    return dataclasses.replace(frames, prices=price_lines(xml2, xml3, catalogs))
 
 
-def assess_and_decide(
-    batch: Batch,
-    reference: Reference,
-    *,
-    run_id: str,
-    history: pl.DataFrame | None = None,
-    quarantine: pl.DataFrame | None = None,
-) -> tuple[Assessment, Decisions]:
-    """Assess a batch with the reference's packs, pay it and decide every claim
-    (``quarantine``: validation's entries, kept as reasons of their claims)."""
-    assessed = assess(batch, reference.packs, history=history, pinned=reference.pinned)
+def features_stage(ctx: RunContext, frames: Frames) -> Frames:
+    """The claim and line frames rules read, with the history's cross-claim windows."""
+    batch = frames.batch(ctx)
+    found = features(batch, ctx.history(batch.xml1))
+    return dataclasses.replace(frames, features=found)
+
+
+def assess_stage(ctx: RunContext, frames: Frames) -> Frames:
+    """Every applicable rule of the pack versions, and an outcome per claim."""
+    assessed = assess(
+        frames.batch(ctx),
+        frames.need("features", frames.features),
+        ctx.reference.packs,
+        pinned=ctx.reference.pinned,
+        keep_every_rule=ctx.keep_every_rule,
+    )
+    return dataclasses.replace(frames, assessment=assessed)
+
+
+def pay_stage(ctx: RunContext, frames: Frames) -> Frames:
+    """The law's amounts per line and claim (eligibility included)."""
+    catalogs = ctx.reference.catalogs
     payment = pay(
-        batch,
-        reference.catalogs["benefits"].resolve(),
-        reference.catalogs["base_salary"].resolve(),
-        assessed.hits,
+        frames.batch(ctx),
+        catalogs["benefits"].resolve(),
+        catalogs["base_salary"].resolve(),
+        frames.need("assessment", frames.assessment).hits,
     )
+    return dataclasses.replace(frames, payment=payment)
+
+
+def decide_stage(ctx: RunContext, frames: Frames) -> Frames:
+    """Accepted amounts, outcome and reasons per claim and line."""
+    assessed = frames.need("assessment", frames.assessment)
     decided = decide(
-        batch.xml1,
+        frames.tables["XML1"],
         assessed.claims,
         assessed.hits,
-        payment,
-        run_id=run_id,
-        catalogs=reference.catalog_labels,
-        packs=reference.packs,
-        quarantine=quarantine,
+        frames.need("payment", frames.payment),
+        run_id=ctx.run_id,
+        catalogs=ctx.reference.catalog_labels,
+        packs=ctx.reference.packs,
+        quarantine=frames.quarantine,
     )
-    return assessed, decided
+    return dataclasses.replace(frames, decisions=decided)
+
+
+Stage = Callable[[RunContext, Frames], Frames]
+
+
+class Step(NamedTuple):
+    """A named stage."""
+
+    name: str
+    run: Stage
+
+
+STAGES: tuple[Step, ...] = (
+    Step("validate", validate_stage),
+    Step("price", price_stage),
+    Step("features", features_stage),
+    Step("assess", assess_stage),
+    Step("pay", pay_stage),
+    Step("decide", decide_stage),
+)
+"""The pipeline, in order."""
+STORED_STAGES = STAGES[1:]
+"""The stages for claims read back from the store (already validated)."""
+OnStage = Callable[[str, float, Frames], None]
+"""``on_stage(name, seconds, frames)``: called after each stage (benchmarks, progress)."""
+
+
+def run_stages(
+    ctx: RunContext,
+    frames: Frames,
+    *,
+    stages: Sequence[Step] = STAGES,
+    on_stage: OnStage | None = None,
+) -> Frames:
+    """Run ``stages`` in order on ``frames``.
+
+    Example:
+        >>> done = run_stages(ctx, Frames(submissions=(sub,)))
+        >>> done.decisions.claims  # one row per stored claim
+    """
+    for step in stages:
+        started = time.perf_counter()
+        frames = step.run(ctx, frames)
+        if on_stage is not None:
+            on_stage(step.name, time.perf_counter() - started, frames)
+    return frames
+
+
+def stages_named(*names: str) -> tuple[Step, ...]:
+    """The steps of :data:`STAGES` with these names, in pipeline order."""
+    unknown = set(names) - {s.name for s in STAGES}
+    if unknown:
+        msg = f"no stage {sorted(unknown)}; the stages are {[s.name for s in STAGES]}"
+        raise ValueError(msg)
+    return tuple(s for s in STAGES if s.name in names)

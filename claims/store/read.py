@@ -1,36 +1,41 @@
-"""Stored claims read back: the history cross-claim windows see, and batches to re-assess.
+"""Stored claims read back: the history cross-claim windows see, and claims to re-assess.
 
-The current version of each selected claim, its lines, their prices and how many of its
-lines validation quarantined, in the shapes the assess stage reads.
+The current version of each selected claim, its lines and how many of its lines
+validation quarantined, in validation's shapes, so the pipeline's stages after
+validation run on them as on a new day.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
 import polars as pl
 
-from catalogs.resolve import load_catalogs
-from claims.features import (
+from claims.schema import (
     CLAIM_KEYS,
     HISTORY_SCHEMA,
     VISIT_WINDOW_DAYS,
-    Batch,
     patient_id,
+    table_schema,
 )
 from claims.store.runs import has_table
 
 LINE_VIEWS = ("xml2", "xml3", "xml4", "xml5")
 
 
-def stored_batch(
-    con: duckdb.DuckDBPyConnection,
-    where: str,
-    params: list[object],
-    *,
-    catalog_dir: Path | None = None,
-) -> Batch:
+class StoredClaims(NamedTuple):
+    """Stored claims read back: their typed tables and what validation quarantined."""
+
+    tables: dict[str, pl.DataFrame]
+    """XML1–XML5 as validation stored them."""
+    quarantined: pl.DataFrame
+    """``file_id, hoso_idx, lines_quarantined`` per claim."""
+
+
+def stored_claims(
+    con: duckdb.DuckDBPyConnection, where: str, params: list[object]
+) -> StoredClaims:
     """The current, not withdrawn claims matching ``where`` (SQL over ``claims``).
 
     Raises:
@@ -43,29 +48,29 @@ def stored_batch(
     xml1 = con.sql(query, params=params).pl().drop("_file_order", strict=False)
     keys = xml1.select(CLAIM_KEYS)
     con.register("_keys", keys.to_arrow())
-    lines = {
-        view: con.sql(
-            f'SELECT v.* FROM "{view}" v JOIN _keys USING (file_id, hoso_idx)'
+    try:
+        lines = {
+            view.upper(): con.sql(
+                f'SELECT v.* FROM "{view}" v JOIN _keys USING (file_id, hoso_idx)'
+            ).pl()
+            for view in LINE_VIEWS
+        }
+        quarantined = con.sql(
+            "SELECT s.file_id, s.hoso_idx, s.lines_quarantined FROM claim_status s "
+            "JOIN _keys USING (file_id, hoso_idx)"
         ).pl()
-        for view in (*LINE_VIEWS, "prices")
-    }
-    quarantined = con.sql(
-        "SELECT s.file_id, s.hoso_idx, s.lines_quarantined FROM claim_status s "
-        "JOIN _keys USING (file_id, hoso_idx)"
-    ).pl()
-    con.unregister("_keys")
-    catalogs = load_catalogs(catalog_dir, ["facilities", "icd10"])
-    return Batch(
-        xml1=xml1,
-        xml2=lines["xml2"],
-        xml3=lines["xml3"],
-        xml4=lines["xml4"],
-        xml5=lines["xml5"],
-        prices=lines["prices"],
-        facilities=catalogs["facilities"].resolve(),
-        icd_codes=catalogs["icd10"].resolve()["code"],
-        quarantined=quarantined,
+    finally:
+        con.unregister("_keys")
+    tables = {"XML1": xml1, **lines}
+    return StoredClaims(
+        {t: _as_validated(t, f) for t, f in tables.items()}, quarantined
     )
+
+
+def _as_validated(table: str, frame: pl.DataFrame) -> pl.DataFrame:
+    """A stored table in validation's shape: its declared columns, in their order."""
+    schema = table_schema(table)
+    return frame.select(list(schema)).cast(pl.Schema(schema))
 
 
 def history_of(

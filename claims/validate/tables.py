@@ -9,7 +9,6 @@ asserts ``rows_in == stored + quarantined`` for every table.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -20,11 +19,11 @@ from claims.errors import ClaimsError
 from claims.errors import ReasonCode as R
 from claims.intake.submission import KEYS, Submission, empty_table
 from claims.messages import MESSAGES
+from claims.schema import CLAIM_KEYS, table_schema
 from claims.validate.checks import ADMISSION, card_reason, clean, field_reason, typed
 from claims.validate.codes import code_valid
 from claims.xml130 import LINE_TABLES, PARSED_TABLES, TableSpec
 
-CLAIM_KEYS = ("file_id", "hoso_idx")
 QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
     "file_id": pl.String(),
     "hoso_idx": pl.UInt32(),
@@ -66,18 +65,9 @@ class ConservationError(ClaimsError):
     """Rows went missing between stages: a bug, never bad input."""
 
 
-@functools.cache
 def empty_tables() -> dict[str, pl.DataFrame]:
     """The stored tables' typed schemas, as validation produces them, with no rows."""
-    codes = pl.DataFrame(
-        schema={
-            "list_id": pl.String,
-            "code": pl.String,
-            "valid_from": pl.Date,
-            "valid_to": pl.Date,
-        }
-    )
-    return validate([], codes).tables
+    return {t: pl.DataFrame(schema=table_schema(t)) for t in PARSED_TABLES}
 
 
 def validate(

@@ -11,12 +11,13 @@ import polars as pl
 
 from claims.assess import assess, load_packs
 from claims.config import Settings
-from claims.features import Batch
+from claims.features import Features, features
 from claims.intake import Submission, read_submission
+from claims.pipeline.context import Reference, RunContext
 from claims.pipeline.daily import run_inbox
-from claims.pipeline.stages import Reference, batch_of, price
+from claims.pipeline.stages import Frames, run_stages, stages_named
+from claims.schema import Batch
 from claims.synthetic.generate import generate
-from claims.validate.tables import validate
 from rules.evaluate import NO_RULE_PACK, select_packs
 from rules.packs import PACKS_ROOT
 from tests.factories import example_claim, hoso, wrapper
@@ -28,15 +29,23 @@ def _batch(tmp_path: Path) -> Batch:
     sub = read_submission(path, max_bytes=1 << 30)
     assert isinstance(sub, Submission)
     reference = Reference.load(None, "vn-bhyt")
-    checked = validate([sub], reference.codes, reference.facilities)
-    return batch_of(checked.tables, price(checked.tables, reference), reference)
+    ctx = RunContext("test", "2025-10-06", reference, Settings())
+    done = run_stages(
+        ctx, Frames(submissions=(sub,)), stages=stages_named("validate", "price")
+    )
+    return done.batch(ctx)
+
+
+def _featured(tmp_path: Path) -> tuple[Batch, Features]:
+    batch = _batch(tmp_path)
+    return batch, features(batch)
 
 
 def test_the_example_claim_is_assessed_by_the_version_of_its_date(
     tmp_path: Path,
 ) -> None:
     packs = select_packs(load_packs(), "vn-bhyt")
-    result = assess(_batch(tmp_path), packs)
+    result = assess(*_featured(tmp_path), packs)
     row = result.claims.row(0, named=True)
     assert row["pack"].startswith("vn-bhyt@2025.01.0#")  # admitted 2025-10-06
     # its drug 40.290 is not in the (synthetic) catalog of facility 01030: that line is
@@ -56,7 +65,7 @@ def test_a_claim_no_version_covers_goes_to_review(tmp_path: Path) -> None:
     for old in ("2019.07.0", "2021.01.0", "2023.07.0", "2024.07.0", "2025.01.0"):
         shutil.rmtree(root / "vn-bhyt" / old)
     packs = select_packs(load_packs(root), "vn-bhyt")  # from 2026-07-01 only
-    result = assess(_batch(tmp_path), packs)
+    result = assess(*_featured(tmp_path), packs)
     row = result.claims.row(0, named=True)
     assert row["outcome"] == "pending_review"
     assert row["reason_codes"] == [NO_RULE_PACK]
@@ -65,7 +74,7 @@ def test_a_claim_no_version_covers_goes_to_review(tmp_path: Path) -> None:
 
 def test_pinned_version_applies_whatever_the_date(tmp_path: Path) -> None:
     packs = [p for p in load_packs() if p.spec.version == "2019.07.0"]
-    result = assess(_batch(tmp_path), packs, pinned=True)
+    result = assess(*_featured(tmp_path), packs, pinned=True)
     assert result.claims["pack"][0].startswith("vn-bhyt@2019.07.0#")
 
 

@@ -85,6 +85,10 @@ def test_explain_shows_the_rule_that_fired_on_a_stored_claim(store: Path) -> Non
     assert done.returncode == 0, done.stderr
     line = next(x for x in done.stdout.splitlines() if rule in x)
     assert "fired" in line
+    # the stored decision beside the one the stages give now: same run, same outcome
+    stored = next(x for x in done.stdout.splitlines() if "stored" in x)
+    now = next(x for x in done.stdout.splitlines() if x.strip("│ ").startswith("now"))
+    assert stored.split("│")[2:5] == now.split("│")[2:5]
     missing = _giamdinh(
         "explain", "--facility", facility, "--claim", "NOPE", "--data-dir", str(store)
     )
@@ -114,6 +118,8 @@ def test_shadow_reports_what_a_draft_would_change(store: Path, tmp_path: Path) -
         str(root),
     )
     assert done.returncode == 0, done.stderr
-    assert "change outcome under vn-bhyt@2026.12.0" in done.stdout
+    assert "change outcome or payable T_BHTT under vn-bhyt@2026.12.0" in done.stdout
     assert "H3_EXAM_QUOTA" in done.stdout
-    assert "0 change outcome" not in done.stdout
+    assert " 0 change outcome" not in done.stdout
+    # shadow goes through decide: claims sent to review are not paid yet: money moves
+    assert "(payable T_BHTT moves by -" in done.stdout

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from claims.assess import frame_schemas, load_packs
+from claims.assess import load_packs
+from claims.schema import rule_frame_schemas
 from rules.cases import read_cases, run_cases, uncovered
 from rules.packs import pack_dirs
 
@@ -14,7 +15,7 @@ PACKS = load_packs()
 @pytest.mark.parametrize("pack", PACKS, ids=[p.label for p in PACKS])
 def test_pack_cases(pack) -> None:  # type: ignore[no-untyped-def]
     cases = read_cases(pack.path.parent)
-    failures = run_cases(pack, cases, frame_schemas())
+    failures = run_cases(pack, cases, rule_frame_schemas())
     assert not failures, [
         (f.case.rule, f.case.row, f.case.expect, f.got) for f in failures
     ]

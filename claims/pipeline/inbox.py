@@ -1,0 +1,203 @@
+"""The inbox side of the daily run: which inputs are new, reading them, and moving
+them out of the inbox once the run is stored (refused files to ``failed/`` with an
+``.error.json`` sidecar)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from claims.config import Settings
+from claims.errors import ConfigError
+from claims.intake import FileFailure, Submission, read_submission, scan_submission
+from claims.validate import COUNTS_SCHEMA, Validated
+
+Progress = Callable[[str, int, int], None]
+"""``progress(stage, done, total)``: called as files are read."""
+Hashed = list[tuple[Path, str]]
+"""Inputs with their sha256."""
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """An inbox's inputs: all of them hashed, split by what the store knows, and what
+    reading the new ones gave (a submission or a refused file each)."""
+
+    hashed: Hashed
+    new: Hashed
+    skipped: Hashed
+    """Already stored (same sha256)."""
+    repeats: Hashed
+    """The same bytes as a new input of this inbox, under another name."""
+    results: list[Submission | FileFailure]
+
+    @property
+    def submissions(self) -> list[Submission]:
+        return [r for r in self.results if isinstance(r, Submission)]
+
+    @property
+    def failures(self) -> list[FileFailure]:
+        return [r for r in self.results if isinstance(r, FileFailure)]
+
+
+def list_inbox(inbox: Path) -> list[Path]:
+    """Submissions in a folder: every file (sidecars excluded) and every bulk folder."""
+    if not inbox.is_dir():
+        msg = f"inbox {inbox} is not a folder; pass the folder holding the claim files"
+        raise ConfigError(msg)
+    entries = [
+        p
+        for p in sorted(inbox.iterdir())
+        if not p.name.startswith(".") and not p.name.endswith(".error.json")
+    ]
+    return [
+        p
+        for p in entries
+        if p.is_file() or (p / "xml1.parquet").exists() or (p / "xml1.csv").exists()
+    ]
+
+
+def scan_and_read(
+    paths: list[Path],
+    known: dict[str, tuple[str, str]],
+    settings: Settings,
+    progress: Progress | None,
+) -> Inputs:
+    """Hash every input, then read the new ones, two at a time (parsing releases the
+    GIL), in input order."""
+    limit = settings.max_file_bytes
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="giamdinh-read") as pool:
+        scans = list(pool.map(lambda p: scan_submission(p, max_bytes=limit), paths))
+        hashed = [(p, s.file_id) for p, s in zip(paths, scans, strict=True)]
+        new, skipped, repeats = split_inputs(hashed, known)
+        by_path = dict(zip(paths, scans, strict=True))
+
+        def read(path: Path) -> Submission | FileFailure:
+            return read_submission(path, max_bytes=limit, scan=by_path[path])
+
+        results: list[Submission | FileFailure] = []
+        for n, result in enumerate(pool.map(read, [p for p, _ in new]), start=1):
+            results.append(result)
+            if progress is not None:
+                progress("read", n, len(new))
+    return Inputs(hashed, new, skipped, repeats, results)
+
+
+def default_date(subs: list[Submission]) -> str:
+    """A date from content, not from the clock: the latest NGAYLAP among the inputs.
+
+    Bulk tables have no NGAYLAP; the latest discharge (NGAY_RA) stands in for them.
+    """
+    days = [s.meta.ngay_lap[:8] for s in subs if s.meta.ngay_lap]
+    days += [
+        str(v)[:8]
+        for s in subs
+        if not s.meta.ngay_lap and (v := s.tables["XML1"]["ngay_ra"].max()) is not None
+    ]
+    valid = sorted(d for d in days if len(d) == 8 and d.isdigit())
+    for text in reversed(valid):
+        try:
+            return date(int(text[:4]), int(text[4:6]), int(text[6:8])).isoformat()
+        except ValueError:
+            continue
+    return "undated"
+
+
+def split_inputs(
+    hashed: list[tuple[Path, str]], known: dict[str, tuple[str, str]]
+) -> tuple[list[tuple[Path, str]], list[tuple[Path, str]], list[tuple[Path, str]]]:
+    """New inputs, inputs already stored, and repeats of a new input in this inbox."""
+    new: list[tuple[Path, str]] = []
+    skipped: list[tuple[Path, str]] = []
+    repeats: list[tuple[Path, str]] = []
+    firsts: set[str] = set()
+    for path, digest in hashed:
+        if digest in known:
+            skipped.append((path, digest))
+        elif digest in firsts:
+            repeats.append((path, digest))
+        else:
+            firsts.add(digest)
+            new.append((path, digest))
+    return new, skipped, repeats
+
+
+def placements(
+    new: list[tuple[Path, str]],
+    skipped: list[tuple[Path, str]],
+    repeats: list[tuple[Path, str]],
+    failed: dict[str, dict[str, Any]],
+    known: dict[str, tuple[str, str]],
+) -> list[tuple[Path, str, dict[str, Any] | None]]:
+    """Each input with the sidecar it gets when its wrapper could not be read.
+
+    A repeat of a new file (same bytes under another name) goes where the first went.
+    """
+    out: list[tuple[Path, str, dict[str, Any] | None]] = [
+        (path, digest, failed.get(path.name)) for path, digest in new
+    ]
+    by_digest = {digest: sidecar for _, digest, sidecar in out}
+    out += [(path, digest, by_digest.get(digest)) for path, digest in repeats]
+    for path, digest in skipped:
+        status, receipt = known[digest]
+        out.append((path, digest, json.loads(receipt) if status == "failed" else None))
+    return out
+
+
+def move(
+    settings: Settings,
+    placements: list[tuple[Path, str, dict[str, Any] | None]],
+    day: str,
+) -> None:
+    """Move inputs out of the inbox: refused files (with a sidecar) to failed/."""
+    for path, digest, sidecar in placements:
+        folder = settings.failed_dir if sidecar else settings.processed_dir / day
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / path.name
+        if target.exists():
+            target = folder / f"{digest[:8]}-{path.name}"
+        shutil.move(str(path), str(target))
+        if sidecar:
+            text = json.dumps(sidecar, ensure_ascii=False, indent=2, sort_keys=True)
+            target.with_name(target.name + ".error.json").write_text(
+                text + "\n", encoding="utf-8"
+            )
+
+
+def file_rows(
+    subs: list[Submission],
+    failures: list[FileFailure],
+    skipped: list[tuple[Path, str]],
+    checked: Validated | None,
+) -> pl.DataFrame:
+    per_file: dict[str, tuple[int, int]] = {}
+    if checked is not None:
+        stats = checked.claims.group_by("file_id").agg(
+            pl.len().alias("n"), (pl.col("status") == "rejected").sum().alias("rej")
+        )
+        per_file = {r[0]: (r[1], r[2]) for r in stats.iter_rows()}
+    rows = [
+        (s.meta.name, "stored", "", *per_file.get(s.meta.file_id, (0, 0))) for s in subs
+    ]
+    rows += [(f.name, "failed", f.reason.value, 0, 0) for f in failures]
+    rows += [(p.name, "already stored", "", 0, 0) for p, _ in skipped]
+    schema = {
+        "file": pl.String,
+        "status": pl.String,
+        "reason": pl.String,
+        "claims": pl.Int64,
+        "rejected": pl.Int64,
+    }
+    return pl.DataFrame(rows, schema=schema, orient="row").sort("file")
+
+
+def empty_counts() -> pl.DataFrame:
+    return pl.DataFrame(schema=COUNTS_SCHEMA)
