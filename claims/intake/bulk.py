@@ -14,8 +14,13 @@ import polars as pl
 
 from claims.errors import ReasonCode
 from claims.intake.hoso import ERROR_SCHEMA, RAW_SCHEMA
-from claims.intake.submission import FileFailure, FileMeta, Submission, empty_table
-from claims.validate.checks import clean
+from claims.intake.submission import (
+    FileFailure,
+    FileMeta,
+    Submission,
+    clean,
+    empty_table,
+)
 from claims.xml130 import LINE_TABLES, PARSED_TABLES
 
 

@@ -16,7 +16,7 @@ import polars as pl
 
 from claims.errors import ReasonCode
 from claims.schema import ROW_KEYS
-from claims.xml130 import PARSED_TABLES
+from claims.xml130 import PARSED_TABLES, Field, Kind
 
 KEYS = ROW_KEYS
 
@@ -91,3 +91,19 @@ def empty_table(table: str) -> pl.DataFrame:
     }
     schema |= dict.fromkeys(PARSED_TABLES[table].columns, pl.String())
     return pl.DataFrame(schema=schema)
+
+
+def clean(field: Field) -> pl.Expr:
+    """Raw text with empty text as null (an empty element means absent).
+
+    Codes, numbers and dates are trimmed (``"01 "`` is code ``01``); free text is kept
+    as sent (the reader already gives null for an empty element), and blank text does
+    not fill a required field. The reader's own trimming is not used: it also trims
+    around escaped characters inside the text.
+    """
+    raw = pl.col(field.column)
+    if field.kind is Kind.TEXT and not field.required:
+        return raw
+    text = raw if field.kind is Kind.TEXT else raw.str.strip_chars()
+    blank = text.str.strip_chars().str.len_bytes() == 0
+    return pl.when(~blank).then(text).alias(field.column)

@@ -31,22 +31,6 @@ CARD_PATTERN = rf"^[A-Z]{{2}}[1-5]\d{{{CARD_LENGTH - 3}}}$"
 DATE8 = r"^\d{8}$"
 
 
-def clean(field: Field) -> pl.Expr:
-    """Raw text with empty text as null (an empty element means absent).
-
-    Codes, numbers and dates are trimmed (``"01 "`` is code ``01``); free text is kept
-    as sent (the reader already gives null for an empty element), and blank text does
-    not fill a required field. The reader's own trimming is not used: it also trims
-    around escaped characters inside the text.
-    """
-    raw = pl.col(field.column)
-    if field.kind is Kind.TEXT and not field.required:
-        return raw
-    text = raw if field.kind is Kind.TEXT else raw.str.strip_chars()
-    blank = text.str.strip_chars().str.len_bytes() == 0
-    return pl.when(~blank).then(text).alias(field.column)
-
-
 def _birth_text(value: pl.Expr) -> pl.Expr:
     """A birth date with unknown month/day (``00``) padded to the 1st, as reports do."""
     month = value.str.slice(4, 2)

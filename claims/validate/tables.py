@@ -17,10 +17,10 @@ import polars as pl
 from catalogs.resolve import as_of
 from claims.errors import ClaimsError
 from claims.errors import ReasonCode as R
-from claims.intake.submission import KEYS, Submission, empty_table
+from claims.intake.submission import KEYS, Submission, clean, empty_table
 from claims.messages import MESSAGES
 from claims.schema import CLAIM_KEYS, table_schema
-from claims.validate.checks import ADMISSION, card_reason, clean, field_reason, typed
+from claims.validate.checks import ADMISSION, card_reason, field_reason, typed
 from claims.validate.codes import code_valid
 from claims.xml130 import LINE_TABLES, PARSED_TABLES, TableSpec
 

@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from claims.intake import Submission, read_submission
+from claims.intake.submission import clean
 from claims.synthetic.generate import generate_day, write_parquet, write_xml
-from claims.validate.checks import clean, typed
+from claims.validate.checks import typed
 from claims.validate.codes import load_code_lists
 from claims.validate.tables import validate
 from claims.xml130 import PARSED_TABLES

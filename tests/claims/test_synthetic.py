@@ -17,11 +17,12 @@ from lxml import etree
 
 from catalogs.loader import load_versions
 from catalogs.seed_facilities import PROVINCES, SEED, TIER_COUNTS, build_facilities
+from claims.intake.submission import clean
 from claims.synthetic.faults import CONTENT, ORPHAN_SUFFIX, STRUCTURAL
 from claims.synthetic.generate import SyntheticDay, generate, generate_day, write_xml
 from claims.synthetic.items import price_list
 from claims.synthetic.people import LEVEL_PERCENT, objects
-from claims.validate.checks import clean, field_reason
+from claims.validate.checks import field_reason
 from claims.validate.codes import code_valid, load_code_lists
 from claims.xml130 import PARSED_TABLES
 
