@@ -176,6 +176,12 @@ def _print_decisions(stored: pl.DataFrame, recomputed: pl.DataFrame) -> None:
             row["pack"] or "",
         )
     out.print(table)
+    if stored.height and recomputed.height:
+        before, now = stored["catalogs"].item(), recomputed["catalogs"].item()
+        if before == now:
+            out.print("catalog versions: the same as the stored decision's")
+        else:
+            out.print(f"catalog versions differ: stored {before}, now {now}")
 
 
 @app.command()
