@@ -16,9 +16,9 @@ its peak RSS (the kernel's high-water mark, VmHWM) is its own:
 * ``pay``: ``claims.pay.core.pay``;
 * ``decide``: ``claims.decide.core.decide``;
 * ``settle``: ``claims.settle.compute.settle`` of the period's decisions (ordered as
-  ``current_decisions`` reads them from the store), with advances for every third
-  facility;
-* ``postings``: ``claims.settle.compute.postings`` of that settlement (the ledger lines).
+  ``claims.store.settlements.current_decisions`` reads them from the store), with
+  advances for every third facility;
+* ``postings``: ``claims.settle.ledger.postings`` of that settlement (the ledger lines).
 
 Each stage process reads its inputs from Parquet (reading and loading the reference
 catalogs and packs are timed apart) and runs its stage once; in the first round each also
@@ -269,7 +269,7 @@ def run_stage(stage: str, work: Path, inbox: Path, write: bool) -> dict[str, Any
     import claims.intake.wrapper
     import claims.pay.core
     import claims.pipeline.stages
-    import claims.settle.compute
+    import claims.settle
     import claims.validate.tables  # noqa: F401 - imported before the clock starts
 
     clock = Laps()
@@ -451,7 +451,7 @@ def _settlement_inputs(
 
 
 def _settle(work: Path, clock: Laps, write: bool) -> tuple[dict[str, Any], float]:
-    from claims.settle.compute import settle
+    from claims.settle import settle
 
     decisions = _read(work, "settle_decisions")
     lines = _read(work, "settle_lines")
@@ -472,7 +472,7 @@ def _settle(work: Path, clock: Laps, write: bool) -> tuple[dict[str, Any], float
 
 
 def _postings(work: Path, clock: Laps) -> tuple[dict[str, Any], float]:
-    from claims.settle.compute import Settlement, postings
+    from claims.settle import Settlement, postings
 
     meta = json.loads((work / "settlement.json").read_text())
     names = ("groups", "facilities")

@@ -112,6 +112,22 @@ FACILITY_SCHEMA: dict[str, pl.DataType] = {
 }
 """The columns of the ``facilities`` catalog that features read."""
 
+LEDGER_SCHEMA: dict[str, pl.DataType] = {
+    "txn_id": pl.String(),
+    "settlement_id": pl.String(),
+    "period": pl.String(),
+    "ma_cskcb": pl.String(),
+    "kind": pl.String(),
+    "account": pl.String(),
+    "treatment": pl.String(),
+    "cost_group": pl.String(),
+    "debit": MONEY,
+    "credit": MONEY,
+    "memo": pl.String(),
+}
+"""One row per ledger line (``claims.settle.ledger`` computes them, ``claims.store.ledger``
+keeps them); a transaction's lines share ``txn_id`` and balance."""
+
 
 def table_schema(table: str) -> dict[str, pl.DataType]:
     """The typed frame of ``table`` (XML1–XML5) as validation stores it."""

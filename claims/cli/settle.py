@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import polars as pl
 import typer
@@ -12,7 +13,20 @@ import typer
 from claims.cli.common import CatalogDir, DataDir, err, fail, print_frame, settings_for
 from claims.config import Settings
 from claims.errors import ClaimsError, ConfigError
-from claims.settle.compute import Settlement
+from claims.schema import LEDGER_SCHEMA
+from claims.settle import (
+    Settlement,
+    advance_entries,
+    advance_id,
+    audit_entries,
+    months_of,
+    refuse_overlaps,
+    repost,
+    settle,
+)
+
+if TYPE_CHECKING:
+    import duckdb
 
 app = typer.Typer(
     help="Settle accepted claims with facilities per month or quarter (C79/C80-like "
@@ -40,13 +54,27 @@ def settlement_dir(settings: Settings, settlement: Settlement) -> Path:
     )
 
 
+def now() -> str:
+    """The time stamp of a posting or an advance: UTC, to the second (the clock is read
+    here, not in the settlement or the store)."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
 def run_settlement(
-    settings: Settings, period: str, facility: str | None, *, excel: bool | None = None
+    settings: Settings,
+    period: str,
+    facility: str | None,
+    *,
+    excel: bool | None = None,
+    posted_at: str | None = None,
 ) -> tuple[Settlement, pl.DataFrame, Path]:
-    """Settle, write the outputs, post to the ledger; (settlement, posted rows, folder)."""
-    from claims.settle.compute import current_decisions, months_of, settle, write_frames
-    from claims.settle.ledger import advances_for, post, refuse_overlaps
+    """Settle, write the outputs, post to the ledger; (settlement, posted rows, folder).
+
+    ``posted_at`` stamps the postings; default: :func:`now`.
+    """
+    from claims.store.ledger import advances_for
     from claims.store.runs import open_store
+    from claims.store.settlements import current_decisions, write_frames
 
     months = months_of(period)
     with open_store(settings.store_path) as con:
@@ -60,28 +88,111 @@ def run_settlement(
             raise ConfigError(msg)
         advances = advances_for(con, [period, *months], facility)
         settlement = settle(decisions, lines, reasons, advances, period=period)
-        refuse_overlaps(con, settlement)  # before any output is written
+        check_overlaps(con, settlement)  # before any output is written
         folder = settlement_dir(settings, settlement)
         write_frames(folder, settlement.frames)
         facilities = settlement.frames["facilities"].height
         if excel if excel is not None else facilities <= EXCEL_LIMIT:
             _excel(folder / "excel", settlement)
-        posted = post(con, settlement)
+        posted = post_settlement(con, settlement, posted_at=posted_at or now())
     return settlement, posted, folder
+
+
+def check_overlaps(con: duckdb.DuckDBPyConnection, settlement: Settlement) -> None:
+    """Raise ConfigError when a facility of ``settlement`` was posted for an overlapping
+    period of the other cadence (see :func:`post_settlement`)."""
+    from claims.store.ledger import posted_periods
+
+    facilities = settlement.frames["facilities"]["ma_cskcb"].to_list()
+    period = settlement.period
+    refuse_overlaps(period, posted_periods(con, facilities, other_than=period))
+
+
+def post_settlement(
+    con: duckdb.DuckDBPyConnection, settlement: Settlement, *, posted_at: str
+) -> pl.DataFrame:
+    """Post a settlement: reverse the changed facilities' active postings, post theirs
+    (``claims.settle.ledger.repost``), stamped ``posted_at``; one transaction.
+
+    Returns:
+        The ledger rows written (empty when nothing changed).
+
+    Raises:
+        ConfigError: a facility of the settlement has an active posting for an
+            overlapping period of the other cadence (a month inside a settled quarter,
+            or a quarter one of whose months was settled): posting both would pay the
+            same claims twice.
+    """
+    from claims.store.ledger import append_posting, posted_entries
+
+    check_overlaps(con, settlement)
+    facilities = settlement.frames["facilities"]["ma_cskcb"].to_list()
+    posted = posted_entries(con, settlement.period, facilities)
+    change = repost(settlement, posted)
+    if change.facilities:
+        append_posting(
+            con,
+            change.entries,
+            period=settlement.period,
+            settlement_id=settlement.settlement_id,
+            facilities=change.facilities,
+            posted_at=posted_at,
+        )
+    return change.entries
+
+
+def record_advance(
+    con: duckdb.DuckDBPyConnection,
+    facility: str,
+    period: str,
+    amount: Decimal,
+    *,
+    recorded_at: str,
+) -> str:
+    """Record an advance paid to ``facility`` for ``period`` and post it; its id."""
+    from claims.store.ledger import advance_count, append_advance
+
+    advance = advance_id(facility, period, amount, advance_count(con))
+    append_advance(
+        con,
+        advance_entries(facility, period, amount, advance),
+        advance_id=advance,
+        facility=facility,
+        period=period,
+        amount=amount,
+        recorded_at=recorded_at,
+    )
+    return advance
+
+
+def post_audit(
+    con: duckdb.DuckDBPyConnection, audit_id: str, period: str, proposal: pl.DataFrame
+) -> pl.DataFrame:
+    """Post an audit's proposal (``claims.settle.ledger.audit_entries``). An audit
+    already posted posts nothing again. Returns the rows written."""
+    from claims.store.ledger import append_entries, has_entries
+
+    if has_entries(con, audit_id):
+        return pl.DataFrame(schema=LEDGER_SCHEMA)
+    written = audit_entries(audit_id, period, proposal)
+    append_entries(con, written)
+    return written
 
 
 def _excel(folder: Path, settlement: Settlement) -> None:
     try:
-        from claims.settle.excel import write_workbooks
+        from claims.settle.excel import workbooks
     except ImportError:  # pragma: no cover - openpyxl is a dependency
         err.print("Excel output skipped: openpyxl is not installed")
         return
-    write_workbooks(
-        folder,
+    from claims.store.settlements import write_workbooks
+
+    books = workbooks(
         settlement.frames,
         period=settlement.period,
         settlement_id=settlement.settlement_id,
     )
+    write_workbooks(folder, books)
 
 
 def print_settlement(
@@ -161,8 +272,6 @@ def advance_cmd(
 ) -> None:
     """Record an advance (tạm ứng) paid to a facility; settlements of the period net it."""
     from claims.money import round_money
-    from claims.settle.compute import months_of
-    from claims.settle.ledger import record_advance
     from claims.store.runs import open_store
 
     try:
@@ -180,7 +289,7 @@ def advance_cmd(
         raise fail(exc) from exc
     settings = settings_for(data_dir, None)
     with open_store(settings.store_path) as con:
-        advance_id = record_advance(con, facility, period, value)
+        advance_id = record_advance(con, facility, period, value, recorded_at=now())
     err.print(
         f"advance {advance_id}: {value:,.2f} to {facility} for {period} recorded and posted"
     )
@@ -245,7 +354,6 @@ def audit(
     print_frame("audit per claim (largest first)", report["claims"], limit=15)
     err.print(f"outputs: {folder}")
     if post:
-        from claims.settle.ledger import post_audit
         from claims.store.runs import open_store
 
         with open_store(settings.store_path) as con:

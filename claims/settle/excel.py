@@ -11,13 +11,15 @@ the record; a workbook is the human-readable copy. Its amounts are numbers so th
 can sum and filter them: each is converted to a float only when its cell is written
 (exact to the đồng below 10¹³ đồng) and shown as ``#,##0.00``. Totals are summed in
 Decimal before that conversion, not as Excel formulas.
+
+The workbooks are built in memory (:func:`workbooks`);
+``claims.store.settlements.write_workbooks`` saves them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
-from pathlib import Path
 
 import polars as pl
 from openpyxl import Workbook  # type: ignore[import-untyped, unused-ignore]
@@ -132,62 +134,58 @@ Value = str | int | float | Decimal | None
 """What a cell is written from."""
 
 
-def write_workbooks(
-    folder: Path,
-    frames: Mapping[str, pl.DataFrame],
-    *,
-    period: str,
-    settlement_id: str,
-) -> list[Path]:
-    """Write one workbook per facility of a settlement, ``folder/<ma_cskcb>.xlsx``.
+def workbooks(
+    frames: Mapping[str, pl.DataFrame], *, period: str, settlement_id: str
+) -> Iterator[tuple[str, Workbook]]:
+    """One workbook per facility of a settlement, built in memory, one at a time.
 
     Args:
-        folder: Where to write; created when missing.
-        frames: The settlement's frames (``claims.settle.compute.Settlement.frames``); at least
-            those of ``FRAMES``, each with a ``ma_cskcb`` column. Other columns are
+        frames: The settlement's frames (``claims.settle.compute.Settlement.frames``); at
+            least those of ``FRAMES``, each with a ``ma_cskcb`` column. Other columns are
             ignored.
         period: The settled period (``YYYY-MM`` or ``YYYY-Qn``), for the titles.
         settlement_id: The settlement's id, for the titles.
 
-    Returns:
-        The paths written, sorted by facility code: one per row of ``facilities``, also
-        for a facility without rejections or pending claims (those sheets have only
-        their headers).
+    Yields:
+        ``(ma_cskcb, workbook)`` sorted by facility code: one per row of ``facilities``,
+        also for a facility without rejections or pending claims (those sheets have
+        only their headers). ``claims.store.settlements.write_workbooks`` saves them.
     """
     parts = {name: _by_facility(frames[name]) for name in FRAMES}
     codes: list[str] = frames["facilities"].get_column("ma_cskcb").sort().to_list()
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
     for code in codes:
         mine = {
             name: part.get(code, frames[name].clear()) for name, part in parts.items()
         }
-        book = Workbook()
-        del book[book.sheetnames[0]]
-        sheets: list[Worksheet] = []
-        for name, form in zip(SHEETS, FORMS, strict=True):
-            sheet: Worksheet = book.create_sheet(name)
-            title = (
-                f"{form} — Cơ sở KCB {code} — Kỳ {period} — "
-                f"Mã quyết toán {settlement_id}"
-            )
-            sheet.cell(row=1, column=1, value=title).font = Font(bold=True, size=12)
-            sheet.freeze_panes = "A3"  # under the header row
-            sheets.append(sheet)
-        _overview(sheets[0], mine)
-        outcome = _named("outcome", OUTCOMES)
-        _table(
-            sheets[1], 2, mine["rejected_claims"].with_columns(outcome), REJECTED_CLAIMS
+        yield code, _workbook(mine, code, period=period, settlement_id=settlement_id)
+
+
+def _workbook(
+    frames: Mapping[str, pl.DataFrame], code: str, *, period: str, settlement_id: str
+) -> Workbook:
+    """The workbook of facility ``code`` from its part of the settlement's frames."""
+    book = Workbook()
+    del book[book.sheetnames[0]]
+    sheets: list[Worksheet] = []
+    for name, form in zip(SHEETS, FORMS, strict=True):
+        sheet: Worksheet = book.create_sheet(name)
+        title = (
+            f"{form} — Cơ sở KCB {code} — Kỳ {period} — Mã quyết toán {settlement_id}"
         )
-        group = _named("cost_group", GROUP_NAMES)
-        _table(sheets[2], 2, mine["rejected_lines"].with_columns(group), REJECTED_LINES)
-        _table(sheets[3], 2, mine["pending"], PENDING)
-        for sheet in sheets:
-            _fit(sheet)
-        path = folder / f"{code}.xlsx"
-        book.save(path)
-        paths.append(path)
-    return paths
+        sheet.cell(row=1, column=1, value=title).font = Font(bold=True, size=12)
+        sheet.freeze_panes = "A3"  # under the header row
+        sheets.append(sheet)
+    _overview(sheets[0], frames)
+    outcome = _named("outcome", OUTCOMES)
+    _table(
+        sheets[1], 2, frames["rejected_claims"].with_columns(outcome), REJECTED_CLAIMS
+    )
+    group = _named("cost_group", GROUP_NAMES)
+    _table(sheets[2], 2, frames["rejected_lines"].with_columns(group), REJECTED_LINES)
+    _table(sheets[3], 2, frames["pending"], PENDING)
+    for sheet in sheets:
+        _fit(sheet)
+    return book
 
 
 def _by_facility(frame: pl.DataFrame) -> dict[str, pl.DataFrame]:

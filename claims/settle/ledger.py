@@ -1,104 +1,149 @@
-"""The settlement ledger in the DuckDB store: advances, postings, reversals.
+"""The settlement ledger's entries, computed: postings, reversals, advances, recoveries.
 
-Tables: ``ledger`` (:data:`claims.settle.compute.LEDGER_SCHEMA`, append-only), ``advances``
-(one row per advance) and ``postings`` (which settlement is the active posting of a
-facility and period). Posting a settlement compares, per facility, its entries with the
-active posting's: an unchanged facility posts nothing; a changed one gets a reversal of
-the active posting and the new entries. Everything is one transaction.
+The ledger is double-entry: every posting is a transaction whose debits equal its
+credits. A settlement posts, per facility, fund expense against facility payable per
+cost group and treatment, and offsets the advances against the payable. Settling the
+same period again after claims changed (re-assessed, resubmitted, withdrawn) reverses
+the facility's previous posting and posts the new one; nothing is overwritten. A
+facility whose entries did not change posts nothing.
+
+This module is pure: it builds the entries (``claims.schema.LEDGER_SCHEMA`` rows) from frames and
+plain values. The store (``claims.store.ledger``) reads the entries already posted and
+writes the new ones, and the caller reads the clock.
 """
 
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from decimal import Decimal
 
-import duckdb
 import polars as pl
 
-from claims.errors import ConfigError
-from claims.money import MONEY
-from claims.settle.compute import (
-    LEDGER_SCHEMA,
-    Settlement,
-    advance_entries,
-    months_of,
-    postings,
-    reversal,
+from claims.schema import LEDGER_SCHEMA
+from claims.settle.compute import ZERO, Settlement
+
+ACCOUNTS = (
+    "fund_expense",
+    "facility_payable",
+    "facility_advance",
+    "facility_receivable",
+    "fund_cash",
 )
-from claims.store.runs import append_table, has_table, sql
-
-POSTINGS_SCHEMA: dict[str, pl.DataType] = {
-    "period": pl.String(),
-    "ma_cskcb": pl.String(),
-    "settlement_id": pl.String(),
-    "active": pl.Boolean(),
-    "posted_at": pl.String(),
-}
-ADVANCES_SCHEMA: dict[str, pl.DataType] = {
-    "advance_id": pl.String(),
-    "ma_cskcb": pl.String(),
-    "period": pl.String(),
-    "amount": MONEY,
-    "recorded_at": pl.String(),
-}
+"""Ledger accounts: the fund's expense, what it owes each facility, advances paid to a
+facility (an asset until settled), what a facility owes back after a post-audit, the
+fund's cash."""
+NO_TEXT = pl.lit(None, pl.String)
 
 
-def _table(
-    con: duckdb.DuckDBPyConnection,
-    name: str,
-    schema: dict[str, pl.DataType],
-    where: str = "TRUE",
-    params: list[object] | None = None,
-) -> pl.DataFrame:
-    if not has_table(con, name):
-        return pl.DataFrame(schema=schema)
-    frame: pl.DataFrame = con.sql(
-        f'SELECT * FROM "{name}" WHERE {where}', params=params or []
-    ).pl()
-    return frame.cast(schema)  # type: ignore[arg-type]
+def postings(settlement: Settlement) -> pl.DataFrame:
+    """The ledger lines a settlement posts (before reversals), per facility.
 
-
-def record_advance(
-    con: duckdb.DuckDBPyConnection, facility: str, period: str, amount: Decimal
-) -> str:
-    """Record an advance paid to ``facility`` for ``period`` and post it; its id."""
-    now = datetime.now(UTC).isoformat(timespec="seconds")
-    count = _table(con, "advances", ADVANCES_SCHEMA).height
-    advance_id = hashlib.sha256(
-        f"{facility}|{period}|{amount}|{count}".encode()
-    ).hexdigest()[:16]
-    row = pl.DataFrame(
-        [(advance_id, facility, period, amount, now)],
-        schema=ADVANCES_SCHEMA,
-        orient="row",
+    Per facility one transaction: debit ``fund_expense`` per treatment and cost group,
+    credit ``facility_payable`` with the total; then, when advances exist, a second
+    transaction moving min(advances, payable) from ``facility_payable`` to
+    ``facility_advance``.
+    """
+    sid, period = settlement.settlement_id, settlement.period
+    every = pl.concat(
+        [*_expense_entries(settlement), _advance_offsets(settlement)],
+        how="vertical_relaxed",
     )
-    sql(con, "BEGIN TRANSACTION")
-    try:
-        append_table(con, "advances", row)
-        append_table(
-            con, "ledger", advance_entries(facility, period, amount, advance_id)
+    return (
+        every.select(
+            "txn_id",
+            pl.lit(sid).alias("settlement_id"),
+            pl.lit(period).alias("period"),
+            *[
+                c
+                for c in LEDGER_SCHEMA
+                if c not in ("txn_id", "settlement_id", "period")
+            ],
         )
-        sql(con, "COMMIT")
-    except Exception:
-        sql(con, "ROLLBACK")
-        raise
-    return advance_id
-
-
-def advances_for(
-    con: duckdb.DuckDBPyConnection, periods: list[str], facility: str | None
-) -> pl.DataFrame:
-    """``ma_cskcb, amount`` of the advances recorded for any of ``periods``."""
-    frame = _table(con, "advances", ADVANCES_SCHEMA).filter(
-        pl.col("period").is_in(periods)
+        .cast(LEDGER_SCHEMA)  # type: ignore[arg-type]
+        .sort("txn_id", "account", "treatment", "cost_group", nulls_last=True)
     )
-    if facility is not None:
-        frame = frame.filter(pl.col("ma_cskcb") == facility)
-    return frame.select("ma_cskcb", "amount")
 
 
-def _fingerprint(entries: pl.DataFrame) -> pl.DataFrame:
+def _expense_entries(settlement: Settlement) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Per facility, ``fund_expense`` debits per treatment and cost group and the
+    ``facility_payable`` credit of their total (``txn_id`` … ``memo``, no ids)."""
+    groups = settlement.frames["groups"].filter(pl.col("accepted_bhtt") != 0)
+    txn = pl.format(
+        "{}:{}:settle", pl.lit(settlement.settlement_id), pl.col("ma_cskcb")
+    )
+    expense = groups.select(
+        txn.alias("txn_id"),
+        "ma_cskcb",
+        pl.lit("settlement").alias("kind"),
+        pl.lit("fund_expense").alias("account"),
+        "treatment",
+        "cost_group",
+        pl.col("accepted_bhtt").alias("debit"),
+        ZERO.alias("credit"),
+        pl.lit("chi phí KCB BHYT được chấp nhận").alias("memo"),
+    )
+    payable = (
+        groups.group_by("ma_cskcb")
+        .agg(pl.col("accepted_bhtt").sum().alias("credit"))
+        .select(
+            txn.alias("txn_id"),
+            "ma_cskcb",
+            pl.lit("settlement").alias("kind"),
+            pl.lit("facility_payable").alias("account"),
+            NO_TEXT.alias("treatment"),
+            NO_TEXT.alias("cost_group"),
+            ZERO.alias("debit"),
+            "credit",
+            pl.lit("phải trả cơ sở KCB").alias("memo"),
+        )
+    )
+    return expense, payable
+
+
+def _advance_offsets(settlement: Settlement) -> pl.DataFrame:
+    """Per facility with advances, min(advances, payable) moved from
+    ``facility_payable`` to ``facility_advance``."""
+    facilities = settlement.frames["facilities"]
+    offset = pl.min_horizontal("advances", pl.max_horizontal("accepted", ZERO))
+    with_advance = facilities.filter(offset > 0).with_columns(offset.alias("_offset"))
+    adv_txn = pl.format(
+        "{}:{}:advance-offset", pl.lit(settlement.settlement_id), pl.col("ma_cskcb")
+    )
+    return pl.concat(
+        [
+            with_advance.select(
+                adv_txn.alias("txn_id"),
+                "ma_cskcb",
+                pl.lit("advance_offset").alias("kind"),
+                pl.lit(account).alias("account"),
+                NO_TEXT.alias("treatment"),
+                NO_TEXT.alias("cost_group"),
+                (pl.col("_offset") if side == "debit" else ZERO).alias("debit"),
+                (pl.col("_offset") if side == "credit" else ZERO).alias("credit"),
+                pl.lit("bù trừ tạm ứng").alias("memo"),
+            )
+            for account, side in (
+                ("facility_payable", "debit"),
+                ("facility_advance", "credit"),
+            )
+        ]
+    )
+
+
+def reversal(entries: pl.DataFrame, settlement_id: str) -> pl.DataFrame:
+    """Entries that undo ``entries``: debits and credits swapped, new transaction ids."""
+    return entries.with_columns(
+        (pl.col("txn_id") + pl.lit(f":reversed-by:{settlement_id}")).alias("txn_id"),
+        pl.lit(settlement_id).alias("settlement_id"),
+        pl.lit("reversal").alias("kind"),
+        pl.col("credit").alias("debit"),
+        pl.col("debit").alias("credit"),
+        pl.format("đảo bút toán: {}", "memo").alias("memo"),
+    )
+
+
+def fingerprint(entries: pl.DataFrame) -> pl.DataFrame:
     """Per facility, a text of its entries' content (ids left out), for comparison."""
     row = pl.concat_str(
         "kind",
@@ -112,113 +157,94 @@ def _fingerprint(entries: pl.DataFrame) -> pl.DataFrame:
     return entries.group_by("ma_cskcb").agg(row.sort().str.join("\n").alias("content"))
 
 
-def post(con: duckdb.DuckDBPyConnection, settlement: Settlement) -> pl.DataFrame:
-    """Post a settlement: reverse the changed facilities' active postings, post theirs.
+@dataclass(frozen=True)
+class Reposting:
+    """What posting a settlement writes: the facilities whose entries changed (their
+    active posting becomes this settlement) and the ledger rows (reversals, then the
+    new entries); both empty when nothing changed."""
 
-    Returns:
-        The ledger rows written (empty when nothing changed).
+    facilities: list[str]
+    entries: pl.DataFrame
 
-    Raises:
-        ConfigError: a facility of the settlement has an active posting for an
-            overlapping period of the other cadence (a month inside a settled quarter,
-            or a quarter one of whose months was settled): posting both would pay the
-            same claims twice.
-    """
+
+def repost(settlement: Settlement, posted: pl.DataFrame) -> Reposting:
+    """Compare, per facility of ``settlement``, its entries with ``posted``, the entries
+    of the facility's active posting of the period: an unchanged facility posts
+    nothing; a changed one gets a reversal of ``posted`` and the new entries."""
     new = postings(settlement)
-    period = settlement.period
-    refuse_overlaps(con, settlement)
-    active = _table(con, "postings", POSTINGS_SCHEMA, "period = ? AND active", [period])
     facilities = settlement.frames["facilities"]["ma_cskcb"]
-    active = active.filter(pl.col("ma_cskcb").is_in(facilities.implode()))
-    ledger = _table(
-        con,
-        "ledger",
-        LEDGER_SCHEMA,
-        "period = ? AND kind IN ('settlement', 'advance_offset')",
-        [period],
-    )
-    old = ledger.join(
-        active.select("ma_cskcb", "settlement_id"),
-        on=["ma_cskcb", "settlement_id"],
-        how="inner",
-    )
-    old_print = _fingerprint(old).rename({"content": "old"})
-    new_print = _fingerprint(new).rename({"content": "new"})
     compared = (
         pl.DataFrame({"ma_cskcb": facilities})
-        .join(old_print, on="ma_cskcb", how="left")
-        .join(new_print, on="ma_cskcb", how="left")
-        .join(
-            active.select("ma_cskcb", pl.lit(True).alias("_had")),
-            on="ma_cskcb",
-            how="left",
-        )
+        .join(fingerprint(posted).rename({"content": "old"}), on="ma_cskcb", how="left")
+        .join(fingerprint(new).rename({"content": "new"}), on="ma_cskcb", how="left")
     )
     changed = compared.filter(
         pl.col("old").fill_null("") != pl.col("new").fill_null("")
     )["ma_cskcb"]
     if changed.len() == 0:
-        return pl.DataFrame(schema=LEDGER_SCHEMA)
+        return Reposting([], pl.DataFrame(schema=LEDGER_SCHEMA))
     undo = reversal(
-        old.filter(pl.col("ma_cskcb").is_in(changed.implode())),
+        posted.filter(pl.col("ma_cskcb").is_in(changed.implode())),
         settlement.settlement_id,
     )
     fresh = new.filter(pl.col("ma_cskcb").is_in(changed.implode()))
     written = pl.concat([undo, fresh]).cast(LEDGER_SCHEMA)  # type: ignore[arg-type]
-    now = datetime.now(UTC).isoformat(timespec="seconds")
-    marks = pl.DataFrame({"ma_cskcb": changed}).select(
-        pl.lit(period).alias("period"),
-        "ma_cskcb",
-        pl.lit(settlement.settlement_id).alias("settlement_id"),
-        pl.lit(True).alias("active"),
-        pl.lit(now).alias("posted_at"),
-    )
-    sql(con, "BEGIN TRANSACTION")
-    try:
-        if has_table(con, "postings"):
-            con.register("_changed", pl.DataFrame({"ma_cskcb": changed}).to_arrow())
-            sql(
-                con,
-                "UPDATE postings SET active = false WHERE period = ? AND active "
-                "AND ma_cskcb IN (SELECT ma_cskcb FROM _changed)",
-                [period],
-            )
-            con.unregister("_changed")
-        append_table(con, "postings", marks)
-        if written.height:
-            append_table(con, "ledger", written)
-        sql(con, "COMMIT")
-    except Exception:
-        sql(con, "ROLLBACK")
-        raise
-    return written
+    return Reposting(changed.to_list(), written)
 
 
-def refuse_overlaps(con: duckdb.DuckDBPyConnection, settlement: Settlement) -> None:
-    """Raise ConfigError when a facility of ``settlement`` was posted for an overlapping
-    period of the other cadence (see :func:`post`)."""
-    months = set(months_of(settlement.period))
-    active = _table(
-        con, "postings", POSTINGS_SCHEMA, "active AND period <> ?", [settlement.period]
-    )
-    if active.height == 0:
-        return
-    facilities = settlement.frames["facilities"]["ma_cskcb"].implode()
-    mine = active.filter(pl.col("ma_cskcb").is_in(facilities))
-    clash = sorted(
-        {p for p in mine["period"].unique().to_list() if months & set(months_of(p))}
-    )
-    if clash:
-        msg = (
-            f"period {settlement.period} overlaps {', '.join(clash)}, already posted for "
-            "some of its facilities; settle each facility by month or by quarter, not both"
+def advance_id(facility: str, period: str, amount: Decimal, count: int) -> str:
+    """The id of the advance recorded when the store holds ``count`` advances."""
+    text = f"{facility}|{period}|{amount}|{count}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def advance_entries(
+    facility: str, period: str, amount: Decimal, advance_id: str
+) -> pl.DataFrame:
+    """The transaction recording an advance paid to a facility."""
+    rows = [
+        (
+            f"{advance_id}:advance",
+            advance_id,
+            period,
+            facility,
+            "advance",
+            account,
+            None,
+            None,
+            debit,
+            credit,
+            "tạm ứng cho cơ sở KCB",
         )
-        raise ConfigError(msg)
+        for account, debit, credit in (
+            ("facility_advance", amount, Decimal(0)),
+            ("fund_cash", Decimal(0), amount),
+        )
+    ]
+    return pl.DataFrame(rows, schema=LEDGER_SCHEMA, orient="row")
 
 
-def ledger_of(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    """Every ledger row."""
-    return _table(con, "ledger", LEDGER_SCHEMA)
+def audit_entries(audit_id: str, period: str, proposal: pl.DataFrame) -> pl.DataFrame:
+    """The entries of an audit's proposal (``ma_cskcb, debit_account, credit_account,
+    amount``): one balanced ``recovery`` transaction per facility."""
+    txn = pl.format("{}:{}:audit", pl.lit(audit_id), pl.col("ma_cskcb"))
+    sides = [
+        proposal.select(
+            txn.alias("txn_id"),
+            pl.lit(audit_id).alias("settlement_id"),
+            pl.lit(period).alias("period"),
+            "ma_cskcb",
+            pl.lit("recovery").alias("kind"),
+            pl.col(f"{side}_account").alias("account"),
+            NO_TEXT.alias("treatment"),
+            NO_TEXT.alias("cost_group"),
+            (pl.col("amount") if side == "debit" else ZERO).alias("debit"),
+            (pl.col("amount") if side == "credit" else ZERO).alias("credit"),
+            pl.lit("hậu kiểm: thu hồi / thanh toán bổ sung").alias("memo"),
+        )
+        for side in ("debit", "credit")
+    ]
+    return pl.concat(sides).cast(LEDGER_SCHEMA).sort("txn_id", "account")  # type: ignore[arg-type]
 
 
 def balances(ledger: pl.DataFrame) -> pl.DataFrame:
@@ -228,36 +254,3 @@ def balances(ledger: pl.DataFrame) -> pl.DataFrame:
         .agg((pl.col("debit").sum() - pl.col("credit").sum()).alias("balance"))
         .sort("account", "ma_cskcb")
     )
-
-
-def post_audit(
-    con: duckdb.DuckDBPyConnection, audit_id: str, period: str, proposal: pl.DataFrame
-) -> pl.DataFrame:
-    """Post an audit's proposal (``ma_cskcb, debit_account, credit_account, amount``):
-    one balanced ``recovery`` transaction per facility. An audit already posted posts
-    nothing again. Returns the rows written."""
-    txn = pl.format("{}:{}:audit", pl.lit(audit_id), pl.col("ma_cskcb"))
-    posted = _table(con, "ledger", LEDGER_SCHEMA, "settlement_id = ?", [audit_id])
-    if posted.height:
-        return pl.DataFrame(schema=LEDGER_SCHEMA)
-    zero = pl.lit(0).cast(MONEY)
-    sides = [
-        proposal.select(
-            txn.alias("txn_id"),
-            pl.lit(audit_id).alias("settlement_id"),
-            pl.lit(period).alias("period"),
-            "ma_cskcb",
-            pl.lit("recovery").alias("kind"),
-            pl.col(f"{side}_account").alias("account"),
-            pl.lit(None, pl.String).alias("treatment"),
-            pl.lit(None, pl.String).alias("cost_group"),
-            (pl.col("amount") if side == "debit" else zero).alias("debit"),
-            (pl.col("amount") if side == "credit" else zero).alias("credit"),
-            pl.lit("hậu kiểm: thu hồi / thanh toán bổ sung").alias("memo"),
-        )
-        for side in ("debit", "credit")
-    ]
-    written = pl.concat(sides).cast(LEDGER_SCHEMA).sort("txn_id", "account")  # type: ignore[arg-type]
-    if written.height:
-        append_table(con, "ledger", written)
-    return written

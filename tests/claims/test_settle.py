@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -11,17 +13,18 @@ import duckdb
 import polars as pl
 import pytest
 
-from claims.cli.settle import run_settlement
+from claims.cli.settle import post_audit, record_advance, run_settlement
 from claims.config import Settings
 from claims.errors import ConfigError
 from claims.pipeline.daily import run_inbox
-from claims.settle.compute import months_of
-from claims.settle.ledger import ledger_of, record_advance
+from claims.settle import months_of, overlapping
+from claims.store.ledger import ledger_of
 from claims.store.runs import open_store
 from claims.synthetic.generate import generate
 from tests.factories import giamdinh
 
 DAY = date(2026, 10, 15)
+RECORDED, POSTED = "2026-11-02T08:00:00+00:00", "2026-11-03T09:30:00+00:00"
 
 
 @pytest.fixture(scope="module")
@@ -124,8 +127,16 @@ def test_an_advance_is_netted_and_a_resettlement_reverses_only_that_facility(
     first, _, _ = run_settlement(settings, "2026-10", None, excel=False)
     facility = first.frames["facilities"]["ma_cskcb"][0]
     with open_store(settings.store_path) as con:
-        record_advance(con, facility, "2026-10", Decimal("1000000.00"))
-    second, posted, _ = run_settlement(settings, "2026-10", None, excel=False)
+        record_advance(
+            con,
+            facility,
+            "2026-10",
+            Decimal("1000000.00"),
+            recorded_at=RECORDED,
+        )
+    second, posted, _ = run_settlement(
+        settings, "2026-10", None, excel=False, posted_at=POSTED
+    )
     row = (
         second.frames["facilities"]
         .filter(pl.col("ma_cskcb") == facility)
@@ -149,6 +160,27 @@ def test_an_advance_is_netted_and_a_resettlement_reverses_only_that_facility(
 
     # what the fund still owes the facility, net of the advance not yet offset
     assert -balance("facility_payable") - balance("facility_advance") == row["due"]
+    # the time stamps are the caller's: the settlement and the store read no clock
+    with duckdb.connect(str(settings.store_path), read_only=True) as con:
+        recorded = con.sql("SELECT recorded_at FROM advances").fetchall()
+        stamps = con.sql(
+            "SELECT posted_at FROM postings WHERE active AND ma_cskcb = ?",
+            params=[facility],
+        ).fetchall()
+    assert recorded == [(RECORDED,)]
+    assert stamps == [(POSTED,)]
+
+
+def test_the_settlement_stages_import_neither_the_store_nor_duckdb() -> None:
+    code = (
+        "import sys\n"
+        "import claims.settle, claims.settle.diff\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('claims.store', 'duckdb'))))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]"
 
 
 def test_replaying_the_same_inputs_gives_byte_identical_decision_files(
@@ -174,6 +206,9 @@ def test_periods_are_months_or_quarters() -> None:
     assert months_of("2026-Q3") == ["2026-07", "2026-08", "2026-09"]
     with pytest.raises(ConfigError, match="YYYY-Qn"):
         months_of("2026-13")
+    posted = ["2026-09", "2026-11", "2026-Q3", "2026-11"]
+    assert overlapping("2026-Q4", posted) == ["2026-11"]
+    assert overlapping("2026-08", posted) == ["2026-Q3"]
 
 
 def test_check_prints_one_json_object_per_claim_in_input_order(
@@ -309,8 +344,6 @@ def test_audit_with_a_lower_benefit_level_reports_recoveries(
 
 
 def test_an_audit_posts_its_recoveries_once(settled: tuple[Settings, Path]) -> None:
-    from claims.settle.ledger import post_audit
-
     proposal = pl.DataFrame(
         {
             "ma_cskcb": ["01001", "01002"],

@@ -11,8 +11,9 @@ import pytest
 from openpyxl.worksheet.worksheet import Worksheet
 
 from claims.money import MONEY
-from claims.settle.compute import GROUPS
-from claims.settle.excel import GROUP_NAMES, MAX_WIDTH, write_workbooks
+from claims.settle import GROUPS
+from claims.settle.excel import GROUP_NAMES, MAX_WIDTH, workbooks
+from claims.store.settlements import write_workbooks
 
 BUSY, QUIET = "01030", "79001"  # with rejections and pending claims / with none
 PERIOD, SID = "2026-Q3", "0123456789abcdef"
@@ -189,7 +190,8 @@ def _frames() -> dict[str, pl.DataFrame]:
 @pytest.fixture(scope="module")
 def written(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path]]:
     folder = tmp_path_factory.mktemp("settlement") / "excel"
-    return folder, write_workbooks(folder, _frames(), period=PERIOD, settlement_id=SID)
+    books = workbooks(_frames(), period=PERIOD, settlement_id=SID)
+    return folder, write_workbooks(folder, books)
 
 
 def _sheets(path: Path) -> list[Worksheet]:

@@ -22,13 +22,16 @@ import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from claims.cli.settle import post_settlement, record_advance
 from claims.money import MONEY
-from claims.settle.compute import Settlement
-from claims.settle.ledger import ledger_of, post, record_advance
+from claims.settle import Settlement
+from claims.store.ledger import ledger_of
 from tests.claims.paybuild import D, claim, drug, one, run, service, supply
 
 ANCHOR = drug(1, "1000000.000")
 """A line that keeps every generated claim far above the low-cost threshold."""
+STAMP = "2026-11-02T08:00:00+00:00"
+"""The time stamp of every posting and advance (the caller reads the clock)."""
 
 
 @st.composite
@@ -165,7 +168,7 @@ def test_the_ledger_balances_after_any_sequence_of_postings(
             if data.draw(st.booleans()):
                 facility = data.draw(st.sampled_from(FACILITIES))
                 amount = Decimal(data.draw(st.integers(1, 10**8))) / 100
-                record_advance(con, facility, "2026-10", amount)
+                record_advance(con, facility, "2026-10", amount, recorded_at=STAMP)
                 advanced[facility] += amount
             settlement = data.draw(_settlement(seq))
             frame = settlement.frames["facilities"].with_columns(
@@ -174,7 +177,7 @@ def test_the_ledger_balances_after_any_sequence_of_postings(
                 .alias("advances")
             )
             settlement.frames["facilities"] = frame
-            post(con, settlement)
+            post_settlement(con, settlement, posted_at=STAMP)
             accepted.update(dict(frame.select("ma_cskcb", "accepted").iter_rows()))
             ledger = ledger_of(con)
             per_txn = ledger.group_by("txn_id").agg(

@@ -1,0 +1,80 @@
+"""Settlements in the store: the current decisions of a period, the output folders
+(frames as Parquet and CSV, Excel workbooks)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Protocol
+
+import duckdb
+import polars as pl
+
+from claims.errors import ConfigError
+from claims.store.runs import has_table
+
+
+def current_decisions(
+    con: duckdb.DuckDBPyConnection, months: list[str], facility: str | None
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Decisions, lines and reasons of the current version of each claim of ``months``.
+
+    Raises:
+        ConfigError: the store holds no claims yet.
+    """
+    if not has_table(con, "claims"):
+        msg = (
+            "the store holds no claims yet; run `giamdinh run` or `giamdinh demo` first"
+        )
+        raise ConfigError(msg)
+    where = "c.is_current AND d.period IN (SELECT unnest(?))"
+    params: list[object] = [months]
+    if facility is not None:
+        where += " AND d.ma_cskcb = ?"
+        params.append(facility)
+    keys = (
+        "SELECT d.file_id, d.hoso_idx FROM decisions d JOIN claims c "
+        f"USING (file_id, hoso_idx) WHERE {where}"
+    )
+    decisions = con.sql(
+        f"SELECT d.* FROM decisions d WHERE (d.file_id, d.hoso_idx) IN ({keys}) "
+        "ORDER BY d.ma_cskcb, d.ma_lk, d.file_id, d.hoso_idx",
+        params=params,
+    ).pl()
+    con.register("_keys", decisions.select("file_id", "hoso_idx").to_arrow())
+    try:
+        lines = con.sql(
+            "SELECT l.* FROM decision_lines l JOIN _keys USING (file_id, hoso_idx) "
+            "ORDER BY l.file_id, l.hoso_idx, l.table, l.line_no"
+        ).pl()
+        reasons = con.sql(
+            "SELECT r.* FROM decision_reasons r JOIN _keys USING (file_id, hoso_idx)"
+        ).pl()
+    finally:
+        con.unregister("_keys")
+    return decisions, lines, reasons
+
+
+def write_frames(folder: Path, frames: Mapping[str, pl.DataFrame]) -> None:
+    """Each frame as ``<name>.parquet`` (exact decimals) and ``<name>.csv``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, frame in frames.items():
+        frame.write_parquet(folder / f"{name}.parquet", statistics=False)
+        frame.write_csv(folder / f"{name}.csv")
+
+
+class Savable(Protocol):
+    """A document that saves itself to a path (an openpyxl ``Workbook``)."""
+
+    def save(self, filename: Path) -> None: ...
+
+
+def write_workbooks(folder: Path, books: Iterable[tuple[str, Savable]]) -> list[Path]:
+    """Save each ``(name, workbook)`` as ``folder/<name>.xlsx``, in order; the paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, book in books:
+        path = folder / f"{name}.xlsx"
+        book.save(path)
+        paths.append(path)
+    return paths
