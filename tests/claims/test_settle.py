@@ -171,6 +171,7 @@ def test_an_advance_is_netted_and_a_resettlement_reverses_only_that_facility(
     assert stamps == [(POSTED,)]
 
 
+@pytest.mark.e2e
 def test_the_settlement_stages_import_neither_the_store_nor_duckdb() -> None:
     code = (
         "import sys\n"
