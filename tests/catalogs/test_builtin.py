@@ -5,17 +5,13 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
-import duckdb
 import polars as pl
 
 from catalogs.resolve import load_catalogs
 from catalogs.schema import SCHEMAS
 from catalogs.seed_icd10 import who_rows
-from claims.config import Settings
-from claims.pipeline.daily import run_inbox
-from claims.synthetic.generate import generate
+from tests.conftest import GeneratedDay
 
 
 def test_every_built_in_catalog_loads_with_its_schema() -> None:
@@ -89,26 +85,14 @@ def test_benefit_tables_read_as_data() -> None:
 
 
 def test_generated_claims_price_cleanly_except_injected_price_faults(
-    tmp_path: Path,
+    generated_day: GeneratedDay,
 ) -> None:
-    summary = generate(
-        tmp_path / "inbox",
-        claims=600,
-        facilities=10,
-        day=date(2026, 10, 15),
-        seed=11,
-        error_rate=0.2,
-        fmt="xml",
+    truth = generated_day.truth
+    prices = generated_day.sql(
+        'SELECT c.ma_cskcb, c.ma_lk, p."table", p.reason_code, '
+        "p.claimed_price > p.catalog_price AS above, p.line_no "
+        "FROM prices p JOIN claim_status c USING (file_id, hoso_idx)"
     )
-    truth = pl.read_parquet(summary.truth)
-    settings = Settings(data_dir=tmp_path / "data")
-    run_inbox(tmp_path / "inbox", settings=settings)
-    with duckdb.connect(str(settings.store_path), read_only=True) as con:
-        prices = con.sql(
-            'SELECT c.ma_cskcb, c.ma_lk, p."table", p.reason_code, '
-            "p.claimed_price > p.catalog_price AS above, p.line_no "
-            "FROM prices p JOIN claim_status c USING (file_id, hoso_idx)"
-        ).pl()
     assert prices.height > 3_000
     assert prices.filter(pl.col("reason_code").is_not_null()).height == 0
     above = prices.filter("above").select("ma_cskcb", "ma_lk", "table").unique()

@@ -5,10 +5,13 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from catalogs.loader import load_version
 from tests.catalogs.helpers import write_csv, write_raw
 from tests.factories import giamdinh
 
+pytestmark = pytest.mark.e2e
 SERVICES = (
     "ma_cskcb,ma_dich_vu,ten_dich_vu,ma_nhom,don_gia,valid_from,valid_to\n"
     ",S1,Siêu âm,2,100.000,,\n"

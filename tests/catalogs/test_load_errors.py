@@ -351,6 +351,7 @@ def test_bad_catalog_stops_the_run_before_any_file_is_touched(tmp_path: Path) ->
     assert not settings.runs_dir.exists()
 
 
+@pytest.mark.e2e
 def test_giamdinh_run_with_a_bad_catalog_exits_before_touching_anything(
     tmp_path: Path,
 ) -> None:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import shutil
-from datetime import date
 from pathlib import Path
 
-import duckdb
 import polars as pl
 
 from claims.assess import assess, load_packs
@@ -17,9 +15,9 @@ from claims.pipeline.context import Reference, RunContext
 from claims.pipeline.daily import run_inbox
 from claims.pipeline.stages import Frames, run_stages, stages_named
 from claims.schema import Batch
-from claims.synthetic.generate import generate
 from rules.evaluate import NO_RULE_PACK, select_packs
 from rules.packs import PACKS_ROOT
+from tests.conftest import GeneratedDay
 from tests.factories import example_claim, hoso, wrapper
 
 
@@ -79,28 +77,17 @@ def test_pinned_version_applies_whatever_the_date(tmp_path: Path) -> None:
 
 
 def test_pipeline_assesses_every_stored_claim_and_finds_injected_overlaps(
-    tmp_path: Path,
+    generated_day: GeneratedDay,
 ) -> None:
-    summary = generate(
-        tmp_path / "inbox",
-        claims=400,
-        facilities=8,
-        day=date(2026, 10, 15),
-        seed=5,
-        error_rate=0.2,
-        fmt="xml",
-    )
-    truth = pl.read_parquet(summary.truth)
-    settings = Settings(data_dir=tmp_path / "data")
-    result = run_inbox(tmp_path / "inbox", settings=settings)
+    truth = generated_day.truth
+    result = generated_day.result
     stored = result.claims.filter(pl.col("status") != "rejected")
     assert result.assessments.height == stored.height > 300
     assert result.assessments.select("file_id", "hoso_idx").is_unique().all()
-    with duckdb.connect(str(settings.store_path), read_only=True) as con:
-        hits = con.sql(
-            "SELECT a.ma_cskcb, a.ma_lk, h.rule_id, a.outcome FROM rule_hits h "
-            "JOIN assessments a USING (file_id, hoso_idx)"
-        ).pl()
+    hits = generated_day.sql(
+        "SELECT a.ma_cskcb, a.ma_lk, h.rule_id, a.outcome FROM rule_hits h "
+        "JOIN assessments a USING (file_id, hoso_idx)"
+    )
     overlaps = truth.filter(pl.col("kind") == "overlapping_stay").select(
         "ma_cskcb", "ma_lk"
     )

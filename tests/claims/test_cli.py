@@ -6,7 +6,11 @@ import hashlib
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.factories import EXAMPLE, giamdinh
+
+pytestmark = pytest.mark.e2e
 
 
 def _giamdinh(*args: str) -> subprocess.CompletedProcess[str]:

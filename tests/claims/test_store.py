@@ -127,6 +127,7 @@ def _cli_ingest(
     )
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("point", POINTS)
 def test_crash_then_rerun_equals_clean_run(tmp_path: Path, point: str) -> None:
     files = _day_files()

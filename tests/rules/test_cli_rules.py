@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from datetime import date
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from claims.config import Settings
-from claims.pipeline.daily import run_inbox
-from claims.synthetic.generate import generate
 from rules.packs import PACKS_ROOT
+from tests.conftest import GeneratedDay
 from tests.factories import giamdinh
+
+pytestmark = pytest.mark.e2e
 
 
 def _giamdinh(*args: str) -> subprocess.CompletedProcess[str]:
@@ -22,20 +21,9 @@ def _giamdinh(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("rules-cli")
-    generate(
-        root / "inbox",
-        claims=300,
-        facilities=6,
-        day=date(2026, 10, 15),
-        seed=3,
-        error_rate=0.2,
-        fmt="xml",
-    )
-    settings = Settings(data_dir=root / "data")
-    run_inbox(root / "inbox", settings=settings)
-    return root / "data"
+def store(generated_day: GeneratedDay) -> Path:
+    """The generated day's data folder (explain and shadow only read it)."""
+    return generated_day.settings.data_dir
 
 
 def test_check_lists_every_version_and_test_runs_the_cases() -> None:
