@@ -24,7 +24,8 @@ from rules import (
     compile_expression,
     compile_value,
 )
-from rules.types import rule_context, rust_regex
+from rules.regex import rust_regex
+from rules.types import rule_context
 
 SCHEMA: dict[str, pl.DataType] = {
     "a": pl.Int64(),
