@@ -1,11 +1,13 @@
-"""Decisions, settlement and ledger on a generated day: the invariants that must hold."""
+"""Decisions, settlement and ledger on the generated day: the invariants that must hold.
+
+The tests here settle, record advances and post audits: they work on a copy of the
+session's generated day (``tests.conftest.GeneratedDay``), made once for the module."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
-from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -20,20 +22,19 @@ from claims.pipeline.daily import run_inbox
 from claims.settle import months_of, overlapping
 from claims.store.ledger import ledger_of
 from claims.store.runs import open_store
-from claims.synthetic.generate import generate
+from tests.conftest import PERIOD, GeneratedDay
 from tests.factories import giamdinh
 
-DAY = date(2026, 10, 15)
 RECORDED, POSTED = "2026-11-02T08:00:00+00:00", "2026-11-03T09:30:00+00:00"
 
 
 @pytest.fixture(scope="module")
-def settled(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Path]:
+def settled(
+    generated_day: GeneratedDay, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Settings, GeneratedDay]:
+    """A copy of the generated day (run and settled for 2026-10) this module may change."""
     root = tmp_path_factory.mktemp("settle")
-    generate(root / "inbox", claims=400, facilities=6, day=DAY, seed=3, error_rate=0.2)
-    settings = Settings(data_dir=root / "data")
-    run_inbox(root / "inbox", settings=settings)
-    return settings, root
+    return generated_day.copy(root / "data"), generated_day
 
 
 def _decisions(settings: Settings) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -45,7 +46,7 @@ def _decisions(settings: Settings) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 
 def test_accepted_never_exceeds_claimed_per_line_and_claim(
-    settled: tuple[Settings, Path],
+    settled: tuple[Settings, GeneratedDay],
 ) -> None:
     claims, lines = _decisions(settled[0])
     assert lines.height > 1000
@@ -73,7 +74,7 @@ def test_accepted_never_exceeds_claimed_per_line_and_claim(
 
 
 def test_clean_claims_are_accepted_to_the_dong_and_faults_are_cut(
-    settled: tuple[Settings, Path],
+    settled: tuple[Settings, GeneratedDay],
 ) -> None:
     claims, _ = _decisions(settled[0])
     outcomes = dict(claims.group_by("outcome").len().iter_rows())
@@ -88,10 +89,11 @@ def test_clean_claims_are_accepted_to_the_dong_and_faults_are_cut(
 
 
 def test_settlement_totals_equal_the_sum_of_accepted_lines_and_the_ledger_balances(
-    settled: tuple[Settings, Path],
+    settled: tuple[Settings, GeneratedDay],
 ) -> None:
-    settings, _ = settled
-    settlement, posted, folder = run_settlement(settings, "2026-10", None, excel=False)
+    settings, day = settled
+    assert day.settlement.period == PERIOD
+    settlement, posted, folder = day.settlement, day.posted, day.folder
     claims, lines = _decisions(settings)
     payable = claims.filter(pl.col("outcome").is_in(["accepted", "partially_accepted"]))
     paid_lines = lines.join(
@@ -121,7 +123,7 @@ def test_settlement_totals_equal_the_sum_of_accepted_lines_and_the_ledger_balanc
 
 
 def test_an_advance_is_netted_and_a_resettlement_reverses_only_that_facility(
-    settled: tuple[Settings, Path],
+    settled: tuple[Settings, GeneratedDay],
 ) -> None:
     settings, _ = settled
     first, _, _ = run_settlement(settings, "2026-10", None, excel=False)
@@ -185,21 +187,17 @@ def test_the_settlement_stages_import_neither_the_store_nor_duckdb() -> None:
 
 
 def test_replaying_the_same_inputs_gives_byte_identical_decision_files(
-    settled: tuple[Settings, Path],
+    settled: tuple[Settings, GeneratedDay],
 ) -> None:
-    _, root = settled
-    outputs = []
-    for name in ("replay1", "replay2"):
-        settings = Settings(data_dir=root / name)
-        processed = root / "data" / "processed"
-        result = run_inbox(
-            next(processed.iterdir()), settings=settings, move_files=False
-        )
-        assert result.run_dir is not None
-        outputs.append(result.run_dir)
+    settings, day = settled
+    replay = Settings(data_dir=settings.data_dir.parent / "replay")
+    result = run_inbox(day.inbox, settings=replay, move_files=False)
+    assert result.run_dir is not None
+    assert day.result.run_dir is not None
+    assert result.run_id == day.result.run_id
     for table in ("decisions", "decision_lines", "decision_reasons"):
-        first = (outputs[0] / f"{table}.parquet").read_bytes()
-        assert first == (outputs[1] / f"{table}.parquet").read_bytes(), table
+        first = (day.result.run_dir / f"{table}.parquet").read_bytes()
+        assert first == (result.run_dir / f"{table}.parquet").read_bytes(), table
 
 
 def test_periods_are_months_or_quarters() -> None:
@@ -212,12 +210,14 @@ def test_periods_are_months_or_quarters() -> None:
     assert overlapping("2026-08", posted) == ["2026-Q3"]
 
 
+@pytest.mark.e2e
 def test_check_prints_one_json_object_per_claim_in_input_order(
-    settled: tuple[Settings, Path],
+    settled: tuple[Settings, GeneratedDay], tmp_path: Path
 ) -> None:
-    _, root = settled
-    files = sorted((root / "data" / "processed").rglob("*.xml"))[:2]
-    bad = root / "bad.xml"
+    _, day = settled
+    smallest = sorted(day.files, key=lambda p: p.stat().st_size)[:2]
+    files = sorted(smallest)
+    bad = tmp_path / "bad.xml"
     bad.write_text("not xml", encoding="utf-8")
     result = giamdinh(
         "check", str(files[0]), str(bad), str(files[1]), "--format", "jsonl"
@@ -245,7 +245,7 @@ def test_check_prints_one_json_object_per_claim_in_input_order(
 
 
 def test_audit_with_the_pack_that_decided_reproduces_the_settled_amounts(
-    settled: tuple[Settings, Path],
+    settled: tuple[Settings, GeneratedDay],
 ) -> None:
     from claims.pipeline.audit import run_audit
 
@@ -260,6 +260,7 @@ def test_audit_with_the_pack_that_decided_reproduces_the_settled_amounts(
     assert (folder / "ledger_proposal.csv").exists()
 
 
+@pytest.mark.e2e
 def test_a_withdrawal_after_settlement_is_reversed_by_the_next_one(
     tmp_path: Path,
 ) -> None:
@@ -299,7 +300,7 @@ def test_a_withdrawal_after_settlement_is_reversed_by_the_next_one(
 
 
 def test_audit_with_a_lower_benefit_level_reports_recoveries(
-    settled: tuple[Settings, Path], tmp_path: Path
+    settled: tuple[Settings, GeneratedDay], tmp_path: Path
 ) -> None:
     """An overlay where level 4 pays 70 % instead of 80 %: every on-route DN/HS/GD…
     claim paid in full before is now overpaid; the audit reports recoveries per
@@ -344,7 +345,9 @@ def test_audit_with_a_lower_benefit_level_reports_recoveries(
     assert after.equals(claims)  # the stored decisions are untouched
 
 
-def test_an_audit_posts_its_recoveries_once(settled: tuple[Settings, Path]) -> None:
+def test_an_audit_posts_its_recoveries_once(
+    settled: tuple[Settings, GeneratedDay],
+) -> None:
     proposal = pl.DataFrame(
         {
             "ma_cskcb": ["01001", "01002"],
@@ -368,7 +371,7 @@ def test_an_audit_posts_its_recoveries_once(settled: tuple[Settings, Path]) -> N
 
 
 def test_a_quarter_overlapping_a_posted_month_is_refused(
-    settled: tuple[Settings, Path],
+    settled: tuple[Settings, GeneratedDay],
 ) -> None:
     settings, _ = settled
     run_settlement(settings, "2026-10", None, excel=False)
