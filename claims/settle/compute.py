@@ -31,7 +31,6 @@ import polars as pl
 
 from claims.money import MONEY
 from claims.schema import COST_GROUPS, OTHER_GROUP
-from claims.schema import COST_GROUPS, OTHER_GROUP
 
 PAYABLE = ("accepted", "partially_accepted")
 GROUPS = (*COST_GROUPS, OTHER_GROUP)
