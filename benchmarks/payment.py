@@ -13,8 +13,8 @@ its peak RSS (the kernel's high-water mark, VmHWM) is its own:
 * ``validate`` (context only): ``read_submission`` of the bulk folder(s), ``validate``;
 * ``price``: ``claims.pipeline.stages.price`` (``price_lines``);
 * ``assess``: ``claims.assess.assess`` of the batch (``batch_of``; no stored history);
-* ``pay``: ``claims.pay.core.pay``;
-* ``decide``: ``claims.decide.core.decide``;
+* ``pay``: ``claims.pay.pay``;
+* ``decide``: ``claims.decide.decide``;
 * ``settle``: ``claims.settle.compute.settle`` of the period's decisions (ordered as
   ``claims.store.settlements.current_decisions`` reads them from the store), with
   advances for every third facility;
@@ -48,7 +48,7 @@ can fail, deliberately wrong variants (half-even rounding, no intermediate round
 pending claims settled) run on a sample and must mismatch (on the first part).
 
 Unless ``--no-profile``, one more run of ``pay`` (on the first part) times its steps:
-every function of ``claims.pay.core`` is wrapped with a timer for that run.
+every function of the ``claims.pay`` modules is wrapped with a timer for that run.
 """
 
 from __future__ import annotations
@@ -265,9 +265,9 @@ Stage = Callable[[Path, Any, Laps, bool], tuple[dict[str, Any], float]]
 def run_stage(stage: str, work: Path, inbox: Path, write: bool) -> dict[str, Any]:
     """Run one engine stage once in this process; time it apart from its inputs."""
     import claims.assess
-    import claims.decide.core
+    import claims.decide
     import claims.intake.wrapper
-    import claims.pay.core
+    import claims.pay
     import claims.pipeline.stages
     import claims.settle
     import claims.validate.tables  # noqa: F401 - imported before the clock starts
@@ -361,7 +361,7 @@ def _assess(
 def _pay(
     work: Path, reference: Any, clock: Laps, write: bool
 ) -> tuple[dict[str, Any], float]:
-    from claims.pay.core import _claim_facts, pay
+    from claims.pay import claim_facts, pay
 
     batch, benefits, salaries = _pay_inputs(work, reference)
     hits = _read(work, "hits")
@@ -370,7 +370,7 @@ def _pay(
     payment = pay(batch, benefits, salaries, hits)
     clock("seconds")
     if write:
-        facts = _claim_facts(batch, benefits, salaries)  # the SQL's budget flag
+        facts = claim_facts(batch, benefits, salaries)  # the SQL's budget flag
         _write(
             work,
             {
@@ -385,8 +385,8 @@ def _pay(
 def _decide(
     work: Path, reference: Any, clock: Laps, write: bool
 ) -> tuple[dict[str, Any], float]:
-    from claims.decide.core import decide
-    from claims.pay.core import Payment
+    from claims.decide import decide
+    from claims.pay import Payment
 
     xml1 = _read(work, "XML1")
     assessed = _read(work, "assessed")
@@ -780,10 +780,12 @@ def _sum_checks(parts: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def profile_pay(work: Path) -> dict[str, Any]:
-    """Time ``pay`` by its steps: every function of ``claims.pay.core`` that ``pay`` calls
-    (and that they call: ``_rank``, the ``benefits`` lookups …) is wrapped with a timer
-    for one run of ``pay`` itself, so the steps follow the engine as it is."""
-    import claims.pay.core as P
+    """Time ``pay`` by its steps: every function of the ``claims.pay`` modules that
+    ``pay`` calls (and that they call: ``_ranked``, the ``benefits`` lookups …) is wrapped
+    with a timer, in the module that calls it, for one run of ``pay`` itself, so the steps
+    follow the engine as it is."""
+    import claims.pay as P
+    from claims.pay import ceiling, lines, ratios, shares, stage
 
     reference = _reference()
     batch, benefits, salaries = _pay_inputs(work, reference)
@@ -810,19 +812,20 @@ def profile_pay(work: Path) -> dict[str, Any]:
         return wrapper
 
     originals = {
-        name: fn
-        for name, fn in vars(P).items()
+        (module, name): fn
+        for module in (lines, ratios, ceiling, shares, stage)
+        for name, fn in vars(module).items()
         if isinstance(fn, FunctionType) and name != "pay"
     }
-    for name, fn in originals.items():
-        setattr(P, name, timed(name, fn))
+    for (module, name), fn in originals.items():
+        setattr(module, name, timed(name, fn))
     try:
         t0 = time.perf_counter()
         P.pay(batch, benefits, salaries, hits)
         total = time.perf_counter() - t0
     finally:
-        for name, fn in originals.items():
-            setattr(P, name, fn)
+        for (module, name), fn in originals.items():
+            setattr(module, name, fn)
     steps = {k: v for (d, k), v in timings.items() if d == 0}
     steps["pay itself (claim totals, select and cast)"] = total - sum(steps.values())
     inside = {k: v for (d, k), v in timings.items() if d > 0}

@@ -20,7 +20,6 @@ from claims.dates import admission_date
 from claims.errors import ReasonCode as R
 from claims.schema import CLAIM_KEYS
 
-KEYS = CLAIM_KEYS
 ELIGIBILITY_SCHEMA: dict[str, pl.DataType] = {
     "file_id": pl.String(),
     "hoso_idx": pl.UInt32(),
@@ -44,7 +43,7 @@ def eligibility(xml1: pl.DataFrame, benefits: pl.DataFrame) -> pl.DataFrame:
     """
     parsed = pl.element().str.strptime(pl.Date, "%Y%m%d", strict=False)
     claims = xml1.select(
-        *KEYS,
+        *CLAIM_KEYS,
         pl.col("ma_the_bhyt").str.slice(0, 2).alias("object_code"),
         pl.col("ma_the_bhyt")
         .str.slice(2, 1)

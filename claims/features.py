@@ -23,21 +23,25 @@ import polars as pl
 
 from claims.dates import admission_date, line_date
 from claims.schema import (
+    BED_GROUPS,
     CLAIM_CONTEXT,
     CLAIM_KEYS,
+    EXAM_GROUPS,
     HISTORY_SCHEMA,
     INPATIENT,
+    SUPPLY_GROUPS,
+    SURGERY_GROUPS,
     VISIT_WINDOW_DAYS,
     Batch,
     patient_id,
 )
 
-EXAM, BEDS, SURGERY = (13,), (14, 15, 16), (8,)
-SUPPLIES = (10, 11)
-
 
 def _ma_nhom() -> pl.Expr:
-    return pl.col("ma_nhom").cast(pl.Int64, strict=False)
+    """MA_NHOM as the text of the whole number it reads as (``013`` and ``+13`` are
+    ``13``; null where it reads as none), compared with the service groups of
+    ``claims.schema``."""
+    return pl.col("ma_nhom").cast(pl.Int64, strict=False).cast(pl.String)
 
 
 def claim_features(batch: Batch, history: pl.DataFrame | None = None) -> pl.DataFrame:
@@ -123,7 +127,7 @@ def _line_sums(batch: Batch) -> pl.DataFrame:
         *CLAIM_KEYS,
         *money,
         "ma_pttt",
-        pl.lit(None, pl.Int64).alias("_nhom"),
+        pl.lit(None, pl.String).alias("_nhom"),
         pl.lit(2).alias("_t"),
     )
     xml3 = batch.xml3.select(
@@ -135,15 +139,15 @@ def _line_sums(batch: Batch) -> pl.DataFrame:
         *(pl.col(m).sum().alias(f"sum_{m}") for m in money),
         pl.col("thanh_tien_bv").filter(pl.col("_t") == 2).sum().alias("sum_drug_bv"),
         pl.col("thanh_tien_bv")
-        .filter(nhom.is_in(SUPPLIES))
+        .filter(nhom.is_in(SUPPLY_GROUPS))
         .sum()
         .alias("sum_supply_bv"),
         pl.col("t_bhtt").filter(pl.col("ma_pttt") == "1").sum().alias("sum_bhtt_gdv"),
         (pl.col("_t") == 2).sum().alias("n_xml2"),
         (pl.col("_t") == 3).sum().alias("n_xml3"),
-        nhom.is_in(EXAM).sum().alias("n_exam"),
-        nhom.is_in(BEDS).sum().alias("n_bed"),
-        nhom.is_in(SURGERY).sum().alias("n_surgery"),
+        nhom.is_in(EXAM_GROUPS).sum().alias("n_exam"),
+        nhom.is_in(BED_GROUPS).sum().alias("n_bed"),
+        nhom.is_in(SURGERY_GROUPS).sum().alias("n_surgery"),
     )
     counts = [
         frame.group_by(CLAIM_KEYS).len(f"n_{name}")
@@ -270,7 +274,7 @@ def _patient_windows(xml1: pl.DataFrame, history: pl.DataFrame | None) -> pl.Dat
 def _practitioner_load(batch: Batch) -> pl.DataFrame:
     """Per claim, the busiest day of its examining practitioners, and their facilities."""
     exams = (
-        batch.xml3.filter(_ma_nhom().is_in(EXAM))
+        batch.xml3.filter(_ma_nhom().is_in(EXAM_GROUPS))
         .join(batch.xml1.select(*CLAIM_KEYS, "ma_cskcb"), on=CLAIM_KEYS, how="left")
         .with_columns(line_date().alias("_day"))
     )

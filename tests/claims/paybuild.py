@@ -25,10 +25,10 @@ import polars as pl
 
 from catalogs.resolve import VERSION, load_catalogs
 from claims.assess import ASSESSMENT_SCHEMA
-from claims.decide.core import Decisions, decide
-from claims.features import Batch
-from claims.pay.core import Payment, pay
+from claims.decide import Decisions, decide
+from claims.pay import Payment, pay
 from claims.price import PRICE_SCHEMA
+from claims.schema import Batch
 from claims.validate.tables import empty_tables
 from rules.evaluate import HIT_SCHEMA
 

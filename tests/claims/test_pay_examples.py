@@ -668,7 +668,7 @@ def test_support_to_the_facility_comes_off_the_cost_first_when_the_catalog_says_
     """Case (b) of §1.13.5, the spec's own example: cost 10,000,000, 3,000,000 donated,
     TYLE_TT_BH 50, MUC_HUONG 80 → THANH_TIEN_BH 3,500,000, T_BHTT 2,800,000, T_BNCCT
     700,000, T_BNTT 3,500,000 (``other_source_case`` 2 in the benefits catalog)."""
-    from claims.pay.core import pay
+    from claims.pay import pay
     from tests.claims.paybuild import build, catalogs
 
     benefits, salaries = catalogs()

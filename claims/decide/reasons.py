@@ -1,0 +1,396 @@
+"""The reasons of every claim: the fired rules (with their pack's Vietnamese
+description), validation's quarantined lines and the payment stage's own codes, each
+naming the inputs and the law's figure.
+
+The payment stage's reasons are tables of code, condition and message: per line
+(:func:`_line_reasons`) and per claim (:func:`_claim_reasons`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import polars as pl
+
+from claims.errors import ReasonCode as R
+from claims.messages import MESSAGES
+from claims.money import TOLERANCE
+from claims.pay import Payment, money, percent_of, times
+from claims.schema import (
+    BED_GROUPS,
+    CLAIM_KEYS,
+    EXAM_GROUPS,
+    LINE_KEYS,
+    PROCEDURE_GROUPS,
+    RATIO_GROUPS,
+    SURGERY_GROUPS,
+)
+from rules.evaluate import Pack
+
+REASON_SCHEMA: dict[str, pl.DataType] = {
+    "run_id": pl.String(),
+    "file_id": pl.String(),
+    "hoso_idx": pl.UInt32(),
+    "level": pl.String(),
+    "table": pl.String(),
+    "line_no": pl.UInt32(),
+    "stt": pl.Int64(),
+    "code": pl.String(),
+    "bhxh_code": pl.String(),
+    "source": pl.String(),
+    "message": pl.String(),
+}
+"""One row per reason of a claim: ``source`` is the rule id or ``payment``."""
+
+
+class LineReason(NamedTuple):
+    """A reason of the payment stage on lines: its code, the lines it applies to, and
+    what its message says after the code's own."""
+
+    code: R
+    when: pl.Expr
+    detail: pl.Expr
+
+
+class ClaimReason(NamedTuple):
+    """A reason of the payment stage on claims: the claims it applies to, its code and
+    its message (expressions on those rows)."""
+
+    rows: pl.DataFrame
+    code: pl.Expr
+    message: pl.Expr
+
+
+def reasons(
+    xml1: pl.DataFrame,
+    hits: pl.DataFrame,
+    payment: Payment,
+    lines: pl.DataFrame,
+    packs: Sequence[Pack],
+    run_id: str,
+    quarantine: pl.DataFrame | None,
+) -> pl.DataFrame:
+    """Every reason of every claim: quarantined lines, fired rules, the payment stage's."""
+    frames = [
+        _rule_reasons(hits, lines, packs),
+        *_line_reasons(lines),
+        *_claim_reasons(xml1, payment, lines),
+    ]
+    if quarantine is not None and quarantine.height:
+        frames.append(_quarantine_reasons(xml1, quarantine))
+    every = pl.concat(frames)
+    return (
+        every.with_columns(pl.lit(run_id).alias("run_id"))
+        .sort(
+            *CLAIM_KEYS,
+            pl.col("level") != "claim",
+            "table",
+            "line_no",
+            "code",
+            "source",
+            nulls_last=False,
+        )
+        .select(list(REASON_SCHEMA))
+        .cast(pl.Schema(REASON_SCHEMA))
+    )
+
+
+def _reason_rows(
+    frame: pl.DataFrame,
+    *,
+    code: pl.Expr,
+    source: pl.Expr,
+    message: pl.Expr,
+    line: bool | pl.Expr = True,
+) -> pl.DataFrame:
+    """:data:`REASON_SCHEMA` rows (without ``run_id``) from ``frame``: a line reason
+    reads ``table, line_no`` (and ``stt`` when present); a claim reason is on XML1.
+    ``line`` may be an expression choosing per row."""
+    on_line = pl.lit(line) if isinstance(line, bool) else line
+    stt = pl.col("stt") if "stt" in frame.columns else pl.lit(None, pl.Int64)
+    return frame.select(
+        *CLAIM_KEYS,
+        pl.when(on_line).then(pl.lit("line")).otherwise(pl.lit("claim")).alias("level"),
+        pl.when(on_line).then(pl.col("table")).otherwise(pl.lit("XML1")).alias("table")
+        if "table" in frame.columns
+        else pl.lit("XML1").alias("table"),
+        pl.when(on_line).then(pl.col("line_no")).alias("line_no")
+        if "line_no" in frame.columns
+        else pl.lit(None, pl.UInt32).alias("line_no"),
+        pl.when(on_line).then(stt).cast(pl.Int64).alias("stt"),
+        code.alias("code"),
+        pl.lit(None, pl.String).alias("bhxh_code"),
+        source.alias("source"),
+        message.alias("message"),
+    ).cast({k: v for k, v in REASON_SCHEMA.items() if k != "run_id"})
+
+
+def _rule_reasons(
+    hits: pl.DataFrame, lines: pl.DataFrame, packs: Sequence[Pack]
+) -> pl.DataFrame:
+    """The fired rules, with their pack's Vietnamese description (else their code)."""
+    messages = pl.DataFrame(
+        [(p.label, r.spec.id, r.spec.description.vi) for p in packs for r in p.rules],
+        schema={"pack": pl.String, "rule_id": pl.String, "message": pl.String},
+        orient="row",
+    )
+    stt = lines.select(*LINE_KEYS, "stt")
+    fired = (
+        hits.filter(pl.col("outcome") == "fired")
+        .join(messages, on=["pack", "rule_id"], how="left")
+        .join(stt, on=list(LINE_KEYS), how="left")
+    )
+    return _reason_rows(
+        fired,
+        code=pl.col("reason_code"),
+        source=pl.coalesce("rule_id", pl.lit("engine")),
+        message=pl.coalesce("message", pl.col("reason_code")),
+        line=pl.col("line_no").is_not_null(),
+    )
+
+
+def _quarantine_reasons(xml1: pl.DataFrame, quarantine: pl.DataFrame) -> pl.DataFrame:
+    """The lines validation refused, kept as reasons of their stored claims (each
+    line and code once)."""
+    stored = xml1.select(*CLAIM_KEYS)
+    return (
+        quarantine.filter(pl.col("line_no").is_not_null() & (pl.col("table") != "XML1"))
+        .join(stored, on=CLAIM_KEYS, how="semi")
+        .unique(
+            [*CLAIM_KEYS, "table", "line_no", "reason_code"],
+            keep="first",
+            maintain_order=True,
+        )
+        .pipe(
+            _reason_rows,
+            code=pl.col("reason_code"),
+            source=pl.lit("validation"),
+            message=pl.col("message"),
+        )
+    )
+
+
+def _text(expr: pl.Expr) -> pl.Expr:
+    return expr.cast(pl.String)
+
+
+def _line_reasons(lines: pl.DataFrame) -> list[pl.DataFrame]:
+    """The payment stage's reasons on lines, one frame per row of the table."""
+    return [
+        _reason_rows(
+            lines.filter(when),
+            code=pl.lit(code.value),
+            source=pl.lit("payment"),
+            message=pl.concat_str(pl.lit(MESSAGES[code] + ": "), detail),
+        )
+        for code, when, detail in _line_reason_table()
+    ]
+
+
+def _line_reason_table() -> list[LineReason]:
+    """Code, condition and detail of each line reason, in order."""
+    scope = pl.col("pham_vi").fill_null("1") == "1"
+    ratio_dv = pl.col("claimed_ratio_dv") != pl.col("law_ratio_dv")
+    group = pl.col("ma_nhom")
+    ratio_detail = pl.format(
+        "{} kê {}%, đúng {}%",
+        pl.col("code"),
+        pl.col("claimed_ratio_dv"),
+        pl.col("law_ratio_dv"),
+    )
+    claimed_bv, claimed_bh = _recomputed()
+    return [
+        LineReason(
+            R.CATALOG_PRICE,
+            (pl.col("law_price") > 0) & (pl.col("claimed_price") > pl.col("law_price")),
+            pl.format(
+                "{} đơn giá {}, giá danh mục {}",
+                pl.col("code"),
+                _text(pl.col("claimed_price")),
+                _text(pl.col("law_price")),
+            ),
+        ),
+        LineReason(
+            R.PAYMENT_RATIO,
+            scope & (pl.col("claimed_ratio_bh") != pl.col("law_ratio_bh")),
+            pl.format(
+                "{} kê {}%, đúng {}%",
+                pl.col("code"),
+                pl.col("claimed_ratio_bh"),
+                pl.col("law_ratio_bh"),
+            ),
+        ),
+        LineReason(R.EXAM_RATIO, ratio_dv & group.is_in(EXAM_GROUPS), ratio_detail),
+        LineReason(R.BED_RATIO, ratio_dv & group.is_in(BED_GROUPS), ratio_detail),
+        LineReason(
+            R.PROCEDURE_RATIO,
+            ratio_dv & group.is_in((*SURGERY_GROUPS, *PROCEDURE_GROUPS)),
+            ratio_detail,
+        ),
+        LineReason(
+            R.SERVICE_RATIO, ratio_dv & ~group.is_in(RATIO_GROUPS), ratio_detail
+        ),
+        LineReason(
+            R.SUPPLIES_CEILING,
+            pl.col("package_cut") > 0,
+            pl.format(
+                "{} giảm {} (phần vượt trần chuyển người bệnh tự trả)",
+                pl.col("code"),
+                _text(pl.col("package_cut")),
+            ),
+        ),
+        LineReason(
+            R.LINE_ARITHMETIC,
+            ((pl.col("claimed_bv") - claimed_bv).abs() > TOLERANCE)
+            | (scope & ((pl.col("claimed_bh") - claimed_bh).abs() > TOLERANCE)),
+            pl.format(
+                "{} THANH_TIEN_BV {} (tính lại {}), THANH_TIEN_BH {} (tính lại {})",
+                pl.col("code"),
+                _text(pl.col("claimed_bv")),
+                _text(claimed_bv),
+                _text(pl.col("claimed_bh")),
+                _text(claimed_bh),
+            ),
+        ),
+    ]
+
+
+def _recomputed() -> tuple[pl.Expr, pl.Expr]:
+    """THANH_TIEN_BV and THANH_TIEN_BH recomputed from the line's own claimed figures."""
+    claimed_bv = percent_of(
+        money(times(pl.col("claimed_qty"), pl.col("claimed_price_bv"))),
+        pl.col("claimed_ratio_dv"),
+    )
+    claimed_bh = percent_of(
+        percent_of(
+            money(times(pl.col("claimed_qty"), pl.col("claimed_price"))),
+            pl.col("claimed_ratio_dv"),
+        ),
+        pl.col("claimed_ratio_bh"),
+    )
+    return claimed_bv, claimed_bh
+
+
+def _claim_reasons(
+    xml1: pl.DataFrame, payment: Payment, lines: pl.DataFrame
+) -> list[pl.DataFrame]:
+    """The payment stage's reasons on claims, one frame per row of the table."""
+    return [
+        _reason_rows(
+            reason.rows,
+            code=reason.code,
+            source=pl.lit("payment"),
+            message=reason.message,
+            line=False,
+        )
+        for reason in _claim_reason_table(xml1, payment, lines)
+    ]
+
+
+def _claim_reason_table(
+    xml1: pl.DataFrame, payment: Payment, lines: pl.DataFrame
+) -> list[ClaimReason]:
+    """Claims, code and message of each claim reason, in order: MUC_HUONG, the
+    eligibility fact, a withdrawal, an unknown route code, underclaimed, the claim cap."""
+    facts = payment.claims
+    paid = lines.select(
+        *CLAIM_KEYS, "claimed_muc_huong", "law_muc_huong", "law_bhtt", "_cut"
+    ).filter(lines["refused_by"].is_null())
+    sums = (
+        paid.group_by(CLAIM_KEYS)
+        .agg(pl.col("law_bhtt").sum().alias("_law"), pl.col("_cut").sum().alias("_cut"))
+        .join(xml1.select(*CLAIM_KEYS, "t_bhtt"), on=CLAIM_KEYS, how="left")
+    )
+    return [
+        _benefit_reason(paid, facts),
+        ClaimReason(
+            facts.filter(pl.col("eligibility_reason").is_not_null()),
+            pl.col("eligibility_reason"),
+            pl.col("eligibility_reason").replace_strict(
+                {c.value: m for c, m in MESSAGES.items()},
+                default=pl.col("eligibility_reason"),
+            ),
+        ),
+        ClaimReason(
+            facts.filter(pl.col("route_class") == "withdrawal"),
+            pl.lit(R.CLAIM_WITHDRAWN.value),
+            pl.lit(MESSAGES[R.CLAIM_WITHDRAWN]),
+        ),
+        ClaimReason(
+            facts.filter(pl.col("route_class").is_null()),
+            pl.lit(R.ROUTE_UNKNOWN.value),
+            pl.format(
+                "{}: {}",
+                pl.lit(MESSAGES[R.ROUTE_UNKNOWN]),
+                pl.col("route_code").fill_null(""),
+            ),
+        ),
+        ClaimReason(
+            sums.filter(pl.col("_law") - pl.col("t_bhtt") > TOLERANCE),
+            pl.lit(R.UNDERCLAIMED.value),
+            pl.format(
+                "{}: đề nghị {}, được hưởng {}",
+                pl.lit(MESSAGES[R.UNDERCLAIMED]),
+                _text(pl.col("t_bhtt")),
+                _text(pl.col("_law")),
+            ),
+        ),
+        ClaimReason(
+            sums.filter(pl.col("_cut") > 0),
+            pl.lit(R.CLAIM_TOTAL_CAP.value),
+            pl.format(
+                "{}: giảm {}",
+                pl.lit(MESSAGES[R.CLAIM_TOTAL_CAP]),
+                _text(pl.col("_cut")),
+            ),
+        ),
+    ]
+
+
+def _benefit_reason(paid: pl.DataFrame, facts: pl.DataFrame) -> ClaimReason:
+    """Claims whose paid lines claim another MUC_HUONG than the law's: LOW_COST_THRESHOLD
+    where the low-cost threshold decides it, else BENEFIT_RATE_MISMATCH."""
+    rate = (
+        paid.filter(pl.col("claimed_muc_huong") != pl.col("law_muc_huong"))
+        .group_by(CLAIM_KEYS)
+        .agg(
+            pl.col("claimed_muc_huong").first().alias("_claimed_muc"),
+            pl.col("law_muc_huong").first().alias("_law_muc"),
+        )
+    )
+    rate = rate.join(facts, on=CLAIM_KEYS, how="left")
+    low_cost_decides = (
+        pl.col("on_route").fill_null(False)
+        & (pl.col("level_percent") * pl.col("route_rate") / 100 < 100)
+        & ~pl.col("primary_care").fill_null(False)
+        & (pl.col("low_cost") | (pl.col("_claimed_muc") == 100))
+    )
+    low_cost = pl.format(
+        "{}: mức hưởng {}% không đúng, đúng {}% "
+        "(T_TONGCHI_BH {} so với 15% lương cơ sở {} = {})",
+        pl.lit(MESSAGES[R.LOW_COST_THRESHOLD]),
+        _text(pl.col("_claimed_muc")),
+        _text(pl.col("_law_muc")),
+        _text(pl.col("law_t_tongchi_bh")),
+        _text(pl.col("base_salary")),
+        _text(pl.col("low_cost_limit")),
+    )
+    mismatch = pl.format(
+        "Mức hưởng {}% không đúng: thẻ {} mức {} ({}%), "
+        "MA_DOITUONG_KCB {} tỷ lệ tuyến {}% → {}%",
+        _text(pl.col("_claimed_muc")),
+        pl.col("object_code"),
+        _text(pl.col("benefit_level")),
+        _text(pl.col("level_percent")),
+        pl.col("route_code"),
+        _text(pl.col("route_rate")),
+        _text(pl.col("_law_muc")),
+    )
+    return ClaimReason(
+        rate,
+        pl.when(low_cost_decides)
+        .then(pl.lit(R.LOW_COST_THRESHOLD.value))
+        .otherwise(pl.lit(R.BENEFIT_RATE_MISMATCH.value)),
+        pl.when(low_cost_decides).then(low_cost).otherwise(mismatch),
+    )

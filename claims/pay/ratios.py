@@ -1,0 +1,167 @@
+"""The ratios of a line by law.
+
+Service ratio TYLE_TT_DV: exams ranked by price per claim and day get the ``exam_ratio``
+row of their rank (100/30/30/30/10/0); surgeries and procedures of a claim and day,
+ranked by amount, get 100 for the first and the ``procedure_ratio`` of their kind and
+team after it (same NGUOI_THUC_HIEN set = same team); bed-days keep a claimed shared-bed
+ratio of the ``bed_ratio`` rows (floored to the nearest one); the rest keep the claimed
+ratio, at most 100.
+
+Payment ratio TYLE_TT_BH: the catalog's (100 where it has none; 100 for a card level
+whose ``level_rule`` ignores payment ratios).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from claims.benefits import lookup
+from claims.pay.lines import times
+from claims.schema import (
+    BED_GROUPS,
+    CLAIM_KEYS,
+    EXAM_GROUPS,
+    PROCEDURE_GROUPS,
+    SURGERY_GROUPS,
+)
+
+
+def service_ratios(
+    lines: pl.DataFrame, benefits: pl.DataFrame, claims: pl.DataFrame
+) -> pl.DataFrame:
+    """TYLE_TT_DV by law: exam sequence, surgeries and procedures, shared beds."""
+    xml3 = pl.col("table") == "XML3"
+    exam = xml3 & pl.col("ma_nhom").is_in(EXAM_GROUPS)
+    works = xml3 & pl.col("ma_nhom").is_in((*SURGERY_GROUPS, *PROCEDURE_GROUPS))
+    bed = xml3 & pl.col("ma_nhom").is_in(BED_GROUPS)
+    needed = ("_i", *CLAIM_KEYS, "line_date", "stt", "line_no", "ma_nhom")
+    ranked = (
+        lines.with_row_index("_i")
+        .filter(exam | works)
+        .select(*needed, "law_price", "law_qty", "nguoi_thuc_hien")
+        .join(claims.select(*CLAIM_KEYS, "_adm"), on=CLAIM_KEYS, how="left")
+    )
+    special = pl.concat(
+        [
+            _exam_ratios(ranked.filter(pl.col("ma_nhom").is_in(EXAM_GROUPS)), benefits),
+            _procedure_ratios(
+                ranked.filter(~pl.col("ma_nhom").is_in(EXAM_GROUPS)), benefits
+            ),
+        ]
+    )
+    claimed = pl.col("claimed_ratio_dv")
+    law = (
+        pl.when(pl.col("_law").is_not_null())
+        .then(pl.col("_law"))
+        .when(bed)
+        .then(_bed_ratio(claimed, benefits))
+        .otherwise(pl.min_horizontal(claimed, pl.lit(100)))
+    )
+    return (
+        lines.with_row_index("_i")
+        .join(special, on="_i", how="left", maintain_order="left")
+        .with_columns(law.fill_null(claimed).cast(pl.Int64).alias("law_ratio_dv"))
+        .drop("_i", "_law")
+    )
+
+
+def payment_ratios(lines: pl.DataFrame, claims: pl.DataFrame) -> pl.DataFrame:
+    """TYLE_TT_BH by law and the budget-paid scope of level-5 cards."""
+    facts = claims.select(*CLAIM_KEYS, "ignore_payment_ratio", "out_of_list_budget")
+    lines = lines.join(facts, on=CLAIM_KEYS, how="left", maintain_order="left")
+    ratio = (
+        pl.when(pl.col("ignore_payment_ratio"))
+        .then(pl.lit(100))
+        .otherwise(
+            pl.min_horizontal(pl.col("catalog_ratio").fill_null(100), pl.lit(100))
+        )
+    )
+    return lines.with_columns(ratio.cast(pl.Int64).alias("law_ratio_bh"))
+
+
+def _ranked(subset: pl.DataFrame, by: list[pl.Expr]) -> pl.DataFrame:
+    """``subset`` with ``_rank``: 0-based within its claim and day, ordered by ``by``
+    (ascending) then STT and line number."""
+    group = [*CLAIM_KEYS, "line_date"]
+    keys = [k.alias(f"_by{i}") for i, k in enumerate(by)]
+    return (
+        subset.with_columns(keys)
+        .sort([*group, *(f"_by{i}" for i in range(len(by))), "stt", "line_no"])
+        .with_columns(pl.int_range(pl.len(), dtype=pl.Int64).over(group).alias("_rank"))
+        .drop([f"_by{i}" for i in range(len(by))])
+    )
+
+
+def _exam_ratios(exams: pl.DataFrame, benefits: pl.DataFrame) -> pl.DataFrame:
+    """``_i, _law``: the exam sequence of each claim and day, highest price first."""
+    ranked = _ranked(exams, [-pl.col("law_price")])
+    key = (
+        pl.when(pl.col("_rank") < 5)
+        .then((pl.col("_rank") + 1).cast(pl.String))
+        .otherwise(pl.lit("6+"))
+    )
+    ratio = lookup(
+        ranked, benefits, "exam_ratio", {"key": key}, pl.col("_adm"), name="_law"
+    )
+    return ranked.select("_i", ratio.cast(pl.Int64))
+
+
+def _procedure_ratios(works: pl.DataFrame, benefits: pl.DataFrame) -> pl.DataFrame:
+    """``_i, _law``: surgeries before procedures (the most complex service first), each
+    by amount; the first 100, later ones by kind and team (the same NGUOI_THUC_HIEN set
+    as the first is the same team)."""
+    procedure = pl.col("ma_nhom").is_in(PROCEDURE_GROUPS)
+    team = (
+        pl.col("nguoi_thuc_hien")
+        .fill_null("")
+        .str.split(";")
+        .list.eval(pl.element().str.strip_chars())
+        .list.sort()
+        .list.join(";")
+    )
+    amount = times(pl.col("law_price"), pl.col("law_qty"))
+    ranked = _ranked(works.with_columns(team.alias("_team")), [procedure, -amount])
+    first_team = (
+        pl.col("_team")
+        .filter(pl.col("_rank") == 0)
+        .first()
+        .over(*CLAIM_KEYS, "line_date")
+    )
+    key2 = (
+        pl.when(pl.col("_rank") == 0)
+        .then(pl.lit("first"))
+        .when(procedure)
+        .then(pl.lit("additional"))
+        .when(pl.col("_team") == first_team)
+        .then(pl.lit("same_team"))
+        .otherwise(pl.lit("other_team"))
+    )
+    kind = pl.when(procedure).then(pl.lit("procedure")).otherwise(pl.lit("surgery"))
+    ranked = ranked.with_columns(kind.alias("_kind"), key2.alias("_key2"))
+    ratio = lookup(
+        ranked,
+        benefits,
+        "procedure_ratio",
+        {"key": pl.col("_kind"), "key2": pl.col("_key2")},
+        pl.col("_adm"),
+        name="_law",
+    )
+    return ranked.select("_i", ratio.cast(pl.Int64))
+
+
+def _bed_ratio(claimed: pl.Expr, benefits: pl.DataFrame) -> pl.Expr:
+    """The claimed bed ratio floored to the nearest allowed one: 100 or a ``shared``
+    ``bed_ratio`` row of the catalog (0 below them all)."""
+    shared = sorted(
+        {
+            int(v)
+            for v in benefits.filter(
+                (pl.col("kind") == "bed_ratio") & (pl.col("key") == "shared")
+            )["value"]
+        },
+        reverse=True,
+    )
+    ratio: pl.Expr = pl.lit(0)
+    for value in reversed([100, *shared]):  # floored to the nearest allowed ratio
+        ratio = pl.when(claimed >= value).then(pl.lit(value)).otherwise(ratio)
+    return ratio

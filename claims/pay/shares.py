@@ -1,0 +1,250 @@
+"""Who pays what of a line: the claim's facts, MUC_HUONG and the shares.
+
+Per claim, MUC_HUONG = card level % × route rate %, where the route class of
+MA_DOITUONG_KCB (``route_code``) says on-route (100), or which ``route_rate`` row applies
+(the facility's pre-2025 tier or the code's own class, inpatient or outpatient). On-route
+claims are paid 100 % at primary level (``primary_care``), under the low-cost threshold
+(T_TONGCHI_BH < ``low_cost_share`` × base salary) and, per line, from the 5-year
+exemption date to the end of its calendar year (NGAY_MIEN_CCT ≤ line date, same
+year). Then T_BHTT = BH × MUC_HUONG, T_BNCCT = BH − T_BHTT, T_BNTT = BV − BH
+(− budget); other sources (T_NGUONKHAC, case (a) of §1.13.5) offset self-pay, then
+co-pay, then the fund.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from claims.benefits import base_salary, lookup
+from claims.dates import admission_date
+from claims.eligibility import eligibility
+from claims.features import facility_of
+from claims.money import MONEY, round_half_up
+from claims.pay.lines import EXACT, PERCENT, money, percent_of, times
+from claims.schema import CLAIM_KEYS, INPATIENT, Batch
+
+
+def claim_facts(
+    batch: Batch, benefits: pl.DataFrame, salaries: pl.DataFrame
+) -> pl.DataFrame:
+    """Per claim: eligibility, facility, route class and rate, base salary, thresholds."""
+    claims = _claim_rows(batch, benefits)
+    adm = pl.col("_adm")
+
+    def at(
+        kind: str, name: str, column: str = "value", **keys: pl.Expr | str
+    ) -> pl.Series:
+        # looks up in ``claims`` as it is when called (late binding, on purpose)
+        return lookup(claims, benefits, kind, keys, adm, name=name, column=column)
+
+    code = pl.col("ma_doituong_kcb")
+    claims = claims.with_columns(
+        at("route_code", "route_class", column="key2", key=code),
+        at("route_code", "on_route", key=code) > 0,
+    )
+    in_out = (
+        pl.when(pl.col("inpatient"))
+        .then(pl.lit("inpatient"))
+        .otherwise(pl.lit("outpatient"))
+    )
+    rate_key = (
+        pl.when(pl.col("route_class") == "off")
+        .then(pl.col("facility_tier"))
+        .otherwise(pl.col("route_class"))
+    )
+    tier, level = pl.col("facility_tier"), pl.col("benefit_level").cast(pl.String)
+    claims = claims.with_columns(
+        at("route_rate", "_rate", key=rate_key, key2=in_out, key3=tier),
+        at("primary_care", "_p1", key="tier", key2=tier),
+        at("primary_care", "_p2", key="level_2025", key2=pl.col("facility_level")),
+        at("threshold", "_share", key="low_cost_share"),
+        at("threshold", "_multiple", key="supplies_ceiling_multiple"),
+        at("threshold", "_other_case", key="other_source_case"),
+        at("level_rule", "_ignore", key=level, key2="ignore_payment_ratio"),
+        at("level_rule", "_budget", key=level, key2="out_of_list_budget"),
+        base_salary(claims, salaries, adm).cast(MONEY),
+    )
+    return claims.with_columns(*_derived_facts())
+
+
+def _claim_rows(batch: Batch, benefits: pl.DataFrame) -> pl.DataFrame:
+    """Per claim: object code, stay, admission, exemption date, eligibility, facility."""
+    xml1 = batch.xml1
+    return (
+        xml1.select(
+            *CLAIM_KEYS,
+            "ma_doituong_kcb",
+            pl.col("ma_loai_kcb").is_in(INPATIENT).fill_null(False).alias("inpatient"),
+            admission_date().alias("_adm"),
+            pl.col("ngay_mien_cct").dt.date().alias("exempt_from"),
+        )
+        .join(
+            eligibility(xml1, benefits),
+            on=CLAIM_KEYS,
+            how="left",
+            maintain_order="left",
+        )
+        .join(facility_of(batch), on=CLAIM_KEYS, how="left", maintain_order="left")
+    )
+
+
+def _derived_facts() -> list[pl.Expr]:
+    """The claim's figures from its catalog rows: route rate, primary care, thresholds."""
+    return [
+        pl.col("ma_doituong_kcb").alias("route_code"),
+        pl.when(pl.col("route_class") == "on")
+        .then(pl.lit(100))
+        .otherwise(pl.col("_rate"))
+        .cast(PERCENT)
+        .alias("route_rate"),
+        (pl.col("_p1").is_not_null() | pl.col("_p2").is_not_null()).alias(
+            "primary_care"
+        ),
+        percent_of(pl.col("base_salary"), pl.col("_share") * 100).alias(
+            "low_cost_limit"
+        ),
+        money(times(pl.col("base_salary"), pl.col("_multiple"))).alias(
+            "supplies_ceiling"
+        ),
+        (pl.col("_ignore").fill_null(0) > 0).alias("ignore_payment_ratio"),
+        (pl.col("_budget").fill_null(0) > 0).alias("out_of_list_budget"),
+        pl.col("benefit_percent").cast(PERCENT).alias("level_percent"),
+    ]
+
+
+def muc_huong(claims: pl.DataFrame, totals: pl.DataFrame) -> pl.DataFrame:
+    """MUC_HUONG per claim: level × route, 100 on-route at primary level or under the
+    low-cost threshold (on the law's T_TONGCHI_BH)."""
+    claims = claims.join(
+        totals, on=CLAIM_KEYS, how="left", maintain_order="left"
+    ).with_columns(pl.col("law_t_tongchi_bh").fill_null(pl.lit(0).cast(MONEY)))
+    on_route = pl.col("on_route").fill_null(False)
+    low = on_route & (pl.col("law_t_tongchi_bh") < pl.col("low_cost_limit")).fill_null(
+        False
+    )
+    base = (
+        pl.col("level_percent").cast(EXACT)
+        * pl.col("route_rate").cast(EXACT)
+        / pl.lit(100).cast(EXACT)
+    )
+    full = low | (on_route & pl.col("primary_care"))
+    muc = (
+        pl.when(
+            pl.col("eligibility_reason").is_not_null()
+            & pl.col("level_percent").is_null()
+        )
+        .then(pl.lit(0))
+        .when(full)
+        .then(pl.lit(100))
+        .otherwise(base)
+    )
+    return claims.with_columns(
+        low.alias("low_cost"),
+        round_half_up(muc.fill_null(0).cast(EXACT), 2)
+        .cast(PERCENT)
+        .alias("law_muc_huong"),
+    )
+
+
+def shares(lines: pl.DataFrame, claims: pl.DataFrame) -> pl.DataFrame:
+    """Fund share, co-pay and self-pay per line, with other sources (T_NGUONKHAC).
+
+    The ``other_source_case`` threshold at admission chooses the reading of §1.13.5:
+    1 = case (a), support for this patient: the shares are computed as usual, then the
+    other sources offset self-pay, then co-pay, then the fund; 2 = case (b), support
+    given to the facility: it comes off the cost first and the rest is split as usual.
+    """
+    facts = claims.select(
+        *CLAIM_KEYS,
+        pl.col("law_muc_huong").alias("_muc"),
+        "on_route",
+        "exempt_from",
+        "_other_case",
+    )
+    lines = lines.join(facts, on=CLAIM_KEYS, how="left", maintain_order="left")
+    return _offset(_split(lines))
+
+
+def _line_muc_huong() -> pl.Expr:
+    """The claim's MUC_HUONG, or 100 on-route where the exemption is in force: the
+    certificate exempts co-pay from its date to the end of that calendar year (Law
+    46/2014 art. 22.1(e): co-pay "in the year" above 6 months of base salary)."""
+    since = pl.col("exempt_from")
+    in_force = (since <= pl.col("line_date")) & (
+        since.dt.year() == pl.col("line_date").dt.year()
+    )
+    exempt = pl.col("on_route").fill_null(False) & in_force.fill_null(False)
+    return pl.when(exempt).then(pl.lit(100).cast(PERCENT)).otherwise(pl.col("_muc"))
+
+
+def _split(lines: pl.DataFrame) -> pl.DataFrame:
+    """``law_muc_huong`` per line, then BH (shrunk in case (b)) into ``_fund`` and
+    ``_copay``, the rest of BV into ``_self``; ``_other`` is what case (a) offsets."""
+    zero = pl.lit(0).cast(MONEY)
+    other = pl.min_horizontal(
+        pl.max_horizontal(pl.col("claimed_nguonkhac"), zero), pl.col("law_bv")
+    )
+    # case (b): support to the facility comes off the cost first, the rest is split
+    # as usual; THANH_TIEN_BH shrinks in proportion (BH × (BV − other) / BV)
+    general = (pl.col("_other_case") == 2) & (pl.col("_other") > 0)
+    safe_bv = pl.when(pl.col("law_bv") > 0).then(pl.col("law_bv")).otherwise(None)
+    shrunk = money(
+        pl.col("law_bh").cast(EXACT)
+        * (pl.col("law_bv") - pl.col("_other")).cast(EXACT)
+        / safe_bv.cast(EXACT)
+    )
+    return (
+        lines.with_columns(
+            _line_muc_huong().cast(PERCENT).alias("law_muc_huong"),
+            other.alias("_other"),
+        )
+        .with_columns(
+            pl.when(general).then(shrunk).otherwise(pl.col("law_bh")).alias("law_bh"),
+            pl.when(general).then(pl.col("_other")).otherwise(zero).alias("_off_top"),
+        )
+        .with_columns(
+            percent_of(pl.col("law_bh"), pl.col("law_muc_huong")).alias("_fund"),
+            # case (a) offsets what is left of the other sources below
+            (pl.col("_other") - pl.col("_off_top")).alias("_other"),
+        )
+        .with_columns(
+            (pl.col("law_bh") - pl.col("_fund")).alias("_copay"),
+            (
+                pl.col("law_bv")
+                - pl.col("_off_top")
+                - pl.col("law_bh")
+                - pl.col("law_budget")
+            ).alias("_self"),
+        )
+    )
+
+
+def _offset(lines: pl.DataFrame) -> pl.DataFrame:
+    """Case (a): the other sources offset self-pay, then co-pay, then the fund; the
+    line's T_BHTT, T_BNCCT, T_BNTT and T_NGUONKHAC by law."""
+    zero = pl.lit(0).cast(MONEY)
+    to_self = pl.min_horizontal(
+        pl.col("_other"), pl.max_horizontal(pl.col("_self"), zero)
+    )
+    lines = (
+        lines.with_columns(to_self.alias("_a1"))
+        .with_columns(
+            pl.min_horizontal(pl.col("_other") - pl.col("_a1"), pl.col("_copay")).alias(
+                "_a2"
+            )
+        )
+        .with_columns(
+            pl.min_horizontal(
+                pl.col("_other") - pl.col("_a1") - pl.col("_a2"), pl.col("_fund")
+            ).alias("_a3")
+        )
+    )
+    return lines.with_columns(
+        (pl.col("_fund") - pl.col("_a3")).cast(MONEY).alias("law_bhtt"),
+        (pl.col("_copay") - pl.col("_a2")).cast(MONEY).alias("law_bncct"),
+        (pl.col("_self") - pl.col("_a1")).cast(MONEY).alias("law_bntt"),
+        (pl.col("_off_top") + pl.col("_a1") + pl.col("_a2") + pl.col("_a3"))
+        .cast(MONEY)
+        .alias("law_nguonkhac"),
+        pl.col("law_bh").cast(MONEY),
+    )

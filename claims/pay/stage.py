@@ -1,0 +1,113 @@
+"""The payment stage function: the law's amounts for every line and claim of a batch.
+
+Steps, in order: the claim's facts (:mod:`claims.pay.shares`), the lines with their
+accepted quantity and payable price (:mod:`claims.pay.lines`), the service and payment
+ratios (:mod:`claims.pay.ratios`), the line amounts, the supplies ceiling
+(:mod:`claims.pay.ceiling`), MUC_HUONG on the law's T_TONGCHI_BH and the shares.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import polars as pl
+
+from claims.money import MONEY
+from claims.pay.ceiling import supplies_ceiling
+from claims.pay.lines import AMOUNTS, PERCENT, amounts, lines_of
+from claims.pay.ratios import payment_ratios, service_ratios
+from claims.pay.shares import claim_facts, muc_huong, shares
+from claims.schema import CLAIM_KEYS, Batch
+
+PAY_LINE_SCHEMA: dict[str, pl.DataType] = {
+    "file_id": pl.String(),
+    "hoso_idx": pl.UInt32(),
+    "table": pl.String(),
+    "line_no": pl.UInt32(),
+    "stt": pl.Int64(),
+    "ma_nhom": pl.String(),
+    "code": pl.String(),
+    "line_date": pl.Date(),
+    "pham_vi": pl.String(),
+    "claimed_qty": pl.Decimal(38, 3),
+    "law_qty": pl.Decimal(38, 3),
+    "claimed_price_bv": pl.Decimal(38, 3),
+    "claimed_price": pl.Decimal(38, 3),
+    "law_price": pl.Decimal(38, 3),
+    "price_reason": pl.String(),
+    "claimed_ratio_dv": pl.Int64(),
+    "law_ratio_dv": pl.Int64(),
+    "claimed_ratio_bh": pl.Int64(),
+    "law_ratio_bh": pl.Int64(),
+    "claimed_muc_huong": PERCENT,
+    "law_muc_huong": PERCENT,
+    "package_cut": MONEY,
+    "law_budget": MONEY,
+    **{f"claimed_{a}": MONEY for a in AMOUNTS},
+    **{f"law_{a}": MONEY for a in AMOUNTS},
+}
+"""One row per XML2/XML3 line: the claimed figures next to the law's."""
+
+PAY_CLAIM_SCHEMA: dict[str, pl.DataType] = {
+    "file_id": pl.String(),
+    "hoso_idx": pl.UInt32(),
+    "inpatient": pl.Boolean(),
+    "object_code": pl.String(),
+    "benefit_level": pl.Int64(),
+    "level_percent": PERCENT,
+    "route_code": pl.String(),
+    "route_class": pl.String(),
+    "on_route": pl.Boolean(),
+    "route_rate": PERCENT,
+    "base_salary": MONEY,
+    "low_cost_limit": MONEY,
+    "low_cost": pl.Boolean(),
+    "primary_care": pl.Boolean(),
+    "exempt_from": pl.Date(),
+    "law_muc_huong": PERCENT,
+    "supplies_ceiling": MONEY,
+    "eligibility_reason": pl.String(),
+    "law_t_tongchi_bh": MONEY,
+}
+"""One row per claim: the facts its MUC_HUONG was decided from."""
+
+
+class Payment(NamedTuple):
+    """The payment stage's result."""
+
+    lines: pl.DataFrame
+    """:data:`PAY_LINE_SCHEMA`."""
+    claims: pl.DataFrame
+    """:data:`PAY_CLAIM_SCHEMA`."""
+
+
+def pay(
+    batch: Batch,
+    benefits: pl.DataFrame,
+    salaries: pl.DataFrame,
+    hits: pl.DataFrame | None = None,
+) -> Payment:
+    """The law's amounts for every line and claim of a batch.
+
+    Args:
+        batch: the typed tables and their prices (``claims.price``).
+        benefits: the resolved ``benefits`` catalog.
+        salaries: the resolved ``base_salary`` catalog.
+        hits: rule hits (``rules.evaluate.HIT_SCHEMA``); fired ``cap``/``adjust`` hits
+            set the accepted quantity of their line (the lowest wins).
+    """
+    claims = claim_facts(batch, benefits, salaries)
+    lines = lines_of(batch, hits)
+    lines = service_ratios(lines, benefits, claims)
+    lines = payment_ratios(lines, claims)
+    lines = amounts(lines)
+    lines = supplies_ceiling(lines, claims)
+    totals = lines.group_by(CLAIM_KEYS).agg(
+        pl.col("law_bh").sum().alias("law_t_tongchi_bh")
+    )
+    claims = muc_huong(claims, totals)
+    lines = shares(lines, claims)
+    return Payment(
+        lines.select(list(PAY_LINE_SCHEMA)).cast(pl.Schema(PAY_LINE_SCHEMA)),
+        claims.select(list(PAY_CLAIM_SCHEMA)).cast(pl.Schema(PAY_CLAIM_SCHEMA)),
+    )
