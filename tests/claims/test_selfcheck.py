@@ -1,0 +1,98 @@
+"""``giamdinh check`` goes through the daily run's path: on the same files it decides
+every claim as the daily run did (a claim with a repeated STT, whose line validation
+quarantined, is partially accepted by both, not rejected for its totals by one)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import polars as pl
+import pytest
+
+from claims.pipeline.context import Reference
+from claims.pipeline.selfcheck import MONEY_FIELDS, check_files
+from tests.conftest import GeneratedDay
+
+Key = tuple[str, str]
+
+
+@pytest.fixture(scope="module")
+def checked(generated_day: GeneratedDay) -> list[dict[str, Any]]:
+    """``check`` of every file of the generated day (what the daily run stored)."""
+    rows, readable = check_files(
+        list(generated_day.files), Reference.load(None, "vn-bhyt")
+    )
+    assert readable
+    return rows
+
+
+def _stored(day: GeneratedDay) -> dict[Key, dict[str, Any]]:
+    decisions = day.sql("SELECT * FROM decisions")
+    out = {}
+    for row in decisions.iter_rows(named=True):
+        out[(row["ma_cskcb"], row["ma_lk"])] = {
+            "outcome": row["outcome"],
+            "accepted": {f: row[f"accepted_{f}"] for f in MONEY_FIELDS},
+            "rejected_amount": row["rejected_amount"],
+            "codes": sorted(row["reason_codes"]),
+        }
+    return out
+
+
+def _decided(rows: list[dict[str, Any]]) -> dict[Key, dict[str, Any]]:
+    return {
+        (r["ma_cskcb"], r["ma_lk"]): {
+            "outcome": r["outcome"],
+            "accepted": {f: Decimal(v) for f, v in r["accepted"].items()},
+            "rejected_amount": Decimal(r["rejected_amount"]),
+            "codes": sorted({reason["code"] for reason in r["reasons"]}),
+        }
+        for r in rows
+        if "outcome" in r
+    }
+
+
+def test_check_decides_every_claim_as_the_daily_run(
+    generated_day: GeneratedDay, checked: list[dict[str, Any]]
+) -> None:
+    stored = _stored(generated_day)
+    decided = _decided(checked)
+    assert len(stored) > 500
+    assert set(decided) == set(stored)
+    differ = {k: (decided[k], stored[k]) for k in stored if decided[k] != stored[k]}
+    assert not differ, f"check and run differ on {len(differ)} claims: {differ}"
+
+
+def test_check_refuses_the_claims_the_daily_run_rejected(
+    generated_day: GeneratedDay, checked: list[dict[str, Any]]
+) -> None:
+    rejected = generated_day.sql(
+        "SELECT ma_lk FROM claim_status WHERE status = 'rejected'"
+    )["ma_lk"]
+    refused = [r for r in checked if "error" in r]
+    assert rejected.len() > 0
+    assert sorted(r["ma_lk"] for r in refused) == sorted(rejected)
+    assert len(checked) == len(refused) + len(_decided(checked))
+
+
+def test_a_claim_with_a_repeated_stt_is_partially_accepted_by_check(
+    generated_day: GeneratedDay, checked: list[dict[str, Any]]
+) -> None:
+    """A repeated STT on a drug or service line cuts that line's money; on a lab result
+    (XML4) it cuts nothing. Either way the claim is not rejected for its totals."""
+    truth = generated_day.truth.filter(pl.col("kind") == "duplicate_stt")
+    decided = _decided(checked)
+    money = 0
+    for ma_cskcb, ma_lk, table in truth.select("ma_cskcb", "ma_lk", "table").rows():
+        claim = decided[(ma_cskcb, ma_lk)]
+        assert "TOTAL_MISMATCH" not in claim["codes"], ma_lk
+        assert "LINE_DUPLICATE_KEY" in claim["codes"], ma_lk
+        assert claim["accepted"]["t_bhtt"] > 0, ma_lk
+        if table in ("XML2", "XML3"):
+            money += 1
+            assert claim["outcome"] == "partially_accepted", ma_lk
+            assert claim["rejected_amount"] > 1, ma_lk
+        else:
+            assert claim["outcome"] == "accepted", ma_lk
+    assert money > 3
