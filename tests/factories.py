@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import base64
 import copy
+import hashlib
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+import yaml
 from lxml import etree
 
+from catalogs.loader import catalog_dir
 from claims.xml130 import PARSED_TABLES
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -101,3 +105,18 @@ def giamdinh(*args: str) -> subprocess.CompletedProcess[str]:
         check=False,
         env={**os.environ, "COLUMNS": "250"},
     )
+
+
+def lower_benefit_level_4(root: Path) -> Path:
+    """A catalog overlay at ``root`` where benefit level 4 pays 70 % instead of 80 %
+    (the built-in ``benefits`` version 2009-07-01, its hash updated); ``root``."""
+    target = root / "benefits" / "2009-07-01"
+    shutil.copytree(catalog_dir("benefits") / "2009-07-01", target)
+    rows = (target / "rows.csv").read_text(encoding="utf-8")
+    changed = rows.replace("benefit_level,4,,,,80,", "benefit_level,4,,,,70,")
+    assert changed != rows
+    (target / "rows.csv").write_text(changed, encoding="utf-8")
+    manifest = yaml.safe_load((target / "manifest.yaml").read_text(encoding="utf-8"))
+    manifest["sha256"] = hashlib.sha256(changed.encode()).hexdigest()
+    (target / "manifest.yaml").write_text(yaml.safe_dump(manifest), encoding="utf-8")
+    return root

@@ -4,9 +4,7 @@ one facility after another: each posts its own recoveries under its own id."""
 
 from __future__ import annotations
 
-import hashlib
 import json
-import shutil
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -14,13 +12,11 @@ from typing import Any
 import duckdb
 import polars as pl
 import pytest
-import yaml
 
-from catalogs.loader import catalog_dir
 from claims.money import MONEY
 from claims.pipeline.audit import compare
 from tests.conftest import PERIOD, GeneratedDay
-from tests.factories import giamdinh
+from tests.factories import giamdinh, lower_benefit_level_4
 
 D = Decimal
 KEYS = {"file_id": pl.String, "hoso_idx": pl.UInt32}
@@ -182,26 +178,12 @@ def test_only_new_reasons_of_changed_claims_are_counted_per_rule(
 # ---- giamdinh audit --post, one facility at a time
 
 
-def _lower_level_4(root: Path) -> Path:
-    """A catalog overlay where benefit level 4 pays 70 % instead of 80 %."""
-    target = root / "benefits" / "2009-07-01"
-    shutil.copytree(catalog_dir("benefits") / "2009-07-01", target)
-    rows = (target / "rows.csv").read_text(encoding="utf-8")
-    changed = rows.replace("benefit_level,4,,,,80,", "benefit_level,4,,,,70,")
-    assert changed != rows
-    (target / "rows.csv").write_text(changed, encoding="utf-8")
-    manifest = yaml.safe_load((target / "manifest.yaml").read_text(encoding="utf-8"))
-    manifest["sha256"] = hashlib.sha256(changed.encode()).hexdigest()
-    (target / "manifest.yaml").write_text(yaml.safe_dump(manifest), encoding="utf-8")
-    return root
-
-
 @pytest.mark.e2e
 def test_facility_scoped_audits_each_post_their_recoveries(
     generated_day: GeneratedDay, tmp_path: Path
 ) -> None:
     settings = generated_day.copy(tmp_path / "data")
-    overlay = _lower_level_4(tmp_path / "overlay")
+    overlay = lower_benefit_level_4(tmp_path / "overlay")
     decisions = generated_day.sql("SELECT * FROM decisions")
     pack = decisions["pack"].drop_nulls().mode()[0].split("#")[0]
     # facilities with claims paid at 80 % of level 4 (the overlay recovers from them),

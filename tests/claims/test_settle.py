@@ -23,7 +23,7 @@ from claims.settle import months_of, overlapping
 from claims.store.ledger import ledger_of
 from claims.store.runs import open_store
 from tests.conftest import PERIOD, GeneratedDay
-from tests.factories import giamdinh
+from tests.factories import giamdinh, lower_benefit_level_4
 
 RECORDED, POSTED = "2026-11-02T08:00:00+00:00", "2026-11-03T09:30:00+00:00"
 
@@ -306,30 +306,13 @@ def test_audit_with_a_lower_benefit_level_reports_recoveries(
     claim paid in full before is now overpaid; the audit reports recoveries per
     facility, claim and reason, and proposes ledger entries, without touching the
     stored decisions."""
-    import hashlib
-    import shutil
-
-    import yaml
-
-    from catalogs.loader import catalog_dir
     from claims.pipeline.audit import run_audit
 
     settings, _ = settled
-    target = tmp_path / "overlay" / "benefits" / "2009-07-01"
-    shutil.copytree(catalog_dir("benefits") / "2009-07-01", target)
-    rows = (target / "rows.csv").read_text(encoding="utf-8")
-    changed = rows.replace("benefit_level,4,,,,80,", "benefit_level,4,,,,70,")
-    assert changed != rows
-    (target / "rows.csv").write_text(changed, encoding="utf-8")
-    manifest = yaml.safe_load((target / "manifest.yaml").read_text(encoding="utf-8"))
-    manifest["sha256"] = hashlib.sha256(changed.encode()).hexdigest()
-    (target / "manifest.yaml").write_text(yaml.safe_dump(manifest), encoding="utf-8")
-
+    overlay = lower_benefit_level_4(tmp_path / "overlay")
     claims, _ = _decisions(settings)
     pack = claims["pack"].drop_nulls().mode()[0].split("#")[0]
-    audit_settings = Settings(
-        data_dir=settings.data_dir, catalog_dir=tmp_path / "overlay"
-    )
+    audit_settings = Settings(data_dir=settings.data_dir, catalog_dir=overlay)
     report, _ = run_audit(audit_settings, "2026-10", pack, None)
     facilities = report["facilities"]
     assert facilities["recovery"].sum() > 0

@@ -77,6 +77,16 @@ def test_explain_shows_the_rule_that_fired_on_a_stored_claim(store: Path) -> Non
     stored = next(x for x in done.stdout.splitlines() if "stored" in x)
     now = next(x for x in done.stdout.splitlines() if x.strip("│ ").startswith("now"))
     assert stored.split("│")[2:5] == now.split("│")[2:5]
+    # the stored row is the stored decision: its run and pack versions
+    with duckdb.connect(str(store / "giamdinh.duckdb"), read_only=True) as con:
+        run_id, pack = con.sql(
+            "SELECT d.run_id, d.pack FROM decisions d JOIN claims c "
+            "USING (file_id, hoso_idx) WHERE c.ma_cskcb = ? AND c.ma_lk = ?",
+            params=[facility, claim],
+        ).fetchall()[0]
+    assert stored.split("│")[2].strip() == run_id
+    assert pack in stored
+    assert "catalog versions: the same as the stored decision's" in done.stdout
     missing = _giamdinh(
         "explain", "--facility", facility, "--claim", "NOPE", "--data-dir", str(store)
     )
