@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from claims.config import Settings  # noqa: E402
 from claims.pipeline.daily import run_inbox  # noqa: E402
-from claims.synthetic.generate import generate  # noqa: E402
+from claims.synthetic import generate  # noqa: E402
 from claims.xml130 import PARSED_TABLES  # noqa: E402
 
 

@@ -27,11 +27,11 @@ Methods:
   catalog and code to the national rows, the facility row preferred; it builds the same
   18 output columns as the engine, into a DuckDB table.
 * ``duckdb-price``: the same two joins returning the catalog price only (the bare join).
-* ``rows``: a prototype kept in this file, not the engine: keys dictionary-encoded to
-  integers (facility, code, catalog as Enums), an equi-join on the key with a date
-  range filter giving each line its catalog row number (scattered into one array, the
-  national pass only over lines still without one), then one gather of the catalog
-  columns. Same output as the engine, column for column.
+* ``rows``: a prototype kept in ``pricing_methods.py``, not the engine: keys
+  dictionary-encoded to integers (facility, code, catalog as Enums), an equi-join on the
+  key with a date range filter giving each line its catalog row number (scattered into
+  one array, the national pass only over lines still without one), then one gather of
+  the catalog columns. Same output as the engine, column for column.
 
 Every method's output is compared with the engine's on each of its columns for every
 line (``mismatches`` counts lines whose catalog price differs; it must be 0). ``--stages``
@@ -63,18 +63,18 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import Laps  # noqa: E402
-from catalogs.resolve import VERSION, load_catalogs  # noqa: E402
-from claims.dates import line_date  # noqa: E402
-from claims.errors import ReasonCode as R  # noqa: E402
-from claims.price import (  # noqa: E402
-    PriceCatalogs,
-    _unified,
-    price_lines,
-    priced_lines,
-    probe_lines,
+from benchmarks.pricing_methods import (  # noqa: E402
+    CATALOGS,
+    DUCKDB_PRICE_SQL,
+    DUCKDB_SQL,
+    compare,
+    engine_stages,
+    price_by_rows,
+    priced_by,
 )
+from catalogs.resolve import VERSION, load_catalogs  # noqa: E402
+from claims.price import PriceCatalogs, price_lines  # noqa: E402
 
-CATALOGS = ("drugs", "services", "supplies")
 METHODS = ("engine", "duckdb", "duckdb-price", "rows")
 LABELS = {
     "engine": "engine price_lines",
@@ -83,7 +83,6 @@ LABELS = {
     "rows": "prototype: int keys + row gather",
     "stages": "engine, step by step",
 }
-KEY = ["table", "line_no"]
 YEAR = date(2025, 1, 1)
 
 
@@ -262,273 +261,6 @@ def _churn(
     )
 
 
-# ---------------------------------------------------------------- methods
-
-
-SUPPLY = pl.col("ma_vat_tu").is_not_null()
-TABLES = (
-    # table, catalog name, catalog index in CATALOGS, code, claimed price column
-    ("XML2", pl.lit("drugs"), pl.lit(0), pl.col("ma_thuoc"), "don_gia"),
-    (
-        "XML3",
-        pl.when(SUPPLY).then(pl.lit("supplies")).otherwise(pl.lit("services")),
-        pl.when(SUPPLY).then(2).otherwise(1),
-        pl.coalesce("ma_vat_tu", "ma_dich_vu"),
-        "don_gia_bh",
-    ),
-)
-ATTACHED = ["don_gia", "tyle_tt_bh", "tran_tt", "max_per_day", VERSION]
-
-
-def engine_stages(
-    xml2: pl.DataFrame, xml3: pl.DataFrame, prices: PriceCatalogs, lap: Laps
-) -> pl.DataFrame:
-    """``price_lines`` with ``catalogs.resolve.as_of`` inlined, step by step, timed."""
-    drugs = _unified(prices.drugs, "drugs", "ma_thuoc")
-    xml3_catalog = pl.concat(
-        [
-            _unified(prices.services, "services", "ma_dich_vu"),
-            _unified(prices.supplies, "supplies", "ma_vat_tu"),
-        ]
-    )
-    lap("catalogs: unified shape")
-    parts = []
-    for (table, catalog, _, code, claimed), lines, resolved in zip(
-        TABLES, (xml2, xml3), (drugs, xml3_catalog), strict=True
-    ):
-        probe = probe_lines(lines, catalog, code, claimed)
-        lap("probe columns")
-        indexed = probe.with_row_index("_i")
-        left = indexed.select("_i", "code", "line_date", "ma_cskcb", "catalog").filter(
-            pl.col("line_date").is_not_null() & pl.col("code").is_not_null()
-        )
-        lap("row index")
-        left = left.sort("line_date")
-        lap("sort lines by date")
-        found: list[pl.DataFrame] = []
-        passes = (
-            (
-                ["ma_cskcb", "code", "catalog"],
-                pl.col("ma_cskcb").is_not_null(),
-                "facility",
-            ),
-            (["code", "catalog"], pl.col("ma_cskcb").is_null(), "national"),
-        )
-        for by, subset, scope in passes:
-            right = (
-                resolved.filter(subset)
-                .select(*by, "valid_from", "valid_to", *ATTACHED)
-                .sort("valid_from")
-            )
-            lap("sort catalog by valid_from")
-            if found:
-                left = left.join(found[-1].select("_i"), on="_i", how="anti")
-                lap("anti join: lines left for national")
-            hit = left.join_asof(
-                right,
-                left_on="line_date",
-                right_on="valid_from",
-                by=by,
-                strategy="backward",
-                check_sortedness=False,
-            )
-            lap(f"join_asof {scope}")
-            hit = hit.filter(
-                pl.col(VERSION).is_not_null()
-                & (
-                    pl.col("valid_to").is_null()
-                    | (pl.col("line_date") <= pl.col("valid_to"))
-                )
-            )
-            found.append(
-                hit.select("_i", *ATTACHED, pl.lit(scope).alias("catalog_scope"))
-            )
-            lap("valid_to filter")
-        matched = pl.concat(found)
-        lap("concat passes")
-        joined = indexed.join(matched, on="_i", how="left", maintain_order="left")
-        lap("re-join to lines by row index")
-        parts.append(priced_lines(joined.drop("_i"), table))
-        lap("output columns")
-    out = pl.concat(parts)
-    lap("concat tables")
-    return out
-
-
-def price_by_rows(
-    xml2: pl.DataFrame, xml3: pl.DataFrame, prices: PriceCatalogs, lap: Laps
-) -> pl.DataFrame:
-    """Prototype: each line's catalog row number by integer-key equi-join, then a gather.
-
-    Facility, code and catalog become small integers through Enums of the catalog's own
-    values (a value not in the catalog becomes null and matches nothing). ``fk`` keys the
-    facility rows, ``ck`` the national ones. A catalog key's rows never overlap, so at
-    most one row per line survives the date filter; its number is scattered into one
-    array per table, the national pass only runs over lines still without a row, and
-    the catalog's columns are gathered once by that array.
-    """
-    catalog = pl.concat(
-        [
-            _unified(prices.drugs, "drugs", "ma_thuoc"),
-            _unified(prices.services, "services", "ma_dich_vu"),
-            _unified(prices.supplies, "supplies", "ma_vat_tu"),
-        ]
-    )
-    facility = pl.Enum(catalog["ma_cskcb"].drop_nulls().unique().sort())
-    codes = pl.Enum(catalog["code"].drop_nulls().unique().sort())
-    width = len(CATALOGS) * codes.categories.len()
-
-    def keys(fac: pl.Expr, code: pl.Expr, index: pl.Expr) -> list[pl.Expr]:
-        ck = code.cast(codes, strict=False).to_physical().cast(pl.UInt64) * len(
-            CATALOGS
-        ) + index.cast(pl.UInt64)
-        fk = fac.cast(facility, strict=False).to_physical().cast(pl.UInt64) * width + ck
-        return [fk.alias("fk"), ck.alias("ck")]
-
-    index = pl.col("catalog").replace_strict(
-        {name: i for i, name in enumerate(CATALOGS)}, return_dtype=pl.UInt64
-    )
-    rows = catalog.with_row_index("_r").select(
-        "_r", *keys(pl.col("ma_cskcb"), pl.col("code"), index), "valid_from", "valid_to"
-    )
-    by_facility = rows.filter(pl.col("fk").is_not_null()).drop("ck")
-    national = rows.filter(pl.col("fk").is_null()).drop("fk")
-    attached = catalog.select(
-        *ATTACHED,
-        pl.when(pl.col("ma_cskcb").is_null())
-        .then(pl.lit("national"))
-        .otherwise(pl.lit("facility"))
-        .alias("catalog_scope"),
-    )
-    lap("catalogs: unified shape, integer keys")
-    valid = (pl.col("line_date") >= pl.col("valid_from")) & (
-        pl.col("valid_to").is_null() | (pl.col("line_date") <= pl.col("valid_to"))
-    )
-    parts = []
-    for (table, catalog_name, catalog_index, code, claimed), lines in zip(
-        TABLES, (xml2, xml3), strict=True
-    ):
-        probe = probe_lines(lines, catalog_name, code, claimed)
-        lap("probe columns")
-        keyed = lines.select(
-            *keys(pl.col("ma_cskcb"), code, catalog_index),
-            line_date().alias("line_date"),
-        ).with_row_index("_i")
-        lap("line keys (strings to Enum)")
-        row = pl.repeat(None, probe.height, dtype=pl.UInt32, eager=True)
-        hit = (
-            keyed.filter(pl.col("fk").is_not_null() & pl.col("line_date").is_not_null())
-            .join(by_facility, on="fk", how="inner")
-            .filter(valid)
-        )
-        lap("equi-join + date filter: facility")
-        row.scatter(hit["_i"], hit["_r"])
-        lap("scatter row numbers")
-        rest = keyed.filter(
-            row.is_null()
-            & pl.col("ck").is_not_null()
-            & pl.col("line_date").is_not_null()
-        )
-        hit = rest.join(national, on="ck", how="inner").filter(valid)
-        lap("equi-join + date filter: national")
-        row.scatter(hit["_i"], hit["_r"])
-        lap("scatter row numbers")
-        found = pl.concat([probe, attached[row]], how="horizontal")
-        lap("gather catalog columns")
-        parts.append(priced_lines(found, table))
-        lap("output columns")
-    out = pl.concat(parts)
-    lap("concat tables")
-    return out
-
-
-DUCKDB_SQL = f"""
-WITH lines AS (
-    SELECT file_id, hoso_idx, 'XML2' AS "table", line_no, ma_cskcb, 'drugs' AS catalog,
-           ma_thuoc AS code, CAST(coalesce(ngay_th_yl, ngay_yl) AS DATE) AS line_date,
-           don_gia AS claimed_price, tyle_tt_bh AS claimed_ratio
-    FROM xml2
-    UNION ALL
-    SELECT file_id, hoso_idx, 'XML3', line_no, ma_cskcb,
-           CASE WHEN ma_vat_tu IS NULL THEN 'services' ELSE 'supplies' END,
-           coalesce(ma_vat_tu, ma_dich_vu), CAST(coalesce(ngay_th_yl, ngay_yl) AS DATE),
-           don_gia_bh, tyle_tt_bh
-    FROM xml3
-), catalog AS (
-    SELECT 'drugs' AS catalog, ma_cskcb, ma_thuoc AS code, valid_from,
-           coalesce(valid_to, DATE '9999-12-31') AS valid_to, don_gia, tyle_tt_bh,
-           NULL::DECIMAL(38, 2) AS tran_tt, NULL::BIGINT AS max_per_day, {VERSION}
-    FROM drugs
-    UNION ALL
-    SELECT 'services', ma_cskcb, ma_dich_vu, valid_from,
-           coalesce(valid_to, DATE '9999-12-31'), don_gia, NULL, NULL, max_per_day,
-           {VERSION}
-    FROM services
-    UNION ALL
-    SELECT 'supplies', ma_cskcb, ma_vat_tu, valid_from,
-           coalesce(valid_to, DATE '9999-12-31'), don_gia, tyle_tt_bh, tran_tt, NULL,
-           {VERSION}
-    FROM supplies
-), found AS (
-    SELECT l.*, f.code IS NOT NULL AS own,
-           CASE WHEN own THEN f.don_gia ELSE n.don_gia END AS catalog_price,
-           CASE WHEN own THEN f.tyle_tt_bh ELSE n.tyle_tt_bh END AS ratio,
-           CASE WHEN own THEN f.tran_tt ELSE n.tran_tt END AS catalog_ceiling,
-           CASE WHEN own THEN f.max_per_day ELSE n.max_per_day END AS catalog_max_per_day,
-           CASE WHEN own THEN 'facility' WHEN n.code IS NOT NULL THEN 'national' END
-               AS catalog_scope,
-           CASE WHEN own THEN f.{VERSION} ELSE n.{VERSION} END AS {VERSION}
-    FROM lines l
-    LEFT JOIN catalog f
-        ON f.catalog = l.catalog AND f.ma_cskcb = l.ma_cskcb AND f.code = l.code
-        AND l.line_date BETWEEN f.valid_from AND f.valid_to
-    LEFT JOIN catalog n
-        ON n.catalog = l.catalog AND n.ma_cskcb IS NULL AND n.code = l.code
-        AND l.line_date BETWEEN n.valid_from AND n.valid_to
-)
-SELECT file_id, hoso_idx, "table", line_no, ma_cskcb, catalog, code, line_date,
-       claimed_price, claimed_ratio, catalog_price,
-       CASE WHEN catalog_price IS NOT NULL THEN coalesce(ratio, 100) END AS catalog_ratio,
-       catalog_ceiling, catalog_max_per_day, catalog_scope, {VERSION},
-       CASE WHEN catalog_price IS NULL OR claimed_price IS NULL THEN 0
-            ELSE least(claimed_price, catalog_price) END::DECIMAL(38, 3) AS payable_price,
-       CASE WHEN catalog_price IS NULL THEN '{R.NOT_IN_CATALOG.value}' END AS reason_code
-FROM found
-"""
-
-
-DUCKDB_PRICE_SQL = """
-WITH lines AS (
-    SELECT 'XML2' AS "table", line_no, ma_cskcb, 'drugs' AS catalog, ma_thuoc AS code,
-           CAST(coalesce(ngay_th_yl, ngay_yl) AS DATE) AS line_date
-    FROM xml2
-    UNION ALL
-    SELECT 'XML3', line_no, ma_cskcb,
-           CASE WHEN ma_vat_tu IS NULL THEN 'services' ELSE 'supplies' END,
-           coalesce(ma_vat_tu, ma_dich_vu), CAST(coalesce(ngay_th_yl, ngay_yl) AS DATE)
-    FROM xml3
-), catalog AS (
-    SELECT 'drugs' AS catalog, ma_cskcb, ma_thuoc AS code, valid_from,
-           coalesce(valid_to, DATE '9999-12-31') AS valid_to, don_gia FROM drugs
-    UNION ALL
-    SELECT 'services', ma_cskcb, ma_dich_vu, valid_from,
-           coalesce(valid_to, DATE '9999-12-31'), don_gia FROM services
-    UNION ALL
-    SELECT 'supplies', ma_cskcb, ma_vat_tu, valid_from,
-           coalesce(valid_to, DATE '9999-12-31'), don_gia FROM supplies
-)
-SELECT l."table", l.line_no, coalesce(f.don_gia, n.don_gia) AS catalog_price
-FROM lines l
-LEFT JOIN catalog f
-    ON f.catalog = l.catalog AND f.ma_cskcb = l.ma_cskcb AND f.code = l.code
-    AND l.line_date BETWEEN f.valid_from AND f.valid_to
-LEFT JOIN catalog n
-    ON n.catalog = l.catalog AND n.ma_cskcb IS NULL AND n.code = l.code
-    AND l.line_date BETWEEN n.valid_from AND n.valid_to
-"""
-"""The bare range joins: the catalog price of each line and nothing else."""
-
-
 def _memory() -> dict[str, float]:
     """Peak RSS of this process: the kernel's high-water mark and ``ru_maxrss`` (MB)."""
     hwm = 0.0
@@ -549,17 +281,18 @@ def run_polars(method: str, work: Path, write: bool) -> dict[str, Any]:
     read_s = time.perf_counter() - t0
     inputs = _memory()
     lap = Laps()
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     if method == "engine":
         priced = price_lines(xml2, xml3, prices)
     elif method == "rows":
         priced = price_by_rows(xml2, xml3, prices, lap)
     else:
         priced = engine_stages(xml2, xml3, prices, lap)
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     peak = _memory()
     report: dict[str, Any] = {
         "seconds": seconds,
+        "cpu_s": cpu,
         "read_s": read_s,
         "rss_inputs_mb": inputs["hwm_mb"],
         "peak_rss_mb": peak["hwm_mb"],
@@ -585,9 +318,9 @@ def run_duckdb(work: Path, write: bool, sql: str, method: str) -> dict[str, Any]
         con.execute(f"CREATE TABLE {table} AS SELECT * FROM read_parquet('{path}')")
     read_s = time.perf_counter() - t0
     inputs = _memory()
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     con.execute(f"CREATE TABLE priced AS {sql}")
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     peak = _memory()
     if write:
         out = work / f"out-{method}.parquet"
@@ -597,6 +330,7 @@ def run_duckdb(work: Path, write: bool, sql: str, method: str) -> dict[str, Any]
     threads = con.execute("SELECT current_setting('threads')").fetchone()
     return {
         "seconds": seconds,
+        "cpu_s": cpu,
         "read_s": read_s,
         "rss_inputs_mb": inputs["hwm_mb"],
         "peak_rss_mb": peak["hwm_mb"],
@@ -632,6 +366,7 @@ def _merge(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "seconds_best": min(seconds),
         "seconds_median": statistics.median(seconds),
         "seconds_all": [round(s, 3) for s in seconds],
+        "cpu_s_best": min(r["cpu_s"] for r in runs),
         "read_s": statistics.median(r["read_s"] for r in runs),
         "rss_inputs_mb": max(r["rss_inputs_mb"] for r in runs),
         "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
@@ -647,31 +382,6 @@ def _merge(runs: list[dict[str, Any]]) -> dict[str, Any]:
     if "threads" in runs[0]:
         merged["threads"] = runs[0]["threads"]
     return merged
-
-
-def compare(work: Path, method: str) -> dict[str, Any]:
-    """Lines on which ``method``'s output differs from the engine's, per column."""
-    theirs = pl.read_parquet(work / f"out-{method}.parquet")
-    ours = pl.read_parquet(work / "out-engine.parquet", columns=theirs.columns)
-    theirs = theirs.cast(ours.schema)  # type: ignore[arg-type]
-    if ours.height != theirs.height:
-        return {"rows": theirs.height, "engine_rows": ours.height, "mismatches": -1}
-    ours = ours.sort(KEY)
-    theirs = theirs.sort(KEY)
-    differs = {c: ~ours[c].eq_missing(theirs[c]) for c in ours.columns}
-    any_column = pl.select(pl.any_horizontal(list(differs.values()))).to_series()
-    return {
-        "mismatches": int(differs["catalog_price"].sum()),
-        "lines_differing_in_any_column": int(any_column.sum()),
-        "columns_differing": {c: int(d.sum()) for c, d in differs.items() if d.any()},
-    }
-
-
-def _priced(work: Path) -> dict[str, int]:
-    """How the engine priced the lines: by facility row, national row, or not at all."""
-    scope = pl.read_parquet(work / "out-engine.parquet", columns=["catalog_scope"])
-    counts = scope["catalog_scope"].fill_null("not_in_catalog").value_counts()
-    return dict(zip(counts["catalog_scope"], counts["count"], strict=True))
 
 
 def _machine() -> dict[str, Any]:
@@ -705,6 +415,7 @@ def _table(report: dict[str, Any]) -> str:
             "method",
             "best s",
             "median s",
+            "CPU s",
             "lines/s",
             "read s",
             "RSS inputs MB",
@@ -721,6 +432,7 @@ def _table(report: dict[str, Any]) -> str:
                 LABELS[method],
                 f"{result['seconds_best']:.2f}",
                 f"{result['seconds_median']:.2f}",
+                f"{result['cpu_s_best']:.2f}",
                 f"{lines / result['seconds_best'] / 1e6:.2f}M",
                 f"{result['read_s']:.2f}",
                 f"{result['rss_inputs_mb']:,.0f}",
@@ -757,48 +469,77 @@ def _table(report: dict[str, Any]) -> str:
     return "\n".join(text)
 
 
-def main() -> None:
-    """Prepare the lines once, run each method in its own process, compare, report."""
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--lines", type=int, default=10_000_000)
-    parser.add_argument("--seed", type=int, default=20250101)
-    parser.add_argument(
+    add = parser.add_argument
+    add("--lines", type=int, default=10_000_000)
+    add("--seed", type=int, default=20250101)
+    add(
         "--churn", type=float, default=0.0, help="share of catalog rows revised in 2025"
     )
-    parser.add_argument(
-        "--repeat", type=int, default=3, help="rounds: one timed run per method each"
-    )
-    parser.add_argument(
+    add("--repeat", type=int, default=3, help="rounds: one timed run per method each")
+    add(
         "--methods",
         default=",".join(METHODS),
         help=f"comma-separated subset of: {','.join(METHODS)}",
     )
-    parser.add_argument(
-        "--stages", action="store_true", help="also time the engine step by step"
-    )
-    parser.add_argument(
-        "--work", type=Path, default=None, help="keep inputs and outputs here"
-    )
-    parser.add_argument("--json", type=Path, default=None)
-    parser.add_argument(
-        "--child", choices=("prepare", *METHODS, "stages"), help=argparse.SUPPRESS
-    )
-    parser.add_argument("--write", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    add("--stages", action="store_true", help="also time the engine step by step")
+    add("--work", type=Path, default=None, help="keep inputs and outputs here")
+    add("--json", type=Path, default=None)
+    add("--child", choices=("prepare", *METHODS, "stages"), help=argparse.SUPPRESS)
+    add("--write", action="store_true", help=argparse.SUPPRESS)
+    return parser
 
+
+def _run_child(args: argparse.Namespace) -> dict[str, Any]:
+    """What a child process does (``--child``): its result, printed as JSON."""
     if args.child == "prepare":
-        print(json.dumps(prepare(args.work, args.lines, args.seed, args.churn)))
-        return
+        return prepare(args.work, args.lines, args.seed, args.churn)
     if args.child in ("duckdb", "duckdb-price"):
         sql = DUCKDB_SQL if args.child == "duckdb" else DUCKDB_PRICE_SQL
-        print(json.dumps(run_duckdb(args.work, args.write, sql, args.child)))
-        return
-    if args.child:
-        print(json.dumps(run_polars(args.child, args.work, args.write)))
-        return
+        return run_duckdb(args.work, args.write, sql, args.child)
+    return run_polars(args.child, args.work, args.write)
 
+
+def _measure(args: argparse.Namespace, methods: list[str], work: Path) -> Any:
+    """Prepare the inputs, run the methods over interleaved rounds, compare them."""
+    common = ["--work", str(work)]
+    t0 = time.perf_counter()
+    sizes = _child(
+        [
+            *("--child", "prepare", "--lines", str(args.lines)),
+            *("--seed", str(args.seed), "--churn", str(args.churn)),
+            *common,
+        ]
+    )
+    sizes.pop("load_avg_1m")
+    _log(f"prepared {sizes['lines']:,} lines in {time.perf_counter() - t0:.1f} s")
+    runs: dict[str, list[dict[str, Any]]] = {m: [] for m in methods}
+    for i in range(args.repeat):  # rounds interleave the methods: load hits all alike
+        for method in methods:
+            flags = ["--write"] if i + 1 == args.repeat else []
+            runs[method].append(_child(["--child", method, *common, *flags]))
+            _log(f"round {i + 1}: {method} {runs[method][-1]['seconds']:.2f} s")
+    results = {m: _merge(r) for m, r in runs.items()}
+    for method in methods[1:]:
+        results[method]["check"] = compare(work, method)
+    sizes["priced_by"] = priced_by(work)
+    return sizes, results
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def main() -> None:
+    """Prepare the lines once, run each method in its own process, compare, report."""
+    parser = _parser()
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(_run_child(args)))
+        return
     methods = ["engine", *(m for m in args.methods.split(",") if m != "engine")]
     if args.stages:
         methods.append("stages")
@@ -806,46 +547,11 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown methods: {', '.join(sorted(unknown))}")
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-pricing-"))
-    common = ["--work", str(work)]
     try:
-        t0 = time.perf_counter()
-        sizes = _child(
-            [
-                "--child",
-                "prepare",
-                "--lines",
-                str(args.lines),
-                "--seed",
-                str(args.seed),
-                "--churn",
-                str(args.churn),
-                *common,
-            ]
-        )
-        sizes.pop("load_avg_1m")
-        print(
-            f"prepared {sizes['lines']:,} lines in {time.perf_counter() - t0:.1f} s",
-            file=sys.stderr,
-        )
-        runs: dict[str, list[dict[str, Any]]] = {m: [] for m in methods}
-        for i in range(
-            args.repeat
-        ):  # rounds interleave the methods: load hits all alike
-            for method in methods:
-                flags = ["--write"] if i + 1 == args.repeat else []
-                runs[method].append(_child(["--child", method, *common, *flags]))
-                print(
-                    f"round {i + 1}: {method} {runs[method][-1]['seconds']:.2f} s",
-                    file=sys.stderr,
-                )
-        results = {m: _merge(r) for m, r in runs.items()}
-        for method in methods[1:]:
-            results[method]["check"] = compare(work, method)
-        sizes["priced_by"] = _priced(work)
+        sizes, results = _measure(args, methods, work)
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
-
     base = results.get("duckdb")
     for result in results.values():
         result["lines_per_s"] = sizes["lines"] / result["seconds_best"]
@@ -864,7 +570,7 @@ def main() -> None:
         },
         "machine": _machine(),
     }
-    print(_table(report), file=sys.stderr)
+    _log(_table(report))
     text = json.dumps(report, indent=2)
     print(text)
     if args.json:

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from claims.assess import load_packs  # noqa: E402
 from claims.schema import rule_frame_schemas  # noqa: E402
-from rules.evaluate import evaluate_table, param_columns  # noqa: E402
+from rules.evaluate import Pack, evaluate_table, param_columns  # noqa: E402
 
 VERSION = "2025.01.0"
 
@@ -124,13 +124,13 @@ def make_lines(n: int, seed: int) -> pl.DataFrame:
         for c, dtype in schema.items()
         if c not in frame.columns
     ]
-    return frame.with_columns(missing).select(list(schema)).cast(schema)  # type: ignore[arg-type]
+    return frame.with_columns(missing).select(list(schema)).cast(pl.Schema(schema))
 
 
-def run_engine(frame: pl.DataFrame, pack: object) -> tuple[float, int]:
-    framed = frame.with_columns(pl.lit(pack.label).alias("_pack"))  # type: ignore[attr-defined]
+def run_engine(frame: pl.DataFrame, pack: Pack) -> tuple[float, int]:
+    framed = frame.with_columns(pl.lit(pack.label).alias("_pack"))
     t0 = time.perf_counter()
-    hits = evaluate_table(framed, "XML3", [pack], level="line")  # type: ignore[list-item]
+    hits = evaluate_table(framed, "XML3", [pack], level="line")
     return time.perf_counter() - t0, hits.height
 
 
@@ -154,16 +154,14 @@ def _context(schema: pl.Schema) -> object:
     )
 
 
-def run_rule_engine(
-    frame: pl.DataFrame, pack: object, sample: int
-) -> tuple[float, int]:
+def run_rule_engine(frame: pl.DataFrame, pack: Pack, sample: int) -> tuple[float, int]:
     import rule_engine
 
-    rows = frame.head(sample).with_columns(param_columns(pack)).to_dicts()  # type: ignore[arg-type]
-    context = _context(frame.head(1).with_columns(param_columns(pack)).schema)  # type: ignore[arg-type]
+    rows = frame.head(sample).with_columns(param_columns(pack)).to_dicts()
+    context = _context(frame.head(1).with_columns(param_columns(pack)).schema)
     rules = [
         rule_engine.Rule(r.spec.expr, context=context)
-        for r in pack.rules  # type: ignore[attr-defined]
+        for r in pack.rules
         if r.spec.table == "XML3"
     ]
     fired = 0

@@ -1,0 +1,346 @@
+"""The baselines of the payment benchmark, and the check that they agree with the engine.
+
+Plain DuckDB SQL, each run in its own process on the engine stages' outputs (see
+``benchmarks/payment.py``):
+
+* ``sql-pay``: the line arithmetic of the payment stage, given the engine's law quantity,
+  prices, ratios, MUC_HUONG and scope per line (the rules' results are inputs; the SQL
+  does the arithmetic): THANH_TIEN_BV = round(round(qty × price_bv) × ratio_dv/100),
+  THANH_TIEN_BH = round(round(round(qty × price) × ratio_dv/100) × ratio_bh/100), each
+  rounded half-up to 2 decimals as DECIMAL(38,2); out-of-scope lines have no BH part;
+  fund = round(BH × MUC_HUONG/100), co-pay = BH − fund, self-pay = BV − BH − budget;
+* ``sql-settle``: the settlement groups (per facility × treatment × cost group: claimed
+  and accepted BH and T_BHTT, rejected) from the decision lines.
+
+:func:`check` compares the baselines with the engine: ``law_bv, law_bh, law_bhtt,
+law_bncct, law_bntt`` on every line without a package cut or other sources, and every
+column of every settlement group, exactly; both must have 0 mismatches. To show that the
+check can fail, deliberately wrong variants (half-even rounding, no intermediate
+rounding, pending claims settled) run on a sample and must mismatch.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from benchmarks.common import peak_rss_mb
+from benchmarks.payment_engine import read
+
+BASELINES = {"sql-pay": "pay", "sql-settle": "settle"}
+"""Baseline → the engine stage it is compared with."""
+LINE_KEYS = ["file_id", "hoso_idx", "table", "line_no"]
+AMOUNTS = ("law_bv", "law_bh", "law_bhtt", "law_bncct", "law_bntt")
+GROUP_KEYS = ["ma_cskcb", "treatment", "cost_group"]
+GROUP_SUMS = (
+    "claimed_bh",
+    "accepted_bh",
+    "claimed_bhtt",
+    "accepted_bhtt",
+    "rejected_amount",
+)
+FLAGS = ("file_id", "hoso_idx", "out_of_list_budget")
+"""Per claim, the budget flag the SQL reads (``claims.pay.claim_facts``)."""
+
+
+# ---------------------------------------------------------------- SQL
+
+
+def pay_sql(rounding: str = "round", steps: bool = True) -> str:
+    """The payment stage's line arithmetic in SQL over the engine's law inputs.
+
+    Args:
+        rounding: the SQL rounding function (``round`` is half away from zero on
+            DECIMAL, as the engine; ``round_even`` is the wrong, half-even variant).
+        steps: round each product to 2 decimals (the law); False rounds once at the end
+            (a wrong variant).
+    """
+    r = rounding
+    if steps:
+        bv = f"{r}({r}(law_qty * price_bv, 2) * law_ratio_dv * 0.01, 2)"
+        base = f"{r}({r}(law_qty * law_price, 2) * law_ratio_dv * 0.01, 2)"
+        bh = f"{r}({base} * law_ratio_bh * 0.01, 2)"
+    else:
+        bv = f"{r}(law_qty * price_bv * law_ratio_dv * 0.01, 2)"
+        bh = f"{r}(law_qty * law_price * law_ratio_dv * 0.01 * law_ratio_bh * 0.01, 2)"
+    return f"""
+WITH lines AS (
+    SELECT l.file_id, l.hoso_idx, l."table", l.line_no,
+           l.law_qty, l.claimed_price_bv AS price_bv, l.law_price,
+           l.law_ratio_dv, l.law_ratio_bh, l.law_muc_huong,
+           coalesce(l.pham_vi, '1') AS scope,
+           coalesce(f.out_of_list_budget, false) AS budget_paid
+    FROM pay_lines l LEFT JOIN pay_flags f USING (file_id, hoso_idx)
+), amounts AS (
+    SELECT *, {bv} AS bv, {bh} AS bh_all FROM lines
+), scoped AS (
+    SELECT *,
+           CASE WHEN scope = '1' THEN bh_all ELSE 0 END AS bh,
+           CASE WHEN scope = '3' AND budget_paid THEN bv ELSE 0 END AS budget
+    FROM amounts
+), shares AS (
+    SELECT *, {r}(bh * law_muc_huong * 0.01, 2) AS fund FROM scoped
+)
+SELECT file_id, hoso_idx, "table", line_no,
+       bv::DECIMAL(38, 2) AS law_bv,
+       bh::DECIMAL(38, 2) AS law_bh,
+       fund::DECIMAL(38, 2) AS law_bhtt,
+       (bh - fund)::DECIMAL(38, 2) AS law_bncct,
+       (bv - bh - budget)::DECIMAL(38, 2) AS law_bntt
+FROM shares
+"""
+
+
+PAY_SQL_COLUMNS = (
+    "file_id",
+    "hoso_idx",
+    "table",
+    "line_no",
+    "law_qty",
+    "claimed_price_bv",
+    "law_price",
+    "law_ratio_dv",
+    "law_ratio_bh",
+    "law_muc_huong",
+    "pham_vi",
+)
+"""The law inputs the SQL reads from the engine's payment lines."""
+
+
+def settle_sql(pending: bool = False) -> str:
+    """Settlement groups from decision lines (``pending`` True: the wrong variant that
+    also settles claims pending review)."""
+    where = "" if pending else "WHERE outcome <> 'pending_review'"
+    return f"""
+WITH claims AS (
+    SELECT file_id, hoso_idx, ma_cskcb,
+           CASE WHEN inpatient THEN 'inpatient' ELSE 'outpatient' END AS treatment,
+           outcome IN ('accepted', 'partially_accepted') AS pays
+    FROM decisions {where}
+), per_claim AS (
+    SELECT c.ma_cskcb, c.treatment, l.cost_group, l.file_id, l.hoso_idx,
+           coalesce(sum(l.claimed_bh), 0) AS claimed_bh,
+           coalesce(sum(CASE WHEN c.pays THEN l.accepted_bh ELSE 0 END), 0)
+               AS accepted_bh,
+           coalesce(sum(l.claimed_bhtt), 0) AS claimed_bhtt,
+           coalesce(sum(CASE WHEN c.pays THEN l.accepted_bhtt ELSE 0 END), 0)
+               AS accepted_bhtt
+    FROM decision_lines l JOIN claims c USING (file_id, hoso_idx)
+    GROUP BY ALL
+)
+SELECT ma_cskcb, treatment, cost_group,
+       sum(claimed_bh)::DECIMAL(38, 2) AS claimed_bh,
+       sum(accepted_bh)::DECIMAL(38, 2) AS accepted_bh,
+       sum(claimed_bhtt)::DECIMAL(38, 2) AS claimed_bhtt,
+       sum(accepted_bhtt)::DECIMAL(38, 2) AS accepted_bhtt,
+       sum(greatest(claimed_bhtt - accepted_bhtt, 0))::DECIMAL(38, 2)
+           AS rejected_amount
+FROM per_claim
+GROUP BY ALL
+"""
+
+
+SETTLE_SQL_COLUMNS = {
+    "decisions": ("file_id", "hoso_idx", "ma_cskcb", "inpatient", "outcome"),
+    "decision_lines": (
+        "file_id",
+        "hoso_idx",
+        "cost_group",
+        "claimed_bh",
+        "accepted_bh",
+        "claimed_bhtt",
+        "accepted_bhtt",
+    ),
+}
+
+
+def _load(con: Any, table: str, path: Path, columns: tuple[str, ...]) -> None:
+    names = ", ".join(f'"{c}"' for c in columns)
+    con.execute(f"CREATE TABLE {table} AS SELECT {names} FROM read_parquet('{path}')")
+
+
+# ---------------------------------------------------------------- runs
+
+
+def run_baseline(method: str, work: Path, write: bool) -> dict[str, Any]:
+    """Time one DuckDB baseline run (into a DuckDB table), inputs loaded apart."""
+    import duckdb
+
+    con = duckdb.connect()
+    t0 = time.perf_counter()
+    if method == "sql-pay":
+        _load(con, "pay_lines", work / "pay_lines.parquet", PAY_SQL_COLUMNS)
+        _load(con, "pay_flags", work / "pay_flags.parquet", FLAGS)
+        sql, out = pay_sql(), "sql_pay"
+    else:
+        for table, name in (("decisions", "decisions"), ("decision_lines", "lines")):
+            path = work / f"settle_{name}.parquet"
+            _load(con, table, path, SETTLE_SQL_COLUMNS[table])
+        sql, out = settle_sql(), "sql_settle"
+    read_s = time.perf_counter() - t0
+    inputs = peak_rss_mb()
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    con.execute(f"CREATE TABLE result AS {sql}")
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    peak = peak_rss_mb()
+    result_rows = con.execute("SELECT count(*) FROM result").fetchall()[0][0]
+    lines = "pay_lines" if method == "sql-pay" else "decision_lines"
+    rows = con.execute(f"SELECT count(*) FROM {lines}").fetchall()[0][0]
+    if write:
+        con.execute(f"COPY result TO '{work / out}.parquet' (FORMAT parquet)")
+    threads = con.execute("SELECT current_setting('threads')").fetchall()[0][0]
+    return {
+        "seconds": seconds,
+        "cpu_s": cpu,
+        "read_s": read_s,
+        "reference_s": 0.0,
+        "rss_inputs_mb": inputs,
+        "peak_rss_mb": peak,
+        "rows": rows,
+        "result_rows": result_rows,
+        "threads": threads,
+    }
+
+
+# ---------------------------------------------------------------- check
+
+
+def _differing(
+    ours: pl.DataFrame,
+    theirs: pl.DataFrame,
+    keys: list[str],
+    columns: tuple[str, ...],
+    *,
+    every: bool,
+) -> dict[str, Any]:
+    """Rows whose ``columns`` differ between ``ours`` and ``theirs`` (joined on ``keys``).
+
+    ``every``: both must hold the same keys (a row on one side only differs); otherwise
+    only the rows of ``ours`` are compared (one missing from ``theirs`` differs).
+    """
+    theirs = theirs.select(*keys, *columns).cast(
+        {c: ours.schema[c] for c in (*keys, *columns)}
+    )
+    joined = ours.select(*keys, *columns).join(
+        theirs,
+        on=keys,
+        how="full" if every else "left",
+        suffix="_sql",
+        nulls_equal=True,
+        coalesce=True,
+    )
+    differs = {c: ~pl.col(c).eq_missing(pl.col(f"{c}_sql")) for c in columns}
+    counts = joined.select(
+        pl.any_horizontal(list(differs.values())).sum().alias("_any"),
+        *[d.sum().alias(c) for c, d in differs.items()],
+    ).row(0, named=True)
+    return {
+        "compared": ours.height,
+        "baseline_rows": theirs.height,
+        "mismatches": counts.pop("_any"),
+        "columns_differing": {c: n for c, n in counts.items() if n},
+    }
+
+
+def check(work: Path, sample: int) -> dict[str, Any]:
+    """Compare the baselines' outputs with the engine's; with ``sample`` lines, run the
+    wrong variants on the first ``sample`` lines and ``sample / 2,000`` facilities."""
+    columns = [*LINE_KEYS, *AMOUNTS, "package_cut", "claimed_nguonkhac", "law_budget"]
+    lines = read(work, "pay_lines", columns)
+    plain = (pl.col("package_cut") == 0) & (pl.col("claimed_nguonkhac") <= 0)
+    compared = lines.filter(plain)
+    pay_check = _differing(
+        compared, read(work, "sql_pay"), LINE_KEYS, AMOUNTS, every=False
+    )
+    pay_check |= {
+        "lines": lines.height,
+        "excluded_package_cut": int((lines["package_cut"] != 0).sum()),
+        "excluded_other_sources": int((lines["claimed_nguonkhac"] > 0).sum()),
+        "lines_with_budget": int((lines["law_budget"] != 0).sum()),
+    }
+    groups = read(work, "settlement_groups")
+    settle_check = _differing(
+        groups, read(work, "sql_settle"), GROUP_KEYS, GROUP_SUMS, every=True
+    )
+    result = {"pay": pay_check, "settle": settle_check}
+    if not sample:
+        return result
+    head = compared.head(sample)
+    few = read(work, "settle_decisions")["ma_cskcb"].unique().sort()
+    few = few.head(max(1, sample // 2_000))
+    variants = _pay_variants(work, head) | _settle_variants(work, groups, few)
+    return result | {
+        "sample": {"pay_lines": head.height, "settle_facilities": few.len()},
+        "variants": variants,
+    }
+
+
+def _pay_variants(work: Path, head: pl.DataFrame) -> dict[str, int]:
+    """Mismatches of the pay SQL and its wrong variants on the lines of ``head``."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.register("_sample", head.select(LINE_KEYS).to_arrow())
+    names = ", ".join(f'l."{c}"' for c in PAY_SQL_COLUMNS)
+    con.execute(
+        f"CREATE TABLE pay_lines AS SELECT {names} FROM read_parquet("
+        f"'{work / 'pay_lines.parquet'}') l JOIN _sample USING "
+        '(file_id, hoso_idx, "table", line_no)'
+    )
+    _load(con, "pay_flags", work / "pay_flags.parquet", FLAGS)
+    variants: dict[str, int] = {}
+    for name, sql in (
+        ("pay, as the baseline", pay_sql()),
+        ("pay, half-even rounding", pay_sql("round_even")),
+        ("pay, no intermediate rounding", pay_sql(steps=False)),
+    ):
+        got = con.sql(sql).pl()
+        variants[name] = _differing(head, got, LINE_KEYS, AMOUNTS, every=False)[
+            "mismatches"
+        ]
+    return variants
+
+
+def _settle_variants(
+    work: Path, groups: pl.DataFrame, few: pl.Series
+) -> dict[str, int]:
+    """Mismatches of the settlement SQL and its wrong variant over the facilities
+    ``few``."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.register("_few", pl.DataFrame({"ma_cskcb": few}).to_arrow())
+    for table, name in (("decisions", "decisions"), ("decision_lines", "lines")):
+        _load(con, table, work / f"settle_{name}.parquet", SETTLE_SQL_COLUMNS[table])
+    con.execute("DELETE FROM decisions WHERE ma_cskcb NOT IN (SELECT * FROM _few)")
+    ours = groups.filter(pl.col("ma_cskcb").is_in(few.implode()))
+    variants: dict[str, int] = {}
+    for name, sql in (
+        ("settle, as the baseline", settle_sql()),
+        ("settle, pending claims settled", settle_sql(pending=True)),
+    ):
+        got = con.sql(sql).pl()
+        variants[name] = _differing(ours, got, GROUP_KEYS, GROUP_SUMS, every=True)[
+            "mismatches"
+        ]
+    return variants
+
+
+def sum_checks(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The checks of the parts as one: counts added up, the first part's variants."""
+    out = dict(parts[0])
+    for key in BASELINES.values():
+        total: dict[str, Any] = {}
+        for part in parts:
+            for name, value in part[key].items():
+                if isinstance(value, dict):
+                    into = total.setdefault(name, {})
+                    for column, n in value.items():
+                        into[column] = into.get(column, 0) + n
+                else:
+                    total[name] = total.get(name, 0) + value
+        out[key] = total
+    return out
