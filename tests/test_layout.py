@@ -177,3 +177,23 @@ def test_every_test_that_starts_a_process_is_marked_e2e() -> None:
     assert not unmarked, (
         f"tests starting a process without @pytest.mark.e2e: {unmarked}"
     )
+
+
+def test_every_kind_of_id_is_made_by_content_id() -> None:
+    """Ids come from ``claims.ids.content_id`` with the parts of ``ID_PARTS``: no
+    kind of id is hashed its own way."""
+    from claims.ids import ID_PARTS
+
+    made: dict[str, list[str]] = {}
+    for path in _sources():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call) or not node.args:
+                continue
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+            kind = node.args[0]
+            if name == "content_id" and isinstance(kind, ast.Constant):
+                made.setdefault(str(kind.value), []).append(str(path.relative_to(ROOT)))
+    assert "run" in made
+    missing = sorted(set(ID_PARTS) - set(made))
+    assert not missing, f"ids of kind {missing} are not made by content_id"
