@@ -19,6 +19,7 @@ from claims.config import Settings
 from claims.store.runs import STORE_TABLES
 
 if TYPE_CHECKING:
+    from claims.pipeline.context import Reference
     from claims.pipeline.daily import RunResult
     from claims.settle import Settlement
 
@@ -110,6 +111,14 @@ class GeneratedDay:
         """
         shutil.copytree(self.settings.data_dir, to)
         return Settings(data_dir=to)
+
+
+@pytest.fixture(scope="session")
+def reference() -> Reference:
+    """The built-in catalogs and the ``vn-bhyt`` pack versions, loaded once."""
+    from claims.pipeline.context import Reference
+
+    return Reference.load(None, "vn-bhyt")
 
 
 @pytest.fixture(scope="session")

@@ -35,11 +35,6 @@ FILLS = {
 
 
 @pytest.fixture(scope="module")
-def reference() -> Reference:
-    return Reference.load(None, "vn-bhyt")
-
-
-@pytest.fixture(scope="module")
 def submission(tmp_path_factory: pytest.TempPathFactory) -> Submission:
     """Two claims of one file: the example and a copy under another key."""
     path = tmp_path_factory.mktemp("pipeline") / "01030_20251006.xml"

@@ -34,14 +34,13 @@ def _columns(schema: Mapping[str, pl.DataType]) -> Columns:
 
 
 @pytest.fixture(scope="module")
-def after(generated_day: GeneratedDay) -> dict[str, Frames]:
+def after(generated_day: GeneratedDay, reference: Reference) -> dict[str, Frames]:
     """The frames after each stage, for every submission of the generated day."""
     subs = []
     for path in generated_day.files:
         sub = read_submission(path, max_bytes=1 << 31)
         assert isinstance(sub, Submission)
         subs.append(sub)
-    reference = Reference.load(None, "vn-bhyt")
     ctx = RunContext("schemas", "2026-10-15", reference, Settings())
     seen: dict[str, Frames] = {}
 

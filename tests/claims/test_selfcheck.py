@@ -18,11 +18,9 @@ Key = tuple[str, str]
 
 
 @pytest.fixture(scope="module")
-def checked(generated_day: GeneratedDay) -> list[dict[str, Any]]:
+def checked(generated_day: GeneratedDay, reference: Reference) -> list[dict[str, Any]]:
     """``check`` of every file of the generated day (what the daily run stored)."""
-    rows, readable = check_files(
-        list(generated_day.files), Reference.load(None, "vn-bhyt")
-    )
+    rows, readable = check_files(list(generated_day.files), reference)
     assert readable
     return rows
 
