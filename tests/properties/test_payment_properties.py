@@ -1,9 +1,11 @@
 """Properties of payment, settlement and ledger over generated inputs.
 
 - Lowering a catalog price never raises what a claim is paid, as long as the claim is
-  not near the low-cost threshold and has at most one surgery: both are legal
-  exceptions, shown by the two examples at the end (the threshold turns 80 % into 100 %;
-  the "same team" of a second surgery is judged against whichever surgery ranks first).
+  not near the low-cost threshold and has at most one surgery and one exam: all three
+  are legal exceptions, shown by the examples at the end (the threshold turns 80 % into
+  100 %; the "same team" of a second surgery is judged against whichever surgery ranks
+  first; exams of a day are ranked by unit price, so a cheaper exam can hand the 100 %
+  rank to one billed in a larger quantity).
 - The ledger balances per transaction whatever sequence of settlements and advances is
   posted, and the facility accounts always net to the latest amount due.
 """
@@ -49,7 +51,11 @@ def _line(draw: st.DrawFn) -> Any:
 
 @st.composite
 def _claim_and_cut(draw: st.DrawFn) -> tuple[Any, int, Decimal]:
-    lines = draw(st.lists(_line(), min_size=1, max_size=5))
+    lines = draw(
+        st.lists(_line(), min_size=1, max_size=5).filter(
+            lambda drawn: sum(line.ma_nhom == "13" for line in drawn) <= 1
+        )
+    )
     index = draw(st.integers(0, len(lines) - 1))
     share = draw(st.decimals("0.01", "0.99", places=2))
     made = claim(
@@ -111,6 +117,34 @@ def test_the_same_team_rule_is_a_legal_exception_to_monotonicity() -> None:
     second = run(surgeries("89")).payment.lines["law_bh"].sum()
     assert first == D("214.50")
     assert second == D("229.20")
+
+
+def test_the_exam_ranking_is_a_legal_exception_to_monotonicity() -> None:
+    """Exams of a day are ranked by unit price (100 %, then 30 %): B (1 × 100,001) ranks
+    before A (5 × 100,000). B's catalog price lowered to 1,000 ranks A first, and A's
+    five units at 100 % pay more than B's one did."""
+
+    def exams(b: str) -> Any:
+        return claim(
+            ANCHOR,
+            service("13", 5, "100000"),
+            service("13", 1, "100001", catalog_price=b),
+        )
+
+    before = run(exams("100001"))
+    after = run(exams("1000"))
+
+    def ratios(lines: pl.DataFrame) -> list[int]:
+        return (
+            lines.filter(pl.col("ma_nhom") == "13")
+            .sort("line_no")["law_ratio_dv"]
+            .to_list()
+        )
+
+    assert ratios(before.payment.lines) == [30, 100]
+    assert ratios(after.payment.lines) == [100, 30]
+    paid_before = one(before.decisions.claims)["law_t_bhtt"]
+    assert one(after.decisions.claims)["law_t_bhtt"] > paid_before
 
 
 # --- ledger ---------------------------------------------------------------------------
