@@ -12,8 +12,9 @@ by claims, facilities and seed, and reused by later runs. The stages then run as
 high-water mark, VmHWM) is its own:
 
 * ``validate`` (context only): ``read_submission`` of the bulk folder(s), then the stage;
-* ``price``, ``features``, ``assess`` (no stored history), ``pay``, ``decide``: the
-  pipeline's stages, each reading the frames the stages before it wrote;
+* ``price``, ``features`` then ``assess`` (one process, each timed; no stored history),
+  ``pay``, ``decide``: the pipeline's stages, reading the frames the stages before them
+  wrote;
 * ``settle``: ``claims.settle.settle`` of the period's decisions (ordered as
   ``claims.store.settlements.current_decisions`` reads them from the store), with
   advances for every third facility;
@@ -69,7 +70,6 @@ from benchmarks.payment_engine import DAY, STAGES  # noqa: E402
 ORDER = (
     "validate",
     "price",
-    "features",
     "assess",
     "pay",
     "sql-pay",
@@ -81,8 +81,7 @@ ORDER = (
 """One round: each runs after the stage whose outputs it reads."""
 NEEDS = {
     "price": "validate",
-    "features": "price",
-    "assess": "features",
+    "assess": "price",
     "pay": "assess",
     "sql-pay": "pay",
     "decide": "pay",
@@ -262,6 +261,10 @@ def _merge(runs: list[dict[str, Any]]) -> dict[str, Any]:
             "seconds_median": statistics.median(seconds),
             "seconds_all": [round(s, 3) for s in seconds],
             "cpu_s_best": min(r["cpu_s"] for r in runs),
+            "stages_s_best": {
+                k: min(r["stages_s"][k] for r in runs)
+                for k in runs[0].get("stages_s", {})
+            },
             "read_s": statistics.median(r["read_s"] for r in runs),
             "reference_s": statistics.median(r["reference_s"] for r in runs),
             "rss_inputs_mb": max(r["rss_inputs_mb"] for r in runs),

@@ -2,13 +2,15 @@
 
 A stage process reads the frames its stage needs from the Parquet the stages before it
 wrote (reading, making them contiguous and loading the reference are timed apart), runs
-the stage as the daily run does, ``run_stages(ctx, frames, stages=stages_named(stage),
+the stage as the daily run does, ``run_stages(ctx, frames, stages=stages_named(...),
 on_stage=...)``, and takes its time from ``on_stage``; in the first round it also writes
-its output, which the next stage reads. ``validate`` reads the bulk folder(s) first and counts that
-reading in its time (the stage's context). ``settle`` and ``postings`` are not stages of
-the pipeline (the daily run does not settle): they call ``claims.settle.settle`` and
-``claims.settle.postings``. :func:`profile_pay` times the steps of ``pay`` with
-``cProfile`` (the interpreter's profiling hook: nothing of the engine is replaced).
+its output, which the next stage reads. ``features`` and ``assess`` share a process
+(:data:`PROCESSES`), as they shared the assess stage before ``features`` was a stage.
+``validate`` reads the bulk folder(s) first and counts that reading in its time (the
+stage's context). ``settle`` and ``postings`` are not stages of the pipeline (the daily
+run does not settle): they call ``claims.settle.settle`` and ``claims.settle.postings``.
+:func:`profile_pay` times the steps of ``pay`` with ``cProfile`` (the interpreter's
+profiling hook: nothing of the engine is replaced).
 """
 
 from __future__ import annotations
@@ -30,9 +32,17 @@ RUN_ID = "bench-payment"
 TABLES = ("XML1", "XML2", "XML3", "XML4", "XML5")
 PAYMENT_TABLES = ("XML1", "XML2", "XML3")
 """The tables ``price`` and ``pay`` read (XML4 and XML5 are read empty for them)."""
-PIPELINE = ("validate", "price", "features", "assess", "pay", "decide")
-"""The stages of ``claims.pipeline.stages.STAGES``, each timed in its own process."""
-STAGES = (*PIPELINE, "settle", "postings")
+PROCESSES = {
+    "validate": ("validate",),
+    "price": ("price",),
+    "assess": ("features", "assess"),
+    "pay": ("pay",),
+    "decide": ("decide",),
+}
+"""The stages of ``claims.pipeline.stages.STAGES`` each process runs: ``features`` and
+``assess`` run in one (only ``assess`` reads the features, in memory as in the daily
+run), each timed by ``on_stage``."""
+STAGES = (*PROCESSES, "settle", "postings")
 
 
 def read(work: Path, name: str, columns: list[str] | None = None) -> pl.DataFrame:
@@ -71,7 +81,6 @@ def _assessment(work: Path) -> Any:
 def stage_inputs(stage: str, work: Path) -> Any:
     """The :class:`~claims.pipeline.stages.Frames` ``stage`` starts from, read from the
     outputs of the stages before it (only what the stage reads)."""
-    from claims.features import Features
     from claims.pay import Payment
     from claims.pipeline.stages import Frames
 
@@ -89,11 +98,8 @@ def stage_inputs(stage: str, work: Path) -> Any:
         "claims": read(work, "claims"),
         "prices": read(work, "prices"),
     }
-    if stage == "features":
+    if stage == "assess":  # features, then assess
         return Frames(**batch)
-    if stage == "assess":
-        lines = {t: read(work, f"features_{t}") for t in ("XML2", "XML3")}
-        return Frames(**batch, features=Features(read(work, "features_claims"), lines))
     return Frames(**batch, assessment=_assessment(work))  # pay
 
 
@@ -127,9 +133,6 @@ def _outputs(stage: str, ctx: Any, done: Any) -> dict[str, pl.DataFrame]:
         return tables | {"claims": done.claims, "quarantine": done.quarantine}
     if stage == "price":
         return {"prices": done.prices}
-    if stage == "features":
-        lines = {f"features_{t}": f for t, f in done.features.lines.items()}
-        return {"features_claims": done.features.claims, **lines}
     if stage == "assess":
         return {"hits": done.assessment.hits, "assessed": done.assessment.claims}
     from claims.pay import claim_facts  # pay: the SQL baseline's budget flag
@@ -155,9 +158,8 @@ def _counts(stage: str, done: Any) -> dict[str, Any]:
     if stage == "price":
         return {"rows": done.prices.height}
     lines = done.tables["XML2"].height + done.tables["XML3"].height
-    if stage in ("features", "assess"):
-        hits = {"hits": done.assessment.hits.height} if stage == "assess" else {}
-        return {"rows": lines, **hits}
+    if stage == "assess":
+        return {"rows": lines, "hits": done.assessment.hits.height}
     if stage == "pay":
         return {"rows": done.payment.lines.height, "claims": done.payment.claims.height}
     decided = done.decisions
@@ -252,11 +254,14 @@ def _pipeline_stage(
     def on_stage(name: str, seconds: float, _frames: Any) -> None:
         timed[name] = seconds
 
-    done = run_stages(ctx, frames, stages=stages_named(stage), on_stage=on_stage)
+    steps = stages_named(*PROCESSES[stage])
+    done = run_stages(ctx, frames, stages=steps, on_stage=on_stage)
     clock("run_stages_s")
-    clock.seconds["seconds"] = timed[stage] + clock.seconds.get("read_only_s", 0.0)
+    clock.seconds["seconds"] = sum(timed.values()) + clock.seconds.get(
+        "read_only_s", 0.0
+    )
     clock.cpu["seconds"] = clock.cpu["run_stages_s"] + clock.cpu.get("read_only_s", 0.0)
-    out = _counts(stage, done)
+    out = _counts(stage, done) | {"stages_s": timed}
     if stage == "validate":
         out |= {
             "read_only_s": clock.seconds["read_only_s"],

@@ -16,8 +16,7 @@ from benchmarks.payment_baselines import BASELINES
 LABELS = {
     "validate": "read + validate (context)",
     "price": "price (`price_stage`)",
-    "features": "features (`features_stage`)",
-    "assess": "assess (`assess_stage`)",
+    "assess": "features + assess",
     "pay": "pay (`pay_stage`)",
     "decide": "decide (`decide_stage`)",
     "settle": "settle (`settle`)",
@@ -109,6 +108,12 @@ def _notes(report: dict[str, Any]) -> list[str]:
         )
     if check:
         text.append(f"wrong variants (mismatches): {check['variants']}")
+    both = report["stages"]["assess"].get("stages_s_best")
+    if both:
+        text.append(
+            "features + assess, each at its best: "
+            + ", ".join(f"{k} {s:.2f} s" for k, s in both.items())
+        )
     profile = report.get("pay_profile")
     if profile and not profile.get("killed"):
         text.append(
