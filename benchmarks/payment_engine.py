@@ -1,10 +1,10 @@
 """The engine's side of the payment benchmark: one stage per process, through the pipeline.
 
 A stage process reads the frames its stage needs from the Parquet the stages before it
-wrote (reading, making them contiguous and loading the reference are timed apart), runs
-the stage as the daily run does, ``run_stages(ctx, frames, stages=stages_named(...),
-on_stage=...)``, and takes its time from ``on_stage``; in the first round it also writes
-its output, which the next stage reads. ``features`` and ``assess`` share a process
+wrote (reading them and loading the reference are timed apart), runs the stage as the
+daily run does, ``run_stages(ctx, frames, stages=stages_named(...), on_stage=...)``,
+and takes its time from ``on_stage``; in the first round it also writes its output,
+which the next stage reads. ``features`` and ``assess`` share a process
 (:data:`PROCESSES`), as they shared the assess stage before ``features`` was a stage.
 ``validate`` reads the bulk folder(s) first and counts that reading in its time (the
 stage's context). ``settle`` and ``postings`` are not stages of the pipeline (the daily
@@ -46,17 +46,20 @@ STAGES = (*PROCESSES, "settle", "postings")
 
 
 def read(work: Path, name: str, columns: list[str] | None = None) -> pl.DataFrame:
-    """A frame a stage wrote into ``work``, contiguous in memory as a stage's output is
-    in the daily run (Parquet reads it in chunks of its row groups, which slows joins
-    and group-bys of the next stage by up to a third)."""
-    return pl.read_parquet(work / f"{name}.parquet", columns=columns).rechunk()
+    """A frame a stage wrote into ``work`` (in one piece: see :func:`write`)."""
+    return pl.read_parquet(work / f"{name}.parquet", columns=columns)
 
 
 def write(work: Path, frames: Mapping[str, pl.DataFrame]) -> None:
-    """Write frames into ``work`` for the stages after this one."""
+    """Write frames into ``work`` for the stages after this one, each as one row group,
+    so that it is read back contiguous, as a stage's output is in memory in the daily
+    run (read in chunks of many row groups, the next stage's joins and group-bys took
+    up to a third longer; rechunking after the read raised the peak RSS instead)."""
     work.mkdir(parents=True, exist_ok=True)
     for name, frame in frames.items():
-        frame.write_parquet(work / f"{name}.parquet")
+        frame.write_parquet(
+            work / f"{name}.parquet", row_group_size=max(frame.height, 1)
+        )
 
 
 # ---------------------------------------------------------------- stage inputs
@@ -65,9 +68,7 @@ def write(work: Path, frames: Mapping[str, pl.DataFrame]) -> None:
 def _tables(work: Path, only: tuple[str, ...] = TABLES) -> dict[str, pl.DataFrame]:
     """The validated tables; tables outside ``only`` are read empty (schema only)."""
     return {
-        t: pl.read_parquet(
-            work / f"{t}.parquet", n_rows=None if t in only else 0
-        ).rechunk()
+        t: pl.read_parquet(work / f"{t}.parquet", n_rows=None if t in only else 0)
         for t in TABLES
     }
 
