@@ -54,10 +54,13 @@ def settlement_dir(settings: Settings, settlement: Settlement) -> Path:
     )
 
 
-def now() -> str:
-    """The time stamp of a posting or an advance: UTC, to the second (the clock is read
-    here, not in the settlement or the store)."""
-    return datetime.now(UTC).isoformat(timespec="seconds")
+def now(*, precise: bool = False) -> str:
+    """The time stamp of a posting or an advance: UTC, to the second, or to the
+    microsecond when it enters an id (the clock is read here, not in the settlement or
+    the store)."""
+    return datetime.now(UTC).isoformat(
+        timespec="microseconds" if precise else "seconds"
+    )
 
 
 def run_settlement(
@@ -87,7 +90,9 @@ def run_settlement(
             )
             raise ConfigError(msg)
         advances = advances_for(con, [period, *months], facility)
-        settlement = settle(decisions, lines, reasons, advances, period=period)
+        settlement = settle(
+            decisions, lines, reasons, advances, period=period, scope=facility
+        )
         check_overlaps(con, settlement)  # before any output is written
         folder = settlement_dir(settings, settlement)
         write_frames(folder, settlement.frames)
@@ -150,9 +155,9 @@ def record_advance(
     recorded_at: str,
 ) -> str:
     """Record an advance paid to ``facility`` for ``period`` and post it; its id."""
-    from claims.store.ledger import advance_count, append_advance
+    from claims.store.ledger import append_advance
 
-    advance = advance_id(facility, period, amount, advance_count(con))
+    advance = advance_id(facility, period, amount, recorded_at)
     append_advance(
         con,
         advance_entries(facility, period, amount, advance),
@@ -289,7 +294,9 @@ def advance_cmd(
         raise fail(exc) from exc
     settings = settings_for(data_dir, None)
     with open_store(settings.store_path) as con:
-        advance_id = record_advance(con, facility, period, value, recorded_at=now())
+        advance_id = record_advance(
+            con, facility, period, value, recorded_at=now(precise=True)
+        )
     err.print(
         f"advance {advance_id}: {value:,.2f} to {facility} for {period} recorded and posted"
     )

@@ -1,0 +1,44 @@
+"""The one pipeline and the runs built on it.
+
+``context`` (what a run decides with), ``stages`` (the stages and ``run_stages``),
+``daily`` and ``inbox`` (the daily run), ``selfcheck`` (``giamdinh check``), ``audit``
+(post-audit) and ``explain`` (``rules explain`` and ``rules shadow``). Interfaces (the
+CLI, the API) call these; nothing below imports them.
+"""
+
+from claims.pipeline.audit import run_audit
+from claims.pipeline.context import Reference, RunContext, no_history
+from claims.pipeline.daily import RunResult, run_inbox, store_history
+from claims.pipeline.explain import Explained, Shadowed, explain_claim, shadow
+from claims.pipeline.selfcheck import check_files
+from claims.pipeline.stages import (
+    STAGES,
+    STORED_STAGES,
+    Frames,
+    StageOrderError,
+    Step,
+    run_stages,
+    stages_named,
+)
+
+__all__ = [
+    "STAGES",
+    "STORED_STAGES",
+    "Explained",
+    "Frames",
+    "Reference",
+    "RunContext",
+    "RunResult",
+    "Shadowed",
+    "StageOrderError",
+    "Step",
+    "check_files",
+    "explain_claim",
+    "no_history",
+    "run_audit",
+    "run_inbox",
+    "run_stages",
+    "shadow",
+    "stages_named",
+    "store_history",
+]

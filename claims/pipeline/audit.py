@@ -20,6 +20,7 @@ from claims.errors import ConfigError
 from claims.ids import content_id, frame_digest
 from claims.money import MONEY
 from claims.pipeline.context import Reference, RunContext
+from claims.pipeline.daily import store_history
 from claims.pipeline.stages import STORED_STAGES, Frames, run_stages
 from claims.settle import months_of, paid
 from claims.store import open_store, stored_claims
@@ -55,7 +56,8 @@ def run_audit(
         "decisions": frame_digest(settled.sort("file_id", "hoso_idx")),
     }
     audit_id = content_id("audit", **parts)
-    ctx = RunContext(audit_id, period, reference, settings)
+    # the stored claims of other facilities and days stay visible to the windows
+    ctx = RunContext(audit_id, period, reference, settings, store_history(settings))
     frames = Frames(tables=stored.tables, claims=stored.quarantined)
     done = run_stages(ctx, frames, stages=STORED_STAGES)
     redone = done.need("decisions", done.decisions)

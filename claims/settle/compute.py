@@ -24,11 +24,11 @@ and ``claims.store.ledger.advances_for`` read them), the frames go out in a
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import polars as pl
 
+from claims.ids import content_id, frame_digest
 from claims.money import MONEY
 from claims.schema import COST_GROUPS, OTHER_GROUP
 
@@ -69,6 +69,7 @@ def settle(
     advances: pl.DataFrame,
     *,
     period: str,
+    scope: str | None = None,
 ) -> Settlement:
     """Build a settlement from the current decisions of its period.
 
@@ -78,6 +79,7 @@ def settle(
         reasons: their ``REASON_SCHEMA`` rows.
         advances: ``ma_cskcb, amount`` advances recorded for the period.
         period: ``YYYY-MM`` or ``YYYY-Qn``.
+        scope: the one facility settled (None: every facility).
     """
     decided = _decided(decisions)
     per_line = _settled_lines(decided, lines)
@@ -95,7 +97,14 @@ def settle(
     frames = {
         k: v.with_columns(pl.lit(period).alias("period")) for k, v in frames.items()
     }
-    return Settlement(_settlement_id(period, frames), period, frames)
+    settlement_id = content_id(
+        "settlement",
+        period=period,
+        scope=scope,
+        decisions=frame_digest(frames["claims"], frames["pending"]),
+        advances=frame_digest(advances.sort(advances.columns)),
+    )
+    return Settlement(settlement_id, period, frames)
 
 
 def _decided(decisions: pl.DataFrame) -> pl.DataFrame:
@@ -295,12 +304,3 @@ def _pending(decided: pl.DataFrame, messages: pl.DataFrame) -> pl.DataFrame:
         )
         .sort("ma_cskcb", "ma_lk")
     )
-
-
-def _settlement_id(period: str, frames: dict[str, pl.DataFrame]) -> str:
-    """Content hash of what a settlement pays: same decisions and advances → same id."""
-    digest = hashlib.sha256(period.encode())
-    for name in ("claims", "facilities", "pending"):
-        digest.update(name.encode())
-        digest.update(frames[name].write_csv().encode())
-    return digest.hexdigest()[:16]

@@ -14,12 +14,12 @@ writes the new ones, and the caller reads the clock.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from decimal import Decimal
 
 import polars as pl
 
+from claims.ids import content_id
 from claims.schema import LEDGER_SCHEMA
 from claims.settle.compute import ZERO, Settlement
 
@@ -192,10 +192,15 @@ def repost(settlement: Settlement, posted: pl.DataFrame) -> Reposting:
     return Reposting(changed.to_list(), written)
 
 
-def advance_id(facility: str, period: str, amount: Decimal, count: int) -> str:
-    """The id of the advance recorded when the store holds ``count`` advances."""
-    text = f"{facility}|{period}|{amount}|{count}"
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+def advance_id(facility: str, period: str, amount: Decimal, recorded_at: str) -> str:
+    """The id of an advance: its facility, period, amount and when it was recorded."""
+    return content_id(
+        "advance",
+        facility=facility,
+        period=period,
+        amount=str(amount),
+        recorded_at=recorded_at,
+    )
 
 
 def advance_entries(
