@@ -289,6 +289,10 @@ def _combine(parts: list[dict[str, Any]]) -> dict[str, Any]:
             out[key] = sum(p[key] for p in parts)
     for key in ("rss_inputs_mb", "peak_rss_mb", "load_avg_1m"):
         out[key] = max(p[key] for p in parts)
+    if "stages_s" in out:  # the pipeline stages a process ran, each added up
+        out["stages_s"] = {
+            k: sum(p["stages_s"][k] for p in parts) for k in out["stages_s"]
+        }
     if len(parts) > 1:
         out["part_seconds"] = [round(p["seconds"], 3) for p in parts]
         out["part_peak_rss_mb"] = [round(p["peak_rss_mb"]) for p in parts]
