@@ -39,7 +39,7 @@ def settings_for(data_dir: Path | None, catalog_dir: Path | None) -> Settings:
         values["data_dir"] = data_dir
     if catalog_dir is not None:
         values["catalog_dir"] = catalog_dir
-    return Settings(**values)  # type: ignore[arg-type]
+    return Settings.model_validate(values)
 
 
 def fail(exc: Exception) -> typer.Exit:

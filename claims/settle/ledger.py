@@ -60,7 +60,7 @@ def postings(settlement: Settlement) -> pl.DataFrame:
                 if c not in ("txn_id", "settlement_id", "period")
             ],
         )
-        .cast(LEDGER_SCHEMA)  # type: ignore[arg-type]
+        .cast(pl.Schema(LEDGER_SCHEMA))
         .sort("txn_id", "account", "treatment", "cost_group", nulls_last=True)
     )
 
@@ -188,7 +188,7 @@ def repost(settlement: Settlement, posted: pl.DataFrame) -> Reposting:
         settlement.settlement_id,
     )
     fresh = new.filter(pl.col("ma_cskcb").is_in(changed.implode()))
-    written = pl.concat([undo, fresh]).cast(LEDGER_SCHEMA)  # type: ignore[arg-type]
+    written = pl.concat([undo, fresh]).cast(pl.Schema(LEDGER_SCHEMA))
     return Reposting(changed.to_list(), written)
 
 

@@ -47,7 +47,7 @@ def _table(
     frame: pl.DataFrame = con.sql(
         f'SELECT * FROM "{name}" WHERE {where}', params=params or []
     ).pl()
-    return frame.cast(schema)  # type: ignore[arg-type]
+    return frame.cast(pl.Schema(schema))
 
 
 def _in_transaction(

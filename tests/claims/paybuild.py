@@ -28,7 +28,7 @@ from claims.assess import ASSESSMENT_SCHEMA
 from claims.decide import Decisions, decide
 from claims.pay import Payment, pay
 from claims.price import PRICE_SCHEMA
-from claims.schema import Batch
+from claims.schema import FACILITY_SCHEMA, Batch
 from claims.validate.tables import empty_tables
 from rules.evaluate import HIT_SCHEMA
 
@@ -53,17 +53,6 @@ def catalogs() -> tuple[pl.DataFrame, pl.DataFrame]:
     """The resolved ``benefits`` and ``base_salary`` catalogs."""
     cats = load_catalogs(ids=["benefits", "base_salary"])
     return cats["benefits"].resolve(), cats["base_salary"].resolve()
-
-
-FACILITY_SCHEMA: dict[str, pl.DataType] = {
-    "ma_cskcb": pl.String(),
-    "tier": pl.String(),
-    "level_2025": pl.String(),
-    "beds": pl.Int64(),
-    "valid_from": pl.Date(),
-    "valid_to": pl.Date(),
-    VERSION: pl.String(),
-}
 
 
 @dataclass(frozen=True)
