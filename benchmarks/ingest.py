@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from claims.config import Settings  # noqa: E402
-from claims.pipeline.daily import run_inbox  # noqa: E402
+from claims.pipeline import run_inbox  # noqa: E402
 from claims.synthetic import generate  # noqa: E402
 from claims.xml130 import PARSED_TABLES  # noqa: E402
 
@@ -65,9 +65,8 @@ def _peak_rss_mb() -> float:
 def stage_times(inbox: Path, settings: Settings) -> dict[str, float]:
     """Seconds to read ``inbox`` as the daily run does, then per stage of the pipeline
     (``run_stages``, timed by ``on_stage``)."""
-    from claims.pipeline.context import Reference, RunContext
+    from claims.pipeline import Frames, Reference, RunContext, run_stages
     from claims.pipeline.inbox import default_date, scan_and_read
-    from claims.pipeline.stages import Frames, run_stages
 
     reference = Reference.load(settings.catalog_dir, settings.pack_id)
     started = time.perf_counter()

@@ -83,7 +83,7 @@ def stage_inputs(stage: str, work: Path) -> Any:
     """The :class:`~claims.pipeline.stages.Frames` ``stage`` starts from, read from the
     outputs of the stages before it (only what the stage reads)."""
     from claims.pay import Payment
-    from claims.pipeline.stages import Frames
+    from claims.pipeline import Frames
 
     if stage == "price":
         return Frames(tables=_tables(work, PAYMENT_TABLES))
@@ -117,7 +117,7 @@ def context(work: Path) -> Any:
     """The run context of a benchmark stage: the built-in catalogs, the released
     versions of the pack, no history (cross-claim windows see only the batch)."""
     from claims.config import Settings
-    from claims.pipeline.context import Reference, RunContext
+    from claims.pipeline import Reference, RunContext
 
     reference = Reference.load(None, PACK)
     settings = Settings(data_dir=work / "data")  # never written: the stages do no I/O
@@ -213,7 +213,7 @@ def _settlement_inputs(work: Path, decided: Any) -> dict[str, Any]:
 
 def run_stage(stage: str, work: Path, inbox: Path, write_out: bool) -> dict[str, Any]:
     """Run one stage once in this process; time it apart from its inputs."""
-    import claims.pipeline.stages
+    import claims.pipeline
     import claims.settle  # noqa: F401 - imported before the clock starts
 
     clock = Laps()
@@ -238,7 +238,7 @@ def _pipeline_stage(
     stage: str, work: Path, inbox: Path, clock: Laps, write_out: bool
 ) -> tuple[dict[str, Any], float]:
     """One stage of the pipeline through ``run_stages``, timed by ``on_stage``."""
-    from claims.pipeline.stages import Frames, run_stages, stages_named
+    from claims.pipeline import Frames, run_stages, stages_named
 
     ctx = context(work)
     clock("reference_s")
@@ -325,7 +325,7 @@ def profile_pay(work: Path) -> dict[str, Any]:
     import cProfile
     import pstats
 
-    from claims.pipeline.stages import run_stages, stages_named
+    from claims.pipeline import run_stages, stages_named
 
     ctx = context(work)
     frames = stage_inputs("pay", work)
