@@ -20,15 +20,7 @@ Per line, with the quantity the rules accepted (cap/adjust) and the payable unit
    package's lines in proportion to their amounts (cumulative rounding, so the cuts add
    up exactly) and moves to self-pay.
 
-Per claim, MUC_HUONG = card level % × route rate %, where the route class of
-MA_DOITUONG_KCB (``route_code``) says on-route (100), or which ``route_rate`` row applies
-(the facility's pre-2025 tier or the code's own class, inpatient or outpatient). On-route
-claims are paid 100 % at primary level (``primary_care``), under the low-cost threshold
-(T_TONGCHI_BH < ``low_cost_share`` × base salary) and, per line, from the 5-year
-exemption date to the end of its calendar year (NGAY_MIEN_CCT ≤ line date, same
-year). Then T_BHTT = BH × MUC_HUONG, T_BNCCT = BH − T_BHTT, T_BNTT = BV − BH
-(− budget); other sources (T_NGUONKHAC, case (a) of §1.13.5) offset self-pay, then
-co-pay, then the fund.
+Per claim, MUC_HUONG and who pays what of each line: see :mod:`claims.pay.shares`.
 
 Every date choice comes from ``claims.dates``; every figure from the ``benefits`` and
 ``base_salary`` catalogs.
