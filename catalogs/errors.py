@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from claims.errors import ClaimsError
+from claims.errors import ClaimsError, ConfigError
 
 
 class CatalogError(ClaimsError):
@@ -27,3 +27,18 @@ class CatalogNotFound(CatalogError):
 
 class CatalogIntegrityError(CatalogError):
     """A version whose rows do not match its manifest, or whose rows break the schema."""
+
+
+class CatalogRootError(CatalogError, ConfigError):
+    """A catalog root (``--catalog-dir``) the engine cannot use as it is.
+
+    It does not exist, is not a folder, holds a folder that is not a catalog, or holds
+    no catalog at all. It is refused, never passed over for the built-in catalogs.
+    """
+
+
+class EmptyCatalogError(CatalogIntegrityError, ConfigError):
+    """A version whose rows disagree with its manifest's ``empty`` flag.
+
+    No rows without ``empty: true`` (and a reason), or rows under ``empty: true``.
+    """

@@ -2,6 +2,9 @@
 
 Layout: ``<root>/<catalog_id>/<version>/manifest.yaml`` + ``rows.csv`` (or ``rows.parquet``).
 An overlay root replaces whole catalogs: each catalog id present there wins over the built-in.
+An overlay that does not exist, is not a folder, or holds a folder that is no catalog (or
+no catalog at all) is refused: it is never passed over for the built-in catalogs. A version
+without rows is refused unless its manifest says ``empty: true`` with a ``reason``.
 """
 
 from __future__ import annotations
@@ -16,7 +19,13 @@ import polars as pl
 import yaml
 from pydantic import ValidationError
 
-from catalogs.errors import CatalogError, CatalogIntegrityError, CatalogNotFound
+from catalogs.errors import (
+    CatalogError,
+    CatalogIntegrityError,
+    CatalogNotFound,
+    CatalogRootError,
+    EmptyCatalogError,
+)
 from catalogs.rows import Window, type_rows
 from catalogs.schema import SCHEMAS, CatalogSchema
 from catalogs.spec import CatalogManifest
@@ -39,8 +48,50 @@ class CatalogVersion:
         return f"{self.manifest.version}#{self.content_hash[:12]}"
 
 
+_FIX = (
+    "give a folder with one sub-folder per catalog it replaces ({ids}), such as one "
+    "written by `giamdinh catalogs export`, or leave --catalog-dir and "
+    "GIAMDINH_CATALOG_DIR unset to use the built-in catalogs"
+)
+
+
+def check_overlay(overlay: Path) -> None:
+    """Refuse an overlay root that would leave the built-in catalogs deciding unseen.
+
+    Raises:
+        CatalogRootError: ``overlay`` does not exist or is not a folder, one of its
+            folders is not named after a catalog, or none is.
+    """
+    fix = _FIX.format(ids=", ".join(SCHEMAS))
+    if not overlay.exists():
+        msg = f"the catalog folder (--catalog-dir) does not exist; {fix}"
+        raise CatalogRootError(msg, path=overlay)
+    if not overlay.is_dir():
+        msg = f"the catalog folder (--catalog-dir) is not a folder; {fix}"
+        raise CatalogRootError(msg, path=overlay)
+    folders = [p.name for p in overlay.iterdir() if p.is_dir()]
+    unknown = sorted(n for n in folders if n not in SCHEMAS and not n.startswith("."))
+    if unknown:
+        msg = (
+            f"folder(s) {', '.join(unknown)} of the catalog folder (--catalog-dir) "
+            f"are not catalogs; rename or remove them; the catalogs are: "
+            f"{', '.join(SCHEMAS)}"
+        )
+        raise CatalogRootError(msg, path=overlay)
+    if not any(n in SCHEMAS for n in folders):
+        msg = f"the catalog folder (--catalog-dir) holds no catalog; {fix}"
+        raise CatalogRootError(msg, path=overlay)
+
+
 def catalog_dir(catalog_id: str, overlay: Path | None = None) -> Path:
-    """The directory holding the versions of ``catalog_id``: the overlay's if it has one."""
+    """The directory holding the versions of ``catalog_id``: the overlay's if it has one.
+
+    Raises:
+        CatalogRootError: an overlay :func:`check_overlay` refuses.
+        CatalogNotFound: no folder for ``catalog_id`` in the overlay nor built in.
+    """
+    if overlay is not None:
+        check_overlay(overlay)
     if overlay is not None and (overlay / catalog_id).is_dir():
         return overlay / catalog_id
     builtin = BUILTIN_ROOT / catalog_id
@@ -114,11 +165,31 @@ def load_version(
     rows = type_rows(
         _read_rows(rows_path), schema, rows_path, window=window, icd_codes=icd_codes
     )
-    meta = manifest.model_dump(mode="json", exclude={"sha256"})
+    _check_empty(manifest, rows.height, rows_path)
+    meta = manifest.hashed_fields()
     content = json.dumps(meta, sort_keys=True).encode() + b"\n" + rows_bytes
     return CatalogVersion(
         manifest, rows, hashlib.sha256(content).hexdigest(), directory
     )
+
+
+def _check_empty(manifest: CatalogManifest, height: int, rows_path: Path) -> None:
+    """Refuse rows that disagree with the manifest's ``empty`` flag."""
+    if height == 0 and not manifest.empty:
+        msg = (
+            f"catalog {manifest.id!r} version {manifest.version} has no rows (a header "
+            "alone), so every lookup in it would find nothing (a price catalog would "
+            "leave every line NOT_IN_CATALOG); fill in its rows, or if it is empty on "
+            "purpose add 'empty: true' and a 'reason' to its manifest.yaml"
+        )
+        raise EmptyCatalogError(msg, path=rows_path)
+    if height > 0 and manifest.empty:
+        msg = (
+            f"catalog {manifest.id!r} version {manifest.version} has {height:,} rows "
+            "but its manifest says empty: true; remove 'empty' and 'reason' from "
+            "manifest.yaml"
+        )
+        raise EmptyCatalogError(msg, path=rows_path)
 
 
 def _schema(catalog_id: str, directory: Path, manifest_path: Path) -> CatalogSchema:

@@ -242,7 +242,7 @@ def export(
     catalogs = _load(catalog_dir)
     for catalog_id, catalog in catalogs.items():
         for v in catalog.versions:
-            manifest = v.manifest.model_dump(mode="json", exclude={"sha256"})
+            manifest = v.manifest.hashed_fields()
             written = write_version(
                 target / catalog_id / v.manifest.version, manifest, v.rows
             )
