@@ -21,7 +21,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from claims.errors import ClaimsError
+from claims.errors import ClaimsError, ConfigError
 
 PACKS_ROOT = Path(__file__).parent / "packs"
 LOCK_PATH = PACKS_ROOT / "LOCK.yaml"
@@ -57,6 +57,10 @@ class PackError(ClaimsError):
             if part
         )
         super().__init__(f"{where}: {message}" if where else message)
+
+
+class PackRootError(PackError, ConfigError):
+    """A packs folder (``--packs``) that does not exist, is not a folder or is empty."""
 
 
 class Description(BaseModel):
@@ -219,9 +223,23 @@ def read_lock(path: Path = LOCK_PATH) -> dict[str, dict[str, str]]:
 
 
 def pack_dirs(root: Path = PACKS_ROOT) -> list[Path]:
-    """Every ``<pack_id>/<version>`` folder under ``root``, sorted."""
+    """Every ``<pack_id>/<version>`` folder under ``root``, sorted.
+
+    Raises:
+        PackRootError: ``root`` does not exist, is not a folder or holds no version.
+    """
+    fix = (
+        f"give a folder laid out as <pack_id>/<version>/pack.yaml (+ LOCK.yaml), "
+        f"or leave --packs unset for the built-in packs ({PACKS_ROOT})"
+    )
     if not root.is_dir():
-        return []
-    return sorted(
+        what = "is not a folder" if root.exists() else "does not exist"
+        msg = f"the packs folder (--packs) {what}; {fix}"
+        raise PackRootError(msg, path=root)
+    found = sorted(
         d for p in root.iterdir() if p.is_dir() for d in p.iterdir() if d.is_dir()
     )
+    if not found:
+        msg = f"the packs folder (--packs) holds no pack version; {fix}"
+        raise PackRootError(msg, path=root)
+    return found
