@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -18,6 +19,11 @@ class Settings(BaseSettings):
     """A submission larger than this is refused whole (FILE_TOO_LARGE)."""
     pack_id: str = "vn-bhyt"
     """The rule pack whose released versions assess claims (by admission date)."""
+    max_unpriced_share: float = Field(default=0.05, ge=0.0, le=1.0)
+    """A run warns for each price catalog (drugs, services, supplies) that leaves more
+    than this share of its lines unpriced (NOT_IN_CATALOG): a wrong ``--catalog-dir``
+    or catalog version, rather than claims off the list (env
+    ``GIAMDINH_MAX_UNPRICED_SHARE``, 0 to 1)."""
 
     @property
     def store_path(self) -> Path:

@@ -197,3 +197,52 @@ def priced_lines(found: pl.DataFrame, table: str) -> pl.DataFrame:
         ),
         pl.when(~priced).then(pl.lit(R.NOT_IN_CATALOG.value)).alias("reason_code"),
     ).cast(pl.Schema(PRICE_SCHEMA))
+
+
+PRICE_CATALOGS = ("drugs", "services", "supplies")
+"""The catalogs that price lines, in the order warnings name them."""
+
+
+def unpriced_warnings(prices: pl.DataFrame, limit: float) -> list[str]:
+    """One warning per price catalog that leaves more than ``limit`` of its lines unpriced.
+
+    A share of ``NOT_IN_CATALOG`` lines that high is rarely the claims' fault: a
+    ``--catalog-dir`` or catalog version that does not cover the facilities and dates
+    claimed prices most lines at 0 without any row being wrong.
+
+    Args:
+        prices: the priced lines (:data:`PRICE_SCHEMA`: ``catalog``, ``reason_code``).
+        limit: the share (0 to 1) above which a catalog is named
+            (``Settings.max_unpriced_share``).
+
+    Returns:
+        The warnings, drugs, services then supplies; empty when every share is within
+        ``limit`` (and for a run without lines).
+
+    Example:
+        >>> unpriced_warnings(done.prices, settings.max_unpriced_share)
+        ['drugs: 57 of 60 lines (95.0%) are NOT_IN_CATALOG and paid 0 (…']
+    """
+    counts = prices.group_by("catalog").agg(
+        pl.len().alias("lines"),
+        pl.col("reason_code")
+        .eq_missing(R.NOT_IN_CATALOG.value)
+        .sum()
+        .alias("unpriced"),
+    )
+    found = {row["catalog"]: row for row in counts.iter_rows(named=True)}
+    warnings = []
+    for catalog in PRICE_CATALOGS:
+        row = found.get(catalog)
+        if row is None or row["lines"] == 0:
+            continue
+        share = row["unpriced"] / row["lines"]
+        if share > limit:
+            warnings.append(
+                f"{catalog}: {row['unpriced']:,} of {row['lines']:,} lines ({share:.1%}) "
+                f"are NOT_IN_CATALOG and paid 0 (no {catalog} row valid for their "
+                f"facility and date), above the limit of {limit:.1%} "
+                f"(GIAMDINH_MAX_UNPRICED_SHARE); check --catalog-dir and the "
+                f"{catalog} catalog's versions (giamdinh catalogs list)"
+            )
+    return warnings
