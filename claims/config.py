@@ -17,6 +17,9 @@ class Settings(BaseSettings):
     catalog_dir: Path | None = None
     max_file_bytes: int = 2 * 1024**3
     """A submission larger than this is refused whole (FILE_TOO_LARGE)."""
+    lock_wait: float = 300.0
+    """Seconds a writer waits for another writer's lock on the store before it stops
+    (``--wait``)."""
     pack_id: str = "vn-bhyt"
     """The rule pack whose released versions assess claims (by admission date)."""
     max_unpriced_share: float = Field(default=0.05, ge=0.0, le=1.0)

@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import sys
-
 import typer
 
 from claims.cli import run
 from claims.cli.catalogs import app as catalogs_app
-from claims.cli.common import err
+from claims.cli.common import Boundary
 from claims.cli.rules import app as rules_app
 from claims.cli.settle import app as settle_app
 from claims.cli.settle import audit as audit_command
-from claims.errors import ClaimsError
 
 app = typer.Typer(
     name="giamdinh",
     help="Assess Vietnamese social health insurance (BHYT) claims in the QĐ 130/4750 format.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=Boundary,
 )
 app.add_typer(catalogs_app, name="catalogs")
 app.add_typer(rules_app, name="rules")
@@ -32,9 +30,5 @@ app.command()(run.check)
 
 
 def main() -> None:
-    """Console entry point."""
-    try:
-        app()
-    except ClaimsError as exc:
-        err.print(f"[bold red]error:[/] {exc}")
-        sys.exit(1)
+    """Console entry point (errors are told by ``Boundary``)."""
+    app()

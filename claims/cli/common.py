@@ -1,16 +1,25 @@
-"""Pieces shared by the command-line modules: consoles, common options, settings."""
+"""Pieces shared by the command-line modules: consoles, common options, settings, and
+the one error boundary every command runs inside."""
 
 from __future__ import annotations
 
+import errno
+import os
+import traceback
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
+import duckdb
 import polars as pl
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from typer.core import TyperGroup
 
 from claims.config import Settings
+from claims.errors import ClaimsError
+from claims.store import Holder
 
 out = Console()
 err = Console(stderr=True)
@@ -32,19 +41,89 @@ CatalogDir = Annotated[
     ),
 ]
 
+Wait = Annotated[
+    float | None,
+    typer.Option(
+        "--wait",
+        envvar="GIAMDINH_LOCK_WAIT",
+        help="Seconds to wait while another command writes the store (default 300).",
+    ),
+]
 
-def settings_for(data_dir: Path | None, catalog_dir: Path | None) -> Settings:
+
+def settings_for(
+    data_dir: Path | None, catalog_dir: Path | None, *, wait: float | None = None
+) -> Settings:
     values: dict[str, object] = {}
     if data_dir is not None:
         values["data_dir"] = data_dir
     if catalog_dir is not None:
         values["catalog_dir"] = catalog_dir
+    if wait is not None:
+        values["lock_wait"] = wait
     return Settings.model_validate(values)
 
 
+def waiting(settings: Settings) -> Any:
+    """An ``on_wait`` callback: say once whom a writer waits for."""
+
+    def on_wait(holder: Holder | None) -> None:
+        who = holder.describe() if holder else "another process"
+        err.print(
+            f"waiting up to {settings.lock_wait:g} s for the store: {escape(who)} "
+            "is writing it"
+        )
+
+    return on_wait
+
+
 def fail(exc: Exception) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {exc}")
+    err.print("[bold red]error:[/]", escape(str(exc)))
     return typer.Exit(code=1)
+
+
+def notice(text: str) -> None:
+    err.print("[yellow]note:[/]", escape(text))
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for the user: what failed, where, and what to do."""
+    if isinstance(exc, ClaimsError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        where = f" ({exc.filename})" if exc.filename else ""
+        text = f"{exc.strerror or exc}{where}"
+        if exc.errno == errno.ENOSPC:
+            text += "; free space on that disk and run the command again"
+        elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            text += "; check the permissions of that path, or pick another --data-dir"
+        return text
+    if isinstance(exc, duckdb.Error):
+        return f"the store could not be read or written: {exc}"
+    return (
+        f"unexpected {type(exc).__name__}: {exc}. This is a bug in giamdinh; "
+        "set GIAMDINH_DEBUG=1 to see where it happened"
+    )
+
+
+class Boundary(TyperGroup):
+    """The root command group: every command's errors end as one message and exit 1.
+
+    Errors of the engine, of the operating system (a full disk, a permission) and of
+    the store are told in one line, without a traceback (``GIAMDINH_DEBUG=1`` shows
+    it); the exits and usage errors of the command line pass through.
+    """
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise
+        except Exception as exc:
+            if os.environ.get("GIAMDINH_DEBUG"):
+                traceback.print_exc()
+            err.print("[bold red]error:[/]", escape(describe_error(exc)))
+            raise typer.Exit(code=1) from exc
 
 
 def print_frame(

@@ -21,7 +21,17 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from claims.cli.common import CatalogDir, DataDir, err, fail, out, settings_for
+from claims.cli.common import (
+    CatalogDir,
+    DataDir,
+    Wait,
+    err,
+    fail,
+    notice,
+    out,
+    settings_for,
+    waiting,
+)
 from claims.config import Settings
 from claims.errors import ClaimsError
 
@@ -114,8 +124,16 @@ def _run_inbox(
             bar.update(task, completed=done, total=total)
 
         result = run_inbox(
-            inbox, settings=settings, run_date=run_date, progress=progress
+            inbox,
+            settings=settings,
+            run_date=run_date,
+            progress=progress,
+            on_wait=waiting(settings),
         )
+    for text in result.notices:
+        notice(text)
+    if not result.files.height:  # an empty inbox: the notice said so
+        return 0
     _print_files(result.files)
     _print_counts(result.counts)
     _print_claims(result.claims, result.reasons)
@@ -238,11 +256,11 @@ def ingest(
     ] = False,
     data_dir: DataDir = None,
     catalog_dir: CatalogDir = None,
+    wait: Wait = None,
 ) -> None:
     """Store every submission of INBOX; refused files go to the failed area with a sidecar."""
-    raise typer.Exit(
-        _run(inbox, settings_for(data_dir, catalog_dir), None, strict=strict)
-    )
+    settings = settings_for(data_dir, catalog_dir, wait=wait)
+    raise typer.Exit(_run(inbox, settings, None, strict=strict))
 
 
 def run(
@@ -259,13 +277,18 @@ def run(
     ] = None,
     data_dir: DataDir = None,
     catalog_dir: CatalogDir = None,
+    wait: Wait = None,
 ) -> None:
-    """Run the daily pipeline on INBOX for one date (and optionally settle a period)."""
+    """Run the daily pipeline on INBOX for one date (and optionally settle a period).
+
+    Only one command writes a data folder at a time: a second one waits for the first
+    (up to --wait seconds), then stops with a message naming it.
+    """
     try:
         date.fromisoformat(day)
     except ValueError as exc:
         raise fail(ValueError(f"--date {day!r} is not YYYY-MM-DD")) from exc
-    settings = settings_for(data_dir, catalog_dir)
+    settings = settings_for(data_dir, catalog_dir, wait=wait)
     code = _run(inbox, settings, day, strict=False)
     if settle is not None:
         _settle(settings, settle)
@@ -282,6 +305,10 @@ def demo(
     """Generate a demo day, run it through the pipeline into a DuckDB store, print a summary."""
     settings = settings_for(data_dir or Path("giamdinh-demo"), catalog_dir)
     day = "2026-10-15"
+    from claims.pipeline import Reference
+
+    # a bad --catalog-dir stops the demo before it deletes its previous folder
+    Reference.load(settings.catalog_dir, settings.pack_id)
     _reset_demo(settings.data_dir)
     inbox = settings.data_dir / "inbox"
     err.print(f"demo: {claims:,} claims on {day} into {settings.data_dir}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,23 +29,30 @@ from claims.messages import MESSAGES
 from claims.pipeline.context import History, Reference, RunContext
 from claims.pipeline.inbox import (
     Inputs,
+    Listing,
     Progress,
     default_date,
     empty_counts,
     file_rows,
     list_inbox,
-    move,
     placements,
     scan_and_read,
 )
+from claims.pipeline.placement import PlacementError, place, repair
 from claims.pipeline.stages import Frames, run_stages
+from claims.price import unpriced_warnings
 from claims.store import (
+    Holder,
+    Lock,
     crash_point,
+    discard_run_dir,
     history_of,
     known_files,
     open_store,
     store_run,
+    sweep_temporary,
     write_run_dir,
+    writer_lock,
 )
 from claims.validate import Validated
 from claims.xml130 import LINE_TABLES
@@ -83,6 +91,8 @@ class RunResult:
     """Rules that fired or were not evaluable."""
     decisions: pl.DataFrame = dataclasses.field(default_factory=pl.DataFrame)
     """One row per stored claim: outcome and claimed, law and accepted amounts."""
+    notices: tuple[str, ...] = ()
+    """What the operator should know: files left in place, repairs, a stale lock."""
 
 
 def run_id_of(day: str, new: list[tuple[Path, str]], reference: Reference) -> str:
@@ -96,11 +106,14 @@ def run_id_of(day: str, new: list[tuple[Path, str]], reference: Reference) -> st
     )
 
 
-def store_history(settings: Settings) -> History:
-    """The history provider of a run on the store: the stored claims a batch can see."""
+def store_history(settings: Settings, *, read_only: bool = False) -> History:
+    """The history provider of a run on the store: the stored claims a batch can see.
+
+    ``read_only`` for the commands that only read the store (explain, shadow, audit).
+    """
 
     def history(xml1: pl.DataFrame) -> pl.DataFrame | None:
-        with open_store(settings.store_path) as con:
+        with open_store(settings.store_path, read_only=read_only) as con:
             return history_of(con, xml1)
 
     return history
@@ -113,8 +126,12 @@ def run_inbox(
     run_date: str | None = None,
     progress: Progress | None = None,
     move_files: bool = True,
+    on_wait: Callable[[Holder | None], None] | None = None,
 ) -> RunResult:
     """Ingest every submission of ``inbox`` into the store and write the run outputs.
+
+    The whole run holds the store's writer lock (``claims.store.lock``): a second
+    writer waits for it, up to ``settings.lock_wait`` seconds.
 
     Example:
         >>> result = run_inbox(Path("inbox"), settings=Settings(data_dir=Path("data")))
@@ -123,28 +140,101 @@ def run_inbox(
     started = time.time()
     # a bad catalog or rule pack stops the run here, before any row is read
     reference = Reference.load(settings.catalog_dir, settings.pack_id)
-    paths = list_inbox(inbox)
+    listing = list_inbox(inbox)
+    with writer_lock(
+        settings.data_dir, "run", wait=settings.lock_wait, on_wait=on_wait
+    ) as lock:
+        return _run_locked(
+            listing,
+            reference,
+            settings,
+            lock,
+            run_date=run_date,
+            progress=progress,
+            move_files=move_files,
+            started=started,
+        )
+
+
+def _run_locked(
+    listing: Listing,
+    reference: Reference,
+    settings: Settings,
+    lock: Lock,
+    *,
+    run_date: str | None,
+    progress: Progress | None,
+    move_files: bool,
+    started: float,
+) -> RunResult:
+    notices = _lock_notices(lock, listing)
+    notices += [
+        f"removed {p}, left by a run that died"
+        for p in sweep_temporary(settings.runs_dir)
+    ]
     with open_store(settings.store_path) as con:
         known = known_files(con)
-    inputs = scan_and_read(paths, known, settings, progress)
+    if move_files:
+        notices += repair(settings, known)
+    inputs = scan_and_read(listing.inputs, known, settings, progress)
     day = run_date or default_date(inputs.submissions)
     if not inputs.new:
         if move_files:
-            move(settings, placements([], inputs.skipped, [], {}, known), day)
+            notices += _place(
+                settings, placements([], inputs.skipped, [], {}, known), day
+            )
         files = file_rows([], [], inputs.skipped, None)
         empty = pl.DataFrame()
-        return RunResult(None, day, None, files, empty_counts(), empty, empty)
+        counts = empty_counts()
+        return RunResult(
+            None, day, None, files, counts, empty, empty, notices=tuple(notices)
+        )
     run_id = run_id_of(day, inputs.new, reference)
     ctx = RunContext(run_id, day, reference, settings, store_history(settings))
     done = run_stages(ctx, Frames(submissions=tuple(inputs.submissions)))
+    notices += unpriced_warnings(
+        done.need("prices", done.prices), settings.max_unpriced_share
+    )
     checked = _validated(done)
     receipts = _receipts(inputs, checked, done, run_id)
     frames = _outputs(inputs, checked, done, receipts, run_id)
-    manifest = _manifest(ctx, inputs, checked, done, started)
+    out = _store(ctx, frames, receipts, _manifest(ctx, inputs, checked, done, started))
+    if move_files:
+        failed = {f.name: receipts[f.name] for f in inputs.failures}
+        moves = placements(inputs.new, inputs.skipped, inputs.repeats, failed, known)
+        notices += _place(settings, moves, day, run_id=run_id)
+    return dataclasses.replace(
+        _result(ctx, out, inputs, checked, done), notices=tuple(notices)
+    )
+
+
+def _lock_notices(lock: Lock, listing: Listing) -> list[str]:
+    notices = [
+        f"{p.name} left in the inbox: not a .xml file nor a bulk folder"
+        for p in listing.ignored
+    ]
+    if lock.took_over is not None:
+        notices.append(
+            f"took over the store's lock from {lock.took_over.describe()}, "
+            "which ended without releasing it"
+        )
+    if not listing.inputs:
+        notices.append("the inbox is empty: no .xml file or bulk folder to read")
+    return notices
+
+
+def _store(
+    ctx: RunContext,
+    frames: dict[str, pl.DataFrame],
+    receipts: dict[str, dict[str, Any]],
+    manifest: dict[str, Any],
+) -> Path:
+    """Write the run folder, then commit the run; a failed commit removes the folder."""
+    settings = ctx.settings
     out = write_run_dir(
         settings.runs_dir,
-        day,
-        run_id,
+        ctx.run_date,
+        ctx.run_id,
         {k: _public(v) for k, v in frames.items()},
         {
             "manifest.json": manifest,
@@ -153,20 +243,36 @@ def run_inbox(
     )
     run_row = pl.DataFrame(
         {
-            "run_id": [run_id],
-            "run_date": [day],
+            "run_id": [ctx.run_id],
+            "run_date": [ctx.run_date],
             "manifest": [json.dumps(manifest, sort_keys=True)],
         }
     )
     crash_point("after-run-dir")
-    with open_store(settings.store_path) as con:
-        store_run(con, frames, run_row, settings.runs_dir)
+    try:
+        with open_store(settings.store_path) as con:
+            store_run(con, frames, run_row, settings.runs_dir)
+    except BaseException:
+        discard_run_dir(out)
+        raise
     crash_point("after-commit")
-    if move_files:
-        failed = {f.name: receipts[f.name] for f in inputs.failures}
-        moves = placements(inputs.new, inputs.skipped, inputs.repeats, failed, known)
-        move(settings, moves, day)
-    return _result(ctx, out, inputs, checked, done)
+    return out
+
+
+def _place(
+    settings: Settings, moves: list[Any], day: str, *, run_id: str | None = None
+) -> list[str]:
+    """Place the inputs; a write failure says the run is stored and how to finish."""
+    try:
+        return place(settings, moves, day)
+    except OSError as exc:
+        stored = f"run {run_id} is stored" if run_id else "nothing new was stored"
+        msg = (
+            f"{stored}, but the inputs could not all be moved out of the inbox: {exc}. "
+            "Run again once the cause is fixed: stored files are only placed, not "
+            "read again"
+        )
+        raise PlacementError(msg) from exc
 
 
 def _validated(done: Frames) -> Validated:

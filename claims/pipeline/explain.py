@@ -55,7 +55,7 @@ def explain_claim(
     Raises:
         LookupError: the store holds no claims, or not this one.
     """
-    with open_store(settings.store_path) as con:
+    with open_store(settings.store_path, read_only=True) as con:
         stored = stored_claims(con, "ma_cskcb = ? AND ma_lk = ?", [facility, claim])
         if stored.tables["XML1"].height == 0:
             msg = f"no current claim {claim!r} of facility {facility!r}"
@@ -67,7 +67,12 @@ def explain_claim(
     )
     day = str(stored.tables["XML1"]["ngay_ra"].dt.date().item())
     ctx = RunContext(
-        run_id, day, reference, settings, store_history(settings), keep_every_rule=True
+        run_id,
+        day,
+        reference,
+        settings,
+        store_history(settings, read_only=True),
+        keep_every_rule=True,
     )
     frames = Frames(tables=stored.tables, claims=stored.quarantined)
     done = run_stages(ctx, frames, stages=(*_PREPARE, *_DECIDE))
@@ -157,7 +162,7 @@ def shadow(settings: Settings, packs: list[Pack], draft: Pack, since: date) -> S
     Raises:
         LookupError: the store holds no claims yet.
     """
-    with open_store(settings.store_path) as con:
+    with open_store(settings.store_path, read_only=True) as con:
         stored = stored_claims(con, "ngay_vao >= ?", [since])
     if stored.tables["XML1"].height == 0:
         msg = f"no stored claims admitted since {since}; nothing to compare"
@@ -165,7 +170,11 @@ def shadow(settings: Settings, packs: list[Pack], draft: Pack, since: date) -> S
     catalogs = load_catalogs(settings.catalog_dir)
     active = Reference(catalogs, select_packs(packs, settings.pack_id))
     ctx = RunContext(
-        "shadow", since.isoformat(), active, settings, store_history(settings)
+        "shadow",
+        since.isoformat(),
+        active,
+        settings,
+        store_history(settings, read_only=True),
     )
     prepared = run_stages(
         ctx, Frames(tables=stored.tables, claims=stored.quarantined), stages=_PREPARE

@@ -5,7 +5,6 @@ them out of the inbox once the run is stored (refused files to ``failed/`` with 
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -48,8 +47,22 @@ class Inputs:
         return [r for r in self.results if isinstance(r, FileFailure)]
 
 
-def list_inbox(inbox: Path) -> list[Path]:
-    """Submissions in a folder: every file (sidecars excluded) and every bulk folder."""
+@dataclass(frozen=True)
+class Listing:
+    """What an inbox holds: the inputs to read, and the entries left in place."""
+
+    inputs: list[Path]
+    ignored: list[Path]
+    """Files whose name does not end in ``.xml`` (and are no bulk folder)."""
+
+
+def list_inbox(inbox: Path) -> Listing:
+    """Submissions in a folder: every ``.xml`` file and every bulk folder.
+
+    Sidecars and hidden entries are not inputs; other files are left in place and
+    listed in ``ignored`` (a ``.xml`` file whose content is not XML is still an input,
+    refused to ``failed/`` when read).
+    """
     if not inbox.is_dir():
         msg = f"inbox {inbox} is not a folder; pass the folder holding the claim files"
         raise ConfigError(msg)
@@ -58,11 +71,14 @@ def list_inbox(inbox: Path) -> list[Path]:
         for p in sorted(inbox.iterdir())
         if not p.name.startswith(".") and not p.name.endswith(".error.json")
     ]
-    return [
+    inputs = [
         p
         for p in entries
-        if p.is_file() or (p / "xml1.parquet").exists() or (p / "xml1.csv").exists()
+        if (p.is_file() and p.suffix.lower() == ".xml")
+        or (p / "xml1.parquet").exists()
+        or (p / "xml1.csv").exists()
     ]
+    return Listing(inputs, [p for p in entries if p not in inputs])
 
 
 def scan_and_read(
@@ -150,26 +166,6 @@ def placements(
         status, receipt = known[digest]
         out.append((path, digest, json.loads(receipt) if status == "failed" else None))
     return out
-
-
-def move(
-    settings: Settings,
-    placements: list[tuple[Path, str, dict[str, Any] | None]],
-    day: str,
-) -> None:
-    """Move inputs out of the inbox: refused files (with a sidecar) to failed/."""
-    for path, digest, sidecar in placements:
-        folder = settings.failed_dir if sidecar else settings.processed_dir / day
-        folder.mkdir(parents=True, exist_ok=True)
-        target = folder / path.name
-        if target.exists():
-            target = folder / f"{digest[:8]}-{path.name}"
-        shutil.move(str(path), str(target))
-        if sidecar:
-            text = json.dumps(sidecar, ensure_ascii=False, indent=2, sort_keys=True)
-            target.with_name(target.name + ".error.json").write_text(
-                text + "\n", encoding="utf-8"
-            )
 
 
 def file_rows(

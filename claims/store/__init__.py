@@ -3,7 +3,7 @@ claims read back (``read``), settlements and the ledger (``settlements``, ``ledg
 and the crash points fault tests use (``faults``). It reads and writes; it decides
 nothing."""
 
-from claims.store.faults import crash_point
+from claims.store.faults import crash_point, fail_point
 from claims.store.ledger import (
     ADVANCES_SCHEMA,
     POSTINGS_SCHEMA,
@@ -17,16 +17,21 @@ from claims.store.ledger import (
     posted_entries,
     posted_periods,
 )
+from claims.store.lock import Holder, Lock, StoreBusy, holder_of, writer_lock
 from claims.store.read import StoredClaims, history_of, stored_claims
 from claims.store.runs import (
     PARQUET_TABLES,
     STORE_TABLES,
+    AlreadyStored,
+    StoreError,
     append_table,
+    discard_run_dir,
     has_table,
     known_files,
     open_store,
     sql,
     store_run,
+    sweep_temporary,
     write_run_dir,
 )
 from claims.store.settlements import current_decisions, write_frames, write_workbooks
@@ -36,6 +41,11 @@ __all__ = [
     "PARQUET_TABLES",
     "POSTINGS_SCHEMA",
     "STORE_TABLES",
+    "AlreadyStored",
+    "Holder",
+    "Lock",
+    "StoreBusy",
+    "StoreError",
     "StoredClaims",
     "advance_count",
     "advances_for",
@@ -45,9 +55,12 @@ __all__ = [
     "append_table",
     "crash_point",
     "current_decisions",
+    "discard_run_dir",
+    "fail_point",
     "has_entries",
     "has_table",
     "history_of",
+    "holder_of",
     "known_files",
     "ledger_of",
     "open_store",
@@ -56,7 +69,9 @@ __all__ = [
     "sql",
     "store_run",
     "stored_claims",
+    "sweep_temporary",
     "write_frames",
     "write_run_dir",
     "write_workbooks",
+    "writer_lock",
 ]

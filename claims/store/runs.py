@@ -17,16 +17,18 @@ MA_DOITUONG_KCB 8 is a withdrawal. Every version stays queryable.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
-from claims.errors import TransientError
-from claims.store.faults import crash_point
+from claims.errors import ClaimsError, ConfigError, TransientError
+from claims.store.faults import crash_point, fail_point
 
 WITHDRAWAL_CODE = "8"
 PARQUET_TABLES = (
@@ -55,21 +57,71 @@ STORE_TABLES = (
     "claim_status",
     "runs",
 )
+UNIQUE_KEYS = {"submissions": "file_id", "runs": "run_id"}
+"""A file's sha256 and a run id are stored once, whatever a writer does."""
+RETRY_SECONDS = 30.0
+"""How long opening the store waits while another process has it open."""
+
+
+class StoreError(ClaimsError):
+    """The store or a run folder could not be written (disk full, permissions…).
+
+    Nothing of the run is committed; the message names the path and the cause.
+    """
+
+
+class AlreadyStored(ClaimsError):
+    """A file of this run was stored by another writer since the run began."""
 
 
 @contextmanager
-def open_store(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Open (creating it if needed) the DuckDB store."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        con = duckdb.connect(str(path))
-    except duckdb.IOException as exc:
-        msg = f"cannot open the store {path}: {exc}"
-        raise TransientError(msg) from exc
+def open_store(
+    path: Path, *, read_only: bool = False, retry_seconds: float = RETRY_SECONDS
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the DuckDB store: read-write (creating it if needed) or read-only.
+
+    DuckDB lets one process open a file read-write, and nobody else beside it; while
+    another process has it open, this retries for ``retry_seconds``.
+
+    Raises:
+        ConfigError: read-only, and there is no store at ``path``.
+        TransientError: the store stayed busy (or could not be opened).
+    """
+    if read_only and not path.is_file():
+        msg = (
+            f"no store at {path}: check --data-dir (or GIAMDINH_DATA_DIR); "
+            "`giamdinh run` creates the store"
+        )
+        raise ConfigError(msg)
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    con = _connect(path, read_only=read_only, retry_seconds=retry_seconds)
     try:
         yield con
     finally:
         con.close()
+
+
+def _connect(
+    path: Path, *, read_only: bool, retry_seconds: float
+) -> duckdb.DuckDBPyConnection:
+    deadline = time.monotonic() + retry_seconds
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            busy = "lock" in str(exc).lower()
+            if busy and time.monotonic() < deadline:
+                time.sleep(0.1)
+                continue
+            if busy:
+                msg = (
+                    f"the store {path} stayed in use by another process for "
+                    f"{retry_seconds:g} s; try again when it is done ({exc})"
+                )
+            else:
+                msg = f"cannot open the store {path}: {exc}"
+            raise TransientError(msg) from exc
 
 
 def sql(
@@ -151,6 +203,7 @@ def store_run(
     """
     sql(con, "BEGIN TRANSACTION")
     try:
+        _refuse_stored(con, frames["submissions"], run_row)
         for name, frame in frames.items():
             if name in PARQUET_TABLES:
                 continue
@@ -169,12 +222,64 @@ def store_run(
                     WHERE d.ma_cskcb = claims.ma_cskcb AND d.ma_lk = claims.ma_lk)
                 """,
             )
+        _ensure_unique(con)
         _create_views(con, runs_dir)
         crash_point("in-transaction")
+        fail_point("commit")
         sql(con, "COMMIT")
-    except BaseException:
-        sql(con, "ROLLBACK")
+    except BaseException as exc:
+        _rollback(con)
+        if isinstance(exc, duckdb.Error | OSError):
+            msg = f"the run could not be stored, nothing of it was committed: {exc}"
+            raise StoreError(msg) from exc
         raise
+
+
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back if a transaction is still open; the original error stays the one told.
+
+    A failed COMMIT (a full disk) leaves no transaction to roll back: DuckDB then
+    answers "no transaction is active", which would hide the cause.
+    """
+    with suppress(duckdb.Error):
+        sql(con, "ROLLBACK")
+
+
+def _refuse_stored(
+    con: duckdb.DuckDBPyConnection, submissions: pl.DataFrame, run_row: pl.DataFrame
+) -> None:
+    """Inside the committing transaction: no file or run of this run is stored yet.
+
+    The writer lock makes this true; the check (and the unique indexes) keep it true
+    for a writer that bypassed the lock.
+    """
+    if not has_table(con, "submissions"):
+        return
+    ids = submissions["file_id"].to_list()
+    stored = sql(
+        con,
+        "SELECT file_id, name FROM submissions WHERE list_contains(?, file_id) "
+        "ORDER BY name",
+        [ids],
+    )
+    run_id = run_row["run_id"][0]
+    if stored or sql(con, "SELECT 1 FROM runs WHERE run_id = ?", [run_id]):
+        names = ", ".join(str(r[1]) for r in stored[:5]) or f"run {run_id}"
+        msg = (
+            f"{len(stored) or 1} input(s) of this run were stored by another writer "
+            f"meanwhile ({names}); nothing of this run was committed. Run again: "
+            "the stored files are skipped and the rest is processed"
+        )
+        raise AlreadyStored(msg)
+
+
+def _ensure_unique(con: duckdb.DuckDBPyConnection) -> None:
+    for table, column in UNIQUE_KEYS.items():
+        sql(
+            con,
+            f'CREATE UNIQUE INDEX IF NOT EXISTS "{table}_{column}_unique" '
+            f'ON "{table}" ("{column}")',
+        )
 
 
 def _create_views(con: duckdb.DuckDBPyConnection, runs_dir: Path) -> None:
@@ -200,12 +305,52 @@ def write_run_dir(
     frames: Mapping[str, pl.DataFrame],
     extra: Mapping[str, object],
 ) -> Path:
-    """Write Parquet outputs and JSON files atomically into ``runs/<date>/<run_id>/``."""
+    """Write Parquet outputs and JSON files atomically into ``runs/<date>/<run_id>/``.
+
+    The files are written to a folder private to this process, then renamed into
+    place. A folder already there is a leftover of a run that never committed (the
+    caller holds the writer lock): it is replaced.
+
+    Raises:
+        StoreError: a write failed (disk full…); nothing is left behind.
+    """
     final = runs_dir / run_date / run_id
-    tmp = runs_dir / run_date / f".{run_id}.tmp"
+    tmp = runs_dir / run_date / f".{run_id}.{os.getpid()}.tmp"
+    try:
+        _write_files(tmp, frames, extra)
+        if final.exists():
+            shutil.rmtree(final)
+        tmp.rename(final)
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        msg = f"could not write the run folder {final}: {exc}"
+        raise StoreError(msg) from exc
+    return final
+
+
+def discard_run_dir(folder: Path) -> None:
+    """Remove the folder of a run that did not commit (it is invisible anyway)."""
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def sweep_temporary(runs_dir: Path) -> list[Path]:
+    """Remove the temporary run folders of writers that died; returns them.
+
+    Call only while holding the writer lock: no other writer is then writing one.
+    """
+    found = sorted(runs_dir.glob("*/.*.tmp")) if runs_dir.is_dir() else []
+    for folder in found:
+        shutil.rmtree(folder, ignore_errors=True)
+    return found
+
+
+def _write_files(
+    tmp: Path, frames: Mapping[str, pl.DataFrame], extra: Mapping[str, object]
+) -> None:
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
+    fail_point("run-dir")
     for name, frame in frames.items():
         frame.write_parquet(tmp / f"{name}.parquet", statistics=False)
     for name, value in extra.items():
@@ -215,7 +360,3 @@ def write_run_dir(
             value, ensure_ascii=False, indent=2, sort_keys=True, default=str
         )
         target.write_text(text + "\n", encoding="utf-8")
-    if final.exists():
-        shutil.rmtree(final)
-    tmp.rename(final)
-    return final
