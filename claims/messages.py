@@ -26,6 +26,8 @@ MESSAGES: dict[R, str] = {
     R.HOSO_UNKNOWN_TABLE: "LOAIHOSO không hợp lệ",
     R.HOSO_DUPLICATE_TABLE: "Một bảng xuất hiện nhiều lần trong hồ sơ",
     R.HOSO_NO_XML1: "Hồ sơ thiếu bảng XML1",
+    R.HOSO_TRUNCATED: "Nội dung bảng bị cắt cụt (không kết thúc bằng thẻ đóng của bảng)",
+    R.HOSO_ROWS_MISPLACED: "Bảng có dòng chi tiết nằm sai vị trí: số dòng đọc được khác số dòng gửi",
     R.HOSO_FACILITY_MISMATCH: "MA_CSKCB của hồ sơ khác cơ sở gửi tệp",
     R.CLAIM_DUPLICATE_KEY: "MA_LK trùng với hồ sơ khác trong cùng tệp",
     R.CLAIM_INVALID: "Bảng XML1 có lỗi",

@@ -1,13 +1,18 @@
 """Decode the FILEHOSO payloads of a wrapper and parse them table by table.
 
 Each payload is base64 of one inner XML document. A payload that does not decode, is not
-UTF-8, declares a DTD, or has the wrong root rejects its claim (HOSO) only. Documents of a
-table are parsed together by the fast reader; when a batch fails, each document is retried
-alone and, failing that, read by lxml; a document neither reads rejects its claim.
+UTF-8, declares a DTD, has the wrong root, or does not end with its root's closing tag
+(cut short) rejects its claim (HOSO) only. Documents of a table are parsed together by the
+fast reader; every document must give as many rows as it holds row elements (the reader
+can stop at a cut without complaint). When a batch fails, or a document's rows and
+elements differ, the document is retried alone and, failing that, read by lxml; a
+document neither reads, or whose row elements lie outside the table's row path, rejects
+its claim. Every HOSO of the file ends with an XML1 row or a claim error.
 """
 
 from __future__ import annotations
 
+import re
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -21,15 +26,30 @@ from claims.intake.xmlfast import (
     HOSO_INDEX,
     ROW_INDEX,
     ParseError,
+    empty_rows,
     parse_body,
     parse_docs,
 )
-from claims.intake.xmlsafe import check_doc, has_dtd, parse_doc, root_name
+from claims.intake.xmlsafe import (
+    MisplacedRowsError,
+    check_doc,
+    has_dtd,
+    parse_doc,
+    root_name,
+)
 from claims.xml130 import PARSED_TABLES, RAW_TABLES
 
 _ROOTS = {**{t: s.root for t, s in PARSED_TABLES.items()}, **RAW_TABLES}
 _ROOT_TAG = r"^\x{FEFF}?\s*(?:<\?xml[^?]*\?>\s*)?(?:<!--(?s:.*?)-->\s*)*<([A-Za-z_][\w.:-]*)[\s>/]"
 """The first element's name, after an optional declaration and comments (a DTD stops it)."""
+_NAME = r"[A-Za-z_][\w.:-]*"
+_EPILOG = r"(?:[ \t\r\n]|<!--(?s:.*?)-->|<\?(?s:.*?)\?>)*\z"
+_LAST_TAG = rf"</({_NAME})[ \t\r\n]*>{_EPILOG}"
+_LAST_EMPTY = rf"<({_NAME})[^<>]*/>{_EPILOG}"
+"""The name of the element a document ends with (closing tag, or an empty element),
+when only blanks, comments and PIs follow: a document cut short ends elsewhere. Anchored
+at the end, so the regex reads the text backwards."""
+_FAST_ERRORS = (ParseError, RuntimeError, TypeError, ValueError)
 
 ERROR_SCHEMA = {
     "file_id": pl.String(),
@@ -95,11 +115,8 @@ class HosoBatch:
         finally:
             self.close()
         self.pending.clear()
-        for hoso in range(self.max_hoso + 1):
-            if hoso not in self.seen:
-                msg = "hồ sơ không có bảng XML1 (TONG_HOP)"
-                self.reject(hoso, "XML1", ReasonCode.HOSO_NO_XML1, msg)
         tables = {t: self._table(t) for t in PARSED_TABLES}
+        self._reject_unread(tables["XML1"])
         raw = pl.concat(
             [pl.DataFrame(schema=RAW_SCHEMA)]
             + [
@@ -118,6 +135,29 @@ class HosoBatch:
             orient="row",
         )
         return HosoResult(tables, raw, errors)
+
+    def _reject_unread(self, xml1: pl.DataFrame) -> None:
+        """Every HOSO has an XML1 row or an XML1 error: a claim read without either
+        would be receipted and never stored."""
+        slots = pl.int_range(self.max_hoso + 1, dtype=pl.UInt32, eager=True)
+        flagged = [h for h, t, _, _ in self.errors if t == "XML1"]
+        missing = (
+            slots.alias("hoso_idx")
+            .to_frame()
+            .join(xml1.select("hoso_idx"), on="hoso_idx", how="anti")
+            .join(
+                pl.DataFrame({"hoso_idx": flagged}, schema={"hoso_idx": pl.UInt32}),
+                on="hoso_idx",
+                how="anti",
+            )
+        )
+        for hoso in missing["hoso_idx"].to_list():
+            if hoso in self.seen:  # a payload came but no row: never kept silently
+                msg = "nội dung XML1 không có bản ghi TONG_HOP đọc được"
+                self.reject(hoso, "XML1", ReasonCode.HOSO_XML_INVALID, msg)
+            else:
+                msg = "hồ sơ không có bảng XML1 (TONG_HOP)"
+                self.reject(hoso, "XML1", ReasonCode.HOSO_NO_XML1, msg)
 
     def _table(self, table: str) -> pl.DataFrame:
         parts = self.frames.get(table)
@@ -182,8 +222,9 @@ def _decoded(rows: pl.DataFrame) -> pl.DataFrame:
     expected = pl.col("table").replace_strict(
         _ROOTS, default=None, return_dtype=pl.String
     )
+    last = pl.coalesce(text.str.extract(_LAST_TAG, 1), text.str.extract(_LAST_EMPTY, 1))
     fault = (
-        pl.when(~pl.col("table").is_in(list(_ROOTS)))
+        pl.when(~pl.col("table").is_in(list(_ROOTS)).fill_null(value=False))
         .then(pl.lit("unknown"))
         .when(~pl.struct("hoso", "table").is_first_distinct())
         .then(pl.lit("duplicate"))
@@ -193,6 +234,8 @@ def _decoded(rows: pl.DataFrame) -> pl.DataFrame:
         .then(pl.lit("utf8"))
         .when(text.str.extract(_ROOT_TAG, 1).ne_missing(expected))
         .then(pl.lit("root"))
+        .when(last.ne_missing(expected))
+        .then(pl.lit("cut"))
     )
     return (
         frame.with_columns(_as_text(frame["binary"]).alias("text"))
@@ -226,8 +269,10 @@ def _fault_message(
         case "unknown":
             return (
                 ReasonCode.HOSO_UNKNOWN_TABLE,
-                f"LOAIHOSO '{table}' không thuộc XML1–XML15",
+                f"LOAIHOSO '{table or ''}' không thuộc XML1–XML15",
             )
+        case "cut":
+            return _cut(str(table), text or "")
         case "duplicate":
             msg = f"bảng {table} xuất hiện nhiều lần trong một hồ sơ"
             return ReasonCode.HOSO_DUPLICATE_TABLE, msg
@@ -246,6 +291,19 @@ def _fault_message(
     return _wrong_root(str(table), doc)
 
 
+def _cut(table: str, text: str) -> tuple[ReasonCode, str]:
+    """A document that does not end with its root's closing tag."""
+    root = _ROOTS[table]
+    if f"</{root}" in text:
+        msg = f"nội dung {table} có dữ liệu sau thẻ đóng </{root}>"
+        return ReasonCode.HOSO_XML_INVALID, msg
+    msg = (
+        f"nội dung {table} bị cắt cụt: không kết thúc bằng </{root}>; "
+        "hãy gửi lại hồ sơ đầy đủ"
+    )
+    return ReasonCode.HOSO_TRUNCATED, msg
+
+
 def _wrong_root(table: str, doc: bytes) -> tuple[ReasonCode, str]:
     msg = f"thẻ gốc của {table} là <{root_name(doc)}>, phải là <{_ROOTS[table]}>"
     return ReasonCode.HOSO_WRONG_ROOT, msg
@@ -254,15 +312,67 @@ def _wrong_root(table: str, doc: bytes) -> tuple[ReasonCode, str]:
 def _parse_table(
     batch: HosoBatch, table: str, hosos: pl.Series, texts: pl.Series
 ) -> pl.DataFrame:
-    """Parse all documents of a table at once; if that fails, one by one (slow path)."""
-    body = _wrapped_body(texts)
-    try:
-        frame = parse_body(table, body)
-    except (ParseError, RuntimeError, TypeError, ValueError):
-        frame = _parse_one_by_one(batch, table, hosos.to_list(), texts.to_list())
+    """Parse the documents of a table at once; a document the batch cannot read, whose
+    rows differ from the row elements it holds, or that has more than one root element
+    (the reader numbers root elements, so it would shift the documents after it), is
+    read alone (slow path)."""
+    spec = PARSED_TABLES[table]
+    elements = _tags(texts, spec.row_element)
+    one_root = _tags(texts, spec.root) == 1
+    every = pl.int_range(texts.len(), dtype=pl.UInt32, eager=True)
+    fast = every.filter(one_root)
+    if fast.len() == texts.len():
+        frame, bad = _parse_fast(table, texts, elements)
     else:
-        frame = frame.with_columns(hosos.gather(frame[DOC_INDEX]).alias(DOC_INDEX))
+        frame, bad = _parse_fast(
+            table, texts.filter(one_root), elements.filter(one_root)
+        )
+    retry = fast.gather(bad).append(every.filter(~one_root))
+    frame = frame.with_columns(
+        hosos.gather(fast.gather(frame[DOC_INDEX])).alias(DOC_INDEX)
+    )
+    if retry.len():
+        alone = _parse_one_by_one(
+            batch,
+            table,
+            hosos.gather(retry),
+            texts.gather(retry),
+            elements.gather(retry),
+        )
+        frame = pl.concat([frame, alone]).sort(DOC_INDEX, ROW_INDEX)
     return _with_keys(batch.file_id, frame)
+
+
+def _tags(texts: pl.Series, name: str) -> pl.Series:
+    """Per document, how many start tags of element ``name`` its text holds. Comments
+    or CDATA naming the element count too: then the document is read alone, and lxml,
+    which sees only elements, decides."""
+    return texts.str.count_matches(rf"<{re.escape(name)}[ \t\r\n/>]").cast(pl.UInt32)
+
+
+def _parse_fast(
+    table: str, texts: pl.Series, elements: pl.Series
+) -> tuple[pl.DataFrame, pl.Series]:
+    """The fast reader on documents of one root each: rows (``<doc>`` the position in
+    ``texts``) and the positions of the documents to read alone."""
+    every = pl.int_range(texts.len(), dtype=pl.UInt32, eager=True)
+    spec = PARSED_TABLES[table]
+    try:
+        frame = parse_body(table, _wrapped_body(texts))
+    except _FAST_ERRORS:
+        return empty_rows(spec), every
+    if last_index(frame[DOC_INDEX]) >= texts.len():  # not with one root each
+        return empty_rows(spec), every
+    parsed = frame.group_by(DOC_INDEX).len("rows")
+    docs = pl.DataFrame({DOC_INDEX: every, "elements": elements}).join(
+        parsed, on=DOC_INDEX, how="left"
+    )
+    rows = pl.col("rows").fill_null(0)
+    wrong = rows != pl.col("elements")
+    if not spec.row_path:  # a one-record table: exactly one row per document
+        wrong = wrong | (rows != 1)
+    bad = docs.filter(wrong)[DOC_INDEX]
+    return frame.filter(~pl.col(DOC_INDEX).is_in(bad.implode())), bad
 
 
 def _wrapped_body(texts: pl.Series) -> bytes:
@@ -280,30 +390,45 @@ def _wrapped_body(texts: pl.Series) -> bytes:
 
 
 def _parse_one_by_one(
-    batch: HosoBatch, table: str, hosos: list[int], texts: list[str]
+    batch: HosoBatch,
+    table: str,
+    hosos: pl.Series,
+    texts: pl.Series,
+    elements: pl.Series,
 ) -> pl.DataFrame:
     parts: list[pl.DataFrame] = []
-    for hoso, text in zip(hosos, texts, strict=True):
-        doc = text.encode("utf-8")
-        frame = _parse_alone(table, doc)
-        if frame is None:
-            reason = check_doc(doc) or "không đọc được"
-            msg = f"nội dung {table} không phải XML hợp lệ: {reason}"
-            batch.reject(hoso, table, ReasonCode.HOSO_XML_INVALID, msg)
+    for hoso, text, count in zip(
+        hosos.to_list(), texts.to_list(), elements.to_list(), strict=True
+    ):
+        read = _parse_alone(table, text.encode("utf-8"), count)
+        if isinstance(read, tuple):
+            batch.reject(hoso, table, *read)
             continue
-        parts.append(frame.with_columns(pl.lit(hoso, pl.UInt32).alias(DOC_INDEX)))
-    return pl.concat(parts) if parts else parse_docs(table, [])
+        parts.append(read.with_columns(pl.lit(hoso, pl.UInt32).alias(DOC_INDEX)))
+    return pl.concat(parts) if parts else empty_rows(PARSED_TABLES[table])
 
 
-def _parse_alone(table: str, doc: bytes) -> pl.DataFrame | None:
+def _parse_alone(
+    table: str, doc: bytes, elements: int
+) -> pl.DataFrame | tuple[ReasonCode, str]:
+    """One document: the fast reader when it gives a row per row element, else lxml
+    (which refuses what is not well-formed and row elements off the row path)."""
+    one_record = not PARSED_TABLES[table].row_path
     try:
-        return parse_docs(table, [doc])
-    except (ParseError, RuntimeError, TypeError, ValueError):
+        frame = parse_docs(table, [doc])
+    except _FAST_ERRORS:
         pass
+    else:
+        if frame.height == elements and (frame.height == 1 or not one_record):
+            return frame
     try:
         return parse_doc(table, doc)
-    except Exception:
-        return None
+    except MisplacedRowsError as exc:
+        return ReasonCode.HOSO_ROWS_MISPLACED, str(exc)
+    except Exception:  # any failure of lxml is the document's fault
+        reason = check_doc(doc) or "không đọc được"
+        msg = f"nội dung {table} không phải XML hợp lệ: {reason}"
+        return ReasonCode.HOSO_XML_INVALID, msg
 
 
 def _with_keys(file_id: str, frame: pl.DataFrame) -> pl.DataFrame:

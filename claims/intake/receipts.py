@@ -18,6 +18,8 @@ OK, FORMAT_ERROR, CONTENT_ERROR, EMPTY = 200, 201, 202, 204
 _FORMAT_CODES = {
     R.HOSO_BASE64_INVALID,
     R.HOSO_XML_INVALID,
+    R.HOSO_TRUNCATED,
+    R.HOSO_ROWS_MISPLACED,
     R.HOSO_DTD_FORBIDDEN,
     R.HOSO_WRONG_ROOT,
     R.HOSO_UNKNOWN_TABLE,
@@ -69,16 +71,28 @@ def submission_receipt(
 ) -> dict[str, Any]:
     """Receipt of a readable file: every claim with its status, reasons and warnings.
 
+    The receipt says what was stored: a claim is accepted (200) only when its XML1
+    row was stored (``stored``); every other claim is rejected with its reasons.
+
     Args:
         sub: the file.
-        claims: the file's claim statuses (validation's ``claims``, this file only).
+        claims: the file's claim statuses (validation's ``claims``, this file only:
+            ``hoso_idx, ma_lk, status, claim_reasons, stored``).
         quarantine: the file's quarantine entries.
         run_id: the run that read it.
         warnings: the file's line warnings that do not quarantine the line
             (``hoso_idx, code, message, table, line_no, field``), e.g. a code not in
             the facility's catalog.
     """
-    reasons = quarantine.group_by("hoso_idx", maintain_order=True).agg(
+    # the causes first: claim-level errors, then the claim's own problems, then the
+    # rows refused only because their claim was
+    cause_first = quarantine.sort(
+        "hoso_idx",
+        pl.col("line_no").is_not_null(),
+        pl.col("reason_code") == R.LINE_OF_REJECTED_CLAIM.value,
+        maintain_order=True,
+    )
+    reasons = cause_first.group_by("hoso_idx", maintain_order=True).agg(
         pl.struct(
             pl.col("reason_code").alias("code"),
             pl.col("message"),
@@ -93,7 +107,8 @@ def submission_receipt(
             pl.struct(pl.exclude("hoso_idx", "file_id")).alias("warnings")
         )
         joined = joined.join(notes, on="hoso_idx", how="left")
-    rows = joined.sort("hoso_idx").to_dicts()
+    status = pl.when(pl.col("stored")).then("status").otherwise(pl.lit("rejected"))
+    rows = joined.with_columns(status.alias("status")).sort("hoso_idx").to_dicts()
     entries = [
         {
             "stt": row["hoso_idx"] + 1,

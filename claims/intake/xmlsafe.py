@@ -16,7 +16,7 @@ from lxml import etree
 
 from claims.errors import ReasonCode
 from claims.intake.xmlfast import DOC_INDEX, ROW_INDEX, empty_rows
-from claims.xml130 import PARSED_TABLES
+from claims.xml130 import PARSED_TABLES, TableSpec
 
 _DTD = re.compile(rb"<!(DOCTYPE|ENTITY|ELEMENT|ATTLIST|NOTATION)", re.IGNORECASE)
 _FIRST_TAG = re.compile(rb"<([A-Za-z_][\w.\-:]*)")
@@ -72,11 +72,25 @@ def root_name(data: bytes) -> str | None:
     return prolog(data)[0]
 
 
+class MisplacedRowsError(ValueError):
+    """A well-formed document with row elements outside the table's row path: reading
+    it would lose them, so the document is refused."""
+
+    def __init__(self, table: str, spec: TableSpec, present: int, read: int) -> None:
+        path = "/".join((spec.root, *spec.row_path))
+        self.table, self.present, self.read = table, present, read
+        super().__init__(
+            f"bảng {table} có {present} phần tử <{spec.row_element}> nhưng {read} "
+            f"nằm đúng vị trí {path}"
+        )
+
+
 def parse_doc(table: str, doc: bytes) -> pl.DataFrame:
     """Read one inner document with lxml, in the shape of the fast path's output.
 
     Raises:
         etree.XMLSyntaxError: when the document is not well-formed.
+        MisplacedRowsError: when row elements lie outside the table's row path.
         ValueError: when it declares a DTD or entities, or has the wrong root.
     """
     spec = PARSED_TABLES[table]
@@ -87,13 +101,12 @@ def parse_doc(table: str, doc: bytes) -> pl.DataFrame:
     if root.tag != spec.root:
         msg = f"root element is <{root.tag}>, expected <{spec.root}>"
         raise ValueError(msg)
-    parent = root
-    for name in spec.row_path[:-1]:
-        found = parent.find(name)
-        if found is None:
-            return empty_rows(spec)
-        parent = found
-    rows = [root] if not spec.row_path else parent.findall(spec.row_element)
+    rows = _rows(spec, root)
+    present = sum(1 for _ in root.iter(spec.row_element))
+    if len(rows) != present:
+        raise MisplacedRowsError(table, spec, present, len(rows))
+    if not rows:
+        return empty_rows(spec)
     data: dict[str, list[str | None]] = {c: [] for c in spec.columns}
     for row in rows:
         for f in spec.fields:
@@ -104,6 +117,19 @@ def parse_doc(table: str, doc: bytes) -> pl.DataFrame:
         pl.int_range(pl.len(), dtype=pl.UInt32).alias(ROW_INDEX),
         pl.all(),
     )
+
+
+def _rows(spec: TableSpec, root: etree._Element) -> list[etree._Element]:
+    """The row elements at the spec's path (the root itself for one-record tables)."""
+    if not spec.row_path:
+        return [root]
+    parent = root
+    for name in spec.row_path[:-1]:
+        found = parent.find(name)
+        if found is None:
+            return []
+        parent = found
+    return parent.findall(spec.row_element)
 
 
 def _text(element: etree._Element | None) -> str | None:

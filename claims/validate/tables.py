@@ -90,6 +90,7 @@ def validate(
     raw = {t: _concat(t, [s.tables[t] for s in submissions]) for t in PARSED_TABLES}
     claims = _claim_frame(submissions, raw)
     problems = [_hoso_problems(submissions, claims)]
+    problems.append(_unread_claims(claims, raw["XML1"], problems[0]))
     problems.append(_xml1_problems(raw["XML1"], claims, codes, submissions, facilities))
     for table in LINE_TABLES:
         problems.append(_line_problems(table, raw[table], claims, codes))
@@ -102,7 +103,8 @@ def validate(
     quarantine = _with_rejected_rows(found, raw, rejected.unique(), claims)
     stored = {t: _stored(t, raw[t], quarantine) for t in PARSED_TABLES}
     counts = _counts(raw, stored, quarantine)
-    return Validated(stored, quarantine, _claim_status(claims, quarantine), counts)
+    status = _claim_status(claims, quarantine, stored["XML1"])
+    return Validated(stored, quarantine, status, counts)
 
 
 def _concat(table: str, frames: list[pl.DataFrame]) -> pl.DataFrame:
@@ -374,6 +376,29 @@ def _hoso_problems(
     ).select([pl.col(n).cast(d) for n, d in QUARANTINE_SCHEMA.items()])
 
 
+def _unread_claims(
+    claims: pl.DataFrame, xml1: pl.DataFrame, hoso_problems: pl.DataFrame
+) -> pl.DataFrame:
+    """A claim with no XML1 row and no claim error from ingest: HOSO_NO_XML1.
+
+    Ingest already flags these; this keeps a claim from passing as accepted with
+    nothing stored, whatever the reader did (the receipt names only stored claims).
+    """
+    flagged = hoso_problems.filter(pl.col("table") == "XML1").select(CLAIM_KEYS)
+    unread = (
+        claims.select(*CLAIM_KEYS, "ma_lk")
+        .join(xml1.select(CLAIM_KEYS), on=CLAIM_KEYS, how="anti")
+        .join(flagged, on=CLAIM_KEYS, how="anti")
+    )
+    return _shape(
+        unread.with_columns(
+            pl.lit(R.HOSO_NO_XML1.value).alias("reason_code"),
+            pl.lit(None, pl.UInt32).alias("line_no"),
+        ),
+        "XML1",
+    )
+
+
 def _with_rejected_rows(
     found: pl.DataFrame,
     raw: dict[str, pl.DataFrame],
@@ -438,7 +463,12 @@ def _counts(
     return pl.DataFrame(rows, schema=COUNTS_SCHEMA, orient="row")
 
 
-def _claim_status(claims: pl.DataFrame, quarantine: pl.DataFrame) -> pl.DataFrame:
+def _claim_status(
+    claims: pl.DataFrame, quarantine: pl.DataFrame, xml1: pl.DataFrame
+) -> pl.DataFrame:
+    """Per claim: status, fatal reasons, quarantined lines and ``stored`` (its XML1 row
+    is stored). Every claim of every file is stored or rejected with a reason: a claim
+    that is neither is a bug (:class:`ConservationError`), never a silent loss."""
     fatal = quarantine.filter(
         (pl.col("table") == "XML1") | pl.col("line_no").is_null()
     ).filter(pl.col("reason_code") != R.LINE_OF_REJECTED_CLAIM.value)
@@ -460,6 +490,17 @@ def _claim_status(claims: pl.DataFrame, quarantine: pl.DataFrame) -> pl.DataFram
         .then(pl.lit("accepted_with_errors"))
         .otherwise(pl.lit("accepted"))
     )
-    return out.with_columns(
-        status.alias("status"), pl.col("lines_quarantined").fill_null(0)
-    ).sort("file_order", "hoso_idx")
+    kept = xml1.select(*CLAIM_KEYS, pl.lit(value=True).alias("stored"))
+    out = out.join(kept, on=CLAIM_KEYS, how="left").with_columns(
+        status.alias("status"),
+        pl.col("lines_quarantined").fill_null(0),
+        pl.col("stored").fill_null(value=False),
+    )
+    lost = out.filter(pl.col("stored") == pl.col("claim_reasons").is_not_null())
+    if lost.height:
+        msg = (
+            f"{lost.height} claims are both stored and rejected, or neither, e.g. "
+            f"{lost.select(CLAIM_KEYS).row(0)}"
+        )
+        raise ConservationError(msg)
+    return out.sort("file_order", "hoso_idx")
