@@ -99,11 +99,19 @@ def describe_error(exc: BaseException) -> str:
             text += "; check the permissions of that path, or pick another --data-dir"
         return text
     if isinstance(exc, duckdb.Error):
-        return f"the store could not be read or written: {exc}"
+        return _disk_hint(f"the store could not be read or written: {exc}")
+    if isinstance(exc, pl.exceptions.PolarsError) and "os error" in str(exc):
+        return _disk_hint(f"a data file could not be read or written: {exc}")
     return (
         f"unexpected {type(exc).__name__}: {exc}. This is a bug in giamdinh; "
         "set GIAMDINH_DEBUG=1 to see where it happened"
     )
+
+
+def _disk_hint(text: str) -> str:
+    if "No space left on device" in text:
+        return text + "; free space on that disk and run the command again"
+    return text
 
 
 class Boundary(TyperGroup):

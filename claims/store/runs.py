@@ -231,8 +231,14 @@ def store_run(
         _rollback(con)
         if isinstance(exc, duckdb.Error | OSError):
             msg = f"the run could not be stored, nothing of it was committed: {exc}"
-            raise StoreError(msg) from exc
+            raise StoreError(_with_hint(msg)) from exc
         raise
+
+
+def _with_hint(message: str) -> str:
+    if "No space left on device" in message:
+        return message + "; free space on that disk and run again"
+    return message
 
 
 def _rollback(con: duckdb.DuckDBPyConnection) -> None:
@@ -323,8 +329,8 @@ def write_run_dir(
         tmp.rename(final)
     except (OSError, pl.exceptions.PolarsError) as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        msg = f"could not write the run folder {final}: {exc}"
-        raise StoreError(msg) from exc
+        msg = f"could not write the run folder {final}, nothing was stored: {exc}"
+        raise StoreError(_with_hint(msg)) from exc
     return final
 
 
