@@ -21,6 +21,7 @@ ID_PARTS: dict[str, tuple[str, ...]] = {
     "audit": ("audit", "catalogs", "decisions", "facility", "pack"),
     "settlement": ("advances", "decisions", "period", "scope"),
     "advance": ("amount", "facility", "period", "recorded_at"),
+    "advance_reversal": ("advance", "recorded_at"),
 }
 """The parts of each kind of id.
 
@@ -32,6 +33,7 @@ ID_PARTS: dict[str, tuple[str, ...]] = {
 - ``settlement``: the period, the facility scope, the digest of the decisions it pays
   and the digest of the advances it nets.
 - ``advance``: the facility, the period, the amount and when it was recorded.
+- ``advance_reversal``: the advance's id and when its reversal was recorded.
 """
 
 

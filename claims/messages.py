@@ -68,3 +68,11 @@ MESSAGES: dict[R, str] = {
     R.CLAIM_TOTAL_CAP: "Tổng quỹ chấp nhận giới hạn bởi T_BHTT đề nghị",
     R.UNDERCLAIMED: "Số tiền đề nghị thấp hơn mức được hưởng: thanh toán theo số đề nghị",
 }
+
+SETTLEMENT_MESSAGES: dict[str, str] = {
+    "TOTAL_NOT_IN_LINES": (
+        "Phần T_BHTT đề nghị trên XML1 không nằm trên dòng chi phí hợp lệ nào "
+        "(dòng bị loại khi kiểm tra dữ liệu, hoặc tổng hồ sơ khác tổng các dòng)"
+    ),
+}
+"""Vietnamese texts of the settlement's own codes (the rows no stored line carries)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import polars as pl
 import typer
@@ -18,9 +18,15 @@ from claims.settle import (
     Settlement,
     advance_entries,
     advance_id,
+    advance_reversal_entries,
+    advance_reversal_id,
     audit_entries,
+    earlier,
     months_of,
+    overlapping,
+    reconcile,
     refuse_overlaps,
+    refuse_unknown_facility,
     repost,
     settle,
 )
@@ -71,29 +77,22 @@ def run_settlement(
     excel: bool | None = None,
     posted_at: str | None = None,
 ) -> tuple[Settlement, pl.DataFrame, Path]:
-    """Settle, write the outputs, post to the ledger; (settlement, posted rows, folder).
+    """Settle, check that it reconciles, write the outputs, post to the ledger;
+    (settlement, posted rows, folder).
 
     ``posted_at`` stamps the postings; default: :func:`now`.
-    """
-    from claims.store.ledger import advances_for
-    from claims.store.runs import open_store
-    from claims.store.settlements import current_decisions, write_frames
 
-    months = months_of(period)
+    Raises:
+        ConfigError: no decided claim declares the period, or it overlaps a posted one.
+        ReconciliationError: the settlement does not add up (nothing written).
+    """
+    from claims.store.runs import open_store
+    from claims.store.settlements import write_frames
+
     with open_store(settings.store_path) as con:
-        decisions, lines, reasons = current_decisions(con, months, facility)
-        if decisions.height == 0:
-            scope = f" of facility {facility}" if facility else ""
-            msg = (
-                f"no decided claims{scope} declare NAM_QT/THANG_QT in {period}; "
-                "check the period (YYYY-MM or YYYY-Qn) and that the month was run"
-            )
-            raise ConfigError(msg)
-        advances = advances_for(con, [period, *months], facility)
-        settlement = settle(
-            decisions, lines, reasons, advances, period=period, scope=facility
-        )
+        settlement = compute_settlement(con, period, facility)
         check_overlaps(con, settlement)  # before any output is written
+        reconcile(settlement.frames)
         folder = settlement_dir(settings, settlement)
         write_frames(folder, settlement.frames)
         facilities = settlement.frames["facilities"].height
@@ -101,6 +100,37 @@ def run_settlement(
             _excel(folder / "excel", settlement)
         posted = post_settlement(con, settlement, posted_at=posted_at or now())
     return settlement, posted, folder
+
+
+def compute_settlement(
+    con: duckdb.DuckDBPyConnection, period: str, facility: str | None
+) -> Settlement:
+    """The settlement of ``period`` (one facility, or all) from the store's current
+    decisions, the advances recorded for the period and those carried in from earlier
+    periods (the ``facility_advance`` balance of their ledger entries)."""
+    from claims.store.ledger import advance_balances, advances_for, ledger_periods
+    from claims.store.settlements import current_decisions, quarantined_amounts
+
+    months = months_of(period)
+    decisions, lines, reasons = current_decisions(con, months, facility)
+    if decisions.height == 0:
+        scope = f" of facility {facility}" if facility else ""
+        msg = (
+            f"no decided claims{scope} declare NAM_QT/THANG_QT in {period}; "
+            "check the period (YYYY-MM or YYYY-Qn) and that the month was run"
+        )
+        raise ConfigError(msg)
+    before = earlier(period, ledger_periods(con))
+    return settle(
+        decisions,
+        lines,
+        reasons,
+        advances_for(con, [period, *months], facility),
+        period=period,
+        scope=facility,
+        carried_in=advance_balances(con, before, facility),
+        amounts=quarantined_amounts(con, decisions),
+    )
 
 
 def check_overlaps(con: duckdb.DuckDBPyConnection, settlement: Settlement) -> None:
@@ -204,30 +234,23 @@ def print_settlement(
     settlement: Settlement, posted: pl.DataFrame, folder: Path
 ) -> None:
     facilities = settlement.frames["facilities"]
+    shown = (
+        "ma_cskcb", "claims", "requested", "accepted", "rejected", "pending_amount",
+        "advances", "due", "carried_forward",
+    )  # fmt: skip
     print_frame(
         f"settlement {settlement.settlement_id} — {settlement.period} (per facility)",
-        facilities.select(
-            "ma_cskcb",
-            "claims",
-            "requested",
-            "accepted",
-            "rejected",
-            "pending_claims",
-            "advances",
-            "due",
-        ),
+        facilities.select(shown),
         limit=20,
     )
     if facilities.height > 20:
         err.print(f"… {facilities.height - 20:,} more facilities (see {folder})")
     totals = facilities.select(
-        pl.len().alias("facilities"),
-        *[
-            pl.col(c).sum()
-            for c in ("claims", "requested", "accepted", "rejected", "advances", "due")
-        ],
+        pl.len().alias("facilities"), *[pl.col(c).sum() for c in shown[1:]]
     )
     print_frame("settlement totals", totals)
+    for line in carried_forward_messages(facilities):
+        err.print(line)
     if posted.height:
         kinds = (
             posted.group_by("kind")
@@ -238,6 +261,18 @@ def print_settlement(
     else:
         err.print("ledger: nothing changed since the last posting of this period")
     err.print(f"outputs: {folder}")
+
+
+def carried_forward_messages(facilities: pl.DataFrame) -> list[str]:
+    """One line per facility whose advances are above what it is due."""
+    over = facilities.filter(pl.col("carried_forward") > 0)
+    return [
+        f"advance above the amount due: {r['ma_cskcb']} was advanced "
+        f"{r['advances']:,.2f} against {r['accepted']:,.2f} accepted; nothing is due "
+        f"for {r['period']} and {r['carried_forward']:,.2f} is carried forward to "
+        f"{r['carried_to']}, whose settlement nets it"
+        for r in over.iter_rows(named=True)
+    ]
 
 
 @app.command("run")
@@ -264,42 +299,189 @@ def run_cmd(
     print_settlement(settlement, posted, folder)
 
 
-@app.command("advance")
-def advance_cmd(
-    facility: Annotated[
-        str, typer.Option("--facility", help="The facility paid (MA_CSKCB).")
-    ],
-    period: Period,
-    amount: Annotated[
-        str, typer.Option("--amount", help="Amount in đồng, e.g. 150000000.00.")
-    ],
-    data_dir: DataDir = None,
-) -> None:
-    """Record an advance (tạm ứng) paid to a facility; settlements of the period net it."""
-    from claims.money import round_money
-    from claims.store.runs import open_store
+advance_app = typer.Typer(
+    help="Advances (tạm ứng) paid to facilities: record one (--facility, --period, "
+    "--amount), list them, reverse one.",
+)
+app.add_typer(advance_app, name="advance")
+OptionalPeriod = Annotated[
+    str | None,
+    typer.Option("--period", help="A month YYYY-MM or a quarter YYYY-Qn."),
+]
 
+
+@advance_app.callback(invoke_without_command=True)
+def advance_cmd(
+    ctx: typer.Context,
+    facility: Annotated[
+        str | None, typer.Option("--facility", help="The facility paid (MA_CSKCB).")
+    ] = None,
+    period: OptionalPeriod = None,
+    amount: Annotated[
+        str | None,
+        typer.Option("--amount", help="Amount in đồng, e.g. 150000000.00."),
+    ] = None,
+    data_dir: DataDir = None,
+    catalog_dir: CatalogDir = None,
+) -> None:
+    """Record an advance (tạm ứng) paid to a facility under contract; the settlements of
+    the period net it, and carry forward what it exceeds their amount due by."""
+    given = {"--facility": facility, "--period": period, "--amount": amount}
+    if ctx.invoked_subcommand is not None:
+        if any(v is not None for v in given.values()):
+            msg = "--facility, --period and --amount record an advance: give them alone"
+            raise fail(ValueError(msg))
+        return
+    missing = [name for name, value in given.items() if value is None]
+    if missing or facility is None or period is None or amount is None:
+        msg = (
+            f"recording an advance needs {', '.join(missing)}; or see "
+            "`giamdinh settle advance list` and `giamdinh settle advance reverse ID`"
+        )
+        raise fail(ValueError(msg))
+    settings = settings_for(data_dir, catalog_dir)
     try:
-        months_of(period)
-        value = Decimal(amount)
-        if not value.is_finite() or value <= 0 or value != round_money(value):
-            raise InvalidOperation
-    except InvalidOperation as exc:
-        raise fail(
-            ValueError(
-                f"--amount {amount!r} is not a positive amount with at most 2 decimals"
-            )
-        ) from exc
+        value = advance_amount(amount)
+        check_advance(settings, facility, period)
     except ClaimsError as exc:
         raise fail(exc) from exc
-    settings = settings_for(data_dir, None)
+    from claims.store.runs import open_store
+
     with open_store(settings.store_path) as con:
-        advance_id = record_advance(
+        advance = record_advance(
             con, facility, period, value, recorded_at=now(precise=True)
         )
     err.print(
-        f"advance {advance_id}: {value:,.2f} to {facility} for {period} recorded and posted"
+        f"advance {advance}: {value:,.2f} to {facility} for {period} recorded and posted"
     )
+
+
+def advance_amount(text: str) -> Decimal:
+    """The amount of an advance: positive, in đồng, at most 2 decimals.
+
+    Raises:
+        ConfigError: ``text`` is not such an amount.
+    """
+    from claims.money import round_money
+
+    try:
+        value = Decimal(text)
+        if value.is_finite() and value > 0 and value == round_money(value):
+            return value
+    except InvalidOperation:
+        pass
+    msg = f"--amount {text!r} is not a positive amount with at most 2 decimals"
+    raise ConfigError(msg)
+
+
+def check_advance(settings: Settings, facility: str, period: str) -> None:
+    """Refuse an advance to a facility the ``facilities`` catalog does not know, or
+    whose contract with the fund does not cover the period.
+
+    Raises:
+        ConfigError: the period is not one, or the facility cannot be paid for it.
+    """
+    from catalogs import load_catalogs
+
+    months_of(period)
+    catalog = load_catalogs(settings.catalog_dir, ids=["facilities"])["facilities"]
+    refuse_unknown_facility(catalog.resolve(), facility, period)
+
+
+@advance_app.command("list")
+def advance_list_cmd(
+    facility: Facility = None,
+    period: OptionalPeriod = None,
+    data_dir: DataDir = None,
+) -> None:
+    """The advances recorded (of a facility, for periods overlapping --period), each
+    with its reversal if it was reversed, and the total standing."""
+    from claims.store.ledger import advances_of
+    from claims.store.runs import open_store
+
+    settings = settings_for(data_dir, None)
+    try:
+        if period is not None:
+            months_of(period)
+        with open_store(settings.store_path, read_only=True) as con:
+            found = advances_of(con, facility=facility)
+    except ClaimsError as exc:
+        raise fail(exc) from exc
+    if period is not None:
+        periods = overlapping(period, found["period"].unique().to_list())
+        found = found.filter(pl.col("period").is_in(periods))
+    print_frame(f"advances: {found.height:,}", found, limit=200)
+    standing = found.filter(pl.col("reversal_id").is_null())
+    totals = standing.group_by("ma_cskcb").agg(
+        pl.len().alias("advances"), pl.col("amount").sum()
+    )
+    print_frame("standing advances per facility", totals.sort("ma_cskcb"))
+
+
+@advance_app.command("reverse")
+def advance_reverse_cmd(
+    advance: Annotated[
+        str, typer.Argument(help="The advance id (see `giamdinh settle advance list`).")
+    ],
+    data_dir: DataDir = None,
+) -> None:
+    """Reverse an advance recorded by mistake: a balanced ledger transaction undoes it,
+    and settlements stop netting it (the advance stays listed, marked reversed)."""
+    from claims.store.ledger import posted_periods
+    from claims.store.runs import open_store
+
+    settings = settings_for(data_dir, None)
+    try:
+        with open_store(settings.store_path) as con:
+            reversal, row = reverse_advance(con, advance, recorded_at=now(precise=True))
+            posted = posted_periods(con, [row["ma_cskcb"]], other_than="")
+    except ClaimsError as exc:
+        raise fail(exc) from exc
+    err.print(
+        f"advance {advance} ({row['amount']:,.2f} to {row['ma_cskcb']} for "
+        f"{row['period']}) reversed by {reversal}"
+    )
+    for settled in overlapping(row["period"], posted):
+        err.print(
+            f"{settled} was settled and posted while this advance stood: settle it "
+            f"again (`giamdinh settle run --period {settled}`) so it no longer nets it"
+        )
+
+
+def reverse_advance(
+    con: duckdb.DuckDBPyConnection, advance: str, *, recorded_at: str
+) -> tuple[str, dict[str, Any]]:
+    """Reverse advance ``advance``: record the reversal and post its entries
+    (``claims.settle.ledger.advance_reversal_entries``); (reversal id, the advance).
+
+    Raises:
+        ConfigError: no advance has that id, or it was reversed already.
+    """
+    from claims.store.ledger import advances_of, append_advance_reversal
+
+    found = advances_of(con).filter(pl.col("advance_id") == advance)
+    if found.height == 0:
+        msg = f"no advance {advance!r}; `giamdinh settle advance list` shows them"
+        raise ConfigError(msg)
+    row = found.row(0, named=True)
+    if row["reversal_id"] is not None:
+        msg = (
+            f"advance {advance} was reversed already, by {row['reversal_id']} "
+            f"at {row['reversed_at']}"
+        )
+        raise ConfigError(msg)
+    reversal = advance_reversal_id(advance, recorded_at)
+    entries = advance_reversal_entries(
+        row["ma_cskcb"], row["period"], row["amount"], advance, reversal
+    )
+    append_advance_reversal(
+        con,
+        entries,
+        reversal_id=reversal,
+        advance_id=advance,
+        recorded_at=recorded_at,
+    )
+    return reversal, row
 
 
 def _find(settings: Settings, settlement_id: str) -> Path:
@@ -341,7 +523,9 @@ def audit(
     post: Annotated[
         bool,
         typer.Option(
-            "--post", help="Post the recoveries and underpayments to the ledger."
+            "--post",
+            help="Post the recoveries and underpayments to the ledger (claims "
+            "pending review are never posted).",
         ),
     ] = False,
     data_dir: DataDir = None,
@@ -359,6 +543,16 @@ def audit(
     print_frame("audit per facility", report["facilities"], limit=20)
     print_frame("audit per rule", report["rules"], limit=20)
     print_frame("audit per claim (largest first)", report["claims"], limit=15)
+    pending = report["pending"]
+    if pending.height:
+        print_frame(
+            f"claims pending review, listed apart ({pending.height:,}): "
+            "neither recovered nor paid until reviewed",
+            pending.select(
+                "ma_cskcb", "ma_lk", "settled_outcome", "audit_outcome", "settled"
+            ),
+            limit=15,
+        )
     err.print(f"outputs: {folder}")
     if post:
         from claims.store.runs import open_store

@@ -4,8 +4,12 @@ The current claims of the period are read back from the store, priced, assessed 
 pinned pack version (and the given catalog overlay), paid and decided again — in memory:
 the original decisions are not touched. Comparing the re-decided accepted T_BHTT with
 the settled one gives recoveries (paid more than the audit allows) and underpayments
-per facility, per rule that fired only in the audit, and per claim, with the ledger
-entries that would post them.
+per facility, per reason that the audit added or dropped, and per claim, with the
+ledger entries that would post them.
+
+A claim pending review, in the settlement or in the audit, is neither: nothing was paid
+for it yet, or the audit cannot say what is due without a reviewer. Such claims are
+listed apart (``pending``) and stay out of the facility sums and the ledger proposal.
 """
 
 from __future__ import annotations
@@ -75,77 +79,167 @@ def compare(
     audited: pl.DataFrame,
     audited_reasons: pl.DataFrame,
 ) -> dict[str, pl.DataFrame]:
-    """Settled against audited decisions: per claim, facility and new reason code.
+    """Settled against audited decisions: per claim, facility and changed reason code.
 
     ``difference`` = settled − audited paid T_BHTT: positive is a recovery (overpaid),
     negative an underpayment. Withdrawn or never-stored claims are not in ``audited``
-    and keep their settled amount.
+    and keep their settled amount and outcome. Claims pending review on either side are
+    listed in ``pending`` and compared no further.
+
+    Returns:
+        ``facilities``, ``rules``, ``claims`` (the changed ones, largest first),
+        ``pending`` and ``ledger_proposal``.
     """
-    keys = ["file_id", "hoso_idx"]
-    zero = pl.lit(0).cast(MONEY)
-    left = settled.select(*keys, "ma_cskcb", "ma_lk", "period", paid().alias("settled"))
-    right = audited.select(
-        *keys, paid().alias("audited"), pl.col("outcome").alias("audit_outcome")
+    review = pl.lit("pending_review")
+    left = settled.select(
+        *KEYS,
+        "ma_cskcb",
+        "ma_lk",
+        "period",
+        pl.col("outcome").alias("settled_outcome"),
+        paid().alias("settled"),
     )
-    claims = (
-        left.join(right, on=keys, how="left")
-        .with_columns(pl.coalesce("audited", "settled").alias("audited"))
-        .with_columns((pl.col("settled") - pl.col("audited")).alias("difference"))
+    right = audited.select(
+        *KEYS, pl.col("outcome").alias("audit_outcome"), paid().alias("audited")
+    )
+    every = (
+        left.join(right, on=KEYS, how="left")
         .with_columns(
-            pl.when(pl.col("difference") > 0)
-            .then(pl.col("difference"))
-            .otherwise(zero)
-            .alias("recovery"),
-            pl.when(pl.col("difference") < 0)
-            .then(-pl.col("difference"))
-            .otherwise(zero)
-            .alias("underpayment"),
+            pl.coalesce("audited", "settled").alias("audited"),
+            pl.coalesce("audit_outcome", "settled_outcome").alias("audit_outcome"),
+        )
+        .with_columns(
+            (
+                (pl.col("settled_outcome") == review)
+                | (pl.col("audit_outcome") == review)
+            ).alias("_pending")
         )
     )
+    pending = (
+        every.filter(pl.col("_pending")).drop("_pending").sort("ma_cskcb", "ma_lk")
+    )
+    claims = _differences(every.filter(~pl.col("_pending")).drop("_pending"))
     changed = claims.filter(pl.col("difference") != 0).sort(
         pl.col("difference").abs(), "ma_cskcb", "ma_lk", descending=[True, False, False]
     )
-    facilities = (
-        claims.group_by("ma_cskcb")
-        .agg(
-            pl.len().alias("claims"),
-            (pl.col("difference") != 0).sum().cast(pl.Int64).alias("claims_changed"),
-            pl.col("settled", "audited", "recovery", "underpayment").sum(),
+    facilities = _facilities(claims, pending)
+    return {
+        "facilities": facilities,
+        "rules": _rules(changed, settled_reasons, audited_reasons),
+        "claims": changed.drop("settled_outcome"),
+        "pending": pending,
+        "ledger_proposal": _proposal(facilities),
+    }
+
+
+KEYS = ["file_id", "hoso_idx"]
+ZERO = pl.lit(0).cast(MONEY)
+
+
+def _differences(claims: pl.DataFrame) -> pl.DataFrame:
+    """``difference``, ``recovery`` and ``underpayment`` of each compared claim."""
+    difference = pl.col("difference")
+    return claims.with_columns(
+        (pl.col("settled") - pl.col("audited")).alias("difference")
+    ).with_columns(
+        pl.when(difference > 0).then(difference).otherwise(ZERO).alias("recovery"),
+        pl.when(difference < 0).then(-difference).otherwise(ZERO).alias("underpayment"),
+    )
+
+
+def _facilities(claims: pl.DataFrame, pending: pl.DataFrame) -> pl.DataFrame:
+    """Per facility: its claims, those changed and those pending, and the sums of the
+    compared ones."""
+    both = pl.concat(
+        [
+            claims.select("ma_cskcb", pl.lit(False).alias("_pending")),
+            pending.select("ma_cskcb", pl.lit(True).alias("_pending")),
+        ]
+    )
+    counts = both.group_by("ma_cskcb").agg(
+        pl.len().alias("claims"),
+        pl.col("_pending").sum().cast(pl.Int64).alias("pending_claims"),
+    )
+    sums = claims.group_by("ma_cskcb").agg(
+        (pl.col("difference") != 0).sum().cast(pl.Int64).alias("claims_changed"),
+        pl.col("settled", "audited", "recovery", "underpayment").sum(),
+    )
+    money = ("settled", "audited", "recovery", "underpayment")
+    return (
+        counts.join(sums, on="ma_cskcb", how="left")
+        .with_columns(
+            pl.col("claims_changed").fill_null(0),
+            *[pl.col(c).fill_null(ZERO) for c in money],
         )
         .with_columns(
             (pl.col("recovery") - pl.col("underpayment")).alias("net_recovery")
         )
+        .select(
+            "ma_cskcb",
+            "claims",
+            "claims_changed",
+            "pending_claims",
+            *money,
+            "net_recovery",
+        )
         .sort("ma_cskcb")
     )
-    before = settled_reasons.select(*keys, "code").unique()
-    new_codes = (
-        audited_reasons.select(*keys, "code")
-        .unique()
-        .join(before, on=[*keys, "code"], how="anti")
+
+
+def _rules(
+    changed: pl.DataFrame, settled_reasons: pl.DataFrame, audited_reasons: pl.DataFrame
+) -> pl.DataFrame:
+    """Per reason code the audit ``added`` to or ``removed`` from changed claims: the
+    claims and their recoveries and underpayments (a claim counts under each of its
+    changed codes); the changes no reason explains under code null, ``unexplained``."""
+    before = settled_reasons.select(*KEYS, "code").unique()
+    after = audited_reasons.select(*KEYS, "code").unique()
+    changes = pl.concat(
+        [
+            after.join(before, on=[*KEYS, "code"], how="anti").with_columns(
+                pl.lit("added").alias("change")
+            ),
+            before.join(after, on=[*KEYS, "code"], how="anti").with_columns(
+                pl.lit("removed").alias("change")
+            ),
+        ]
     )
-    rules = (
-        new_codes.join(
-            changed.select(*keys, "recovery", "underpayment"), on=keys, how="inner"
-        )
-        .group_by("code")
+    money = changed.select(*KEYS, "recovery", "underpayment")
+    explained = changes.join(money, on=KEYS, how="inner")
+    unexplained = money.join(explained, on=KEYS, how="anti").select(
+        *KEYS,
+        pl.lit(None, pl.String).alias("code"),
+        pl.lit("unexplained").alias("change"),
+        "recovery",
+        "underpayment",
+    )
+    return (
+        pl.concat([explained, unexplained])
+        .group_by("code", "change")
         .agg(pl.len().alias("claims"), pl.col("recovery", "underpayment").sum())
-        .sort("recovery", "code", descending=[True, False])
+        .sort(
+            "recovery",
+            "underpayment",
+            "code",
+            descending=[True, True, False],
+            nulls_last=True,
+        )
     )
-    ledger = facilities.filter(pl.col("net_recovery") != 0).select(
+
+
+def _proposal(facilities: pl.DataFrame) -> pl.DataFrame:
+    """Per facility whose net differs from 0, the entry that posts it: a recovery is
+    owed back by the facility, an underpayment owed to it."""
+    recovers = pl.col("net_recovery") > 0
+    return facilities.filter(pl.col("net_recovery") != 0).select(
         "ma_cskcb",
-        pl.when(pl.col("net_recovery") > 0)
+        pl.when(recovers)
         .then(pl.lit("facility_receivable"))
         .otherwise(pl.lit("fund_expense"))
         .alias("debit_account"),
-        pl.when(pl.col("net_recovery") > 0)
+        pl.when(recovers)
         .then(pl.lit("fund_expense"))
         .otherwise(pl.lit("facility_payable"))
         .alias("credit_account"),
         pl.col("net_recovery").abs().alias("amount"),
     )
-    return {
-        "facilities": facilities,
-        "rules": rules,
-        "claims": changed,
-        "ledger_proposal": ledger,
-    }

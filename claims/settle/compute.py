@@ -2,24 +2,32 @@
 
 A settlement takes, for every claim of the period (declared NAM_QT/THANG_QT; a month
 ``2026-10`` or a quarter ``2026-Q3``, see :mod:`claims.settle.period`), the decision of
-its current version (a resubmission or a withdrawal supersedes the earlier one) and sums,
-per facility:
+its current version (a resubmission or a withdrawal supersedes the earlier one). A
+claim's requested amount is its XML1 T_BHTT as claimed; it splits into accepted (what a
+claim accepted in whole or in part pays), pending (everything a claim waiting for review
+asks, not paid until decided) and rejected (the rest). Per facility:
 
-- ``summary`` (C79 outpatient / C80 inpatient in spirit): claims, requested (claimed
-  T_BHTT), accepted, rejected, and the claims pending review with their amount, which
-  are listed apart (``pending``) and not paid until decided;
-- ``groups``: the same per cost group of MA_NHOM (``claims.schema.COST_GROUPS``): every
-  line is in exactly one group, so the groups add up to the claims;
-- ``facilities``: the totals, the advances recorded for the period and the amount due
-  net of them;
+- ``summary`` (C79 outpatient / C80 inpatient in spirit): claims, requested, accepted,
+  rejected, and the claims pending review with their amount, listed apart (``pending``);
+- ``groups``: the same per cost group of MA_NHOM (``claims.schema.COST_GROUPS``), from
+  the settled lines (:mod:`claims.settle.lines`): every amount a claim asks is on
+  exactly one line, quarantined lines and the part of the XML1 total no line carries
+  included, so the groups add up to the claims;
+- ``facilities``: the totals, the advances it nets (recorded for the period, and carried
+  in from earlier periods where they were above the amount due), the amount due net of
+  them (never negative) and the advance carried forward to the next period;
 - ``rejected_claims`` and ``rejected_lines`` (C79b/C80b in spirit): what a clinic must
-  correct and resubmit, with every reason;
-- ``claims``: one row per claim and cost group, what ``settle diff`` compares.
+  correct and resubmit, with every reason; the rejected lines add up to the rejected
+  claims and include every quarantined line;
+- ``claims``: one row per claim, treatment and cost group, what ``settle diff`` compares.
 
-A settlement whose content did not change gets the same id. This module is pure: the
-decisions and advances come in as frames (``claims.store.settlements.current_decisions``
-and ``claims.store.ledger.advances_for`` read them), the frames go out in a
-:class:`Settlement`; :mod:`claims.settle.ledger` turns it into ledger entries.
+Everywhere, requested = accepted + rejected + pending (``claimed_bhtt = accepted_bhtt
++ rejected_amount + pending_amount`` per claim and group); :mod:`claims.settle.reconcile`
+checks it. A settlement whose content did not change gets the same id. This module is
+pure: the decisions and advances come in as frames
+(``claims.store.settlements.current_decisions`` and ``claims.store.ledger`` read them),
+the frames go out in a :class:`Settlement`; :mod:`claims.settle.ledger` turns it into
+ledger entries.
 """
 
 from __future__ import annotations
@@ -31,16 +39,19 @@ import polars as pl
 from claims.ids import content_id, frame_digest
 from claims.money import MONEY
 from claims.schema import COST_GROUPS, OTHER_GROUP
+from claims.settle.lines import UNALLOCATED, settled_lines
+from claims.settle.period import next_period
 
 PAYABLE = ("accepted", "partially_accepted")
-GROUPS = (*COST_GROUPS, OTHER_GROUP)
+GROUPS = (*COST_GROUPS, OTHER_GROUP, UNALLOCATED)
 ZERO = pl.lit(0).cast(MONEY)
 CLAIM = ["file_id", "hoso_idx"]
-LINE_COLUMNS = (
-    "file_id", "hoso_idx", "table", "line_no", "stt", "code", "cost_group",
-    "claimed_bh", "accepted_bh", "claimed_bhtt", "accepted_bhtt", "refused_by",
-)  # fmt: skip
-"""The decision line columns a settlement reads."""
+SPLIT = ("claimed_bhtt", "accepted_bhtt", "rejected_amount", "pending_amount")
+"""Requested T_BHTT and how it splits: accepted + rejected + pending."""
+GROUP_SUMS = ("claimed_bh", "accepted_bh", *SPLIT)
+"""The amounts summed per claim and per cost group."""
+ADVANCES_SCHEMA: dict[str, pl.DataType] = {"ma_cskcb": pl.String(), "amount": MONEY}
+"""Advances per facility (several rows per facility are summed)."""
 
 
 def paid() -> pl.Expr:
@@ -70,6 +81,8 @@ def settle(
     *,
     period: str,
     scope: str | None = None,
+    carried_in: pl.DataFrame | None = None,
+    amounts: pl.DataFrame | None = None,
 ) -> Settlement:
     """Build a settlement from the current decisions of its period.
 
@@ -80,18 +93,23 @@ def settle(
         advances: ``ma_cskcb, amount`` advances recorded for the period.
         period: ``YYYY-MM`` or ``YYYY-Qn``.
         scope: the one facility settled (None: every facility).
+        carried_in: ``ma_cskcb, amount``: advances of earlier periods not netted yet
+            (a negative balance counts as none); None: none.
+        amounts: the amounts of quarantined lines validation kept
+            (``claims.settle.lines.AMOUNTS_SCHEMA``); None: none kept.
     """
+    carried = pl.DataFrame(schema=ADVANCES_SCHEMA) if carried_in is None else carried_in
     decided = _decided(decisions)
-    per_line = _settled_lines(decided, lines)
-    claim_groups = _claim_groups(decided, per_line, period)
+    rows = settled_lines(decided, lines, reasons, amounts)
+    claim_groups = _claim_groups(rows, period)
     messages = _claim_messages(reasons)
     frames = {
-        "facilities": _facilities(decided, advances),
+        "facilities": _facilities(decided, advances, carried, period),
         "summary": _summary(decided),
         "groups": _groups(claim_groups),
         "claims": claim_groups,
         "rejected_claims": _rejected_claims(decided, messages),
-        "rejected_lines": _rejected_lines(decided, per_line, reasons),
+        "rejected_lines": _rejected_lines(rows),
         "pending": _pending(decided, messages),
     }
     frames = {
@@ -102,7 +120,12 @@ def settle(
         period=period,
         scope=scope,
         decisions=frame_digest(frames["claims"], frames["pending"]),
-        advances=frame_digest(advances.sort(advances.columns)),
+        advances=frame_digest(
+            *(
+                f.select(list(ADVANCES_SCHEMA)).sort(pl.all())
+                for f in (advances, carried)
+            )
+        ),
     )
     return Settlement(settlement_id, period, frames)
 
@@ -121,53 +144,12 @@ def _decided(decisions: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _settled_lines(decided: pl.DataFrame, lines: pl.DataFrame) -> pl.DataFrame:
-    """The lines of the decided (not pending) claims, with their claim's ``treatment``
-    and whether it pays (``_pays``)."""
-    payable = decided.select(
-        *CLAIM,
-        "treatment",
-        "pending",
-        pl.col("outcome").is_in(PAYABLE).alias("_pays"),
-    )
+def _claim_groups(rows: pl.DataFrame, period: str) -> pl.DataFrame:
+    """Per claim, treatment and cost group: the sums of its settled lines."""
     return (
-        lines.select(LINE_COLUMNS)
-        .join(payable, on=CLAIM, how="inner")
-        .filter(~pl.col("pending"))
-    )
-
-
-def _paid_line() -> pl.Expr:
-    """What a line pays: its accepted T_BHTT when its claim pays."""
-    return pl.when(pl.col("_pays")).then(pl.col("accepted_bhtt")).otherwise(ZERO)
-
-
-def _claim_groups(
-    decided: pl.DataFrame, per_line: pl.DataFrame, period: str
-) -> pl.DataFrame:
-    """Per claim, treatment and cost group: claimed and accepted BH and T_BHTT, rejected."""
-    return (
-        per_line.join(
-            decided.select(*CLAIM, "ma_cskcb", "ma_lk"),
-            on=CLAIM,
-        )
-        .group_by("ma_cskcb", "ma_lk", *CLAIM, "treatment", "cost_group")
-        .agg(
-            pl.col("claimed_bh").sum(),
-            pl.when(pl.col("_pays"))
-            .then(pl.col("accepted_bh"))
-            .otherwise(ZERO)
-            .sum()
-            .alias("accepted_bh"),
-            pl.col("claimed_bhtt").sum(),
-            _paid_line().sum().alias("accepted_bhtt"),
-        )
-        .with_columns(
-            pl.max_horizontal(
-                pl.col("claimed_bhtt") - pl.col("accepted_bhtt"), ZERO
-            ).alias("rejected_amount"),
-            pl.lit(period).alias("period"),
-        )
+        rows.group_by("ma_cskcb", "ma_lk", *CLAIM, "treatment", "cost_group")
+        .agg(pl.col(GROUP_SUMS).sum())
+        .with_columns(pl.lit(period).alias("period"))
         .sort("ma_cskcb", "ma_lk", *CLAIM, "cost_group")
     )
 
@@ -176,35 +158,24 @@ def _groups(claim_groups: pl.DataFrame) -> pl.DataFrame:
     """The claim groups summed per facility, treatment and cost group."""
     return (
         claim_groups.group_by("ma_cskcb", "treatment", "cost_group")
-        .agg(
-            pl.col(
-                "claimed_bh",
-                "accepted_bh",
-                "claimed_bhtt",
-                "accepted_bhtt",
-                "rejected_amount",
-            ).sum()
-        )
+        .agg(pl.col(GROUP_SUMS).sum())
         .sort("ma_cskcb", "treatment", "cost_group")
     )
 
 
 def _sums() -> list[pl.Expr]:
     """Claims, requested, accepted, rejected and pending of a group of decisions."""
-    settled = ~pl.col("pending")
+    pending = pl.col("pending")
     return [
         pl.len().alias("claims"),
-        pl.col("claimed_t_bhtt").filter(settled).sum().alias("requested"),
+        pl.col("claimed_t_bhtt").sum().alias("requested"),
         pl.col("paid").sum().alias("accepted"),
         (pl.col("claimed_t_bhtt") - pl.col("paid"))
-        .filter(settled)
+        .filter(~pending)
         .sum()
         .alias("rejected"),
-        pl.col("pending").sum().cast(pl.Int64).alias("pending_claims"),
-        pl.col("claimed_t_bhtt")
-        .filter(pl.col("pending"))
-        .sum()
-        .alias("pending_amount"),
+        pending.sum().cast(pl.Int64).alias("pending_claims"),
+        pl.col("claimed_t_bhtt").filter(pending).sum().alias("pending_amount"),
     ]
 
 
@@ -217,18 +188,41 @@ def _summary(decided: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _facilities(decided: pl.DataFrame, advances: pl.DataFrame) -> pl.DataFrame:
-    """The sums per facility, its advances and what is due net of them."""
+def _facilities(
+    decided: pl.DataFrame,
+    advances: pl.DataFrame,
+    carried_in: pl.DataFrame,
+    period: str,
+) -> pl.DataFrame:
+    """The sums per facility, the advances it nets, what is due net of them and the
+    advance carried forward to the next period when the advances are above it."""
+
+    def per_facility(frame: pl.DataFrame, name: str) -> pl.DataFrame:
+        return frame.group_by("ma_cskcb").agg(pl.col("amount").sum().alias(name))
+
+    netted = pl.col("advances")
     return (
         decided.group_by("ma_cskcb")
         .agg(_sums())
-        .join(
-            advances.group_by("ma_cskcb").agg(pl.col("amount").sum().alias("advances")),
-            on="ma_cskcb",
-            how="left",
+        .join(per_facility(advances, "_recorded"), on="ma_cskcb", how="left")
+        .join(per_facility(carried_in, "carried_in"), on="ma_cskcb", how="left")
+        .with_columns(
+            pl.col("_recorded").fill_null(ZERO).cast(MONEY),
+            pl.max_horizontal(pl.col("carried_in").fill_null(ZERO), ZERO)
+            .cast(MONEY)
+            .alias("carried_in"),
         )
-        .with_columns(pl.col("advances").fill_null(ZERO).cast(MONEY))
-        .with_columns((pl.col("accepted") - pl.col("advances")).alias("due"))
+        .with_columns((pl.col("_recorded") + pl.col("carried_in")).alias("advances"))
+        .with_columns(
+            pl.max_horizontal(pl.col("accepted") - netted, ZERO)
+            .cast(MONEY)
+            .alias("due"),
+            pl.max_horizontal(netted - pl.col("accepted"), ZERO)
+            .cast(MONEY)
+            .alias("carried_forward"),
+            pl.lit(next_period(period)).alias("carried_to"),
+        )
+        .drop("_recorded")
         .sort("ma_cskcb")
     )
 
@@ -263,34 +257,30 @@ def _rejected_claims(decided: pl.DataFrame, messages: pl.DataFrame) -> pl.DataFr
     )
 
 
-def _rejected_lines(
-    decided: pl.DataFrame, per_line: pl.DataFrame, reasons: pl.DataFrame
-) -> pl.DataFrame:
-    """The lines of decided claims paid less than they asked, with their reasons."""
-    line_messages = (
-        reasons.filter(pl.col("line_no").is_not_null())
-        .group_by(*CLAIM, "table", "line_no")
-        .agg(pl.format("{}: {}", "code", "message").str.join("; ").alias("reasons"))
-    )
-    paid_line = _paid_line()
+def _rejected_lines(rows: pl.DataFrame) -> pl.DataFrame:
+    """The lines of decided claims paid other than they asked, and every quarantined
+    line, with their reasons: they add up to the rejected claims."""
     return (
-        per_line.filter(paid_line < pl.col("claimed_bhtt"))
-        .join(decided.select(*CLAIM, "ma_cskcb", "ma_lk"), on=CLAIM)
-        .join(line_messages, on=[*CLAIM, "table", "line_no"], how="left")
+        rows.filter(
+            ~pl.col("pending")
+            & ((pl.col("rejected_amount") != 0) | (pl.col("kind") == "quarantined"))
+        )
         .select(
             "ma_cskcb",
             "ma_lk",
+            "kind",
             "table",
+            "line_no",
             "stt",
             "code",
             "cost_group",
             "claimed_bhtt",
-            paid_line.alias("accepted_bhtt"),
-            (pl.col("claimed_bhtt") - paid_line).alias("rejected_amount"),
+            "accepted_bhtt",
+            "rejected_amount",
             "refused_by",
             "reasons",
         )
-        .sort("ma_cskcb", "ma_lk", "table", "stt")
+        .sort("ma_cskcb", "ma_lk", "table", "line_no", nulls_last=True)
     )
 
 

@@ -62,6 +62,7 @@ GROUP_NAMES = {
     "supplies": "Vật tư y tế",
     "transport": "Vận chuyển",
     "other": "Chi phí khác",
+    "unallocated": "Chưa phân nhóm (dòng bị loại, chênh lệch tổng hồ sơ)",
 }
 """Vietnamese names of ``claims.settle.compute.GROUPS``, in the order the sheets list them."""
 TREATMENTS = {"outpatient": "Ngoại trú (C79)", "inpatient": "Nội trú (C80)"}
@@ -82,17 +83,23 @@ SUMMARY = {
 FACILITY = {
     "ma_cskcb": "Cơ sở KCB",
     **SUMMARY,
-    "advances": "Tạm ứng",
+    "advances": "Tạm ứng được trừ",
+    "carried_in": "trong đó: tạm ứng kỳ trước chuyển sang",
     "due": "Còn phải thanh toán",
+    "carried_forward": "Tạm ứng chuyển kỳ sau",
 }
 GROUPS = {
     "cost_group": "Nhóm chi phí",
-    "claimed_bh": "Đề nghị (thành tiền BH)",
-    "accepted_bh": "Chấp nhận (thành tiền BH)",
     "claimed_bhtt": "Đề nghị (T_BHTT)",
     "accepted_bhtt": "Chấp nhận (T_BHTT)",
     "rejected_amount": "Từ chối (T_BHTT)",
+    "pending_amount": "Chờ giám định (T_BHTT)",
+    "claimed_bh": "Chi phí trong phạm vi BHYT đề nghị (thành tiền BH)",
+    "accepted_bh": "Chi phí trong phạm vi BHYT chấp nhận (thành tiền BH)",
 }
+"""The cost group table under a treatment: the T_BHTT columns add up as the
+treatment's line does (requested = accepted + rejected + pending); the BH columns are
+the cost within the scope of insurance (C79 columns 1–10)."""
 REJECTED_CLAIMS = {
     "ma_lk": "Mã liên kết",
     "outcome": "Kết quả",
@@ -105,6 +112,7 @@ REJECTED_CLAIMS = {
 REJECTED_LINES = {
     "ma_lk": "Mã liên kết",
     "table": "Bảng",
+    "line_no": "Dòng số",
     "stt": "STT",
     "code": "Mã thuốc, dịch vụ, vật tư",
     "cost_group": "Nhóm chi phí",

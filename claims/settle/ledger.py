@@ -207,23 +207,57 @@ def advance_entries(
     facility: str, period: str, amount: Decimal, advance_id: str
 ) -> pl.DataFrame:
     """The transaction recording an advance paid to a facility."""
+    return _advance_transaction(
+        f"{advance_id}:advance",
+        advance_id,
+        period,
+        facility,
+        amount,
+        kind="advance",
+        memo="tạm ứng cho cơ sở KCB",
+    )
+
+
+def advance_reversal_id(advance_id: str, recorded_at: str) -> str:
+    """The id of an advance's reversal: the advance and when the reversal was recorded."""
+    return content_id("advance_reversal", advance=advance_id, recorded_at=recorded_at)
+
+
+def advance_reversal_entries(
+    facility: str, period: str, amount: Decimal, advance_id: str, reversal_id: str
+) -> pl.DataFrame:
+    """The transaction undoing advance ``advance_id``: its amount back from
+    ``facility_advance`` to ``fund_cash`` (debit and credit swapped), same period."""
+    return _advance_transaction(
+        f"{reversal_id}:advance-reversal",
+        reversal_id,
+        period,
+        facility,
+        -amount,
+        kind="advance_reversal",
+        memo=f"đảo tạm ứng {advance_id}",
+    )
+
+
+def _advance_transaction(
+    txn_id: str,
+    settlement_id: str,
+    period: str,
+    facility: str,
+    amount: Decimal,
+    *,
+    kind: str,
+    memo: str,
+) -> pl.DataFrame:
+    """``facility_advance`` debited and ``fund_cash`` credited with ``amount`` (a
+    negative amount: the other way round)."""
+    to_advance, to_cash = max(amount, Decimal(0)), max(-amount, Decimal(0))
+    head = (txn_id, settlement_id, period, facility, kind)
     rows = [
-        (
-            f"{advance_id}:advance",
-            advance_id,
-            period,
-            facility,
-            "advance",
-            account,
-            None,
-            None,
-            debit,
-            credit,
-            "tạm ứng cho cơ sở KCB",
-        )
+        (*head, account, None, None, debit, credit, memo)
         for account, debit, credit in (
-            ("facility_advance", amount, Decimal(0)),
-            ("fund_cash", Decimal(0), amount),
+            ("facility_advance", to_advance, to_cash),
+            ("fund_cash", to_cash, to_advance),
         )
     ]
     return pl.DataFrame(rows, schema=LEDGER_SCHEMA, orient="row")

@@ -51,3 +51,22 @@ def refuse_overlaps(period: str, posted: Iterable[str]) -> None:
             "some of its facilities; settle each facility by month or by quarter, not both"
         )
         raise ConfigError(msg)
+
+
+def next_period(period: str) -> str:
+    """The period after ``period``, of the same cadence (``2026-12`` → ``2027-01``,
+    ``2026-Q4`` → ``2027-Q1``): where an advance above the amount due is carried."""
+    months_of(period)  # refuses what is not a period
+    year, _, part = period.partition("-")
+    if part.startswith("Q"):
+        quarter = int(part[1:])
+        return f"{int(year) + quarter // 4}-Q{quarter % 4 + 1}"
+    month = int(part)
+    return f"{int(year) + month // 12}-{month % 12 + 1:02d}"
+
+
+def earlier(period: str, others: Iterable[str]) -> list[str]:
+    """The periods of ``others`` that end before ``period`` begins, sorted, once each
+    (what an advance not yet netted is carried forward from)."""
+    first = months_of(period)[0]
+    return sorted({p for p in others if months_of(p)[-1] < first})

@@ -5,15 +5,20 @@ nothing."""
 
 from claims.store.faults import crash_point, fail_point
 from claims.store.ledger import (
+    ADVANCE_REVERSALS_SCHEMA,
     ADVANCES_SCHEMA,
     POSTINGS_SCHEMA,
+    advance_balances,
     advance_count,
     advances_for,
+    advances_of,
     append_advance,
+    append_advance_reversal,
     append_entries,
     append_posting,
     has_entries,
     ledger_of,
+    ledger_periods,
     posted_entries,
     posted_periods,
 )
@@ -34,10 +39,16 @@ from claims.store.runs import (
     sweep_temporary,
     write_run_dir,
 )
-from claims.store.settlements import current_decisions, write_frames, write_workbooks
+from claims.store.settlements import (
+    current_decisions,
+    quarantined_amounts,
+    write_frames,
+    write_workbooks,
+)
 
 __all__ = [
     "ADVANCES_SCHEMA",
+    "ADVANCE_REVERSALS_SCHEMA",
     "PARQUET_TABLES",
     "POSTINGS_SCHEMA",
     "STORE_TABLES",
@@ -47,9 +58,12 @@ __all__ = [
     "StoreBusy",
     "StoreError",
     "StoredClaims",
+    "advance_balances",
     "advance_count",
     "advances_for",
+    "advances_of",
     "append_advance",
+    "append_advance_reversal",
     "append_entries",
     "append_posting",
     "append_table",
@@ -63,9 +77,11 @@ __all__ = [
     "holder_of",
     "known_files",
     "ledger_of",
+    "ledger_periods",
     "open_store",
     "posted_entries",
     "posted_periods",
+    "quarantined_amounts",
     "sql",
     "store_run",
     "stored_claims",

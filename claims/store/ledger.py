@@ -1,10 +1,11 @@
 """The settlement ledger in the DuckDB store: advances, postings, ledger entries.
 
 Tables: ``ledger`` (``claims.schema.LEDGER_SCHEMA``, append-only), ``advances``
-(one row per advance) and ``postings`` (which settlement is the active posting of a
-facility and period). This module reads and writes them; the entries it writes are
-computed by ``claims.settle.ledger`` and every time stamp is given by the caller. Each
-write is one transaction.
+(one row per advance), ``advance_reversals`` (one row per reversed advance) and
+``postings`` (which settlement is the active posting of a facility and period). This
+module reads and writes them; the entries it writes are computed by
+``claims.settle.ledger`` and every time stamp is given by the caller. Each write is one
+transaction.
 """
 
 from __future__ import annotations
@@ -31,6 +32,11 @@ ADVANCES_SCHEMA: dict[str, pl.DataType] = {
     "ma_cskcb": pl.String(),
     "period": pl.String(),
     "amount": MONEY,
+    "recorded_at": pl.String(),
+}
+ADVANCE_REVERSALS_SCHEMA: dict[str, pl.DataType] = {
+    "reversal_id": pl.String(),
+    "advance_id": pl.String(),
     "recorded_at": pl.String(),
 }
 
@@ -65,7 +71,7 @@ def _in_transaction(
 
 
 def advance_count(con: duckdb.DuckDBPyConnection) -> int:
-    """How many advances are recorded (``claims.settle.ledger.advance_id`` hashes it)."""
+    """How many advances are recorded (reversed ones included)."""
     return _table(con, "advances", ADVANCES_SCHEMA).height
 
 
@@ -88,16 +94,80 @@ def append_advance(
     _in_transaction(con, [("advances", row), ("ledger", entries)])
 
 
+def advances_of(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    facility: str | None = None,
+    periods: Sequence[str] | None = None,
+) -> pl.DataFrame:
+    """The advances recorded (of ``facility``, for any of ``periods``; None: all), each
+    with ``reversal_id`` and ``reversed_at`` (null while it stands), in recording order."""
+    frame = _table(con, "advances", ADVANCES_SCHEMA)
+    if facility is not None:
+        frame = frame.filter(pl.col("ma_cskcb") == facility)
+    if periods is not None:
+        frame = frame.filter(pl.col("period").is_in(list(periods)))
+    reversals = _table(con, "advance_reversals", ADVANCE_REVERSALS_SCHEMA).rename(
+        {"recorded_at": "reversed_at"}
+    )
+    return frame.join(reversals, on="advance_id", how="left").sort(
+        "recorded_at", "advance_id"
+    )
+
+
 def advances_for(
     con: duckdb.DuckDBPyConnection, periods: list[str], facility: str | None
 ) -> pl.DataFrame:
-    """``ma_cskcb, amount`` of the advances recorded for any of ``periods``."""
-    frame = _table(con, "advances", ADVANCES_SCHEMA).filter(
-        pl.col("period").is_in(periods)
+    """``ma_cskcb, amount`` of the advances recorded for any of ``periods`` and not
+    reversed."""
+    standing = advances_of(con, facility=facility, periods=periods)
+    return standing.filter(pl.col("reversal_id").is_null()).select("ma_cskcb", "amount")
+
+
+def append_advance_reversal(
+    con: duckdb.DuckDBPyConnection,
+    entries: pl.DataFrame,
+    *,
+    reversal_id: str,
+    advance_id: str,
+    recorded_at: str,
+) -> None:
+    """Record that ``advance_id`` is reversed, with the ledger ``entries`` undoing it."""
+    row = pl.DataFrame(
+        [(reversal_id, advance_id, recorded_at)],
+        schema=ADVANCE_REVERSALS_SCHEMA,
+        orient="row",
+    )
+    _in_transaction(con, [("advance_reversals", row), ("ledger", entries)])
+
+
+def ledger_periods(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The periods the ledger holds entries of, sorted."""
+    if not has_table(con, "ledger"):
+        return []
+    rows = sql(con, "SELECT DISTINCT period FROM ledger ORDER BY period")
+    return [str(r[0]) for r in rows]
+
+
+def advance_balances(
+    con: duckdb.DuckDBPyConnection, periods: Sequence[str], facility: str | None
+) -> pl.DataFrame:
+    """``ma_cskcb, amount``: per facility, the ``facility_advance`` balance (debit −
+    credit) of the ledger entries of ``periods``: the advances not netted yet."""
+    entries = _table(
+        con,
+        "ledger",
+        LEDGER_SCHEMA,
+        "account = 'facility_advance' AND list_contains(?, period)",
+        [list(periods)],
     )
     if facility is not None:
-        frame = frame.filter(pl.col("ma_cskcb") == facility)
-    return frame.select("ma_cskcb", "amount")
+        entries = entries.filter(pl.col("ma_cskcb") == facility)
+    return (
+        entries.group_by("ma_cskcb")
+        .agg((pl.col("debit").sum() - pl.col("credit").sum()).alias("amount"))
+        .sort("ma_cskcb")
+    )
 
 
 def posted_periods(

@@ -1,5 +1,6 @@
-"""Settlements in the store: the current decisions of a period, the output folders
-(frames as Parquet and CSV, Excel workbooks)."""
+"""Settlements in the store: the current decisions of a period, the amounts validation
+kept of their quarantined lines, the output folders (frames as Parquet and CSV, Excel
+workbooks)."""
 
 from __future__ import annotations
 
@@ -53,6 +54,43 @@ def current_decisions(
     finally:
         con.unregister("_keys")
     return decisions, lines, reasons
+
+
+KEPT_AMOUNTS = ("claimed_bh", "claimed_bhtt")
+"""The quarantine columns holding a quarantined line's THANH_TIEN_BH and T_BHTT where
+they parsed (null where they did not), when validation keeps them."""
+
+
+def quarantined_amounts(
+    con: duckdb.DuckDBPyConnection, decisions: pl.DataFrame
+) -> pl.DataFrame | None:
+    """``file_id, hoso_idx, table, line_no, claimed_bh, claimed_bhtt``: the amounts of
+    the quarantined lines of ``decisions``' claims, one row per line; None when the
+    store's quarantine does not keep amounts (every quarantined line then counts at 0,
+    and its claim's total carries its money)."""
+    if not has_table(con, "quarantine"):
+        return None
+    columns = {
+        str(r[0])
+        for r in con.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_name = 'quarantine'"
+        ).fetchall()
+    }
+    if not set(KEPT_AMOUNTS) <= columns:
+        return None
+    con.register("_keys", decisions.select("file_id", "hoso_idx").to_arrow())
+    try:
+        kept: pl.DataFrame = con.sql(
+            'SELECT q.file_id, q.hoso_idx, q."table", q.line_no, '
+            "any_value(q.claimed_bh) AS claimed_bh, "
+            "any_value(q.claimed_bhtt) AS claimed_bhtt "
+            "FROM quarantine q JOIN _keys USING (file_id, hoso_idx) "
+            "WHERE q.line_no IS NOT NULL GROUP BY ALL"
+        ).pl()
+    finally:
+        con.unregister("_keys")
+    return kept
 
 
 def write_frames(folder: Path, frames: Mapping[str, pl.DataFrame]) -> None:

@@ -62,11 +62,12 @@ SETTLED = _settled(
     [
         (1, "A", "accepted", "100.00"),  # audited lower: recovery 30
         (2, "A", "accepted", "50.00"),  # audited higher: underpayment 30
-        (3, "B", "pending_review", "40.00"),  # paid nothing yet, now 40: under 40
+        (3, "B", "pending_review", "40.00"),  # paid nothing yet: listed apart
         (4, "B", "accepted", "20.00"),  # withdrawn since: not audited, unchanged
         (5, "B", "partially_accepted", "60.00"),  # audited rejected: recovery 60
         (6, "C", "accepted", "10.00"),  # audited higher: underpayment 15
         (7, "C", "accepted", "5.00"),  # unchanged
+        (8, "C", "accepted", "12.00"),  # the audit sends it to review: listed apart
     ]
 )
 AUDITED = _audited(
@@ -77,13 +78,14 @@ AUDITED = _audited(
         (5, "rejected", "60.00"),
         (6, "accepted", "25.00"),
         (7, "accepted", "5.00"),
+        (8, "pending_review", "12.00"),
     ]
 )
 
 
 @pytest.fixture(scope="module")
 def report() -> dict[str, pl.DataFrame]:
-    before = _reasons([(1, "OLD"), (2, "OLD"), (5, "OLD")])
+    before = _reasons([(1, "OLD"), (2, "OLD"), (3, "REVIEW"), (5, "OLD")])
     after = _reasons(
         [
             (1, "OLD"),
@@ -92,6 +94,7 @@ def report() -> dict[str, pl.DataFrame]:
             (5, "J1_REJECT"),
             (6, "UNDERCLAIMED"),
             (7, "NEW_BUT_UNCHANGED"),
+            (8, "REVIEW"),
         ]
     )
     return compare(SETTLED, before, AUDITED, after)
@@ -107,17 +110,42 @@ def test_a_recovery_is_positive_and_an_underpayment_negative(
     claims = report["claims"]
     assert claims.select("ma_lk", "difference").rows() == [
         ("LK5", D("60.00")),
-        ("LK3", D("-40.00")),
         ("LK1", D("30.00")),
         ("LK2", D("-30.00")),
         ("LK6", D("-15.00")),
-    ]  # largest first; unchanged and withdrawn claims are left out
+    ]  # largest first; unchanged, withdrawn and pending claims are left out
     for row in claims.iter_rows(named=True):
         assert row["recovery"] == max(row["difference"], 0)
         assert row["underpayment"] == max(-row["difference"], 0)
         assert row["difference"] == row["settled"] - row["audited"]
-    pending = _by(claims, "ma_lk")["LK3"]
-    assert (pending["settled"], pending["audited"]) == (0, D("40.00"))
+
+
+def test_claims_pending_review_are_listed_apart_never_recovered_or_paid_issue12(
+    report: dict[str, pl.DataFrame],
+) -> None:
+    """A claim pending review in the settlement was paid nothing yet: an audit that
+    accepts it is no underpayment (paying it would skip the review); one the audit
+    sends to review is no recovery of all it was paid."""
+    pending = _by(report["pending"], "ma_lk")
+    assert set(pending) == {"LK3", "LK8"}
+    assert (pending["LK3"]["settled_outcome"], pending["LK3"]["audit_outcome"]) == (
+        "pending_review",
+        "accepted",
+    )
+    assert (pending["LK3"]["settled"], pending["LK3"]["audited"]) == (0, D("40.00"))
+    assert pending["LK8"]["audit_outcome"] == "pending_review"
+    assert pending["LK8"]["settled"] == D("12.00")
+    assert not set(report["claims"]["ma_lk"]) & set(pending)
+    facilities = _by(report["facilities"], "ma_cskcb")
+    assert (facilities["B"]["pending_claims"], facilities["C"]["pending_claims"]) == (
+        1,
+        1,
+    )
+    assert facilities["B"]["underpayment"] == 0  # LK3's 40 is not owed to B
+    assert facilities["C"]["recovery"] == 0  # nor LK8's 12 owed back by C
+    posted = set(report["ledger_proposal"]["amount"])
+    assert D("40.00") not in posted
+    assert D("12.00") not in posted
 
 
 def test_the_facility_sums_are_the_sums_of_their_claims(
@@ -125,14 +153,15 @@ def test_the_facility_sums_are_the_sums_of_their_claims(
 ) -> None:
     facilities = _by(report["facilities"], "ma_cskcb")
     assert list(facilities) == ["A", "B", "C"]
-    expected = {
-        "A": (2, 2, "150.00", "150.00", "30.00", "30.00", "0.00"),
-        "B": (3, 2, "80.00", "60.00", "60.00", "40.00", "20.00"),
-        "C": (2, 1, "15.00", "30.00", "0.00", "15.00", "-15.00"),
+    expected = {  # claims pending review counted, not summed
+        "A": (2, 2, 0, "150.00", "150.00", "30.00", "30.00", "0.00"),
+        "B": (3, 1, 1, "80.00", "20.00", "60.00", "0.00", "60.00"),
+        "C": (3, 1, 1, "15.00", "30.00", "0.00", "15.00", "-15.00"),
     }
     columns = (
         "claims",
         "claims_changed",
+        "pending_claims",
         "settled",
         "audited",
         "recovery",
@@ -142,9 +171,10 @@ def test_the_facility_sums_are_the_sums_of_their_claims(
     for facility, values in expected.items():
         row = facilities[facility]
         got = tuple(row[c] for c in columns)
-        assert got == (*values[:2], *(D(v) for v in values[2:])), facility
+        assert got == (*values[:3], *(D(v) for v in values[3:])), facility
     total = report["claims"]["difference"].sum()
     assert report["facilities"]["net_recovery"].sum() == total
+    assert report["facilities"]["claims"].sum() == SETTLED.height
 
 
 def test_the_ledger_proposal_recovers_or_pays_each_facility_s_net(
@@ -156,7 +186,7 @@ def test_the_ledger_proposal_recovers_or_pays_each_facility_s_net(
         "facility_receivable",
         "fund_expense",
     )
-    assert proposal["B"]["amount"] == D("20.00")
+    assert proposal["B"]["amount"] == D("60.00")
     assert (proposal["C"]["debit_account"], proposal["C"]["credit_account"]) == (
         "fund_expense",
         "facility_payable",
@@ -164,15 +194,26 @@ def test_the_ledger_proposal_recovers_or_pays_each_facility_s_net(
     assert proposal["C"]["amount"] == D("15.00")
 
 
-def test_only_new_reasons_of_changed_claims_are_counted_per_rule(
+def test_every_change_is_attributed_to_the_reasons_added_or_removed_issue12(
     report: dict[str, pl.DataFrame],
 ) -> None:
-    rules = _by(report["rules"], "code")
-    assert set(rules) == {"BENEFIT_RATE_MISMATCH", "J1_REJECT", "UNDERCLAIMED"}
-    assert rules["J1_REJECT"]["recovery"] == D("60.00")
-    assert rules["BENEFIT_RATE_MISMATCH"]["recovery"] == D("30.00")
-    assert rules["UNDERCLAIMED"]["underpayment"] == D("15.00")
-    assert report["rules"]["code"].to_list()[0] == "J1_REJECT"  # largest recovery
+    rules = {
+        (r["code"], r["change"]): (r["claims"], r["recovery"], r["underpayment"])
+        for r in report["rules"].iter_rows(named=True)
+    }
+    assert rules == {
+        ("J1_REJECT", "added"): (1, D("60.00"), D("0.00")),
+        ("OLD", "removed"): (1, D("60.00"), D("0.00")),  # LK5 lost it
+        ("BENEFIT_RATE_MISMATCH", "added"): (1, D("30.00"), D("0.00")),
+        ("UNDERCLAIMED", "added"): (1, D("0.00"), D("15.00")),
+        (None, "unexplained"): (1, D("0.00"), D("30.00")),  # LK2: same reasons
+    }  # unchanged (LK7) and pending claims (LK3, LK8) are not attributed
+    assert report["rules"]["code"].to_list()[:2] == ["J1_REJECT", "OLD"]
+    # every changed claim is attributed at least once
+    unexplained = report["rules"].filter(pl.col("code").is_null())
+    explained = report["rules"].filter(pl.col("code").is_not_null())
+    assert unexplained["claims"].sum() + 3 == report["claims"].height
+    assert explained["recovery"].sum() >= report["claims"]["recovery"].sum()
 
 
 # ---- giamdinh audit --post, one facility at a time

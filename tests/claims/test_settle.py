@@ -105,7 +105,7 @@ def test_settlement_totals_equal_the_sum_of_accepted_lines_and_the_ledger_balanc
     assert groups["accepted_bhtt"].sum() == paid_lines["accepted_bhtt"].sum()
     assert set(groups["cost_group"]) <= {
         "exam", "beds", "tests", "imaging", "surgery", "procedures", "high_tech",
-        "drugs", "blood", "supplies", "transport", "other",
+        "drugs", "blood", "supplies", "transport", "other", "unallocated",
     }  # fmt: skip
     pending = claims.filter(pl.col("outcome") == "pending_review")
     assert facilities["pending_claims"].sum() == pending.height

@@ -47,19 +47,22 @@ def _frames() -> dict[str, pl.DataFrame]:
     claim_money = ["claimed_t_bhtt", "accepted_t_bhtt"]
     return {
         "facilities": _frame(  # not in code order: the workbooks are
-            {"ma_cskcb": s, **sums, "advances": m, "due": m},
+            {"ma_cskcb": s, **sums}
+            | dict.fromkeys(["advances", "carried_in", "due", "carried_forward"], m),
             [
-                (QUIET, 1, "300", "300", "0", 0, "0", "0", "300"),
+                (QUIET, 1, "300", "300", "0", 0, "0", "0", "0", "300", "0"),
                 (
                     BUSY,
                     4,
-                    "2250000.50",
+                    "2340000.50",
                     "1800000",
                     "450000.50",
                     1,
                     "90000",
                     "1000000",
+                    "250000",
                     "800000",
+                    "0",
                 ),
             ],
         ),
@@ -71,7 +74,7 @@ def _frames() -> dict[str, pl.DataFrame]:
                     BUSY,
                     "outpatient",
                     3,
-                    "1250000.50",
+                    "1340000.50",
                     "1000000",
                     "250000.50",
                     1,
@@ -82,8 +85,10 @@ def _frames() -> dict[str, pl.DataFrame]:
         ),
         "groups": _frame(
             {"ma_cskcb": s, "treatment": s, "cost_group": s}
-            | dict.fromkeys([*group_money, "rejected_amount"], m),
+            | dict.fromkeys([*group_money, "rejected_amount", "pending_amount"], m),
             [
+                # facility, treatment, group; BH claimed and accepted; T_BHTT
+                # claimed, accepted, rejected and pending
                 (
                     BUSY,
                     "outpatient",
@@ -93,6 +98,7 @@ def _frames() -> dict[str, pl.DataFrame]:
                     "500000",
                     "400000",
                     "100000",
+                    "0",
                 ),
                 (
                     BUSY,
@@ -103,8 +109,9 @@ def _frames() -> dict[str, pl.DataFrame]:
                     "750000.50",
                     "600000",
                     "150000.50",
+                    "0",
                 ),
-                (BUSY, "outpatient", "exam", "0", "0", "0", "0", "0"),
+                (BUSY, "outpatient", "exam", "90000", "0", "90000", "0", "0", "90000"),
                 (
                     BUSY,
                     "inpatient",
@@ -114,8 +121,9 @@ def _frames() -> dict[str, pl.DataFrame]:
                     "1000000",
                     "800000",
                     "200000",
+                    "0",
                 ),
-                (QUIET, "outpatient", "exam", "300", "300", "300", "300", "0"),
+                (QUIET, "outpatient", "exam", "300", "300", "300", "300", "0", "0"),
             ],
         ),
         "rejected_claims": _frame(
@@ -146,7 +154,7 @@ def _frames() -> dict[str, pl.DataFrame]:
             ],
         ),
         "rejected_lines": _frame(
-            {"ma_cskcb": s, "ma_lk": s, "table": s, "stt": i, "code": s}
+            {"ma_cskcb": s, "ma_lk": s, "table": s, "line_no": i, "stt": i, "code": s}
             | {"cost_group": s}
             | dict.fromkeys(["claimed_bhtt", "accepted_bhtt", "rejected_amount"], m)
             | {"refused_by": s, "reasons": s},
@@ -155,6 +163,7 @@ def _frames() -> dict[str, pl.DataFrame]:
                     BUSY,
                     "LK1",
                     "XML2",
+                    2,
                     2,
                     "40.17",
                     "drugs",
@@ -168,6 +177,7 @@ def _frames() -> dict[str, pl.DataFrame]:
                     BUSY,
                     "LK1",
                     "XML3",
+                    1,
                     1,
                     "22.0001.1234",
                     "tests",
@@ -236,8 +246,10 @@ def test_titles_headers_and_frozen_panes(written: tuple[Path, list[Path]]):
         "Số từ chối",
         "Hồ sơ chờ giám định",
         "Số tiền chờ giám định",
-        "Tạm ứng",
+        "Tạm ứng được trừ",
+        "trong đó: tạm ứng kỳ trước chuyển sang",
         "Còn phải thanh toán",
+        "Tạm ứng chuyển kỳ sau",
     ]
     assert _row(sheets[1], 2) == [
         "Mã liên kết",
@@ -248,13 +260,13 @@ def test_titles_headers_and_frozen_panes(written: tuple[Path, list[Path]]):
         "Mã lý do",
         "Diễn giải",
     ]
-    assert _row(sheets[2], 2)[:3] == ["Mã liên kết", "Bảng", "STT"]
+    assert _row(sheets[2], 2)[:4] == ["Mã liên kết", "Bảng", "Dòng số", "STT"]
     assert _row(sheets[3], 2)[:2] == ["Mã liên kết", "Đề nghị (T_BHTT)"]
 
 
 def test_money_is_a_formatted_number(written: tuple[Path, list[Path]]):
     overview, claims, lines, _ = _sheets(written[1][0])
-    row = [BUSY, 4, 2250000.5, 1800000, 450000.5, 1, 90000, 1000000, 800000]
+    row = [BUSY, 4, 2340000.5, 1800000, 450000.5, 1, 90000, 1000000, 250000, 800000, 0]
     assert _row(overview, 3) == row
     requested = claims.cell(row=3, column=_column(claims, "Đề nghị (T_BHTT)"))
     assert requested.value == 1250000.5
@@ -263,7 +275,7 @@ def test_money_is_a_formatted_number(written: tuple[Path, list[Path]]):
     assert overview["B3"].number_format == "#,##0"  # claims: a count
     assert lines.cell(row=3, column=_column(lines, "STT")).number_format == "#,##0"
     assert _row(claims, 3)[1] == "Chấp nhận một phần"
-    assert _row(lines, 3)[4] == "Thuốc"
+    assert _row(lines, 3)[5] == "Thuốc"
 
 
 @pytest.mark.parametrize(
@@ -319,8 +331,15 @@ def test_overview_blocks_per_treatment_with_named_groups(
         "Cộng nội trú (C80)",
     ]
     outpatient_total = _row(overview, first.index("Cộng ngoại trú (C79)") + 1)
-    assert outpatient_total[1:] == [1250000.5, 1000000, 1250000.5, 1000000, 250000.5]
-    assert _row(overview, 6)[1:] == [3, 1250000.5, 1000000, 250000.5, 1, 90000]
+    # T_BHTT requested, accepted, rejected, pending; then the BH cost in scope
+    assert outpatient_total[1:] == [
+        1340000.5, 1000000, 250000.5, 90000, 1340000.5, 1000000,
+    ]  # fmt: skip
+    outpatient = _row(overview, 6)
+    assert outpatient[1:] == [3, 1340000.5, 1000000, 250000.5, 1, 90000]
+    # one outpatient total on the sheet: the treatment's line is its groups' total
+    assert outpatient[2:5] == outpatient_total[1:4]
+    assert outpatient[6] == outpatient_total[4]
 
 
 def test_facility_without_rejections_has_headers_only(
