@@ -288,3 +288,38 @@ def test_settlements_of_generated_days_reconcile_in_every_format(
     assert (due["due"] >= 0).all()
     if advance == "1.5":
         assert due["carried_forward"].sum() > 0
+
+
+def test_quarantined_lines_count_at_the_amounts_the_store_keeps(
+    generated_day: GeneratedDay, tmp_path: Path
+) -> None:
+    """Where the store's quarantine keeps a quarantined line's amounts (``claimed_bh``,
+    ``claimed_bhtt``, null where they did not parse), the line counts at them and the
+    rest of its claim's XML1 total shrinks by as much."""
+    data = generated_day.copy(tmp_path / "data")
+    with duckdb.connect(str(data.store_path)) as con:
+        for column in ("claimed_bh", "claimed_bhtt"):
+            con.execute(f"ALTER TABLE quarantine ADD COLUMN {column} DECIMAL(38, 2)")
+        con.execute(
+            "UPDATE quarantine SET claimed_bh = 120.00, claimed_bhtt = 100.00 "
+            "WHERE reason_code = 'LINE_DATE_OUTSIDE_STAY'"
+        )  # BAD_MONEY and the other lines: null, not parsed
+    settlement, _, folder = run_settlement(data, PERIOD, None, excel=True)
+    _check(settlement, folder, data.store_path, folder / "excel")
+    before = generated_day.settlement.frames["rejected_lines"]
+    after = settlement.frames["rejected_lines"]
+    kept = after.filter(pl.col("refused_by") == "LINE_DATE_OUTSIDE_STAY")
+    assert kept.height > 0
+    assert (kept["claimed_bhtt"] == Decimal("100.00")).all()
+    assert (kept["rejected_amount"] == Decimal("100.00")).all()
+    others = after.filter(
+        (pl.col("kind") == "quarantined")
+        & (pl.col("refused_by") != "LINE_DATE_OUTSIDE_STAY")
+    )
+    assert (others["claimed_bhtt"] == 0).all()
+    rest = {
+        name: frame.filter(pl.col("kind") == "claim_total")["claimed_bhtt"].sum()
+        for name, frame in (("before", before), ("after", after))
+    }
+    assert rest["before"] - rest["after"] == Decimal("100.00") * kept.height
+    assert after["rejected_amount"].sum() == before["rejected_amount"].sum()
