@@ -332,8 +332,8 @@ def advance_cmd(
             msg = "--facility, --period and --amount record an advance: give them alone"
             raise fail(ValueError(msg))
         return
-    missing = [name for name, value in given.items() if value is None]
-    if missing or facility is None or period is None or amount is None:
+    if facility is None or period is None or amount is None:
+        missing = [name for name, value in given.items() if value is None]
         msg = (
             f"recording an advance needs {', '.join(missing)}; or see "
             "`giamdinh settle advance list` and `giamdinh settle advance reverse ID`"
@@ -383,7 +383,6 @@ def check_advance(settings: Settings, facility: str, period: str) -> None:
     """
     from catalogs import load_catalogs
 
-    months_of(period)
     catalog = load_catalogs(settings.catalog_dir, ids=["facilities"])["facilities"]
     refuse_unknown_facility(catalog.resolve(), facility, period)
 
@@ -443,8 +442,9 @@ def advance_reverse_cmd(
     )
     for settled in overlapping(row["period"], posted):
         err.print(
-            f"{settled} was settled and posted while this advance stood: settle it "
-            f"again (`giamdinh settle run --period {settled}`) so it no longer nets it"
+            f"{settled} is settled and posted for {row['ma_cskcb']}: settle it again "
+            f"(`giamdinh settle run --period {settled}`) so that its posting nets the "
+            "advances that stand"
         )
 
 

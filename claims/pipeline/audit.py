@@ -30,6 +30,9 @@ from claims.settle import months_of, paid
 from claims.store import open_store, stored_claims
 from claims.store.settlements import current_decisions, write_frames
 
+KEYS = ["file_id", "hoso_idx"]
+ZERO = pl.lit(0).cast(MONEY)
+
 
 def run_audit(
     settings: Settings, period: str, pack: str, facility: str | None
@@ -130,10 +133,6 @@ def compare(
         "pending": pending,
         "ledger_proposal": _proposal(facilities),
     }
-
-
-KEYS = ["file_id", "hoso_idx"]
-ZERO = pl.lit(0).cast(MONEY)
 
 
 def _differences(claims: pl.DataFrame) -> pl.DataFrame:

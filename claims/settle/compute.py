@@ -131,7 +131,8 @@ def settle(
 
 
 def _decided(decisions: pl.DataFrame) -> pl.DataFrame:
-    """The decisions with their ``treatment``, whether ``pending`` and what they ``paid``."""
+    """The decisions with their ``treatment``, whether ``pending``, whether it ``pays``
+    and what they ``paid``."""
     treatment = (
         pl.when(pl.col("inpatient"))
         .then(pl.lit("inpatient"))
@@ -140,6 +141,7 @@ def _decided(decisions: pl.DataFrame) -> pl.DataFrame:
     return decisions.drop("reason_codes").with_columns(
         treatment.alias("treatment"),
         (pl.col("outcome") == "pending_review").alias("pending"),
+        pl.col("outcome").is_in(PAYABLE).alias("pays"),
         paid().alias("paid"),
     )
 

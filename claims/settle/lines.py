@@ -52,7 +52,8 @@ AMOUNTS_SCHEMA: dict[str, pl.DataType] = {
 """What validation kept of a quarantined line's amounts (null: it did not parse)."""
 SUMS = ("claimed_bh", "accepted_bh", "claimed_bhtt", "accepted_bhtt")
 SPLIT = ("rejected_amount", "pending_amount")
-CLAIM_FACTS = ("ma_cskcb", "ma_lk", "treatment", "pending", "_pays")
+"""What a row's requested T_BHTT splits into besides its accepted amount."""
+CLAIM_FACTS = ("ma_cskcb", "ma_lk", "treatment", "pending", "pays")
 """What every row carries of its claim."""
 ROW = (
     *LINE, "stt", "code", "cost_group", *SUMS, "refused_by", "reasons", "kind",
@@ -79,8 +80,8 @@ def settled_lines(
     """Every row a period's claims ask money on (see the module docstring).
 
     Args:
-        decided: the decisions with ``treatment``, ``pending`` and ``paid``
-            (``claims.settle.compute``).
+        decided: the decisions with ``treatment``, ``pending``, ``pays`` (accepted in
+            whole or in part) and ``paid`` (``claims.settle.compute``).
         lines: their decision lines.
         reasons: their reasons (validation's quarantined lines among them).
         amounts: :data:`AMOUNTS_SCHEMA` rows, the amounts of quarantined lines
@@ -92,11 +93,7 @@ def settled_lines(
         ``cost_group``, the amounts of :data:`SUMS` and :data:`SPLIT`, ``refused_by``
         and ``reasons``.
     """
-    claims = decided.select(
-        *CLAIM,
-        *CLAIM_FACTS[:-1],
-        pl.col("outcome").is_in(["accepted", "partially_accepted"]).alias("_pays"),
-    )
+    claims = decided.select(*CLAIM, *CLAIM_FACTS)
     found = [
         _stored(claims, lines, reasons),
         _quarantined(claims, reasons, amounts),
@@ -166,7 +163,7 @@ def _stored(
         .with_columns(
             pl.lit("line").alias("kind"),
             *[
-                pl.when(pl.col("_pays")).then(pl.col(c)).otherwise(ZERO).alias(c)
+                pl.when(pl.col("pays")).then(pl.col(c)).otherwise(ZERO).alias(c)
                 for c in ("accepted_bh", "accepted_bhtt")
             ],
         )
@@ -213,7 +210,7 @@ def _claim_totals(
 ) -> pl.DataFrame:
     """Per claim, its XML1 totals minus its rows' sums, where they differ."""
     sums = rows.group_by(CLAIM).agg(pl.col(SUMS).sum().name.prefix("_"))
-    pays = pl.col("_pays")
+    pays = pl.col("pays")
     totals = {
         "claimed_bh": pl.col("claimed_t_tongchi_bh"),
         "accepted_bh": pl.when(pays).then("accepted_t_tongchi_bh").otherwise(ZERO),
