@@ -191,8 +191,12 @@ def _rules(
     """Per reason code the audit ``added`` to or ``removed`` from changed claims: the
     claims and their recoveries and underpayments (a claim counts under each of its
     changed codes); the changes no reason explains under code null, ``unexplained``."""
-    before = settled_reasons.select(*KEYS, "code").unique()
-    after = audited_reasons.select(*KEYS, "code").unique()
+    # the audit starts from the stored claims: it does not validate again, so
+    # validation's reasons (quarantined lines) are neither added nor removed by it
+    before, after = (
+        reasons.filter(pl.col("source") != "validation").select(*KEYS, "code").unique()
+        for reasons in (settled_reasons, audited_reasons)
+    )
     changes = pl.concat(
         [
             after.join(before, on=[*KEYS, "code"], how="anti").with_columns(

@@ -51,9 +51,13 @@ def _audited(rows: list[tuple[int, str, str]]) -> pl.DataFrame:
 
 
 def _reasons(rows: list[tuple[int, str]]) -> pl.DataFrame:
+    """(claim, code) reasons; a code starting ``LINE_`` is validation's."""
     return pl.DataFrame(
-        [("f", n, code) for n, code in rows],
-        schema={**KEYS, "code": pl.String},
+        [
+            ("f", n, code, "validation" if code.startswith("LINE_") else "rule")
+            for n, code in rows
+        ],
+        schema={**KEYS, "code": pl.String, "source": pl.String},
         orient="row",
     )
 
@@ -85,7 +89,9 @@ AUDITED = _audited(
 
 @pytest.fixture(scope="module")
 def report() -> dict[str, pl.DataFrame]:
-    before = _reasons([(1, "OLD"), (2, "OLD"), (3, "REVIEW"), (5, "OLD")])
+    before = _reasons(
+        [(1, "OLD"), (2, "OLD"), (2, "LINE_ORPHAN"), (3, "REVIEW"), (5, "OLD")]
+    )  # the audit does not validate again: LK2's LINE_ORPHAN is not "removed"
     after = _reasons(
         [
             (1, "OLD"),
