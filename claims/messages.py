@@ -16,6 +16,7 @@ MESSAGES: dict[R, str] = {
     R.FILE_WRONG_ROOT: "Thẻ gốc không phải GIAMDINHHS",
     R.FILE_DTD_FORBIDDEN: "Tệp khai báo DTD/ENTITY (không được phép)",
     R.FILE_UNREADABLE: "Không đọc được tệp",
+    R.FILE_STRUCTURE_INVALID: "Có thẻ HOSO nằm ngoài GIAMDINHHS/THONGTINHOSO/DANHSACHHOSO",
     R.BULK_TABLE_INVALID: "Bảng dữ liệu lô không đúng cấu trúc",
     R.COUNT_MISMATCH: "SOLUONGHOSO không khớp số hồ sơ",
     R.SENDER_MISSING: "Thiếu mã cơ sở gửi (MACSKCB)",

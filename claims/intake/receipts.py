@@ -34,6 +34,8 @@ _HINTS = {
     R.FILE_TRUNCATED: "Tệp bị thiếu phần cuối (truyền/lưu chưa xong); gửi lại tệp đầy đủ.",
     R.FILE_WRONG_ROOT: "Thẻ gốc phải là <GIAMDINHHS>; kiểm tra loại tệp đã chọn.",
     R.FILE_DTD_FORBIDDEN: "Bỏ khai báo <!DOCTYPE>/<!ENTITY> khỏi tệp rồi gửi lại.",
+    R.FILE_STRUCTURE_INVALID: "Mọi thẻ <HOSO> phải nằm trong THONGTINHOSO/DANHSACHHOSO; "
+    "kiểm tra phần mềm xuất dữ liệu.",
     R.BULK_TABLE_INVALID: "Kiểm tra tên cột và tệp xml1 của bộ dữ liệu lô.",
 }
 

@@ -80,6 +80,8 @@ class Scan:
     size: int
     edges: bytes = b""
     problem: tuple[ReasonCode, str] | None = None
+    hoso_tags: int | None = None
+    """``<HOSO>`` start tags in the bytes (XML files): every one must be read."""
 
 
 def empty_table(table: str) -> pl.DataFrame:

@@ -11,10 +11,13 @@ from __future__ import annotations
 import codecs
 import hashlib
 import re
+import struct
 from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from claims.errors import ReasonCode
 from claims.intake.bulk import read_bulk
@@ -27,7 +30,7 @@ from claims.intake.submission import (
     file_sha256,
 )
 from claims.intake.xmlfast import HOSO_INDEX, ParseError, iter_wrapper
-from claims.intake.xmlsafe import diagnose_wrapper, prolog
+from claims.intake.xmlsafe import count_elements, diagnose_wrapper, prolog
 from claims.xml130 import WRAPPER_ROOT
 
 _CHUNK = 1 << 24
@@ -38,6 +41,8 @@ _EPILOG = re.compile(
     re.DOTALL,
 )
 """The closing tag, then only blanks, comments and processing instructions (the epilog)."""
+_HOSO_TAG = rb"<HOSO[ \t\r\n/>]"
+_LISTING = f"{WRAPPER_ROOT}/THONGTINHOSO/DANHSACHHOSO/HOSO"
 _HEADER = {
     name: re.compile(
         rb"<" + name.encode() + rb">\s*([^<]*?)\s*</" + name.encode() + rb">"
@@ -82,11 +87,36 @@ def read_submission(
     except BaseException:
         batch.close()
         raise
+    misplaced = _misplaced(path, scan, batch.hoso_count())
+    if misplaced is not None:
+        batch.close()
+        return FileFailure(scan.file_id, path.name, scan.size, *misplaced)
     meta = _meta(path, scan.file_id, scan.size, scan.edges, batch.hoso_count())
     result = batch.finish()
     return Submission(
         meta, result.tables, result.raw_docs, result.hoso_errors, _warnings(meta)
     )
+
+
+def _misplaced(path: Path, scan: Scan, read: int) -> tuple[ReasonCode, str] | None:
+    """Every HOSO element of the file is a claim of the listing, or the file is refused:
+    a HOSO elsewhere would be declared and never read.
+
+    The scan's tag count decides when it agrees; else (a comment or CDATA may name
+    the tag) lxml counts the elements.
+    """
+    if scan.hoso_tags is None or scan.hoso_tags == read:
+        return None
+    present = count_elements(path, "HOSO")
+    if present is None:
+        return diagnose_wrapper(path)
+    if present == read:
+        return None
+    msg = (
+        f"tệp có {present} thẻ <HOSO> nhưng {read} nằm đúng vị trí {_LISTING}; "
+        "hãy kiểm tra cấu trúc tệp"
+    )
+    return ReasonCode.FILE_STRUCTURE_INVALID, msg
 
 
 def _stream(path: Path, batch: HosoBatch) -> None:
@@ -118,17 +148,19 @@ def _scan(path: Path, size: int, max_bytes: int) -> dict[str, Any]:
     """One pass over the bytes: sha256, UTF-8 validity, then the wrapper's shape.
 
     Returns the :class:`Scan` fields: the file id, the first and last 64 KiB (where the
-    header values and the closing tag are) and the problem that makes the wrapper
-    unreadable, if any.
+    header values and the closing tag are), the problem that makes the wrapper
+    unreadable, if any, and the number of ``<HOSO>`` start tags.
     """
     digest = hashlib.sha256()
     decoder = codecs.getincrementaldecoder("utf-8")()
     first = last = b""
     utf8_error: str | None = None
     checking = size <= max_bytes
+    tags = 0
     with path.open("rb") as handle:
         while chunk := handle.read(_CHUNK):
             digest.update(chunk)
+            tags += _hoso_tags(chunk) + _hoso_tags(last[-5:] + chunk[:5])
             first = first or chunk
             last = (last + chunk[-_EDGE:])[-_EDGE:]
             if (
@@ -152,7 +184,22 @@ def _scan(path: Path, size: int, max_bytes: int) -> dict[str, Any]:
         utf8_error = utf8_error or "tệp kết thúc giữa một ký tự UTF-8"
     edges = first[:_EDGE] + b"\n" + last
     problem = _first_problem(first, utf8_error) or _last_problem(last)
-    return {"file_id": digest.hexdigest(), "edges": edges, "problem": problem}
+    return {
+        "file_id": digest.hexdigest(),
+        "edges": edges,
+        "problem": problem,
+        "hoso_tags": tags,
+    }
+
+
+def _hoso_tags(data: bytes) -> int:
+    """``<HOSO>`` start tags in ``data`` (RE2 over the bytes, without a copy: the tags'
+    ``<`` are rare among base64 payloads, so this runs at memory speed)."""
+    offsets = pa.py_buffer(struct.pack("<qq", 0, len(data)))
+    array = pa.Array.from_buffers(
+        pa.large_binary(), 1, [None, offsets, pa.py_buffer(data)]
+    )
+    return int(pc.count_substring_regex(array, _HOSO_TAG)[0].as_py())
 
 
 def _last_problem(last: bytes) -> tuple[ReasonCode, str] | None:

@@ -156,6 +156,26 @@ def syntax_message(exc: etree.XMLSyntaxError) -> str:
     return f"{first} (dòng {line}, cột {column})" if line is not None else first
 
 
+def count_elements(path: Path, tag: str) -> int | None:
+    """How many ``tag`` elements a wrapper holds, wherever they are (None: the wrapper
+    is not well-formed for lxml)."""
+    found = 0
+    try:
+        for _event, element in etree.iterparse(
+            str(path),
+            events=("end",),
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
+            huge_tree=True,
+        ):
+            found += element.tag == tag
+            element.clear()
+    except etree.XMLSyntaxError:
+        return None
+    return found
+
+
 def diagnose_wrapper(path: Path) -> tuple[ReasonCode, str]:
     """Classify why a wrapper file cannot be read, streaming it through lxml."""
     try:

@@ -10,13 +10,21 @@ whose inner document is altered, then base64-encoded again: the wrapper stays re
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
 import pytest
 
 from claims.errors import ReasonCode as R
-from claims.intake import Submission, read_submission, submission_receipt
+from claims.intake import (
+    FileFailure,
+    Submission,
+    failure_receipt,
+    read_submission,
+    submission_receipt,
+    wrapper,
+)
 from claims.validate import Validated, validate
 from claims.validate.codes import load_code_lists
 from claims.xml130 import PARSED_TABLES
@@ -205,3 +213,64 @@ def test_a_cut_claim_is_receipted_rejected_and_nothing_is_lost_12(
     assert [e["ma_ket_qua"] for e in entries] == [200, 201]
     assert entries[1]["ly_do"][0]["code"] in CUT
     assert receipt["so_ho_so"] == len(entries) == 2
+
+
+# ------------------------------------------------------------ HOSO off the listing
+
+
+def _wrapped(tmp_path: Path, data: bytes) -> Submission | FileFailure:
+    path = tmp_path / "w.xml"
+    path.write_bytes(data)
+    return read_submission(path, max_bytes=1 << 30)
+
+
+def _two_claims() -> bytes:
+    return mf.wrapper([mf.good_claim(), mf.claim_files(mf.claim_docs(mf.OTHER_LK))])
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(
+            lambda d: d.replace(b"THONGTINDONVI>", b"X>").replace(
+                b"THONGTINHOSO>", b"THONGTINDONVI>"
+            ),
+            id="listing-under-another-parent",
+        ),
+        pytest.param(
+            lambda d: d.replace(b"</HOSO><HOSO>", b"<HOSO>", 1).replace(
+                b"</HOSO></DANHSACHHOSO>", b"</HOSO></HOSO></DANHSACHHOSO>"
+            ),
+            id="hoso-inside-hoso",
+        ),
+    ],
+)
+def test_a_hoso_off_the_listing_refuses_the_file_12(
+    tmp_path: Path, change: Callable[[bytes], bytes]
+) -> None:
+    """A HOSO the listing does not hold would be declared and never read."""
+    result = _wrapped(tmp_path, change(_two_claims()))
+    assert isinstance(result, FileFailure), result
+    assert result.reason is R.FILE_STRUCTURE_INVALID
+    assert "2 thẻ <HOSO>" in result.message
+    assert failure_receipt(result, "run")["ma_ket_qua"] == 201
+
+
+def test_a_hoso_tag_in_a_comment_is_not_a_claim(tmp_path: Path) -> None:
+    data = _two_claims().replace(
+        b"<DANHSACHHOSO>", b"<DANHSACHHOSO><!-- <HOSO> mau -->", 1
+    )
+    result = _wrapped(tmp_path, data)
+    assert isinstance(result, Submission), result
+    assert result.meta.hoso_count == 2
+
+
+@pytest.mark.parametrize("chunk", [5, 6, 7, 11, 64])
+def test_hoso_tags_are_counted_across_chunk_borders(
+    tmp_path: Path, chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(wrapper, "_CHUNK", chunk)
+    path = tmp_path / "w.xml"
+    path.write_bytes(_two_claims())
+    scan = wrapper.scan_submission(path, max_bytes=1 << 30)
+    assert scan.hoso_tags == 2

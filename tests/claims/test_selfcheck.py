@@ -1,6 +1,7 @@
 """``giamdinh check`` goes through the daily run's path: on the same files it decides
 every claim as the daily run did (a claim with a repeated STT, whose line validation
-quarantined, is partially accepted by both, not rejected for its totals by one)."""
+quarantined, is partially accepted by both, not rejected for its totals by one), and
+prints one object of the same shape for every claim the files hold, refused ones too."""
 
 from __future__ import annotations
 
@@ -47,8 +48,13 @@ def _decided(rows: list[dict[str, Any]]) -> dict[Key, dict[str, Any]]:
             "codes": sorted({reason["code"] for reason in r["reasons"]}),
         }
         for r in rows
-        if "outcome" in r
+        if r["versions"]["pack"] is not None
     }
+
+
+def _refused(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The claims validation refused (no pack assessed them)."""
+    return [r for r in rows if r["versions"]["pack"] is None]
 
 
 def test_check_decides_every_claim_as_the_daily_run(
@@ -68,10 +74,33 @@ def test_check_refuses_the_claims_the_daily_run_rejected(
     rejected = generated_day.sql(
         "SELECT ma_lk FROM claim_status WHERE status = 'rejected'"
     )["ma_lk"]
-    refused = [r for r in checked if "error" in r]
+    refused = _refused(checked)
     assert rejected.len() > 0
     assert sorted(r["ma_lk"] for r in refused) == sorted(rejected)
     assert len(checked) == len(refused) + len(_decided(checked))
+
+
+def test_check_prints_every_claim_of_every_file_in_the_same_shape(
+    generated_day: GeneratedDay, checked: list[dict[str, Any]]
+) -> None:
+    held = generated_day.sql("SELECT name, hoso_count FROM submissions")
+    positions = sorted((r["file"], r["stt"]) for r in checked)
+    assert positions == sorted(
+        (name, stt) for name, n in held.rows() for stt in range(1, n + 1)
+    )
+    keys = set(checked[0])
+    assert keys >= {"outcome", "claimed", "accepted", "reasons", "versions", "stt"}
+    assert all(set(r) == keys for r in checked)
+    for row in _refused(checked):
+        assert row["outcome"] == "rejected", row
+        assert set(row["accepted"].values()) == {"0.00"}, row
+        assert row["reasons"], row
+        claimed = row["claimed"]["t_bhtt"]
+        expected = None if claimed is None else claimed
+        assert row["rejected_amount"] == expected, row
+        for reason in row["reasons"]:
+            assert reason["level"] in ("claim", "line"), reason
+            assert "{" not in reason["message"], reason
 
 
 def test_a_claim_with_a_repeated_stt_is_partially_accepted_by_check(
