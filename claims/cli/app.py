@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from claims.cli import run
+from claims.cli.advance import advance_app
 from claims.cli.catalogs import app as catalogs_app
 from claims.cli.common import Boundary
 from claims.cli.rules import app as rules_app
@@ -20,6 +21,7 @@ app = typer.Typer(
 )
 app.add_typer(catalogs_app, name="catalogs")
 app.add_typer(rules_app, name="rules")
+settle_app.add_typer(advance_app, name="advance")
 app.add_typer(settle_app, name="settle")
 app.command("audit")(audit_command)
 app.command()(run.generate)

@@ -6,6 +6,9 @@ from __future__ import annotations
 import errno
 import os
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,8 +21,8 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from claims.config import Settings
-from claims.errors import ClaimsError
-from claims.store import Holder
+from claims.errors import ClaimsError, ConfigError
+from claims.store import Holder, writer_lock
 
 out = Console()
 err = Console(stderr=True)
@@ -75,6 +78,27 @@ def waiting(settings: Settings) -> Any:
         )
 
     return on_wait
+
+
+@contextmanager
+def writing(settings: Settings, command: str) -> Iterator[None]:
+    """Hold the store's writer lock for a command that changes an existing store.
+
+    Raises:
+        ConfigError: there is no store under ``settings.data_dir`` (a misspelled
+            --data-dir must not get an empty store).
+        StoreBusy: another writer kept the lock past ``settings.lock_wait``.
+    """
+    if not settings.store_path.is_file():
+        msg = (
+            f"no store at {settings.store_path}: check --data-dir (or "
+            "GIAMDINH_DATA_DIR); `giamdinh run` creates the store"
+        )
+        raise ConfigError(msg)
+    with writer_lock(
+        settings.data_dir, command, wait=settings.lock_wait, on_wait=waiting(settings)
+    ):
+        yield
 
 
 def fail(exc: Exception) -> typer.Exit:
@@ -148,3 +172,12 @@ def print_frame(
         style = "bold red" if highlight and row[highlight] else None
         table.add_row(*["" if v is None else str(v) for v in row.values()], style=style)
     out.print(table)
+
+
+def now(*, precise: bool = False) -> str:
+    """The time stamp of a posting or an advance: UTC, to the second, or to the
+    microsecond when it enters an id (the clock is read here, not in the settlement or
+    the store)."""
+    return datetime.now(UTC).isoformat(
+        timespec="microseconds" if precise else "seconds"
+    )

@@ -1,32 +1,35 @@
-"""``giamdinh settle …`` and ``giamdinh audit``: settlements, advances, diffs, post-audit."""
+"""``giamdinh settle …`` and ``giamdinh audit``: settlements, diffs, post-audit (the
+advance commands are in ``claims.cli.advance``)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import polars as pl
 import typer
 
-from claims.cli.common import CatalogDir, DataDir, err, fail, print_frame, settings_for
+from claims.cli.common import (
+    CatalogDir,
+    DataDir,
+    Wait,
+    err,
+    fail,
+    now,
+    print_frame,
+    settings_for,
+    writing,
+)
 from claims.config import Settings
 from claims.errors import ClaimsError, ConfigError
 from claims.schema import LEDGER_SCHEMA
 from claims.settle import (
     Settlement,
-    advance_entries,
-    advance_id,
-    advance_reversal_entries,
-    advance_reversal_id,
     audit_entries,
     earlier,
     months_of,
-    overlapping,
     reconcile,
     refuse_overlaps,
-    refuse_unknown_facility,
     repost,
     settle,
 )
@@ -60,15 +63,6 @@ def settlement_dir(settings: Settings, settlement: Settlement) -> Path:
     )
 
 
-def now(*, precise: bool = False) -> str:
-    """The time stamp of a posting or an advance: UTC, to the second, or to the
-    microsecond when it enters an id (the clock is read here, not in the settlement or
-    the store)."""
-    return datetime.now(UTC).isoformat(
-        timespec="microseconds" if precise else "seconds"
-    )
-
-
 def run_settlement(
     settings: Settings,
     period: str,
@@ -89,7 +83,10 @@ def run_settlement(
     from claims.store.runs import open_store
     from claims.store.settlements import write_frames
 
-    with open_store(settings.store_path) as con:
+    with (
+        writing(settings, f"settle run --period {period}"),
+        open_store(settings.store_path) as con,
+    ):
         settlement = compute_settlement(con, period, facility)
         check_overlaps(con, settlement)  # before any output is written
         reconcile(settlement.frames)
@@ -174,30 +171,6 @@ def post_settlement(
             posted_at=posted_at,
         )
     return change.entries
-
-
-def record_advance(
-    con: duckdb.DuckDBPyConnection,
-    facility: str,
-    period: str,
-    amount: Decimal,
-    *,
-    recorded_at: str,
-) -> str:
-    """Record an advance paid to ``facility`` for ``period`` and post it; its id."""
-    from claims.store.ledger import append_advance
-
-    advance = advance_id(facility, period, amount, recorded_at)
-    append_advance(
-        con,
-        advance_entries(facility, period, amount, advance),
-        advance_id=advance,
-        facility=facility,
-        period=period,
-        amount=amount,
-        recorded_at=recorded_at,
-    )
-    return advance
 
 
 def post_audit(
@@ -287,9 +260,13 @@ def run_cmd(
         ),
     ] = None,
     data_dir: DataDir = None,
+    wait: Wait = None,
 ) -> None:
-    """Settle a period: C79/C80-like totals per facility, rejections, pending claims, ledger."""
-    settings = settings_for(data_dir, None)
+    """Settle a period: C79/C80-like totals per facility, rejections, pending claims, ledger.
+
+    It writes the store: while another command writes it, this waits (--wait).
+    """
+    settings = settings_for(data_dir, None, wait=wait)
     try:
         settlement, posted, folder = run_settlement(
             settings, period, facility, excel=excel
@@ -297,191 +274,6 @@ def run_cmd(
     except ClaimsError as exc:
         raise fail(exc) from exc
     print_settlement(settlement, posted, folder)
-
-
-advance_app = typer.Typer(
-    help="Advances (tạm ứng) paid to facilities: record one (--facility, --period, "
-    "--amount), list them, reverse one.",
-)
-app.add_typer(advance_app, name="advance")
-OptionalPeriod = Annotated[
-    str | None,
-    typer.Option("--period", help="A month YYYY-MM or a quarter YYYY-Qn."),
-]
-
-
-@advance_app.callback(invoke_without_command=True)
-def advance_cmd(
-    ctx: typer.Context,
-    facility: Annotated[
-        str | None, typer.Option("--facility", help="The facility paid (MA_CSKCB).")
-    ] = None,
-    period: OptionalPeriod = None,
-    amount: Annotated[
-        str | None,
-        typer.Option("--amount", help="Amount in đồng, e.g. 150000000.00."),
-    ] = None,
-    data_dir: DataDir = None,
-    catalog_dir: CatalogDir = None,
-) -> None:
-    """Record an advance (tạm ứng) paid to a facility under contract; the settlements of
-    the period net it, and carry forward what it exceeds their amount due by."""
-    given = {"--facility": facility, "--period": period, "--amount": amount}
-    if ctx.invoked_subcommand is not None:
-        if any(v is not None for v in given.values()):
-            msg = "--facility, --period and --amount record an advance: give them alone"
-            raise fail(ValueError(msg))
-        return
-    if facility is None or period is None or amount is None:
-        missing = [name for name, value in given.items() if value is None]
-        msg = (
-            f"recording an advance needs {', '.join(missing)}; or see "
-            "`giamdinh settle advance list` and `giamdinh settle advance reverse ID`"
-        )
-        raise fail(ValueError(msg))
-    settings = settings_for(data_dir, catalog_dir)
-    try:
-        value = advance_amount(amount)
-        check_advance(settings, facility, period)
-    except ClaimsError as exc:
-        raise fail(exc) from exc
-    from claims.store.runs import open_store
-
-    with open_store(settings.store_path) as con:
-        advance = record_advance(
-            con, facility, period, value, recorded_at=now(precise=True)
-        )
-    err.print(
-        f"advance {advance}: {value:,.2f} to {facility} for {period} recorded and posted"
-    )
-
-
-def advance_amount(text: str) -> Decimal:
-    """The amount of an advance: positive, in đồng, at most 2 decimals.
-
-    Raises:
-        ConfigError: ``text`` is not such an amount.
-    """
-    from claims.money import round_money
-
-    try:
-        value = Decimal(text)
-        if value.is_finite() and value > 0 and value == round_money(value):
-            return value
-    except InvalidOperation:
-        pass
-    msg = f"--amount {text!r} is not a positive amount with at most 2 decimals"
-    raise ConfigError(msg)
-
-
-def check_advance(settings: Settings, facility: str, period: str) -> None:
-    """Refuse an advance to a facility the ``facilities`` catalog does not know, or
-    whose contract with the fund does not cover the period.
-
-    Raises:
-        ConfigError: the period is not one, or the facility cannot be paid for it.
-    """
-    from catalogs import load_catalogs
-
-    catalog = load_catalogs(settings.catalog_dir, ids=["facilities"])["facilities"]
-    refuse_unknown_facility(catalog.resolve(), facility, period)
-
-
-@advance_app.command("list")
-def advance_list_cmd(
-    facility: Facility = None,
-    period: OptionalPeriod = None,
-    data_dir: DataDir = None,
-) -> None:
-    """The advances recorded (of a facility, for periods overlapping --period), each
-    with its reversal if it was reversed, and the total standing."""
-    from claims.store.ledger import advances_of
-    from claims.store.runs import open_store
-
-    settings = settings_for(data_dir, None)
-    try:
-        if period is not None:
-            months_of(period)
-        with open_store(settings.store_path, read_only=True) as con:
-            found = advances_of(con, facility=facility)
-    except ClaimsError as exc:
-        raise fail(exc) from exc
-    if period is not None:
-        periods = overlapping(period, found["period"].unique().to_list())
-        found = found.filter(pl.col("period").is_in(periods))
-    print_frame(f"advances: {found.height:,}", found, limit=200)
-    standing = found.filter(pl.col("reversal_id").is_null())
-    totals = standing.group_by("ma_cskcb").agg(
-        pl.len().alias("advances"), pl.col("amount").sum()
-    )
-    print_frame("standing advances per facility", totals.sort("ma_cskcb"))
-
-
-@advance_app.command("reverse")
-def advance_reverse_cmd(
-    advance: Annotated[
-        str, typer.Argument(help="The advance id (see `giamdinh settle advance list`).")
-    ],
-    data_dir: DataDir = None,
-) -> None:
-    """Reverse an advance recorded by mistake: a balanced ledger transaction undoes it,
-    and settlements stop netting it (the advance stays listed, marked reversed)."""
-    from claims.store.ledger import posted_periods
-    from claims.store.runs import open_store
-
-    settings = settings_for(data_dir, None)
-    try:
-        with open_store(settings.store_path) as con:
-            reversal, row = reverse_advance(con, advance, recorded_at=now(precise=True))
-            posted = posted_periods(con, [row["ma_cskcb"]], other_than="")
-    except ClaimsError as exc:
-        raise fail(exc) from exc
-    err.print(
-        f"advance {advance} ({row['amount']:,.2f} to {row['ma_cskcb']} for "
-        f"{row['period']}) reversed by {reversal}"
-    )
-    for settled in overlapping(row["period"], posted):
-        err.print(
-            f"{settled} is settled and posted for {row['ma_cskcb']}: settle it again "
-            f"(`giamdinh settle run --period {settled}`) so that its posting nets the "
-            "advances that stand"
-        )
-
-
-def reverse_advance(
-    con: duckdb.DuckDBPyConnection, advance: str, *, recorded_at: str
-) -> tuple[str, dict[str, Any]]:
-    """Reverse advance ``advance``: record the reversal and post its entries
-    (``claims.settle.ledger.advance_reversal_entries``); (reversal id, the advance).
-
-    Raises:
-        ConfigError: no advance has that id, or it was reversed already.
-    """
-    from claims.store.ledger import advances_of, append_advance_reversal
-
-    found = advances_of(con).filter(pl.col("advance_id") == advance)
-    if found.height == 0:
-        msg = f"no advance {advance!r}; `giamdinh settle advance list` shows them"
-        raise ConfigError(msg)
-    row = found.row(0, named=True)
-    if row["reversal_id"] is not None:
-        msg = (
-            f"advance {advance} was reversed already, by {row['reversal_id']} "
-            f"at {row['reversed_at']}"
-        )
-        raise ConfigError(msg)
-    reversal = advance_reversal_id(advance, recorded_at)
-    entries = advance_reversal_entries(
-        row["ma_cskcb"], row["period"], row["amount"], advance, reversal
-    )
-    append_advance_reversal(
-        con,
-        entries,
-        reversal_id=reversal,
-        advance_id=advance,
-        recorded_at=recorded_at,
-    )
-    return reversal, row
 
 
 def _find(settings: Settings, settlement_id: str) -> Path:
@@ -530,12 +322,13 @@ def audit(
     ] = False,
     data_dir: DataDir = None,
     catalog_dir: CatalogDir = None,
+    wait: Wait = None,
 ) -> None:
     """Post-audit (hậu kiểm): re-assess a settled period with another pack or catalogs and
     report recoveries and underpayments per facility, rule and claim (decisions untouched)."""
     from claims.pipeline.audit import run_audit
 
-    settings = settings_for(data_dir, catalog_dir)
+    settings = settings_for(data_dir, catalog_dir, wait=wait)
     try:
         report, folder = run_audit(settings, period, pack, facility)
     except ClaimsError as exc:
@@ -557,7 +350,10 @@ def audit(
     if post:
         from claims.store.runs import open_store
 
-        with open_store(settings.store_path) as con:
+        with (
+            writing(settings, f"audit --post --period {period}"),
+            open_store(settings.store_path) as con,
+        ):
             written = post_audit(con, folder.name, period, report["ledger_proposal"])
         if written.height:
             err.print(f"ledger: {written.height // 2:,} recovery transaction(s) posted")

@@ -40,7 +40,7 @@ def run_audit(
     """Re-assess ``period`` with ``pack`` and report the differences; (report, folder)."""
     months = months_of(period)
     reference = Reference.load(settings.catalog_dir, settings.pack_id, pack)
-    with open_store(settings.store_path) as con:
+    with open_store(settings.store_path, read_only=True) as con:
         settled, _, settled_reasons = current_decisions(con, months, facility)
         if settled.height == 0:
             scope = f" for facility {facility}" if facility else ""
@@ -64,7 +64,9 @@ def run_audit(
     }
     audit_id = content_id("audit", **parts)
     # the stored claims of other facilities and days stay visible to the windows
-    ctx = RunContext(audit_id, period, reference, settings, store_history(settings))
+    ctx = RunContext(
+        audit_id, period, reference, settings, store_history(settings, read_only=True)
+    )
     frames = Frames(tables=stored.tables, claims=stored.quarantined)
     done = run_stages(ctx, frames, stages=STORED_STAGES)
     redone = done.need("decisions", done.decisions)

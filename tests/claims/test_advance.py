@@ -12,11 +12,10 @@ import duckdb
 import polars as pl
 import pytest
 
+from claims.cli.advance import record_advance, reverse_advance
 from claims.cli.settle import (
     carried_forward_messages,
     post_settlement,
-    record_advance,
-    reverse_advance,
     run_settlement,
 )
 from claims.config import Settings

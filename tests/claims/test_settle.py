@@ -15,7 +15,8 @@ import duckdb
 import polars as pl
 import pytest
 
-from claims.cli.settle import post_audit, record_advance, run_settlement
+from claims.cli.advance import record_advance
+from claims.cli.settle import post_audit, run_settlement
 from claims.config import Settings
 from claims.errors import ConfigError
 from claims.pipeline.daily import run_inbox

@@ -24,7 +24,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from claims.cli.settle import record_advance, run_settlement
+from claims.cli.advance import record_advance
+from claims.cli.settle import run_settlement
 from claims.config import Settings
 from claims.settle import Settlement, breaks, paid
 from claims.settle import excel as sheets

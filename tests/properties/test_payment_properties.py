@@ -24,7 +24,8 @@ import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from claims.cli.settle import post_settlement, record_advance
+from claims.cli.advance import record_advance
+from claims.cli.settle import post_settlement
 from claims.money import MONEY
 from claims.settle import Settlement
 from claims.store.ledger import ledger_of
