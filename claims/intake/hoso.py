@@ -318,7 +318,8 @@ def _parse_table(
     read alone (slow path)."""
     spec = PARSED_TABLES[table]
     elements = _tags(texts, spec.row_element)
-    one_root = _tags(texts, spec.root) == 1
+    roots = elements if spec.row_element == spec.root else _tags(texts, spec.root)
+    one_root = roots == 1
     every = pl.int_range(texts.len(), dtype=pl.UInt32, eager=True)
     fast = every.filter(one_root)
     if fast.len() == texts.len():

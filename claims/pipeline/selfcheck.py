@@ -9,8 +9,10 @@ holds:
   claim whose MA_LK cannot be read; ``ma_lk`` is then null). Amounts are 2-decimal
   strings; ``claimed`` is XML1 as submitted; ``rejected_amount`` = claimed T_BHTT −
   accepted T_BHTT (≥ 0). A claim validation refused has ``outcome`` ``rejected``,
-  nothing accepted, the claimed amounts that could be read (else null), its
-  validation reasons (``level`` ``claim`` or ``line``) and ``versions.pack`` null;
+  nothing accepted, the claimed amounts that are valid amounts (else null),
+  ``rejected_amount`` its claimed T_BHTT (null if unreadable), ``ma_cskcb`` its
+  XML1's else the file's sender, its validation reasons (``level`` ``claim`` or
+  ``line``) and ``versions.pack`` null;
 - a file whose wrapper cannot be read: ``file, ma_lk`` (null) and ``error``.
 
 Cross-claim checks see only the given files (no store, no history).

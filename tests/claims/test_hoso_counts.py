@@ -149,6 +149,21 @@ def test_what_may_follow_the_closing_tag(
     assert _rows(sub, "XML1") == (0 if errors else 1)
 
 
+def test_a_kept_document_cut_short_rejects_its_claim_12(tmp_path: Path) -> None:
+    """XML6–15 are kept whole, not parsed: a cut one is refused all the same."""
+    doc = (
+        mf.DECLARATION + b"<CHI_TIEU_DU_LIEU_GIAY_RA_VIEN><MA_LK>HSEX2</MA_LK>"
+        b"<PP_DIEUTRI>Theo d"
+    )
+    sub = _read(tmp_path, _other("XML7", doc))
+    assert _errors(sub) == [("XML7", R.HOSO_TRUNCATED.value)]
+    assert sub.raw_docs.filter(pl.col("hoso_idx") == 1).height == 0
+    whole = doc + b"\xc3\xb5i</PP_DIEUTRI></CHI_TIEU_DU_LIEU_GIAY_RA_VIEN>"
+    sub = _read(tmp_path, _other("XML7", whole), "whole.xml")
+    assert _errors(sub) == []
+    assert sub.raw_docs.filter(pl.col("hoso_idx") == 1)["table"].to_list() == ["XML7"]
+
+
 def test_an_empty_list_document_is_not_cut(tmp_path: Path) -> None:
     sub = _read(tmp_path, _other("XML4", b"<CHITIEU_CHITIET_DICHVUCANLAMSANG/>"))
     assert _errors(sub) == []
