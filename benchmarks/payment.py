@@ -33,11 +33,14 @@ the same part.
 
 Baselines, same run, same inputs, each in its own process
 (``benchmarks/payment_baselines.py``): DuckDB SQL of the payment stage's line arithmetic
-(``sql-pay``) and of the settlement groups (``sql-settle``). The check compares them with
-the engine exactly (0 mismatches), and deliberately wrong variants (half-even rounding,
-no intermediate rounding, pending claims settled) run on a sample and must mismatch (on
-the first part). The report prints each stage's wall time and, beside it, the CPU time
-of its process (every thread), which other load on the machine disturbs less.
+(``sql-pay``) and of the settlement groups (``sql-settle``, every amount a claim asks in
+one group: the rest of its XML1 totals in ``unallocated``, claims pending review in
+requested and pending). The check compares them with the engine exactly (0 mismatches),
+and deliberately wrong variants (half-even rounding, no intermediate rounding; pending
+claims left out, pending claims rejected, no ``unallocated`` group) run on a sample and
+must mismatch (on the first part). The report prints each stage's wall time and, beside
+it, the CPU time of its process (every thread), which other load on the machine disturbs
+less.
 
 Unless ``--no-profile``, one more run of the pay stage (on the first part) times the
 steps of ``pay`` under ``cProfile``.

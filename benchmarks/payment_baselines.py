@@ -10,13 +10,18 @@ Plain DuckDB SQL, each run in its own process on the engine stages' outputs (see
   rounded half-up to 2 decimals as DECIMAL(38,2); out-of-scope lines have no BH part;
   fund = round(BH × MUC_HUONG/100), co-pay = BH − fund, self-pay = BV − BH − budget;
 * ``sql-settle``: the settlement groups (per facility × treatment × cost group: claimed
-  and accepted BH and T_BHTT, rejected) from the decision lines.
+  and accepted BH and T_BHTT, rejected, pending) from the decisions (their outcome and
+  XML1 totals), the decision lines and validation's reasons on XML2/XML3 lines (which
+  claims have quarantined lines): every amount a claim asks is in one group, the rest
+  of its XML1 totals that no stored line carries in ``unallocated``; claims pending
+  review count in requested and in pending.
 
 :func:`check` compares the baselines with the engine: ``law_bv, law_bh, law_bhtt,
 law_bncct, law_bntt`` on every line without a package cut or other sources, and every
 column of every settlement group, exactly; both must have 0 mismatches. To show that the
 check can fail, deliberately wrong variants (half-even rounding, no intermediate
-rounding, pending claims settled) run on a sample and must mismatch.
+rounding; pending claims left out, pending claims rejected, no ``unallocated`` group)
+run on a sample and must mismatch.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ GROUP_SUMS = (
     "claimed_bhtt",
     "accepted_bhtt",
     "rejected_amount",
+    "pending_amount",
 )
 FLAGS = ("file_id", "hoso_idx", "out_of_list_budget")
 """Per claim, the budget flag the SQL reads (``claims.pay.claim_facts``)."""
@@ -110,41 +116,117 @@ PAY_SQL_COLUMNS = (
 """The law inputs the SQL reads from the engine's payment lines."""
 
 
-def settle_sql(pending: bool = False) -> str:
-    """Settlement groups from decision lines (``pending`` True: the wrong variant that
-    also settles claims pending review)."""
-    where = "" if pending else "WHERE outcome <> 'pending_review'"
+PENDING = ("apart", "left out", "rejected")
+"""How :func:`settle_sql` counts the claims pending review: ``apart`` (the settlement's
+definition: in requested and in pending, accepted and rejected 0); the wrong variants
+``left out`` (the definition before the settlement reconciled to the line) and
+``rejected`` (their amount rejected instead of pending)."""
+
+
+def settle_sql(pending: str = "apart", unallocated: bool = True) -> str:
+    """Settlement groups per facility, treatment and cost group, as ``settle`` defines
+    them since it reconciles to the line (``claims.settle.lines``).
+
+    A claim asks its XML1 T_BHTT (and T_TONGCHI_BH); its stored decision lines carry
+    part of it in their cost groups, with their accepted amounts only where the claim
+    is accepted in whole or in part. The rest of the XML1 totals (totals minus the
+    lines' sums, negative where the lines ask more; accepted: what the claim pays minus
+    its lines' accepted sums) is in the cost group ``unallocated``, where the
+    quarantined lines are too. The engine counts a quarantined line at the amounts
+    validation kept and its claim's rest smaller by as much, so the group's sums are
+    the totals minus the stored lines either way; a claim is in ``unallocated`` when
+    that rest is not zero or validation quarantined one of its XML2/XML3 lines (then
+    possibly with zeros). Per row, rejected = claimed T_BHTT − accepted − pending, where
+    pending is all a claim pending review asks; no clamping (a line or a rest accepted
+    above what it asks rejects a negative amount).
+
+    Args:
+        pending: one of :data:`PENDING` (``apart``: the definition; the others are
+            wrong variants).
+        unallocated: False: the wrong variant without the ``unallocated`` group (the
+            stored lines only, as before the settlement reconciled to the line).
+    """
+    if pending not in PENDING:
+        msg = f"pending: one of {PENDING}, not {pending!r}"
+        raise ValueError(msg)
+    where = "WHERE outcome <> 'pending_review'" if pending == "left out" else ""
+    is_pending = "false" if pending == "rejected" else "outcome = 'pending_review'"
+    lines_only = "" if unallocated else "WHERE r.cost_group <> 'unallocated'"
     return f"""
 WITH claims AS (
     SELECT file_id, hoso_idx, ma_cskcb,
            CASE WHEN inpatient THEN 'inpatient' ELSE 'outpatient' END AS treatment,
-           outcome IN ('accepted', 'partially_accepted') AS pays
+           {is_pending} AS pending,
+           outcome IN ('accepted', 'partially_accepted') AS pays,
+           claimed_t_tongchi_bh, accepted_t_tongchi_bh, claimed_t_bhtt, accepted_t_bhtt
     FROM decisions {where}
-), per_claim AS (
-    SELECT c.ma_cskcb, c.treatment, l.cost_group, l.file_id, l.hoso_idx,
-           coalesce(sum(l.claimed_bh), 0) AS claimed_bh,
-           coalesce(sum(CASE WHEN c.pays THEN l.accepted_bh ELSE 0 END), 0)
-               AS accepted_bh,
-           coalesce(sum(l.claimed_bhtt), 0) AS claimed_bhtt,
-           coalesce(sum(CASE WHEN c.pays THEN l.accepted_bhtt ELSE 0 END), 0)
-               AS accepted_bhtt
+), stored AS (
+    SELECT l.file_id, l.hoso_idx, l.cost_group, l.claimed_bh,
+           CASE WHEN c.pays THEN l.accepted_bh ELSE 0 END AS accepted_bh,
+           l.claimed_bhtt,
+           CASE WHEN c.pays THEN l.accepted_bhtt ELSE 0 END AS accepted_bhtt
     FROM decision_lines l JOIN claims c USING (file_id, hoso_idx)
+), in_lines AS (
+    SELECT file_id, hoso_idx,
+           sum(claimed_bh) AS claimed_bh, sum(accepted_bh) AS accepted_bh,
+           sum(claimed_bhtt) AS claimed_bhtt, sum(accepted_bhtt) AS accepted_bhtt
+    FROM stored
     GROUP BY ALL
+), quarantined AS (
+    SELECT DISTINCT file_id, hoso_idx
+    FROM reasons
+    WHERE source = 'validation' AND "table" IN ('XML2', 'XML3')
+          AND line_no IS NOT NULL
+), rest AS (
+    SELECT c.file_id, c.hoso_idx, 'unallocated' AS cost_group,
+           c.claimed_t_tongchi_bh - coalesce(s.claimed_bh, 0) AS claimed_bh,
+           CASE WHEN c.pays THEN c.accepted_t_tongchi_bh ELSE 0 END
+               - coalesce(s.accepted_bh, 0) AS accepted_bh,
+           c.claimed_t_bhtt - coalesce(s.claimed_bhtt, 0) AS claimed_bhtt,
+           CASE WHEN c.pays THEN c.accepted_t_bhtt ELSE 0 END
+               - coalesce(s.accepted_bhtt, 0) AS accepted_bhtt,
+           q.file_id IS NOT NULL AS quarantined
+    FROM claims c
+    LEFT JOIN in_lines s USING (file_id, hoso_idx)
+    LEFT JOIN quarantined q USING (file_id, hoso_idx)
+), settled AS (
+    SELECT file_id, hoso_idx, cost_group,
+           claimed_bh, accepted_bh, claimed_bhtt, accepted_bhtt
+    FROM stored
+    UNION ALL
+    SELECT file_id, hoso_idx, cost_group,
+           claimed_bh, accepted_bh, claimed_bhtt, accepted_bhtt
+    FROM rest
+    WHERE quarantined OR claimed_bh <> 0 OR accepted_bh <> 0
+          OR claimed_bhtt <> 0 OR accepted_bhtt <> 0
 )
-SELECT ma_cskcb, treatment, cost_group,
-       sum(claimed_bh)::DECIMAL(38, 2) AS claimed_bh,
-       sum(accepted_bh)::DECIMAL(38, 2) AS accepted_bh,
-       sum(claimed_bhtt)::DECIMAL(38, 2) AS claimed_bhtt,
-       sum(accepted_bhtt)::DECIMAL(38, 2) AS accepted_bhtt,
-       sum(greatest(claimed_bhtt - accepted_bhtt, 0))::DECIMAL(38, 2)
-           AS rejected_amount
-FROM per_claim
+SELECT c.ma_cskcb, c.treatment, r.cost_group,
+       sum(r.claimed_bh)::DECIMAL(38, 2) AS claimed_bh,
+       sum(r.accepted_bh)::DECIMAL(38, 2) AS accepted_bh,
+       sum(r.claimed_bhtt)::DECIMAL(38, 2) AS claimed_bhtt,
+       sum(r.accepted_bhtt)::DECIMAL(38, 2) AS accepted_bhtt,
+       sum(CASE WHEN c.pending THEN 0 ELSE r.claimed_bhtt - r.accepted_bhtt END)
+           ::DECIMAL(38, 2) AS rejected_amount,
+       sum(CASE WHEN c.pending THEN r.claimed_bhtt ELSE 0 END)::DECIMAL(38, 2)
+           AS pending_amount
+FROM settled r JOIN claims c USING (file_id, hoso_idx)
+{lines_only}
 GROUP BY ALL
 """
 
 
 SETTLE_SQL_COLUMNS = {
-    "decisions": ("file_id", "hoso_idx", "ma_cskcb", "inpatient", "outcome"),
+    "decisions": (
+        "file_id",
+        "hoso_idx",
+        "ma_cskcb",
+        "inpatient",
+        "outcome",
+        "claimed_t_tongchi_bh",
+        "accepted_t_tongchi_bh",
+        "claimed_t_bhtt",
+        "accepted_t_bhtt",
+    ),
     "decision_lines": (
         "file_id",
         "hoso_idx",
@@ -154,12 +236,27 @@ SETTLE_SQL_COLUMNS = {
         "claimed_bhtt",
         "accepted_bhtt",
     ),
+    "reasons": ("file_id", "hoso_idx", "table", "line_no", "source"),
 }
+"""The columns the settlement SQL reads, per table."""
+SETTLE_INPUTS = {
+    "decisions": "settle_decisions",
+    "decision_lines": "settle_lines",
+    "reasons": "settle_reasons",
+}
+"""The settlement SQL's tables and the Parquet the decide stage wrote them to (the
+settle stage's inputs, ``benchmarks/payment_engine.py``)."""
 
 
 def _load(con: Any, table: str, path: Path, columns: tuple[str, ...]) -> None:
     names = ", ".join(f'"{c}"' for c in columns)
     con.execute(f"CREATE TABLE {table} AS SELECT {names} FROM read_parquet('{path}')")
+
+
+def _load_settle(con: Any, work: Path) -> None:
+    """The settlement SQL's tables, from the settle stage's inputs."""
+    for table, name in SETTLE_INPUTS.items():
+        _load(con, table, work / f"{name}.parquet", SETTLE_SQL_COLUMNS[table])
 
 
 # ---------------------------------------------------------------- runs
@@ -176,9 +273,7 @@ def run_baseline(method: str, work: Path, write: bool) -> dict[str, Any]:
         _load(con, "pay_flags", work / "pay_flags.parquet", FLAGS)
         sql, out = pay_sql(), "sql_pay"
     else:
-        for table, name in (("decisions", "decisions"), ("decision_lines", "lines")):
-            path = work / f"settle_{name}.parquet"
-            _load(con, table, path, SETTLE_SQL_COLUMNS[table])
+        _load_settle(con, work)
         sql, out = settle_sql(), "sql_settle"
     read_s = time.perf_counter() - t0
     inputs = peak_rss_mb()
@@ -307,20 +402,21 @@ def _pay_variants(work: Path, head: pl.DataFrame) -> dict[str, int]:
 def _settle_variants(
     work: Path, groups: pl.DataFrame, few: pl.Series
 ) -> dict[str, int]:
-    """Mismatches of the settlement SQL and its wrong variant over the facilities
+    """Mismatches of the settlement SQL and its wrong variants over the facilities
     ``few``."""
     import duckdb
 
     con = duckdb.connect()
     con.register("_few", pl.DataFrame({"ma_cskcb": few}).to_arrow())
-    for table, name in (("decisions", "decisions"), ("decision_lines", "lines")):
-        _load(con, table, work / f"settle_{name}.parquet", SETTLE_SQL_COLUMNS[table])
+    _load_settle(con, work)
     con.execute("DELETE FROM decisions WHERE ma_cskcb NOT IN (SELECT * FROM _few)")
     ours = groups.filter(pl.col("ma_cskcb").is_in(few.implode()))
     variants: dict[str, int] = {}
     for name, sql in (
         ("settle, as the baseline", settle_sql()),
-        ("settle, pending claims settled", settle_sql(pending=True)),
+        ("settle, pending claims left out", settle_sql(pending="left out")),
+        ("settle, pending claims rejected", settle_sql(pending="rejected")),
+        ("settle, no unallocated group", settle_sql(unallocated=False)),
     ):
         got = con.sql(sql).pl()
         variants[name] = _differing(ours, got, GROUP_KEYS, GROUP_SUMS, every=True)[
