@@ -97,16 +97,28 @@ def generate(
     err.print("lines: " + ", ".join(f"{t} {n:,}" for t, n in summary.lines.items()))
 
 
-def _run(inbox: Path, settings: Settings, run_date: str | None, *, strict: bool) -> int:
+def _run(
+    inbox: Path,
+    settings: Settings,
+    run_date: str | None,
+    *,
+    strict: bool,
+    command: str = "run",
+) -> int:
     """Run the pipeline with progress; a ClaimsError becomes a clear message and exit 1."""
     try:
-        return _run_inbox(inbox, settings, run_date, strict=strict)
+        return _run_inbox(inbox, settings, run_date, strict=strict, command=command)
     except ClaimsError as exc:
         raise fail(exc) from exc
 
 
 def _run_inbox(
-    inbox: Path, settings: Settings, run_date: str | None, *, strict: bool
+    inbox: Path,
+    settings: Settings,
+    run_date: str | None,
+    *,
+    strict: bool,
+    command: str = "run",
 ) -> int:
     from claims.pipeline.daily import run_inbox
 
@@ -129,6 +141,7 @@ def _run_inbox(
             run_date=run_date,
             progress=progress,
             on_wait=waiting(settings),
+            command=command,
         )
     for text in result.notices:
         notice(text)
@@ -260,7 +273,7 @@ def ingest(
 ) -> None:
     """Store every submission of INBOX; refused files go to the failed area with a sidecar."""
     settings = settings_for(data_dir, catalog_dir, wait=wait)
-    raise typer.Exit(_run(inbox, settings, None, strict=strict))
+    raise typer.Exit(_run(inbox, settings, None, strict=strict, command="ingest"))
 
 
 def run(

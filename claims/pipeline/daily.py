@@ -50,6 +50,7 @@ from claims.store import (
     known_files,
     open_store,
     store_run,
+    stored_days,
     sweep_temporary,
     write_run_dir,
     writer_lock,
@@ -127,6 +128,7 @@ def run_inbox(
     progress: Progress | None = None,
     move_files: bool = True,
     on_wait: Callable[[Holder | None], None] | None = None,
+    command: str = "run",
 ) -> RunResult:
     """Ingest every submission of ``inbox`` into the store and write the run outputs.
 
@@ -140,10 +142,13 @@ def run_inbox(
     started = time.time()
     # a bad catalog or rule pack stops the run here, before any row is read
     reference = Reference.load(settings.catalog_dir, settings.pack_id)
-    listing = list_inbox(inbox)
+    if not inbox.is_dir():
+        list_inbox(inbox)  # refuses it before the store is touched
     with writer_lock(
-        settings.data_dir, "run", wait=settings.lock_wait, on_wait=on_wait
+        settings.data_dir, command, wait=settings.lock_wait, on_wait=on_wait
     ) as lock:
+        # listed under the lock: a writer that waited sees what the first one left
+        listing = list_inbox(inbox)
         return _run_locked(
             listing,
             reference,
@@ -174,15 +179,15 @@ def _run_locked(
     ]
     with open_store(settings.store_path) as con:
         known = known_files(con)
+        days = stored_days(con)
     if move_files:
         notices += repair(settings, known)
     inputs = scan_and_read(listing.inputs, known, settings, progress)
     day = run_date or default_date(inputs.submissions)
     if not inputs.new:
         if move_files:
-            notices += _place(
-                settings, placements([], inputs.skipped, [], {}, known), day
-            )
+            moves = placements([], inputs.skipped, [], {}, known)
+            notices += _place(settings, moves, day, days)
         files = file_rows([], [], inputs.skipped, None)
         empty = pl.DataFrame()
         counts = empty_counts()
@@ -202,7 +207,7 @@ def _run_locked(
     if move_files:
         failed = {f.name: receipts[f.name] for f in inputs.failures}
         moves = placements(inputs.new, inputs.skipped, inputs.repeats, failed, known)
-        notices += _place(settings, moves, day, run_id=run_id)
+        notices += _place(settings, moves, day, days, run_id=run_id)
     return dataclasses.replace(
         _result(ctx, out, inputs, checked, done), notices=tuple(notices)
     )
@@ -260,11 +265,17 @@ def _store(
 
 
 def _place(
-    settings: Settings, moves: list[Any], day: str, *, run_id: str | None = None
+    settings: Settings,
+    moves: list[Any],
+    day: str,
+    days: dict[str, str],
+    *,
+    run_id: str | None = None,
 ) -> list[str]:
-    """Place the inputs; a write failure says the run is stored and how to finish."""
+    """Place the inputs (a file stored earlier under its run's date, as a clean run
+    would); a write failure says the run is stored and how to finish."""
     try:
-        return place(settings, moves, day)
+        return place(settings, moves, day, days)
     except OSError as exc:
         stored = f"run {run_id} is stored" if run_id else "nothing new was stored"
         msg = (

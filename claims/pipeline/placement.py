@@ -33,8 +33,16 @@ class PlacementError(ClaimsError):
     """The run is stored, but an input could not be moved out of the inbox."""
 
 
-def place(settings: Settings, placements: list[Placement], day: str) -> list[str]:
+def place(
+    settings: Settings,
+    placements: list[Placement],
+    day: str,
+    days: dict[str, str] | None = None,
+) -> list[str]:
     """Move inputs out of the inbox; returns a notice per input found already placed.
+
+    A read file goes to ``processed/<date>/``: the date of the run that stored it
+    (``days``, by sha256), else ``day``.
 
     Raises:
         OSError: a write failed; inputs not yet moved stay in the inbox, and a rerun
@@ -42,7 +50,8 @@ def place(settings: Settings, placements: list[Placement], day: str) -> list[str
     """
     notices: list[str] = []
     for path, digest, sidecar in placements:
-        folder = settings.failed_dir if sidecar else settings.processed_dir / day
+        dated = (days or {}).get(digest, day)
+        folder = settings.failed_dir if sidecar else settings.processed_dir / dated
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / path.name
         if target.exists() and _same(target, digest):

@@ -36,6 +36,7 @@ from claims.store.runs import (
     open_store,
     sql,
     store_run,
+    stored_days,
     sweep_temporary,
     write_run_dir,
 )
@@ -85,6 +86,7 @@ __all__ = [
     "sql",
     "store_run",
     "stored_claims",
+    "stored_days",
     "sweep_temporary",
     "write_frames",
     "write_run_dir",

@@ -59,6 +59,8 @@ STORE_TABLES = (
 )
 UNIQUE_KEYS = {"submissions": "file_id", "runs": "run_id"}
 """A file's sha256 and a run id are stored once, whatever a writer does."""
+FULL_BELOW = 1 << 20
+"""A write failure with less free space than this is told as a full disk."""
 RETRY_SECONDS = 30.0
 """How long opening the store waits while another process has it open."""
 
@@ -145,6 +147,18 @@ def known_files(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str]]:
     return {str(r[0]): (str(r[1]), str(r[2])) for r in rows}
 
 
+def stored_days(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Every stored file's run date: sha256 → the date of the run that stored it."""
+    if not has_table(con, "submissions") or not has_table(con, "runs"):
+        return {}
+    rows = sql(
+        con,
+        "SELECT s.file_id, r.run_date FROM submissions s JOIN runs r "
+        "ON r.run_id = json_extract_string(s.receipt, '$.run_id')",
+    )
+    return {str(r[0]): str(r[1]) for r in rows}
+
+
 def append_table(
     con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame
 ) -> None:
@@ -155,7 +169,10 @@ def append_table(
             sql(con, f'CREATE TABLE "{name}" AS SELECT * FROM _incoming LIMIT 0')
         sql(con, f'INSERT INTO "{name}" BY NAME SELECT * FROM _incoming')
     finally:
-        con.unregister("_incoming")
+        # after a failed INSERT the transaction is aborted and so is this call; its
+        # error would hide the INSERT's
+        with suppress(duckdb.Error):
+            con.unregister("_incoming")
 
 
 def _version_claims(
@@ -233,6 +250,19 @@ def store_run(
             msg = f"the run could not be stored, nothing of it was committed: {exc}"
             raise StoreError(_with_hint(msg)) from exc
         raise
+
+
+def _disk_full(exc: Exception, folder: Path) -> str:
+    """The error's text, saying so when the disk is full: Parquet writers do not
+    always pass the OS error on ("Invalid thrift: transport error")."""
+    text = str(exc)
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return text
+    if free < FULL_BELOW and "No space left on device" not in text:
+        text += f" (No space left on device: {free:,} bytes free)"
+    return text
 
 
 def _with_hint(message: str) -> str:
@@ -328,8 +358,11 @@ def write_run_dir(
             shutil.rmtree(final)
         tmp.rename(final)
     except (OSError, pl.exceptions.PolarsError) as exc:
+        cause = _disk_full(exc, runs_dir)
         shutil.rmtree(tmp, ignore_errors=True)
-        msg = f"could not write the run folder {final}, nothing was stored: {exc}"
+        with suppress(OSError):
+            final.parent.rmdir()  # only when empty: the date's first run
+        msg = f"could not write the run folder {final}, nothing was stored: {cause}"
         raise StoreError(_with_hint(msg)) from exc
     return final
 

@@ -193,14 +193,12 @@ def _check_rerun(killed: Killed, day: Day, reference: Reference) -> None:
     assert json.loads(sidecar.read_text("utf-8")) == day.sidecar
     placed = sorted(settings.processed_dir.glob("*/*"))
     assert sorted(p.name for p in placed) == [n for n in day.names if n != "broken.xml"]
-    # ENGINE BUG (reported): after a kill past the commit, the rerun reads nothing
-    # new and dates the placement "undated" instead of the run's day. Tighten to
-    # {DAY} once fixed.
-    assert {p.parent.name for p in placed} <= {DAY, "undated"}
+    # a rerun that reads nothing new places the files under their run's date
+    assert {p.parent.name for p in placed} == {DAY}
     took_over = [n for n in result.notices if n.startswith("took over the store")]
     if killed.holder_left:
         assert len(took_over) == 1
-        assert f"pid {killed.pid} (run, since" in took_over[0]
+        assert f"pid {killed.pid} (ingest, since" in took_over[0]
     else:
         assert took_over == []
 
