@@ -167,12 +167,30 @@ def append_table(
     try:
         if not has_table(con, name):
             sql(con, f'CREATE TABLE "{name}" AS SELECT * FROM _incoming LIMIT 0')
+        else:
+            _add_new_columns(con, name)
         sql(con, f'INSERT INTO "{name}" BY NAME SELECT * FROM _incoming')
     finally:
         # after a failed INSERT the transaction is aborted and so is this call; its
         # error would hide the INSERT's
         with suppress(duckdb.Error):
             con.unregister("_incoming")
+
+
+def _add_new_columns(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """A store made by an older engine gains the columns a newer one writes (null in
+    its older rows)."""
+    have = {
+        str(r[0])
+        for r in sql(
+            con,
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ?",
+            [name],
+        )
+    }
+    for column, kind, *_ in sql(con, "DESCRIBE SELECT * FROM _incoming"):
+        if column not in have:
+            sql(con, f'ALTER TABLE "{name}" ADD COLUMN "{column}" {kind}')
 
 
 def _version_claims(

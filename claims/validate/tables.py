@@ -19,6 +19,7 @@ from claims.errors import ClaimsError
 from claims.errors import ReasonCode as R
 from claims.intake.submission import KEYS, Submission, clean, empty_table
 from claims.messages import MESSAGES
+from claims.money import MONEY
 from claims.schema import CLAIM_KEYS, table_schema
 from claims.validate.checks import ADMISSION, card_reason, field_reason, typed
 from claims.validate.codes import code_valid
@@ -100,7 +101,9 @@ def validate(
         .select(CLAIM_KEYS)
         .vstack(found.filter(pl.col("line_no").is_null()).select(CLAIM_KEYS))
     )
-    quarantine = _with_rejected_rows(found, raw, rejected.unique(), claims)
+    quarantine = _with_amounts(
+        _with_rejected_rows(found, raw, rejected.unique(), claims), raw
+    )
     stored = {t: _stored(t, raw[t], quarantine) for t in PARSED_TABLES}
     counts = _counts(raw, stored, quarantine)
     status = _claim_status(claims, quarantine, stored["XML1"])
@@ -426,6 +429,43 @@ def _with_rejected_rows(
         "field",
         "reason_code",
         nulls_last=True,
+    )
+
+
+KEPT_AMOUNTS = {"thanh_tien_bh": "claimed_bh", "t_bhtt": "claimed_bhtt"}
+"""A quarantined drug or service line keeps what it claimed, where the amount parses
+(settlement counts the line at it; else at 0, its claim's total carrying the money)."""
+_AMOUNT = r"^-?\d{1,15}(\.\d{1,2})?$"
+
+
+def _with_amounts(
+    quarantine: pl.DataFrame, raw: dict[str, pl.DataFrame]
+) -> pl.DataFrame:
+    """Add ``claimed_bh`` and ``claimed_bhtt`` to each quarantine row of a money line."""
+    amounts = pl.concat(
+        [
+            raw[table].select(
+                *KEYS,
+                pl.lit(table).alias("table"),
+                *[
+                    pl.when(pl.col(src).str.contains(_AMOUNT))
+                    .then(pl.col(src))
+                    .otherwise(None)
+                    .str.to_decimal(scale=2)
+                    .cast(MONEY)
+                    .alias(dst)
+                    for src, dst in KEPT_AMOUNTS.items()
+                ],
+            )
+            for table in ("XML2", "XML3")
+        ]
+    )
+    return quarantine.join(
+        amounts,
+        on=[*KEYS, "table"],
+        how="left",
+        nulls_equal=True,
+        maintain_order="left",
     )
 
 

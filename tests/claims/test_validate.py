@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
@@ -215,3 +216,37 @@ def test_claim_without_xml1_is_named_by_its_lines(tmp_path: Path) -> None:
         pl.col("ma_lk") == "NOX1", pl.col("table") == "XML2"
     )
     assert set(lines["reason_code"]) == {R.LINE_OF_REJECTED_CLAIM.value}
+
+
+@pytest.mark.parametrize(
+    ("element", "value", "kept_bh", "kept_bhtt"),
+    [
+        ("NGAY_YL", "202510070900", "claimed", "claimed"),  # amounts parse: kept
+        ("THANH_TIEN_BH", "12.345", None, "claimed"),  # the bad amount: null
+        ("T_BHTT", "abc", "claimed", None),
+    ],
+)
+def test_a_quarantined_line_keeps_the_amounts_that_parse(
+    tmp_path: Path,
+    element: str,
+    value: str,
+    kept_bh: str | None,
+    kept_bhtt: str | None,
+) -> None:
+    """Settlement counts a quarantined drug line at what it claimed, where that parses."""
+    claim = example_claim()
+    claim["XML2"][0][element] = value
+    line = claim["XML2"][0]
+    result = _check(tmp_path, claim)
+    rows = result.quarantine.filter(pl.col("table") == "XML2")
+    assert rows.height >= 1
+    expected = {
+        "claimed_bh": line["THANH_TIEN_BH"] if kept_bh else None,
+        "claimed_bhtt": line["T_BHTT"] if kept_bhtt else None,
+    }
+    for column, text in expected.items():
+        got = {None if v is None else str(v) for v in rows[column].to_list()}
+        want = None if text is None else str(Decimal(text).quantize(Decimal("0.01")))
+        assert got == {want}, column
+    others = result.quarantine.filter(pl.col("table") != "XML2")
+    assert others["claimed_bhtt"].null_count() == others.height
