@@ -90,3 +90,5 @@ class ReasonCode(StrEnum):
     CLAIM_WITHDRAWN = "CLAIM_WITHDRAWN"
     CLAIM_TOTAL_CAP = "CLAIM_TOTAL_CAP"
     UNDERCLAIMED = "UNDERCLAIMED"
+    # settlement: the part of a claim's XML1 total that no valid line carries
+    TOTAL_NOT_IN_LINES = "TOTAL_NOT_IN_LINES"

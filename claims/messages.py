@@ -28,7 +28,9 @@ MESSAGES: dict[R, str] = {
     R.HOSO_DUPLICATE_TABLE: "Một bảng xuất hiện nhiều lần trong hồ sơ",
     R.HOSO_NO_XML1: "Hồ sơ thiếu bảng XML1",
     R.HOSO_TRUNCATED: "Nội dung bảng bị cắt cụt (không kết thúc bằng thẻ đóng của bảng)",
-    R.HOSO_ROWS_MISPLACED: "Bảng có dòng chi tiết nằm sai vị trí: số dòng đọc được khác số dòng gửi",
+    R.HOSO_ROWS_MISPLACED: (
+        "Bảng có dòng chi tiết nằm sai vị trí: số dòng đọc được khác số dòng gửi"
+    ),
     R.HOSO_FACILITY_MISMATCH: "MA_CSKCB của hồ sơ khác cơ sở gửi tệp",
     R.CLAIM_DUPLICATE_KEY: "MA_LK trùng với hồ sơ khác trong cùng tệp",
     R.CLAIM_INVALID: "Bảng XML1 có lỗi",
@@ -68,12 +70,8 @@ MESSAGES: dict[R, str] = {
     R.CLAIM_WITHDRAWN: "Hồ sơ đề nghị thu hồi (MA_DOITUONG_KCB 8): không thanh toán",
     R.CLAIM_TOTAL_CAP: "Tổng quỹ chấp nhận giới hạn bởi T_BHTT đề nghị",
     R.UNDERCLAIMED: "Số tiền đề nghị thấp hơn mức được hưởng: thanh toán theo số đề nghị",
-}
-
-SETTLEMENT_MESSAGES: dict[str, str] = {
-    "TOTAL_NOT_IN_LINES": (
+    R.TOTAL_NOT_IN_LINES: (
         "Phần T_BHTT đề nghị trên XML1 không nằm trên dòng chi phí hợp lệ nào "
         "(dòng bị loại khi kiểm tra dữ liệu, hoặc tổng hồ sơ khác tổng các dòng)"
     ),
 }
-"""Vietnamese texts of the settlement's own codes (the rows no stored line carries)."""

@@ -25,12 +25,13 @@ from __future__ import annotations
 
 import polars as pl
 
-from claims.messages import SETTLEMENT_MESSAGES
+from claims.errors import ReasonCode as R
+from claims.messages import MESSAGES
 from claims.money import MONEY
 
 UNALLOCATED = "unallocated"
 """The cost group of amounts no validated line carries (quarantined lines, totals)."""
-TOTAL_NOT_IN_LINES = "TOTAL_NOT_IN_LINES"
+TOTAL_NOT_IN_LINES = R.TOTAL_NOT_IN_LINES.value
 """Why a ``claim_total`` row is refused: no stored line carries its amount."""
 MONEY_TABLES = ("XML2", "XML3")
 """The tables whose lines carry money."""
@@ -217,7 +218,7 @@ def _claim_totals(
         "claimed_bhtt": pl.col("claimed_t_bhtt"),
         "accepted_bhtt": pl.col("paid"),
     }
-    message = SETTLEMENT_MESSAGES[TOTAL_NOT_IN_LINES]
+    message = MESSAGES[R.TOTAL_NOT_IN_LINES]
     return (
         decided.select(*CLAIM, *XML1_TOTALS)
         .join(claims, on=CLAIM)
