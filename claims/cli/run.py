@@ -445,17 +445,19 @@ def _print_checked(rows: list[dict[str, object]]) -> None:
         claimed, accepted = row["claimed"], row["accepted"]
         assert isinstance(claimed, dict)
         assert isinstance(accepted, dict)
+        # a claim refused at validation may have no readable MA_LK or totals
+        name = str(row["ma_lk"] or f"#{row['stt']}")
         table.add_row(
             str(row["file"]),
-            str(row["ma_lk"]),
+            name,
             str(row["outcome"]),
-            claimed["t_bhtt"],
-            accepted["t_bhtt"],
-            str(row["rejected_amount"]),
+            str(claimed["t_bhtt"] or ""),
+            str(accepted["t_bhtt"] or ""),
+            str(row["rejected_amount"] or ""),
         )
         for reason in row["reasons"]:  # type: ignore[attr-defined]
             reasons.add_row(
-                str(row["ma_lk"]),
+                name,
                 reason["code"],
                 reason["level"],
                 str(reason["table"] or ""),
