@@ -173,3 +173,27 @@ def test_bulk_run_is_dated_by_the_latest_discharge(tmp_path: Path) -> None:
     result = run_inbox(tmp_path / "in", settings=Settings(data_dir=tmp_path / "data"))
     assert result.run_date == "2025-10-06"  # NGAY_RA of the example claim
     assert result.claims["status"].to_list() == ["accepted"]
+
+
+def test_a_store_of_an_older_engine_gains_the_new_columns(tmp_path: Path) -> None:
+    """A quarantine table without the kept amounts (an older store) takes the next
+    run's rows: the columns are added, null in the older rows."""
+    settings = Settings(data_dir=tmp_path / "data")
+    claim = example_claim()
+    claim["XML2"][0]["NGAY_YL"] = "202510070900"  # outside the stay: quarantined
+    first = wrapper([hoso(with_key(claim, "O1"))])
+    run_inbox(_inbox(tmp_path / "in1", {"o1.xml": first}), settings=settings)
+    with duckdb.connect(str(settings.store_path)) as con:
+        con.execute("ALTER TABLE quarantine DROP COLUMN claimed_bh")
+        con.execute("ALTER TABLE quarantine DROP COLUMN claimed_bhtt")
+    second = wrapper([hoso(with_key(claim, "O2"))])
+    result = run_inbox(_inbox(tmp_path / "in2", {"o2.xml": second}), settings=settings)
+    assert result.run_id is not None
+    with duckdb.connect(str(settings.store_path), read_only=True) as con:
+        kept = con.sql(
+            "SELECT ma_lk, claimed_bhtt FROM quarantine WHERE \"table\" = 'XML2' "
+            "ORDER BY ma_lk"
+        ).fetchall()
+    assert [lk for lk, _ in kept] == ["O1", "O2"]
+    assert kept[0][1] is None
+    assert kept[1][1] is not None
