@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import duckdb
 import polars as pl
+import pydantic
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -122,6 +123,11 @@ def describe_error(exc: BaseException) -> str:
         elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
             text += "; check the permissions of that path, or pick another --data-dir"
         return text
+    if isinstance(exc, pydantic.ValidationError):
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        return f"a setting is invalid ({problems}); check the GIAMDINH_* variables"
     if isinstance(exc, duckdb.Error):
         return _disk_hint(f"the store could not be read or written: {exc}")
     if isinstance(exc, pl.exceptions.PolarsError) and "os error" in str(exc):

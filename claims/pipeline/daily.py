@@ -129,6 +129,7 @@ def run_inbox(
     move_files: bool = True,
     on_wait: Callable[[Holder | None], None] | None = None,
     command: str = "run",
+    reference: Reference | None = None,
 ) -> RunResult:
     """Ingest every submission of ``inbox`` into the store and write the run outputs.
 
@@ -140,8 +141,10 @@ def run_inbox(
         >>> result.counts  # rows in, stored and quarantined per table
     """
     started = time.time()
-    # a bad catalog or rule pack stops the run here, before any row is read
-    reference = Reference.load(settings.catalog_dir, settings.pack_id)
+    # a bad catalog or rule pack stops the run here, before any row is read; a
+    # long-lived caller (a server, a test session) passes the reference it loaded
+    if reference is None:
+        reference = Reference.load(settings.catalog_dir, settings.pack_id)
     if not inbox.is_dir():
         list_inbox(inbox)  # refuses it before the store is touched
     with writer_lock(

@@ -69,3 +69,33 @@ def test_generate_same_seed_same_bytes(tmp_path: Path) -> None:
             [hashlib.sha256(p.read_bytes()).hexdigest() for p in [*files, truth]]
         )
     assert digests[0] == digests[1]
+
+
+def test_every_command_tells_errors_in_one_line() -> None:
+    """The root group's boundary: an invalid setting, an OS error and an engine error
+    each end as one ``error:`` line and exit 1, whatever the command."""
+    from typer.testing import CliRunner
+
+    from claims.cli.app import app
+    from claims.cli.common import describe_error
+
+    runner = CliRunner()
+    bad_setting = runner.invoke(
+        app,
+        ["check", str(EXAMPLE)],
+        env={"GIAMDINH_MAX_UNPRICED_SHARE": "7"},
+    )
+    assert bad_setting.exit_code == 1
+    assert "a setting is invalid (max_unpriced_share" in bad_setting.output
+    assert bad_setting.exception is None or isinstance(
+        bad_setting.exception, SystemExit
+    )
+
+    full = describe_error(OSError(28, "No space left on device", "/data/x.parquet"))
+    assert full == (
+        "No space left on device (/data/x.parquet); free space on that disk and run "
+        "the command again"
+    )
+    bug = describe_error(KeyError("x"))
+    assert bug.startswith("unexpected KeyError")
+    assert "GIAMDINH_DEBUG=1" in bug

@@ -69,14 +69,7 @@ def _run(
     inbox: Path, settings: Settings, reference: Reference, **kwargs: Any
 ) -> RunResult:
     """``run_inbox`` with the session's reference (loading it again costs seconds)."""
-
-    def load(catalog_dir: Path | None, pack_id: str, pack: str | None = None) -> Any:
-        assert (catalog_dir, pack_id, pack) == (None, "vn-bhyt", None)
-        return reference
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(Reference, "load", load)
-        return run_inbox(inbox, settings=settings, **kwargs)
+    return run_inbox(inbox, settings=settings, reference=reference, **kwargs)
 
 
 @pytest.fixture(scope="module")
