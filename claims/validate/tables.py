@@ -25,7 +25,7 @@ from claims.validate.checks import ADMISSION, card_reason, field_reason, typed
 from claims.validate.codes import code_valid
 from claims.xml130 import LINE_TABLES, PARSED_TABLES, TableSpec
 
-QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
+_ENTRY_SCHEMA: dict[str, pl.DataType] = {
     "file_id": pl.String(),
     "hoso_idx": pl.UInt32(),
     "ma_lk": pl.String(),
@@ -36,6 +36,13 @@ QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
     "message": pl.String(),
     "raw_value": pl.String(),
 }
+QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
+    **_ENTRY_SCHEMA,
+    "claimed_bh": MONEY,
+    "claimed_bhtt": MONEY,
+}
+"""A quarantine entry: where, which field, why, the raw value, and the amounts a
+quarantined drug or service line claimed (``KEPT_AMOUNTS``; null elsewhere)."""
 _SLOT_SCHEMA = {
     "file_id": pl.String,
     "hoso_idx": pl.UInt32,
@@ -176,7 +183,7 @@ def _long(
     columns = list(spec.columns)
     bad = reasons.filter(pl.any_horizontal(pl.col(columns).is_not_null()))
     if bad.height == 0:
-        return pl.DataFrame(schema=QUARANTINE_SCHEMA)
+        return pl.DataFrame(schema=_ENTRY_SCHEMA)
     index = [*KEYS, "_ma_lk"]
     long = bad.unpivot(
         index=index, on=columns, variable_name="field", value_name="reason_code"
@@ -208,7 +215,7 @@ def _shape(frame: pl.DataFrame, table: str) -> pl.DataFrame:
     out = frame.with_columns(pl.lit(table).alias("table")).join(
         _MESSAGES, on="reason_code", how="left"
     )
-    for name, dtype in QUARANTINE_SCHEMA.items():
+    for name, dtype in _ENTRY_SCHEMA.items():
         if name not in out.columns and name != "message":
             out = out.with_columns(pl.lit(None, dtype).alias(name))
     field_name = pl.col("field").fill_null("").str.to_uppercase()
@@ -216,7 +223,7 @@ def _shape(frame: pl.DataFrame, table: str) -> pl.DataFrame:
     if "message" in out.columns:
         message = pl.coalesce(pl.col("message"), message)
     out = out.with_columns(message.alias("message"))
-    return out.select([pl.col(n).cast(d) for n, d in QUARANTINE_SCHEMA.items()])
+    return out.select([pl.col(n).cast(d) for n, d in _ENTRY_SCHEMA.items()])
 
 
 def _with_admission(raw: pl.DataFrame, claims: pl.DataFrame) -> pl.DataFrame:
@@ -317,7 +324,7 @@ def _cross_long(cross: pl.DataFrame, raw: pl.DataFrame, table: str) -> pl.DataFr
     on = [c for c in cross.columns if c not in (*KEYS, "_ma_lk")]
     flagged = cross.filter(pl.any_horizontal(pl.col(on).is_not_null()))
     if flagged.height == 0:
-        return pl.DataFrame(schema=QUARANTINE_SCHEMA)
+        return pl.DataFrame(schema=_ENTRY_SCHEMA)
     long = (
         flagged.unpivot(
             index=[*KEYS, "_ma_lk"],
@@ -368,7 +375,7 @@ def _hoso_problems(
 ) -> pl.DataFrame:
     errors = [s.hoso_errors for s in submissions if s.hoso_errors.height]
     if not errors:
-        return pl.DataFrame(schema=QUARANTINE_SCHEMA)
+        return pl.DataFrame(schema=_ENTRY_SCHEMA)
     frame = pl.concat(errors).join(
         claims.select(*CLAIM_KEYS, "ma_lk"), on=CLAIM_KEYS, how="left"
     )
@@ -376,7 +383,7 @@ def _hoso_problems(
         pl.lit(None, pl.UInt32).alias("line_no"),
         pl.lit(None, pl.String).alias("field"),
         pl.lit(None, pl.String).alias("raw_value"),
-    ).select([pl.col(n).cast(d) for n, d in QUARANTINE_SCHEMA.items()])
+    ).select([pl.col(n).cast(d) for n, d in _ENTRY_SCHEMA.items()])
 
 
 def _unread_claims(
