@@ -42,6 +42,7 @@ import polars as pl
 from rule_engine import ast as rast
 
 import rules.operators  # noqa: F401 - registers the operators on ``translate``
+from rules.errors import RuleTypeError
 from rules.functions import builtin_symbol  # registers attributes, methods, built-ins
 from rules.translate import (
     Compiler,
@@ -53,16 +54,29 @@ from rules.translate import (
     translate,
     truthy,
 )
-from rules.types import BOOLEAN, DATETIME, NULL, STRING, TIMEDELTA, Kind, kind_of, parse
+from rules.types import (
+    BOOLEAN,
+    DATETIME,
+    NULL,
+    STRING,
+    TIMEDELTA,
+    Kind,
+    Parsed,
+    kind_of,
+    parse,
+)
 
 
-def compile_expression(text: str, schema: Mapping[str, pl.DataType]) -> pl.Expr:
+def compile_expression(
+    text: str, schema: Mapping[str, pl.DataType | type[pl.DataType]]
+) -> pl.Expr:
     """Compile a rule to its outcome: True, False, or null where it is not evaluable.
 
     Args:
         text: rule-engine text, e.g. ``so_luong * don_gia != thanh_tien``.
         schema: the columns of the frame the rule reads; rule-engine's context is built
-            from it alone (see :mod:`rules.types`).
+            from it alone (see :mod:`rules.types`). Dtypes as instances
+            (``pl.Int64()``) or classes (``pl.Int64``, ``pl.List(pl.String)``).
 
     Returns:
         A Boolean expression named ``rule``: rule-engine's ``Rule.matches`` on each row,
@@ -78,15 +92,88 @@ def compile_expression(text: str, schema: Mapping[str, pl.DataType]) -> pl.Expr:
         >>> frame.select(compile_expression("a > 0", frame.schema))["rule"].to_list()
         [True, None]
     """
+    schema = instances(schema)
     root = Compiler(parse(text, schema), schema).compile_root()
     return _outcome(root, truthy(root)).alias("rule")
 
 
-def compile_value(text: str, schema: Mapping[str, pl.DataType]) -> pl.Expr:
+def compile_value(
+    text: str, schema: Mapping[str, pl.DataType | type[pl.DataType]]
+) -> pl.Expr:
     """Compile an expression to its value, null where it is not evaluable (a pack's
     ``adjust_to``); numbers come out as ``Decimal(38, s)``."""
+    schema = instances(schema)
     root = Compiler(parse(text, schema), schema).compile_root()
     return _outcome(root, root.value).alias("value")
+
+
+def expression_columns(
+    text: str, schema: Mapping[str, pl.DataType | type[pl.DataType]]
+) -> tuple[str, ...]:
+    """The columns ``text`` reads, in the order they appear, each once: the symbols of
+    rule-engine's AST (built-ins such as ``$abs`` excluded), after type-checking against
+    ``schema`` as :func:`compile_expression` does.
+
+    Example:
+        >>> expression_columns("a > b and c ?? a", {"a": pl.Int64, "b": pl.Int64, "c": pl.Int64})
+        ('a', 'b', 'c')
+    """
+    parsed = parse(text, instances(schema))
+    found: list[tuple[int, str]] = []
+    _symbols(parsed, parsed.root, found)
+    ordered = sorted(found, key=lambda hit: hit[0])
+    return tuple(dict.fromkeys(name for _, name in ordered))
+
+
+def _symbols(parsed: Parsed, node: Any, found: list[tuple[int, str]]) -> None:
+    """Every column symbol under ``node``, with its text offset (-1 when unknown)."""
+    if isinstance(node, rast.SymbolExpression):
+        if node.scope is None:
+            position = parsed.position(node)
+            found.append((-1 if position is None else position, node.name))
+        return
+    names = set(getattr(node, "__dict__", {}))
+    for cls in type(node).__mro__:  # AST nodes keep their operands in slots too
+        slots = cls.__dict__.get("__slots__", ())
+        names.update([slots] if isinstance(slots, str) else slots)
+    for name in sorted(names):
+        value = getattr(node, name, None)
+        members = value if isinstance(value, (tuple, list)) else (value,)
+        for member in members:
+            if isinstance(member, rast.ASTNodeBase):
+                _symbols(parsed, member, found)
+
+
+def instances(
+    schema: Mapping[str, pl.DataType | type[pl.DataType]],
+) -> dict[str, pl.DataType]:
+    """``schema`` with every dtype an instance, as polars users write a schema: a class
+    (``pl.Int64``, ``pl.Datetime``) is its default instance, a list's inner type too
+    (``pl.List(pl.String)``).
+
+    Raises:
+        RuleTypeError: a dtype that needs parameters given as a bare class
+            (``pl.List``, ``pl.Array``, ``pl.Struct``, ``pl.Enum``), or not a dtype.
+    """
+    return {name: _instance(name, dtype) for name, dtype in schema.items()}
+
+
+def _instance(name: str, dtype: object) -> pl.DataType:
+    if isinstance(dtype, pl.List):
+        return pl.List(_instance(name, dtype.inner))
+    if isinstance(dtype, pl.Array):
+        return pl.Array(_instance(name, dtype.inner), dtype.shape)
+    if isinstance(dtype, pl.DataType):
+        return dtype
+    if isinstance(dtype, type) and issubclass(dtype, pl.DataType):
+        try:
+            return dtype()
+        except TypeError:
+            msg = f"column {name!r}: {dtype.__name__} needs its parameters, "
+            msg += f"e.g. pl.{dtype.__name__}(pl.String)"
+            raise RuleTypeError(msg) from None
+    msg = f"column {name!r}: {dtype!r} is not a polars dtype"
+    raise RuleTypeError(msg)
 
 
 def _outcome(root: Value, result: pl.Expr) -> pl.Expr:
