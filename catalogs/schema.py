@@ -142,6 +142,7 @@ SERVICES = CatalogSchema(
         Column("ma_nhom", pl.Int64(), required=True, check="positive"),
         Column("don_gia", MONEY3, required=True, check="positive"),
         Column("max_per_day", pl.Int64(), check="positive"),
+        Column("tyle_tt_bh", pl.Int64(), check="percent"),
     ),
     ("ma_cskcb", "ma_dich_vu"),
     "Technical services, exams and bed-days: price by facility (§3.3)",
@@ -243,6 +244,20 @@ CODE_LISTS = CatalogSchema(
     "Dated code lists of the exchange standard (§1.12)",
     "code",
 )
+POLICY = CatalogSchema(
+    "policy",
+    (
+        Column("question", _S, required=True),
+        Column("answer", _S, required=True),
+        Column("choices", _S),
+        Column("tag", _S),
+        Column("source", _S, required=True),
+        Column("note", _S),
+    ),
+    ("question",),
+    "Interpretation questions the law leaves open: the answer payment applies (§2)",
+    "question",
+)
 
 SCHEMAS: dict[str, CatalogSchema] = {
     s.id: s
@@ -256,6 +271,7 @@ SCHEMAS: dict[str, CatalogSchema] = {
         SUPPLIES,
         BASE_SALARY,
         BENEFITS,
+        POLICY,
     )
 }
 """Every catalog id, in load order (``icd10`` first: others check codes against it)."""

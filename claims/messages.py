@@ -70,6 +70,21 @@ MESSAGES: dict[R, str] = {
     R.CLAIM_WITHDRAWN: "Hồ sơ đề nghị thu hồi (MA_DOITUONG_KCB 8): không thanh toán",
     R.CLAIM_TOTAL_CAP: "Tổng quỹ chấp nhận giới hạn bởi T_BHTT đề nghị",
     R.UNDERCLAIMED: "Số tiền đề nghị thấp hơn mức được hưởng: thanh toán theo số đề nghị",
+    R.TRANSPORT_NOT_COVERED: (
+        "Chi phí vận chuyển (MA_NHOM 12) không thuộc quyền lợi của mức thẻ: "
+        "không thanh toán"
+    ),
+    R.CARD_NOT_COVERING_LINE: (
+        "Dịch vụ thực hiện ngoài thời hạn thẻ BHYT (trước ngày thẻ có giá trị, "
+        "hoặc quá 15 ngày sau khi thẻ hết hạn khi đang điều trị nội trú)"
+    ),
+    R.PROGRAMME_FUNDED: (
+        "Thuốc do chương trình/dự án chi trả (NGUON_CTRA 2–4): quỹ BHYT không thanh toán"
+    ),
+    R.ITEM_CEILING: "Vật tư vượt mức thanh toán tối đa của danh mục (trần thanh toán)",
+    R.BED_TRANSFER_DAY: (
+        "Ngày chuyển khoa: chỉ khoa giá cao nhất và thấp nhất được tính nửa ngày giường"
+    ),
     R.TOTAL_NOT_IN_LINES: (
         "Phần T_BHTT đề nghị trên XML1 không nằm trên dòng chi phí hợp lệ nào "
         "(dòng bị loại khi kiểm tra dữ liệu, hoặc tổng hồ sơ khác tổng các dòng)"

@@ -50,6 +50,7 @@ BED_GROUPS = COST_GROUPS["beds"]
 SURGERY_GROUPS = COST_GROUPS["surgery"]
 PROCEDURE_GROUPS = COST_GROUPS["procedures"]
 SUPPLY_GROUPS = COST_GROUPS["supplies"]
+TRANSPORT_GROUPS = COST_GROUPS["transport"]
 RATIO_GROUPS = (*EXAM_GROUPS, *BED_GROUPS, *SURGERY_GROUPS, *PROCEDURE_GROUPS)
 """Groups whose service ratio the payment stage sets by law (exams, beds, surgeries)."""
 

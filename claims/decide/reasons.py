@@ -28,6 +28,15 @@ from claims.schema import (
 )
 from rules.evaluate import Pack
 
+PAY_CUTS = (
+    R.TRANSPORT_NOT_COVERED,
+    R.CARD_NOT_COVERING_LINE,
+    R.PROGRAMME_FUNDED,
+    R.ITEM_CEILING,
+    R.BED_TRANSFER_DAY,
+)
+"""The payment stage's own cuts of a line, named by its ``pay_reason``."""
+
 REASON_SCHEMA: dict[str, pl.DataType] = {
     "run_id": pl.String(),
     "file_id": pl.String(),
@@ -239,6 +248,19 @@ def _line_reason_table() -> list[LineReason]:
                 pl.col("code"),
                 _text(pl.col("package_cut")),
             ),
+        ),
+        *(
+            LineReason(
+                code,
+                pl.col("pay_reason") == code.value,
+                pl.format(
+                    "{} T_BHTT đề nghị {}, được thanh toán {}",
+                    pl.col("code"),
+                    _text(pl.col("claimed_bhtt")),
+                    _text(pl.col("law_bhtt")),
+                ),
+            )
+            for code in PAY_CUTS
         ),
         LineReason(
             R.LINE_ARITHMETIC,

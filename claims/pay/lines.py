@@ -12,8 +12,9 @@ from __future__ import annotations
 import polars as pl
 
 from claims.dates import line_date
+from claims.errors import ReasonCode as R
 from claims.money import MONEY, QUANTITY, round_half_up
-from claims.schema import CLAIM_KEYS, LINE_KEYS, Batch
+from claims.schema import CLAIM_KEYS, LINE_KEYS, TRANSPORT_GROUPS, Batch
 
 AMOUNTS = ("bv", "bh", "nguonkhac", "bhtt", "bncct", "bntt")
 """Line amounts, claimed (``claimed_*``) and by law (``law_*``): THANH_TIEN_BV,
@@ -73,7 +74,14 @@ def lines_of(batch: Batch, hits: pl.DataFrame | None) -> pl.DataFrame:
         pl.col("t_bhtt").alias("claimed_bhtt"),
         pl.col("t_bncct").alias("claimed_bncct"),
         pl.col("t_bntt").alias("claimed_bntt"),
+        pl.lit(None, pl.String).alias("pay_reason"),
     )
+
+
+def cut(reason: R, when: pl.Expr) -> pl.Expr:
+    """``pay_reason``: the line's first payment cut, else ``reason`` where ``when``."""
+    new = pl.when(when.fill_null(False)).then(pl.lit(reason.value))
+    return pl.coalesce(pl.col("pay_reason"), new).alias("pay_reason")
 
 
 def _priced(batch: Batch) -> pl.DataFrame:
@@ -146,11 +154,15 @@ def amounts(lines: pl.DataFrame) -> pl.DataFrame:
     base_bh = percent_of(money(times(pl.col("law_qty"), pl.col("law_price"))), ratio_dv)
     bh = percent_of(base_bh, pl.col("law_ratio_bh"))
     scope = pl.col("pham_vi").fill_null("1")
-    in_scope = scope == "1"
+    transport_refused = pl.col("ma_nhom").is_in(TRANSPORT_GROUPS) & ~pl.col(
+        "transport_covered"
+    ).fill_null(False)
+    in_scope = (scope == "1") & ~transport_refused
     budget = (scope == "3") & pl.col("out_of_list_budget").fill_null(False)
     zero = pl.lit(0).cast(MONEY)
     return lines.with_columns(
         bv.alias("law_bv"),
         pl.when(in_scope).then(bh).otherwise(zero).alias("law_bh"),
         pl.when(budget).then(bv).otherwise(zero).alias("law_budget"),
+        cut(R.TRANSPORT_NOT_COVERED, (scope == "1") & transport_refused),
     )

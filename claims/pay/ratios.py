@@ -67,7 +67,9 @@ def service_ratios(
 
 def payment_ratios(lines: pl.DataFrame, claims: pl.DataFrame) -> pl.DataFrame:
     """TYLE_TT_BH by law and the budget-paid scope of level-5 cards."""
-    facts = claims.select(*CLAIM_KEYS, "ignore_payment_ratio", "out_of_list_budget")
+    facts = claims.select(
+        *CLAIM_KEYS, "ignore_payment_ratio", "out_of_list_budget", "transport_covered"
+    )
     lines = lines.join(facts, on=CLAIM_KEYS, how="left", maintain_order="left")
     ratio = (
         pl.when(pl.col("ignore_payment_ratio"))

@@ -21,15 +21,36 @@ from claims.eligibility import eligibility
 from claims.features import facility_of
 from claims.money import MONEY, round_half_up
 from claims.pay.lines import EXACT, PERCENT, money, percent_of, times
+from claims.pay.policy import (
+    BASE_SALARY_DATE,
+    CEILING_EXEMPT_LEVELS,
+    K_AREA_LOW_COST,
+    answer,
+)
 from claims.schema import CLAIM_KEYS, INPATIENT, Batch
 
 
 def claim_facts(
-    batch: Batch, benefits: pl.DataFrame, salaries: pl.DataFrame
+    batch: Batch,
+    benefits: pl.DataFrame,
+    salaries: pl.DataFrame,
+    policy: pl.DataFrame,
 ) -> pl.DataFrame:
-    """Per claim: eligibility, facility, route class and rate, base salary, thresholds."""
+    """Per claim: eligibility, facility, route class and rate, base salary, thresholds,
+    and the ``policy`` answers payment reads (base-salary date, ceiling-exempt levels,
+    K-area low-cost reading)."""
     claims = _claim_rows(batch, benefits)
     adm = pl.col("_adm")
+    claims = claims.with_columns(
+        answer(claims, policy, BASE_SALARY_DATE, adm, name="_salary_date"),
+        answer(claims, policy, CEILING_EXEMPT_LEVELS, adm, name="_exempt_levels"),
+        answer(claims, policy, K_AREA_LOW_COST, adm, name="_k_area"),
+    )
+    salary_day = (
+        pl.when(pl.col("_salary_date") == "discharge")
+        .then(pl.coalesce("_ra", "_adm"))
+        .otherwise(adm)
+    )
 
     def at(
         kind: str, name: str, column: str = "value", **keys: pl.Expr | str
@@ -62,7 +83,8 @@ def claim_facts(
         at("threshold", "_other_case", key="other_source_case"),
         at("level_rule", "_ignore", key=level, key2="ignore_payment_ratio"),
         at("level_rule", "_budget", key=level, key2="out_of_list_budget"),
-        base_salary(claims, salaries, adm).cast(MONEY),
+        at("level_rule", "_transport", key=level, key2="transport"),
+        base_salary(claims, salaries, salary_day).cast(MONEY),
     )
     return claims.with_columns(*_derived_facts())
 
@@ -76,6 +98,7 @@ def _claim_rows(batch: Batch, benefits: pl.DataFrame) -> pl.DataFrame:
             "ma_doituong_kcb",
             pl.col("ma_loai_kcb").is_in(INPATIENT).fill_null(False).alias("inpatient"),
             admission_date().alias("_adm"),
+            pl.col("ngay_ra").dt.date().alias("_ra"),
             pl.col("ngay_mien_cct").dt.date().alias("exempt_from"),
         )
         .join(
@@ -103,13 +126,32 @@ def _derived_facts() -> list[pl.Expr]:
         percent_of(pl.col("base_salary"), pl.col("_share") * 100).alias(
             "low_cost_limit"
         ),
-        money(times(pl.col("base_salary"), pl.col("_multiple"))).alias(
-            "supplies_ceiling"
-        ),
+        pl.when(_ceiling_exempt())
+        .then(pl.lit(None, MONEY))
+        .otherwise(money(times(pl.col("base_salary"), pl.col("_multiple"))))
+        .alias("supplies_ceiling"),
+        (pl.col("_transport").fill_null(0) > 0).alias("transport_covered"),
+        (
+            pl.col("on_route").fill_null(False)
+            | ((pl.col("route_class") == "k_area") & (pl.col("_k_area") == "on_route"))
+        )
+        .fill_null(False)
+        .alias("low_cost_route"),
         (pl.col("_ignore").fill_null(0) > 0).alias("ignore_payment_ratio"),
         (pl.col("_budget").fill_null(0) > 0).alias("out_of_list_budget"),
         pl.col("benefit_percent").cast(PERCENT).alias("level_percent"),
     ]
+
+
+def _ceiling_exempt() -> pl.Expr:
+    """The card level is one the ``policy`` exempts from the supplies ceiling."""
+    levels = pl.col("_exempt_levels").fill_null("").str.split(";")
+    level = pl.col("benefit_level").cast(pl.String)
+    return (
+        levels.list.eval(pl.element().str.strip_chars())
+        .list.contains(level)
+        .fill_null(False)
+    )
 
 
 def muc_huong(claims: pl.DataFrame, totals: pl.DataFrame) -> pl.DataFrame:
@@ -119,9 +161,8 @@ def muc_huong(claims: pl.DataFrame, totals: pl.DataFrame) -> pl.DataFrame:
         totals, on=CLAIM_KEYS, how="left", maintain_order="left"
     ).with_columns(pl.col("law_t_tongchi_bh").fill_null(pl.lit(0).cast(MONEY)))
     on_route = pl.col("on_route").fill_null(False)
-    low = on_route & (pl.col("law_t_tongchi_bh") < pl.col("low_cost_limit")).fill_null(
-        False
-    )
+    below = pl.col("law_t_tongchi_bh") < pl.col("low_cost_limit")
+    low = pl.col("low_cost_route") & below.fill_null(False)
     base = (
         pl.col("level_percent").cast(EXACT)
         * pl.col("route_rate").cast(EXACT)

@@ -43,10 +43,14 @@ PAY_LINE_SCHEMA: dict[str, pl.DataType] = {
     "law_muc_huong": PERCENT,
     "package_cut": MONEY,
     "law_budget": MONEY,
+    "pay_reason": pl.String(),
     **{f"claimed_{a}": MONEY for a in AMOUNTS},
     **{f"law_{a}": MONEY for a in AMOUNTS},
 }
-"""One row per XML2/XML3 line: the claimed figures next to the law's."""
+"""One row per XML2/XML3 line: the claimed figures next to the law's; ``pay_reason``
+names the payment stage's first cut of the line that no ratio or price explains
+(transport not covered, outside the card's window, programme-funded, item ceiling,
+transfer-day bed)."""
 
 PAY_CLAIM_SCHEMA: dict[str, pl.DataType] = {
     "file_id": pl.String(),
@@ -66,6 +70,7 @@ PAY_CLAIM_SCHEMA: dict[str, pl.DataType] = {
     "exempt_from": pl.Date(),
     "law_muc_huong": PERCENT,
     "supplies_ceiling": MONEY,
+    "transport_covered": pl.Boolean(),
     "eligibility_reason": pl.String(),
     "law_t_tongchi_bh": MONEY,
 }
@@ -86,6 +91,8 @@ def pay(
     benefits: pl.DataFrame,
     salaries: pl.DataFrame,
     hits: pl.DataFrame | None = None,
+    *,
+    policy: pl.DataFrame,
 ) -> Payment:
     """The law's amounts for every line and claim of a batch.
 
@@ -93,10 +100,11 @@ def pay(
         batch: the typed tables and their prices (``claims.price``).
         benefits: the resolved ``benefits`` catalog.
         salaries: the resolved ``base_salary`` catalog.
+        policy: the resolved ``policy`` catalog (:mod:`claims.pay.policy`).
         hits: rule hits (``rules.evaluate.HIT_SCHEMA``); fired ``cap``/``adjust`` hits
             set the accepted quantity of their line (the lowest wins).
     """
-    claims = claim_facts(batch, benefits, salaries)
+    claims = claim_facts(batch, benefits, salaries, policy)
     lines = lines_of(batch, hits)
     lines = service_ratios(lines, benefits, claims)
     lines = payment_ratios(lines, claims)

@@ -142,6 +142,7 @@ def pay_stage(ctx: RunContext, frames: Frames) -> Frames:
         catalogs["benefits"].resolve(),
         catalogs["base_salary"].resolve(),
         frames.need("assessment", frames.assessment).hits,
+        policy=catalogs["policy"].resolve(),
     )
     return dataclasses.replace(frames, payment=payment)
 

@@ -55,6 +55,12 @@ def catalogs() -> tuple[pl.DataFrame, pl.DataFrame]:
     return cats["benefits"].resolve(), cats["base_salary"].resolve()
 
 
+@functools.cache
+def policy() -> pl.DataFrame:
+    """The resolved ``policy`` catalog (the documented default answers)."""
+    return load_catalogs(ids=["policy"])["policy"].resolve()
+
+
 @dataclass(frozen=True)
 class Line:
     """One XML2 (drug) or XML3 (service, supply) line as the clinic claimed it."""
@@ -443,7 +449,7 @@ def run(*claims: Claim) -> Run:
         schema=ASSESSMENT_SCHEMA,
         orient="row",
     )
-    payment = pay(batch, benefits, salaries, hits)
+    payment = pay(batch, benefits, salaries, hits, policy=policy())
     decisions = decide(
         xml1,
         assessed,

@@ -669,7 +669,7 @@ def test_support_to_the_facility_comes_off_the_cost_first_when_the_catalog_says_
     TYLE_TT_BH 50, MUC_HUONG 80 → THANH_TIEN_BH 3,500,000, T_BHTT 2,800,000, T_BNCCT
     700,000, T_BNTT 3,500,000 (``other_source_case`` 2 in the benefits catalog)."""
     from claims.pay import pay
-    from tests.claims.paybuild import build, catalogs
+    from tests.claims.paybuild import build, catalogs, policy
 
     benefits, salaries = catalogs()
     switch = (pl.col("kind") == "threshold") & (pl.col("key") == "other_source_case")
@@ -681,7 +681,7 @@ def test_support_to_the_facility_comes_off_the_cost_first_when_the_catalog_says_
         .alias("value")
     )
     batch, _ = build(claim(drug(1, "10000000", ratio_bh=50, nguonkhac="3000000")))
-    line = pay(batch, case_b, salaries).lines.row(0, named=True)
+    line = pay(batch, case_b, salaries, policy=policy()).lines.row(0, named=True)
     assert line["law_muc_huong"] == 80
     assert shares(line) == amounts(
         "10000000", "3500000", "2800000", "700000", "3500000"

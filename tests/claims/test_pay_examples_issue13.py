@@ -1,0 +1,92 @@
+"""Hand-worked claims for the payment rules of issue 13 item 4 (§1.13, §2.2–§2.6).
+
+Every expected amount is computed by hand in the comments next to it. Unless a test
+says otherwise a claim is a DN4 card (level 4, 80 %), on-route (1.1), outpatient, at a
+district (basic-level) hospital, admitted 2024-08-01: base salary 2,340,000, low-cost
+threshold 351,000.00, supplies ceiling 45 × 2,340,000 = 105,300,000.00.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import polars as pl
+
+from tests.claims.paybuild import D, Run, claim, one, rows, run, service
+
+SHARES = ("law_bv", "law_bh", "law_bhtt", "law_bncct", "law_bntt")
+
+
+def lines(r: Run, hoso_idx: int = 0) -> list[dict[str, Any]]:
+    return rows(r.payment.lines, hoso_idx)
+
+
+def facts(r: Run, hoso_idx: int = 0) -> dict[str, Any]:
+    return one(r.payment.claims, hoso_idx)
+
+
+def decision(r: Run, hoso_idx: int = 0) -> dict[str, Any]:
+    return one(r.decisions.claims, hoso_idx)
+
+
+def codes(r: Run, hoso_idx: int = 0) -> set[str]:
+    reasons = r.decisions.reasons.filter(pl.col("hoso_idx") == hoso_idx)
+    return set(reasons["code"])
+
+
+def shares(line: dict[str, Any]) -> tuple[Decimal, ...]:
+    return tuple(line[k] for k in SHARES)
+
+
+def amounts(*values: str | int) -> tuple[Decimal, ...]:
+    return tuple(D(v) for v in values)
+
+
+def inpatient(vao: datetime, days: int = 3) -> dict[str, Any]:
+    return {"vao": vao, "ra": vao + timedelta(days=days), "loai": "03"}
+
+
+# --- 1. transport (MA_NHOM 12) only for the levels that carry it (§2.2, §2.6) ----------
+
+
+def test_transport_is_paid_for_a_level_2_card() -> None:
+    """A CB2 card (level 2, transport paid): the 500,000 transfer trip is covered."""
+    r = run(
+        claim(
+            service("12", 1, "500000"),
+            card="CB2010123456789",
+            **inpatient(datetime(2024, 8, 1, 8)),
+        )
+    )
+    (trip,) = lines(r)
+    assert facts(r)["transport_covered"] is True
+    # BH 500,000 ≥ 351,000; level 2 → 100 %: fund 500,000
+    assert shares(trip) == amounts("500000", "500000", "500000", 0, 0)
+    assert trip["pay_reason"] is None
+
+
+def test_transport_is_not_paid_for_a_level_4_card() -> None:
+    """A DN4 card (level 4) does not carry transport: BH 0, the patient pays the trip;
+    the claim's other line is paid as usual."""
+    r = run(
+        claim(
+            service("12", 1, "500000"),
+            service("2", 1, "1000000"),
+            muc=80,
+            **inpatient(datetime(2024, 8, 1, 8)),
+        )
+    )
+    trip, scan = lines(r)
+    assert facts(r)["transport_covered"] is False
+    # trip: BV 500,000, BH 0 → fund 0, co-pay 0, self-pay 500,000
+    assert shares(trip) == amounts("500000", 0, 0, 0, "500000")
+    assert trip["pay_reason"] == "TRANSPORT_NOT_COVERED"
+    # scan: BH 1,000,000 (the law's T_TONGCHI_BH, ≥ 351,000) × 80 % = 800,000
+    assert facts(r)["law_t_tongchi_bh"] == D("1000000")
+    assert shares(scan) == amounts("1000000", "1000000", "800000", "200000", 0)
+    # claimed: trip 500,000 × 80 % = 400,000 + 800,000 = 1,200,000; accepted 800,000
+    d = decision(r)
+    assert (d["claimed_t_bhtt"], d["accepted_t_bhtt"]) == (D("1200000"), D("800000"))
+    assert "TRANSPORT_NOT_COVERED" in codes(r)
