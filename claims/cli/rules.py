@@ -21,6 +21,7 @@ from claims.cli.common import (
     print_frame,
     settings_for,
 )
+from claims.cli.coverage import coverage_command
 from claims.errors import ClaimsError
 from claims.schema import rule_frame_schemas
 from rules.cases import read_cases, run_cases, uncovered
@@ -31,6 +32,7 @@ app = typer.Typer(
     help="Rule packs: type-check them, run their cases, explain a claim, shadow a draft.",
     no_args_is_help=True,
 )
+app.command("coverage")(coverage_command)
 PacksRoot = Annotated[
     Path, typer.Option("--packs", help="The packs folder (default: the built-in one).")
 ]
