@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-import yaml
 
 from rules.evaluate import Pack, Schemas, param_columns
 from rules.packs import PackError
+from rules.sources import SourceError, resolve
 
 
 @dataclass(frozen=True)
@@ -40,14 +40,19 @@ class Failure:
 
 
 def read_cases(directory: Path) -> list[Case]:
-    """The cases of one pack version (``cases.yaml`` beside ``pack.yaml``)."""
+    """The cases of one pack version: ``cases.yaml`` beside ``pack.yaml``; for a correction,
+    the corrected version's cases (less the removed rules') too, and every included
+    fragment's ``cases``."""
     path = directory / "cases.yaml"
-    if not path.is_file():
+    try:
+        resolved = resolve(directory)
+    except SourceError as exc:
+        raise PackError(str(exc), path=exc.path) from exc
+    if not resolved.has_own_cases and "corrects" not in resolved.raw:
         msg = "cases.yaml is missing: every rule needs cases that hit and miss it"
         raise PackError(msg, path=path)
-    loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     cases = []
-    for n, raw in enumerate(loaded.get("cases", []), start=1):
+    for n, raw in enumerate(resolved.cases, start=1):
         if not isinstance(raw, dict) or "rule" not in raw or "expect" not in raw:
             msg = f"case {n} needs 'rule', 'row' and 'expect'"
             raise PackError(msg, path=path)

@@ -198,9 +198,29 @@ def load_packs(
     return packs
 
 
+def superseded(packs: Sequence[Pack]) -> set[tuple[str, str]]:
+    """``(pack id, version)`` of released versions a released correction replaces."""
+    released = {
+        (p.spec.id, p.spec.version) for p in packs if p.spec.status == "released"
+    }
+    return {
+        (p.spec.id, p.spec.corrects)
+        for p in packs
+        if p.spec.status == "released"
+        and p.spec.corrects is not None
+        and (p.spec.id, p.spec.corrects) in released
+    }
+
+
 def _check_windows(packs: Sequence[Pack]) -> None:
+    replaced = superseded(packs)
     released = sorted(
-        (p for p in packs if p.spec.status == "released"),
+        (
+            p
+            for p in packs
+            if p.spec.status == "released"
+            and (p.spec.id, p.spec.version) not in replaced
+        ),
         key=lambda p: (p.spec.id, p.spec.effective_from),
     )
     for a, b in itertools.pairwise(released):
@@ -217,7 +237,8 @@ def _check_windows(packs: Sequence[Pack]) -> None:
 def select_packs(
     packs: Sequence[Pack], pack_id: str, pinned: str | None = None
 ) -> list[Pack]:
-    """The versions that apply: the released ones of ``pack_id``, or only ``pinned``."""
+    """The versions that apply: the released ones of ``pack_id`` that no released correction
+    supersedes, or only ``pinned`` (any version, a superseded or draft one too)."""
     chosen = [p for p in packs if p.spec.id == pack_id]
     if pinned is not None:
         chosen = [p for p in chosen if p.spec.version == pinned]
@@ -226,7 +247,12 @@ def select_packs(
             msg = f"pack {pack_id} has no version {pinned}; it has: {known or 'none'}"
             raise PackError(msg, pack=pack_id, version=pinned)
         return chosen
-    return [p for p in chosen if p.spec.status == "released"]
+    replaced = superseded(chosen)
+    return [
+        p
+        for p in chosen
+        if p.spec.status == "released" and (p.spec.id, p.spec.version) not in replaced
+    ]
 
 
 def version_of(packs: Sequence[Pack], day: pl.Expr, *, pinned: bool = False) -> pl.Expr:

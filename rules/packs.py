@@ -22,6 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from claims.errors import ClaimsError, ConfigError
+from rules.sources import FRAGMENTS, SourceError, resolve
 
 PACKS_ROOT = Path(__file__).parent / "packs"
 LOCK_PATH = PACKS_ROOT / "LOCK.yaml"
@@ -30,7 +31,23 @@ _CODE = re.compile(r"^[A-Z][A-Z0-9_]*$")
 
 Action = Literal["reject", "cap", "adjust", "review", "info"]
 Level = Literal["line", "claim"]
-Table = Literal["XML1", "XML2", "XML3", "XML4", "XML5"]
+Table = Literal[
+    "XML1",
+    "XML2",
+    "XML3",
+    "XML4",
+    "XML5",
+    "XML6",
+    "XML7",
+    "XML8",
+    "XML9",
+    "XML10",
+    "XML11",
+    "XML12",
+    "XML13",
+    "XML14",
+    "XML15",
+]
 Param = bool | int | Decimal | str | date
 
 
@@ -122,6 +139,12 @@ class PackSpec(BaseModel):
     status: Literal["draft", "released"]
     reason_codes: dict[str, ReasonSpec]
     rules: list[RuleSpec]
+    corrects: str | None = None
+    """The version this one corrects (same window; see :mod:`rules.sources`)."""
+    remove: list[str] = Field(default_factory=list)
+    """Rule ids of the corrected version left out of this one."""
+    include: list[str] = Field(default_factory=list)
+    """Check fragments (``<pack_id>/checks/<name>.yaml``) whose rules this version adds."""
 
     @model_validator(mode="after")
     def _consistent(self) -> PackSpec:
@@ -170,6 +193,9 @@ def _canonical(value: Any) -> Any:
 def data_hash(spec: PackSpec) -> str:
     """sha256 of everything that can change a decision (descriptions left out)."""
     body = spec.model_dump(mode="python")
+    for key in ("corrects", "remove", "include"):
+        if not body[key]:
+            body.pop(key)  # absent in versions written before corrections existed
     for rule in body["rules"]:
         rule.pop("description")
     for reason in body["reason_codes"].values():
@@ -189,17 +215,13 @@ def meta_hash(spec: PackSpec) -> str:
 
 
 def read_pack(directory: Path) -> PackSpec:
-    """Read and check one ``<pack_id>/<version>/pack.yaml``."""
+    """Read and check one ``<pack_id>/<version>/pack.yaml``, its correction and fragments
+    applied (:func:`rules.sources.resolve`)."""
     path = directory / "pack.yaml"
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        spec = PackSpec.model_validate(raw)
-    except FileNotFoundError as exc:
-        msg = "pack.yaml is missing"
-        raise PackError(msg, path=path) from exc
-    except yaml.YAMLError as exc:
-        msg = f"not valid YAML: {exc}"
-        raise PackError(msg, path=path) from exc
+        spec = PackSpec.model_validate(resolve(directory).raw)
+    except SourceError as exc:
+        raise PackError(str(exc), path=exc.path) from exc
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = ".".join(str(p) for p in first["loc"])
@@ -237,7 +259,11 @@ def pack_dirs(root: Path = PACKS_ROOT) -> list[Path]:
         msg = f"the packs folder (--packs) {what}; {fix}"
         raise PackRootError(msg, path=root)
     found = sorted(
-        d for p in root.iterdir() if p.is_dir() for d in p.iterdir() if d.is_dir()
+        d
+        for p in root.iterdir()
+        if p.is_dir()
+        for d in p.iterdir()
+        if d.is_dir() and d.name != FRAGMENTS
     )
     if not found:
         msg = f"the packs folder (--packs) holds no pack version; {fix}"

@@ -13,6 +13,7 @@ from rules.packs import (
     PACKS_ROOT,
     PackError,
     data_hash,
+    pack_dirs,
     meta_hash,
     read_lock,
     read_pack,
@@ -21,7 +22,7 @@ from rules.packs import (
 
 def test_released_versions_match_the_lock() -> None:
     lock = read_lock()
-    for directory in PACKS_ROOT.glob("*/*"):
+    for directory in pack_dirs():
         spec = read_pack(directory)
         if spec.status == "released":
             assert lock[spec.id][spec.version] == data_hash(spec), directory
@@ -49,7 +50,7 @@ def test_descriptions_are_outside_the_data_hash(tmp_path: Path) -> None:
     after = read_pack(pack.parent)
     assert data_hash(after) == data_hash(before)
     assert meta_hash(after) != meta_hash(before)
-    assert len(load_packs(root)) == 6
+    assert len(load_packs(root)) == len(load_packs())
 
 
 def test_a_released_version_missing_from_the_lock_is_refused(tmp_path: Path) -> None:
