@@ -157,12 +157,23 @@ def amounts(lines: pl.DataFrame) -> pl.DataFrame:
     transport_refused = pl.col("ma_nhom").is_in(TRANSPORT_GROUPS) & ~pl.col(
         "transport_covered"
     ).fill_null(False)
-    in_scope = (scope == "1") & ~transport_refused
-    budget = (scope == "3") & pl.col("out_of_list_budget").fill_null(False)
+    day = pl.col("line_date")
+    uncovered = ((day < pl.col("cover_from")) | (day > pl.col("cover_to"))).fill_null(
+        False
+    )
+    in_scope = (scope == "1") & ~transport_refused & ~uncovered
+    budget = (scope == "3") & pl.col("out_of_list_budget").fill_null(False) & ~uncovered
     zero = pl.lit(0).cast(MONEY)
-    return lines.with_columns(
-        bv.alias("law_bv"),
-        pl.when(in_scope).then(bh).otherwise(zero).alias("law_bh"),
-        pl.when(budget).then(bv).otherwise(zero).alias("law_budget"),
-        cut(R.TRANSPORT_NOT_COVERED, (scope == "1") & transport_refused),
+    return (
+        lines.with_columns(
+            bv.alias("law_bv"),
+            pl.when(in_scope).then(bh).otherwise(zero).alias("law_bh"),
+            pl.when(budget).then(bv).otherwise(zero).alias("law_budget"),
+        )
+        .with_columns(
+            cut(R.CARD_NOT_COVERING_LINE, uncovered),
+        )
+        .with_columns(
+            cut(R.TRANSPORT_NOT_COVERED, (scope == "1") & transport_refused),
+        )
     )

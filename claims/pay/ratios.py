@@ -68,7 +68,12 @@ def service_ratios(
 def payment_ratios(lines: pl.DataFrame, claims: pl.DataFrame) -> pl.DataFrame:
     """TYLE_TT_BH by law and the budget-paid scope of level-5 cards."""
     facts = claims.select(
-        *CLAIM_KEYS, "ignore_payment_ratio", "out_of_list_budget", "transport_covered"
+        *CLAIM_KEYS,
+        "ignore_payment_ratio",
+        "out_of_list_budget",
+        "transport_covered",
+        "cover_from",
+        "cover_to",
     )
     lines = lines.join(facts, on=CLAIM_KEYS, how="left", maintain_order="left")
     ratio = (

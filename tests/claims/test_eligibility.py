@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 import polars as pl
@@ -22,6 +22,7 @@ SCHEMA = {
     "ngay_vao": pl.Datetime("us"),
     "ngay_ra": pl.Datetime("us"),
     "ngay_mien_cct": pl.Datetime("us"),
+    "ma_loai_kcb": pl.String,
 }
 
 
@@ -33,6 +34,7 @@ def _claim(
     vao: datetime = datetime(2024, 8, 1, 8, 0),
     ra: datetime = datetime(2024, 8, 3, 10, 0),
     exempt: datetime | None = None,
+    loai: str = "01",
 ) -> dict[str, object]:
     row = {"file_id": "f", "hoso_idx": 0, "ma_the_bhyt": card, "gt_the_tu": start}
     return row | {
@@ -40,6 +42,7 @@ def _claim(
         "ngay_vao": vao,
         "ngay_ra": ra,
         "ngay_mien_cct": exempt,
+        "ma_loai_kcb": loai,
     }
 
 
@@ -119,3 +122,30 @@ def test_exemption_applies_from_its_date() -> None:
         is False
     )
     assert _one(card="DN4010123456789")["copay_exempt"] is False
+
+
+def test_an_inpatient_card_ending_during_the_stay_pays_15_days_past_its_end() -> None:
+    """NĐ 146/2018 art. 27.9: the stay is paid until discharge, at most 15 days past the
+    card's end; an inpatient card starting during the stay pays from its start."""
+    ends = _one(
+        card="DN4010123456789",
+        end="20240802",
+        loai="03",
+        ra=datetime(2024, 8, 30, 10),
+    )
+    assert ends["card_covers_stay"] is False
+    assert ends["eligibility_reason"] is None
+    # 2024-08-02 + 15 days = 2024-08-17
+    assert (ends["cover_from"], ends["cover_to"]) == (
+        date(2024, 1, 1),
+        date(2024, 8, 17),
+    )
+    starts = _one(card="DN4010123456789", start="20240802", loai="03")
+    assert starts["eligibility_reason"] is None
+    assert starts["cover_from"] == date(2024, 8, 2)
+    # a card that ended before admission covers no day of the stay
+    before = _one(card="DN4010123456789", end="20240731", loai="03")
+    assert before["eligibility_reason"] == R.CARD_NOT_COVERING_STAY
+    # an outpatient visit gets no grace: the whole visit must be covered
+    outpatient = _one(card="DN4010123456789", end="20240802")
+    assert outpatient["eligibility_reason"] == R.CARD_NOT_COVERING_STAY

@@ -857,11 +857,12 @@ def test_withdrawn_claim_is_paid_nothing() -> None:
 
 
 def test_card_not_covering_the_stay_is_rejected() -> None:
-    """A card expiring before discharge does not cover the stay: the claim is refused."""
+    """A card that ended before admission covers no day of the stay: the claim is
+    refused (a card ending during an inpatient stay: ``test_pay_examples_issue13``)."""
     r = run(
         claim(
             drug(1, "1000000"),
-            card_to="20240731",
+            card_to="20240729",
             muc=80,
             **inpatient(datetime(2024, 7, 30, 8)),
         )

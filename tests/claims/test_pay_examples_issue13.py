@@ -90,3 +90,75 @@ def test_transport_is_not_paid_for_a_level_4_card() -> None:
     d = decision(r)
     assert (d["claimed_t_bhtt"], d["accepted_t_bhtt"]) == (D("1200000"), D("800000"))
     assert "TRANSPORT_NOT_COVERED" in codes(r)
+
+
+# --- 2. a card ending or starting during an inpatient stay (NĐ 146/2018 art. 27.9) ----
+
+
+def test_a_card_ending_during_a_stay_pays_until_discharge_within_15_days() -> None:
+    """The card ends 2024-08-05; the stay runs 2024-08-01 → 2024-08-10 (discharge 5 days
+    past the end, within 15): every line is paid, the claim is not refused."""
+    days = [datetime(2024, 8, d, 9) for d in (1, 5, 9)]
+    r = run(
+        claim(
+            *(service("15", 1, "300000", day=d) for d in days),
+            card_to="20240805",
+            muc=80,
+            **inpatient(datetime(2024, 8, 1, 8), days=9),
+        )
+    )
+    got = lines(r)
+    # three bed-days of 300,000: total 900,000 ≥ 351,000 → 80 %: 240,000 each
+    assert [shares(x) for x in got] == [
+        amounts("300000", "300000", "240000", "60000", 0)
+    ] * 3
+    assert [x["pay_reason"] for x in got] == [None, None, None]
+    d = decision(r)
+    assert (d["outcome"], d["accepted_t_bhtt"]) == ("accepted", D("720000"))
+    assert "CARD_NOT_COVERING_STAY" not in codes(r)
+
+
+def test_lines_more_than_15_days_past_the_card_end_are_not_paid() -> None:
+    """Card ends 2024-08-05: it pays to 2024-08-05 + 15 = 2024-08-20; a bed-day on
+    08-20 is paid, one on 08-21 is not (the patient pays it)."""
+    r = run(
+        claim(
+            service("15", 1, "300000", day=datetime(2024, 8, 20, 9)),
+            service("15", 1, "300000", day=datetime(2024, 8, 21, 9)),
+            card_to="20240805",
+            muc=80,
+            **inpatient(datetime(2024, 8, 1, 8), days=21),
+        )
+    )
+    last_paid, unpaid = lines(r)
+    # the law's T_TONGCHI_BH is the covered 300,000 < 351,000 → low-cost 100 %
+    assert facts(r)["law_t_tongchi_bh"] == D("300000")
+    assert shares(last_paid) == amounts("300000", "300000", "300000", 0, 0)
+    # 08-21: BH 0, self-pay 300,000
+    assert shares(unpaid) == amounts("300000", 0, 0, 0, "300000")
+    assert unpaid["pay_reason"] == "CARD_NOT_COVERING_LINE"
+    # claimed 2 × 240,000 = 480,000; accepted 300,000 (line 1, at most its 240,000
+    # claimed: 240,000) → the claim's accepted fund share 240,000
+    d = decision(r)
+    assert (d["claimed_t_bhtt"], d["accepted_t_bhtt"]) == (D("480000"), D("240000"))
+    assert "CARD_NOT_COVERING_LINE" in codes(r)
+
+
+def test_a_card_starting_during_a_stay_pays_from_its_start() -> None:
+    """The card starts 2024-08-03 during a stay admitted 2024-08-01: the 08-02 bed-day
+    is not paid, the 08-03 one is."""
+    r = run(
+        claim(
+            service("15", 1, "400000", day=datetime(2024, 8, 2, 9)),
+            service("15", 1, "400000", day=datetime(2024, 8, 3, 9)),
+            card_from="20240803",
+            muc=80,
+            **inpatient(datetime(2024, 8, 1, 8), days=3),
+        )
+    )
+    before, after = lines(r)
+    assert before["pay_reason"] == "CARD_NOT_COVERING_LINE"
+    assert shares(before) == amounts("400000", 0, 0, 0, "400000")
+    # after: BH 400,000 ≥ 351,000 → 80 %: 320,000, co-pay 80,000
+    assert shares(after) == amounts("400000", "400000", "320000", "80000", 0)
+    assert decision(r)["outcome"] == "partially_accepted"
