@@ -123,12 +123,27 @@ def _priced(batch: Batch) -> pl.DataFrame:
 def _accepted_quantity(
     lines: pl.DataFrame, hits: pl.DataFrame | None
 ) -> tuple[pl.DataFrame, pl.Expr]:
-    """``lines`` (with ``_cap`` when a rule capped some) and the accepted quantity:
+    """``lines`` with ``_refused`` (a fired line ``reject`` rule refuses the line: it
+    does not count towards the low-cost threshold) and ``_cap`` when a rule capped some,
+    and the accepted quantity:
     the lowest ``adjust_to`` of a line's fired ``cap``/``adjust`` hits when it is below
     the claimed quantity (never below 0), else the claimed quantity."""
     qty = pl.col("so_luong")
     if hits is None or not hits.height:
-        return lines, qty
+        return lines.with_columns(pl.lit(False).alias("_refused")), qty
+    refused = (
+        hits.filter(
+            (pl.col("outcome") == "fired")
+            & (pl.col("action") == "reject")
+            & pl.col("line_no").is_not_null()
+        )
+        .select(LINE_KEYS)
+        .unique()
+        .with_columns(pl.lit(True).alias("_refused"))
+    )
+    lines = lines.join(
+        refused, on=list(LINE_KEYS), how="left", maintain_order="left"
+    ).with_columns(pl.col("_refused").fill_null(False))
     caps = (
         hits.filter(
             (pl.col("outcome") == "fired")

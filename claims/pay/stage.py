@@ -110,8 +110,10 @@ def pay(
     lines = payment_ratios(lines, claims)
     lines = amounts(lines)
     lines = supplies_ceiling(lines, claims)
+    # the low-cost threshold is tested on what is assessed: refused lines do not count
+    # (out-of-catalog lines and lines outside the card's window have law_bh 0)
     totals = lines.group_by(CLAIM_KEYS).agg(
-        pl.col("law_bh").sum().alias("law_t_tongchi_bh")
+        pl.col("law_bh").filter(~pl.col("_refused")).sum().alias("law_t_tongchi_bh")
     )
     claims = muc_huong(claims, totals)
     lines = shares(lines, claims)

@@ -88,6 +88,8 @@ class Line:
     claimed: Mapping[str, Any] = field(default_factory=dict)
     """Overrides of the claimed amounts: thanh_tien_bv, thanh_tien_bh, muc_huong,
     t_bhtt, t_bncct, t_bntt."""
+    refused_by: str | None = None
+    """A line ``reject`` rule that fired on the line (its rule id), else None."""
 
 
 def drug(
@@ -426,11 +428,34 @@ class Run(NamedTuple):
     decisions: Decisions
 
 
+def _hits(claims: tuple[Claim, ...]) -> pl.DataFrame:
+    """A fired line ``reject`` hit for every line with ``refused_by``."""
+    found = [
+        {
+            "file_id": FILE_ID,
+            "hoso_idx": i,
+            "table": line.table,
+            "line_no": n,
+            "rule_id": line.refused_by,
+            "pack": "hand@1",
+            "action": "reject",
+            "reason_code": line.refused_by,
+            "outcome": "fired",
+            "adjust_to": None,
+        }
+        for i, c in enumerate(claims)
+        for n, line in enumerate(c.lines, start=1)
+        if line.refused_by is not None
+    ]
+    return pl.DataFrame(found, schema=HIT_SCHEMA, orient="row")
+
+
 def run(*claims: Claim) -> Run:
-    """Pay and decide ``claims`` with no rule hits and every claim ``accepted``."""
+    """Pay and decide ``claims`` with every claim ``accepted``; the only rule hits are
+    the line rejections of lines with ``refused_by``."""
     benefits, salaries = catalogs()
     batch, xml1 = build(*claims)
-    hits = pl.DataFrame(schema=HIT_SCHEMA)
+    hits = _hits(claims)
     assessed = pl.DataFrame(
         [
             {

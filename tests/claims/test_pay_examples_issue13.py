@@ -8,13 +8,14 @@ threshold 351,000.00, supplies ceiling 45 × 2,340,000 = 105,300,000.00.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import polars as pl
 
-from tests.claims.paybuild import D, Run, claim, one, rows, run, service
+from tests.claims.paybuild import D, Run, claim, drug, one, rows, run, service
 
 SHARES = ("law_bv", "law_bh", "law_bhtt", "law_bncct", "law_bntt")
 
@@ -162,3 +163,52 @@ def test_a_card_starting_during_a_stay_pays_from_its_start() -> None:
     # after: BH 400,000 ≥ 351,000 → 80 %: 320,000, co-pay 80,000
     assert shares(after) == amounts("400000", "400000", "320000", "80000", 0)
     assert decision(r)["outcome"] == "partially_accepted"
+
+
+# --- 3. the low-cost threshold on what is assessed (§2.3.1) ---------------------------
+
+
+def test_refused_and_unlisted_lines_do_not_count_towards_the_low_cost_threshold() -> (
+    None
+):
+    """Claimed T_TONGCHI_BH 200,000 + 150,000 + 100,000 = 450,000 ≥ 351,000, but a rule
+    refuses the 150,000 line and the 100,000 drug is not in the catalog: what is
+    assessed is 200,000 < 351,000, so the visit is low-cost and paid at 100 %."""
+    refused = replace(service("2", 1, "150000"), refused_by="E1_TEST")
+    r = run(
+        claim(
+            service("2", 1, "200000"),
+            refused,
+            drug(1, "100000", in_catalog=False),
+            muc=80,
+        )
+    )
+    fact = facts(r)
+    assert (fact["law_t_tongchi_bh"], fact["low_cost"]) == (D("200000"), True)
+    assert fact["law_muc_huong"] == 100
+    kept, _, unlisted = lines(r)
+    # 200,000 × 100 % = 200,000 from the fund
+    assert shares(kept) == amounts("200000", "200000", "200000", 0, 0)
+    # the refused line is accepted at 0 by the decision
+    refused_line = rows(r.decisions.lines)[1]
+    assert (refused_line["refused_by"], refused_line["accepted_bhtt"]) == ("E1_TEST", 0)
+    assert unlisted["law_bh"] == 0
+    # claimed 450,000 × 80 % = 360,000; accepted: the kept line at most its claimed
+    # 160,000 (200,000 × 80 %)
+    d = decision(r)
+    assert (d["claimed_t_bhtt"], d["accepted_t_bhtt"]) == (D("360000"), D("160000"))
+
+
+def test_the_same_claim_without_the_refusal_is_not_low_cost() -> None:
+    """Without the rule's refusal the assessed total is 200,000 + 150,000 = 350,000,
+    still below 351,000 by 1,000; with a 152,000 line it is 352,000: 80 %."""
+    below = run(claim(service("2", 1, "200000"), service("2", 1, "150000")))
+    assert (facts(below)["law_t_tongchi_bh"], facts(below)["law_muc_huong"]) == (
+        D("350000"),
+        100,
+    )
+    above = run(claim(service("2", 1, "200000"), service("2", 1, "152000")))
+    assert (facts(above)["law_t_tongchi_bh"], facts(above)["law_muc_huong"]) == (
+        D("352000"),
+        80,
+    )
