@@ -96,6 +96,7 @@ def _priced(batch: Batch) -> pl.DataFrame:
         pl.lit(None, pl.String).alias("goi_vtyt"),
         pl.lit(None, pl.String).alias("nguoi_thuc_hien"),
         line_date().alias("line_date"),
+        pl.col("nguon_ctra").cast(pl.String),
     )
     xml3 = batch.xml3.select(
         *_COMMON,
@@ -107,6 +108,7 @@ def _priced(batch: Batch) -> pl.DataFrame:
         "goi_vtyt",
         "nguoi_thuc_hien",
         line_date().alias("line_date"),
+        pl.lit(None, pl.String).alias("nguon_ctra"),
     )
     lines = pl.concat([xml2, xml3], how="vertical_relaxed")
     prices = batch.prices.select(

@@ -24,6 +24,9 @@ LOOSE_SUPPLIES = "loose_supplies_package"
 ceiling for them."""
 BED_BELOW_SHARED = "bed_ratio_below_shared"
 """``claimed``: a bed ratio below the lowest shared one is paid as claimed; ``zero``."""
+PROGRAMME_LINE = "programme_line"
+"""``fund_to_programme``: the fund's share of a NGUON_CTRA 2–4 drug line is paid by the
+programme (T_BHTT 0, T_NGUONKHAC); ``bhyt``: it is paid as any other line."""
 OPERATION_SESSION = "operation_session"
 """``overlap``: a session is a run of overlapping NGAY_TH_YL–NGAY_KQ intervals;
 ``day``: every operation of the claim's day."""

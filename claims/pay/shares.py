@@ -18,16 +18,22 @@ import polars as pl
 from claims.benefits import base_salary, lookup
 from claims.dates import admission_date
 from claims.eligibility import eligibility
+from claims.errors import ReasonCode as R
 from claims.features import facility_of
 from claims.money import MONEY, round_half_up
-from claims.pay.lines import EXACT, PERCENT, money, percent_of, times
+from claims.pay.lines import EXACT, PERCENT, cut, money, percent_of, times
 from claims.pay.policy import (
     BASE_SALARY_DATE,
     CEILING_EXEMPT_LEVELS,
     K_AREA_LOW_COST,
+    PROGRAMME_LINE,
     answer,
 )
 from claims.schema import CLAIM_KEYS, INPATIENT, Batch
+
+PROGRAMME_SOURCES = ("2", "3", "4")
+"""NGUON_CTRA of a line a project, a national target programme or another source pays
+(1 is the BHYT fund; §1.7)."""
 
 
 def claim_facts(
@@ -45,6 +51,7 @@ def claim_facts(
         answer(claims, policy, BASE_SALARY_DATE, adm, name="_salary_date"),
         answer(claims, policy, CEILING_EXEMPT_LEVELS, adm, name="_exempt_levels"),
         answer(claims, policy, K_AREA_LOW_COST, adm, name="_k_area"),
+        answer(claims, policy, PROGRAMME_LINE, adm, name="_programme"),
     )
     salary_day = (
         pl.when(pl.col("_salary_date") == "discharge")
@@ -201,9 +208,29 @@ def shares(lines: pl.DataFrame, claims: pl.DataFrame) -> pl.DataFrame:
         "on_route",
         "exempt_from",
         "_other_case",
+        "_programme",
     )
     lines = lines.join(facts, on=CLAIM_KEYS, how="left", maintain_order="left")
-    return _offset(_split(lines))
+    return _programme(_offset(_split(lines)))
+
+
+def _programme(lines: pl.DataFrame) -> pl.DataFrame:
+    """A drug line funded by a programme (NGUON_CTRA 2–4, check D7): where the
+    ``programme_line`` policy says ``fund_to_programme`` the fund pays nothing and its
+    share moves to the other sources (T_NGUONKHAC); co-pay and self-pay stay."""
+    funded = pl.col("nguon_ctra").is_in(PROGRAMME_SOURCES).fill_null(False) & (
+        pl.col("_programme") == "fund_to_programme"
+    ).fill_null(False)
+    zero = pl.lit(0).cast(MONEY)
+    return lines.with_columns(
+        pl.when(funded)
+        .then(pl.col("law_nguonkhac") + pl.col("law_bhtt"))
+        .otherwise(pl.col("law_nguonkhac"))
+        .cast(MONEY)
+        .alias("law_nguonkhac"),
+        pl.when(funded).then(zero).otherwise(pl.col("law_bhtt")).alias("law_bhtt"),
+        cut(R.PROGRAMME_FUNDED, funded & (pl.col("law_bhtt") > 0)),
+    )
 
 
 def _line_muc_huong() -> pl.Expr:

@@ -90,6 +90,8 @@ class Line:
     t_bhtt, t_bncct, t_bntt."""
     refused_by: str | None = None
     """A line ``reject`` rule that fired on the line (its rule id), else None."""
+    nguon_ctra: str | None = None
+    """NGUON_CTRA of a drug line (1 BHYT, 2–4 a programme; None: not given)."""
 
 
 def drug(
@@ -105,6 +107,7 @@ def drug(
     nguonkhac: Number | None = None,
     code: str | None = None,
     claimed: Mapping[str, Any] | None = None,
+    nguon_ctra: str | None = None,
 ) -> Line:
     """A drug line (XML2, MA_NHOM 4); the catalog has its price and ratio unless told."""
     p = D(price)
@@ -124,6 +127,7 @@ def drug(
         nguonkhac=D(nguonkhac) if nguonkhac is not None else None,
         code=code,
         claimed=claimed or {},
+        nguon_ctra=nguon_ctra,
     )
 
 
@@ -296,7 +300,14 @@ def _line_rows(
             **amounts,
         }
         if line.table == "XML2":
-            xml2.append(common | {"ma_thuoc": code, "don_gia": line.price})
+            xml2.append(
+                common
+                | {
+                    "ma_thuoc": code,
+                    "don_gia": line.price,
+                    "nguon_ctra": line.nguon_ctra,
+                }
+            )
         else:
             xml3.append(
                 common

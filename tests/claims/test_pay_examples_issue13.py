@@ -212,3 +212,42 @@ def test_the_same_claim_without_the_refusal_is_not_low_cost() -> None:
         D("352000"),
         80,
     )
+
+
+# --- 4. other sources: programme-funded lines (NGUON_CTRA 2–4, D7), case (c) ----------
+
+
+def test_a_programme_funded_drug_is_not_paid_by_the_fund() -> None:
+    """A drug a national target programme funds (NGUON_CTRA 3): the fund's 80 % share is
+    the programme's (T_NGUONKHAC), T_BHTT 0; the co-pay stays the patient's."""
+    r = run(
+        claim(
+            drug(10, "100000", nguon_ctra="3"),
+            drug(5, "200000", nguon_ctra="1"),
+            muc=80,
+        )
+    )
+    funded, fund = lines(r)
+    # funded: BV 1,000,000, BH 1,000,000; provisional fund 800,000 → programme;
+    # co-pay 200,000; self-pay 0
+    assert shares(funded) == amounts("1000000", "1000000", 0, "200000", 0)
+    assert funded["law_nguonkhac"] == D("800000")
+    assert funded["pay_reason"] == "PROGRAMME_FUNDED"
+    # NGUON_CTRA 1: the fund pays 5 × 200,000 × 80 % = 800,000
+    assert shares(fund) == amounts("1000000", "1000000", "800000", "200000", 0)
+    # claimed 800,000 + 800,000 = 1,600,000; accepted 800,000
+    d = decision(r)
+    assert (d["claimed_t_bhtt"], d["accepted_t_bhtt"]) == (D("1600000"), D("800000"))
+    assert "PROGRAMME_FUNDED" in codes(r)
+
+
+def test_arv_drugs_the_programme_co_pays_split_as_case_c() -> None:
+    """Case (c) of §1.13.5: an ARV drug, BH 1,000,000 at 80 %, the programme pays the
+    provisional co-pay: T_NGUONKHAC = 200,000, T_BNCCT = 0, T_BHTT = 800,000. The
+    default reading (case (a)) gives exactly this: other sources offset self-pay (0)
+    first, then the co-pay."""
+    r = run(claim(drug(10, "100000", nguonkhac="200000", code="ARV01"), muc=80))
+    (line,) = lines(r)
+    assert shares(line) == amounts("1000000", "1000000", "800000", 0, 0)
+    assert line["law_nguonkhac"] == D("200000")
+    assert line["pay_reason"] is None
