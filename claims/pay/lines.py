@@ -97,6 +97,8 @@ def _priced(batch: Batch) -> pl.DataFrame:
         pl.lit(None, pl.String).alias("nguoi_thuc_hien"),
         line_date().alias("line_date"),
         pl.col("nguon_ctra").cast(pl.String),
+        pl.lit(None, pl.Datetime("us")).alias("_start"),
+        pl.lit(None, pl.Datetime("us")).alias("_end"),
     )
     xml3 = batch.xml3.select(
         *_COMMON,
@@ -109,6 +111,8 @@ def _priced(batch: Batch) -> pl.DataFrame:
         "nguoi_thuc_hien",
         line_date().alias("line_date"),
         pl.lit(None, pl.String).alias("nguon_ctra"),
+        pl.coalesce("ngay_th_yl", "ngay_yl").cast(pl.Datetime("us")).alias("_start"),
+        pl.col("ngay_kq").cast(pl.Datetime("us")).alias("_end"),
     )
     lines = pl.concat([xml2, xml3], how="vertical_relaxed")
     prices = batch.prices.select(

@@ -1,11 +1,14 @@
 """The ratios of a line by law.
 
 Service ratio TYLE_TT_DV: exams ranked by price per claim and day get the ``exam_ratio``
-row of their rank (100/30/30/30/10/0); surgeries and procedures of a claim and day,
-ranked by amount, get 100 for the first and the ``procedure_ratio`` of their kind and
-team after it (same NGUOI_THUC_HIEN set = same team); bed-days keep a claimed shared-bed
-ratio of the ``bed_ratio`` rows (floored to the nearest one); the rest keep the claimed
-ratio, at most 100.
+row of their rank (100/30/30/30/10/0); surgeries and procedures of one session, ranked by
+amount, get 100 for the first and the ``procedure_ratio`` of their kind and team after it
+(same NGUOI_THUC_HIEN set = same team). A session, by the ``operation_session`` policy:
+``overlap`` (default) = a run of lines of a claim whose NGAY_TH_YL–NGAY_KQ intervals
+overlap (a line without NGAY_KQ spans its whole day), so separate operations the same day
+are each paid at 100 %; ``day`` = every line of the claim's day. Bed-days keep a claimed
+shared-bed ratio of the ``bed_ratio`` rows (floored to the nearest one); the rest keep
+the claimed ratio, at most 100.
 
 Payment ratio TYLE_TT_BH: the catalog's (100 where it has none; 100 for a card level
 whose ``level_rule`` ignores payment ratios).
@@ -38,14 +41,16 @@ def service_ratios(
     ranked = (
         lines.with_row_index("_i")
         .filter(exam | works)
-        .select(*needed, "law_price", "law_qty", "nguoi_thuc_hien")
-        .join(claims.select(*CLAIM_KEYS, "_adm"), on=CLAIM_KEYS, how="left")
+        .select(*needed, "law_price", "law_qty", "nguoi_thuc_hien", "_start", "_end")
+        .join(claims.select(*CLAIM_KEYS, "_adm", "_session"), on=CLAIM_KEYS, how="left")
     )
+    exams = ranked.filter(pl.col("ma_nhom").is_in(EXAM_GROUPS))
     special = pl.concat(
         [
-            _exam_ratios(ranked.filter(pl.col("ma_nhom").is_in(EXAM_GROUPS)), benefits),
+            _exam_ratios(exams.with_columns(_day_group()), benefits),
             _procedure_ratios(
-                ranked.filter(~pl.col("ma_nhom").is_in(EXAM_GROUPS)), benefits
+                _sessions(ranked.filter(~pl.col("ma_nhom").is_in(EXAM_GROUPS))),
+                benefits,
             ),
         ]
     )
@@ -86,10 +91,47 @@ def payment_ratios(lines: pl.DataFrame, claims: pl.DataFrame) -> pl.DataFrame:
     return lines.with_columns(ratio.cast(pl.Int64).alias("law_ratio_bh"))
 
 
+def _day_group() -> pl.Expr:
+    """``_group``: the line's day (exams are ranked per claim and day)."""
+    return pl.col("line_date").cast(pl.Int64).alias("_group")
+
+
+def _sessions(works: pl.DataFrame) -> pl.DataFrame:
+    """``works`` with ``_group``, their session within the claim: a run of lines whose
+    [NGAY_TH_YL, NGAY_KQ] intervals overlap (a line without a NGAY_KQ at or after its
+    start spans its whole day), or the line's day where the ``operation_session``
+    policy says ``day``."""
+    start = pl.col("_start")
+    day = start.dt.truncate("1d")
+    timed = pl.col("_end").is_not_null() & (pl.col("_end") >= start)
+    begin = pl.when(timed).then(start).otherwise(day)
+    end = (
+        pl.when(timed)
+        .then(pl.col("_end"))
+        .otherwise(day + pl.duration(days=1) - pl.duration(microseconds=1))
+    )
+    by_day = (pl.col("_session") == "day").fill_null(False)
+    ordered = works.with_columns(
+        pl.when(by_day)
+        .then(pl.col("line_date").cast(pl.Datetime("us")))
+        .otherwise(begin)
+        .alias("_s"),
+        pl.when(by_day)
+        .then(pl.col("line_date").cast(pl.Datetime("us")) + pl.duration(hours=23))
+        .otherwise(end)
+        .alias("_e"),
+    ).sort(*CLAIM_KEYS, "_s", "_e", "stt", "line_no")
+    reach = pl.col("_e").cum_max().shift(1).over(CLAIM_KEYS)
+    new = reach.is_null() | (pl.col("_s") > reach)
+    return ordered.with_columns(
+        new.cast(pl.Int64).cum_sum().over(CLAIM_KEYS).alias("_group")
+    ).drop("_s", "_e")
+
+
 def _ranked(subset: pl.DataFrame, by: list[pl.Expr]) -> pl.DataFrame:
-    """``subset`` with ``_rank``: 0-based within its claim and day, ordered by ``by``
-    (ascending) then STT and line number."""
-    group = [*CLAIM_KEYS, "line_date"]
+    """``subset`` with ``_rank``: 0-based within its claim and ``_group`` (a day or a
+    session), ordered by ``by`` (ascending) then STT and line number."""
+    group = [*CLAIM_KEYS, "_group"]
     keys = [k.alias(f"_by{i}") for i, k in enumerate(by)]
     return (
         subset.with_columns(keys)
@@ -129,10 +171,7 @@ def _procedure_ratios(works: pl.DataFrame, benefits: pl.DataFrame) -> pl.DataFra
     amount = times(pl.col("law_price"), pl.col("law_qty"))
     ranked = _ranked(works.with_columns(team.alias("_team")), [procedure, -amount])
     first_team = (
-        pl.col("_team")
-        .filter(pl.col("_rank") == 0)
-        .first()
-        .over(*CLAIM_KEYS, "line_date")
+        pl.col("_team").filter(pl.col("_rank") == 0).first().over(*CLAIM_KEYS, "_group")
     )
     key2 = (
         pl.when(pl.col("_rank") == 0)

@@ -26,6 +26,7 @@ from claims.pay.policy import (
     BASE_SALARY_DATE,
     CEILING_EXEMPT_LEVELS,
     K_AREA_LOW_COST,
+    OPERATION_SESSION,
     PROGRAMME_LINE,
     answer,
 )
@@ -52,6 +53,7 @@ def claim_facts(
         answer(claims, policy, CEILING_EXEMPT_LEVELS, adm, name="_exempt_levels"),
         answer(claims, policy, K_AREA_LOW_COST, adm, name="_k_area"),
         answer(claims, policy, PROGRAMME_LINE, adm, name="_programme"),
+        answer(claims, policy, OPERATION_SESSION, adm, name="_session"),
     )
     salary_day = (
         pl.when(pl.col("_salary_date") == "discharge")

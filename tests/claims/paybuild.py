@@ -92,6 +92,8 @@ class Line:
     """A line ``reject`` rule that fired on the line (its rule id), else None."""
     nguon_ctra: str | None = None
     """NGUON_CTRA of a drug line (1 BHYT, 2–4 a programme; None: not given)."""
+    kq: datetime | None = None
+    """NGAY_KQ of a service line (None: not given)."""
 
 
 def drug(
@@ -149,6 +151,7 @@ def service(
     nguonkhac: Number | None = None,
     code: str | None = None,
     claimed: Mapping[str, Any] | None = None,
+    kq: datetime | None = None,
 ) -> Line:
     """A service line (XML3, MA_DICH_VU) of group ``ma_nhom``."""
     p = D(price)
@@ -171,6 +174,7 @@ def service(
         nguonkhac=D(nguonkhac) if nguonkhac is not None else None,
         code=code,
         claimed=claimed or {},
+        kq=kq,
     )
 
 
@@ -319,6 +323,7 @@ def _line_rows(
                     "tyle_tt_dv": line.ratio_dv,
                     "goi_vtyt": line.goi_vtyt,
                     "nguoi_thuc_hien": line.performers,
+                    "ngay_kq": line.kq,
                 }
             )
         listed = line.catalog_price is not None

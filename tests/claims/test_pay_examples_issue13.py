@@ -251,3 +251,96 @@ def test_arv_drugs_the_programme_co_pays_split_as_case_c() -> None:
     assert shares(line) == amounts("1000000", "1000000", "800000", 0, 0)
     assert line["law_nguonkhac"] == D("200000")
     assert line["pay_reason"] is None
+
+
+# --- 5. surgeries and procedures rank within one session (TT 35/2016 art. 4d) ---------
+
+TEAM = "BS01;BS02"
+
+
+def _surgery(price: str, start: tuple[int, int], end: tuple[int, int] | None) -> Any:
+    """A surgery on 2024-08-02 from ``start`` to ``end`` (hour, minute); no end: no
+    NGAY_KQ."""
+    at = datetime(2024, 8, 2, *start)
+    kq = datetime(2024, 8, 2, *end) if end is not None else None
+    return service("8", 1, price, performers=TEAM, day=at, kq=kq)
+
+
+def test_separate_operations_the_same_day_are_each_paid_at_100_percent() -> None:
+    """Two surgeries by the same team, 08:00–10:00 and 14:00–15:30 the same day: two
+    sessions, each the first of its session → 100 % each."""
+    r = run(
+        claim(
+            _surgery("5000000", (8, 0), (10, 0)),
+            _surgery("3000000", (14, 0), (15, 30)),
+            **inpatient(datetime(2024, 8, 1, 8)),
+        )
+    )
+    first, second = lines(r)
+    assert (first["law_ratio_dv"], second["law_ratio_dv"]) == (100, 100)
+    # 3,000,000 × 100 % → fund 80 % = 2,400,000
+    assert shares(second) == amounts("3000000", "3000000", "2400000", "600000", 0)
+
+
+def test_overlapping_operations_are_one_session() -> None:
+    """08:00–10:00, 09:30–11:00 and 10:45–12:00 chain into one session: the dearest is
+    first (100 %), the other surgeries by the same team 50 %."""
+    r = run(
+        claim(
+            _surgery("3000000", (8, 0), (10, 0)),
+            _surgery("5000000", (9, 30), (11, 0)),
+            _surgery("2000000", (10, 45), (12, 0)),
+            **inpatient(datetime(2024, 8, 1, 8)),
+        )
+    )
+    a, b, c = lines(r)
+    assert [x["law_ratio_dv"] for x in (a, b, c)] == [50, 100, 50]
+    # a: 3,000,000 × 50 % = 1,500,000 → fund 1,200,000; c: 2,000,000 × 50 % =
+    # 1,000,000 → fund 800,000
+    assert shares(a) == amounts("1500000", "1500000", "1200000", "300000", 0)
+    assert shares(c) == amounts("1000000", "1000000", "800000", "200000", 0)
+
+
+def test_an_operation_just_after_the_previous_ends_is_a_new_session() -> None:
+    """08:00–10:00 then 10:01–11:00: not overlapping (narrowly) → 100 % each; a line
+    without NGAY_KQ spans its day and joins the session of that day."""
+    r = run(
+        claim(
+            _surgery("5000000", (8, 0), (10, 0)),
+            _surgery("3000000", (10, 1), (11, 0)),
+            **inpatient(datetime(2024, 8, 1, 8)),
+        )
+    )
+    assert [x["law_ratio_dv"] for x in lines(r)] == [100, 100]
+    r = run(
+        claim(
+            _surgery("5000000", (8, 0), (10, 0)),
+            _surgery("3000000", (14, 0), None),
+            **inpatient(datetime(2024, 8, 1, 8)),
+        )
+    )
+    assert [x["law_ratio_dv"] for x in lines(r)] == [100, 50]
+
+
+def test_the_day_reading_of_sessions_ranks_the_whole_day() -> None:
+    """With the ``operation_session`` policy answered ``day`` the two separate surgeries
+    rank together: 100 % and 50 % (same team)."""
+    from claims.pay import pay
+    from tests.claims.paybuild import build, catalogs, policy
+
+    benefits, salaries = catalogs()
+    by_day = policy().with_columns(
+        pl.when(pl.col("question") == "operation_session")
+        .then(pl.lit("day"))
+        .otherwise(pl.col("answer"))
+        .alias("answer")
+    )
+    batch, _ = build(
+        claim(
+            _surgery("5000000", (8, 0), (10, 0)),
+            _surgery("3000000", (14, 0), (15, 30)),
+            **inpatient(datetime(2024, 8, 1, 8)),
+        )
+    )
+    got = pay(batch, benefits, salaries, policy=by_day).lines.sort("line_no")
+    assert got["law_ratio_dv"].to_list() == [100, 50]
