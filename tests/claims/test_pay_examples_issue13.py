@@ -344,3 +344,46 @@ def test_the_day_reading_of_sessions_ranks_the_whole_day() -> None:
     )
     got = pay(batch, benefits, salaries, policy=by_day).lines.sort("line_no")
     assert got["law_ratio_dv"].to_list() == [100, 50]
+
+
+# --- 6. services paid at a ratio: the services catalog's tyle_tt_bh ------------------
+
+
+def test_a_service_s_catalog_ratio_reaches_the_price_row() -> None:
+    """The services catalog's ``tyle_tt_bh`` (a service covered at 50 %) is the line's
+    catalog ratio; a row without one is paid at 100 % (the default)."""
+    from tests.claims.test_price import _prices, _services, _xml2, _xml3
+
+    services = _services(
+        {
+            "ma_cskcb": "01001",
+            "ma_dich_vu": "S50",
+            "don_gia": D(1000),
+            "tyle_tt_bh": 50,
+        },
+        {"ma_cskcb": "01001", "ma_dich_vu": "S00", "don_gia": D(1000)},
+    )
+    day = datetime(2024, 8, 1, 9)
+    xml3 = _xml3(
+        {"ma_dich_vu": "S50", "ngay_yl": day, "don_gia_bh": D(1000)},
+        {"ma_dich_vu": "S00", "ngay_yl": day, "don_gia_bh": D(1000)},
+    )
+    from claims.price import price_lines
+
+    priced = price_lines(_xml2(), xml3, _prices(services=services))
+    assert priced["catalog_ratio"].to_list() == [50, 100]
+
+
+def test_a_service_covered_at_50_percent_is_paid_half() -> None:
+    """A 2,000,000 service the catalog covers at 50 %, claimed at 100 %: BH = 2,000,000
+    × 50 % = 1,000,000; fund × 80 % = 800,000, co-pay 200,000; self-pay 1,000,000."""
+    r = run(claim(service("9", 1, "2000000", catalog_ratio=50), muc=80))
+    (line,) = lines(r)
+    assert line["law_ratio_bh"] == 50
+    assert shares(line) == amounts("2000000", "1000000", "800000", "200000", "1000000")
+    # claimed 2,000,000 × 80 % = 1,600,000; accepted 800,000
+    assert decision(r)["accepted_t_bhtt"] == D("800000")
+    assert "PAYMENT_RATIO" in codes(r)
+    # a service without a catalog ratio is paid at 100 %
+    (full,) = lines(run(claim(service("9", 1, "2000000", catalog_ratio=None), muc=80)))
+    assert full["law_ratio_bh"] == 100
