@@ -1,18 +1,26 @@
-"""The supplies ceiling and the exact split of an amount over lines.
+"""The supplies ceilings and the exact split of an amount over lines.
 
-The in-scope supplies (MA_NHOM 10, 11) of one GOI_VTYT package are capped at
-``supplies_ceiling_multiple`` × base salary; the excess is spread over the package's
-lines in proportion to their amounts (cumulative rounding, so the cuts add up exactly)
-and moves to self-pay.
+Per item: a supply's THANH_TIEN_BH is at most quantity × its catalog ceiling
+(``tran_tt``, the item's "mức thanh toán tối đa"); the excess moves to self-pay
+(``ITEM_CEILING``). Per package: the in-scope supplies (MA_NHOM 10, 11) of one GOI_VTYT
+package are capped at ``supplies_ceiling_multiple`` × base salary (none for the card
+levels the ``policy`` exempts); supplies without GOI_VTYT form one package per claim
+when the ``loose_supplies_package`` policy says ``claim``. The excess is spread over the
+package's lines in proportion to their amounts (cumulative rounding, so the cuts add up
+exactly) and moves to self-pay. Per line, after the shares: a supply line's fund share
+is at most the T_TRANTT the facility declared for it (D8); the excess moves to self-pay.
 """
 
 from __future__ import annotations
 
 import polars as pl
 
+from claims.errors import ReasonCode as R
 from claims.money import MONEY
-from claims.pay.lines import EXACT, money
+from claims.pay.lines import EXACT, cut, money, times
 from claims.schema import CLAIM_KEYS, SUPPLY_GROUPS
+
+_SUPPLY = (pl.col("table") == "XML3") & pl.col("ma_nhom").is_in(SUPPLY_GROUPS)
 
 
 def allocate(
@@ -49,25 +57,53 @@ def allocate(
     )
 
 
-def supplies_ceiling(lines: pl.DataFrame, claims: pl.DataFrame) -> pl.DataFrame:
-    """Cap each GOI_VTYT package's in-scope supplies at the ceiling; spread the excess."""
-    zero = pl.lit(0).cast(MONEY)
-    package = (
-        (pl.col("table") == "XML3")
-        & pl.col("ma_nhom").is_in(SUPPLY_GROUPS)
-        & (pl.col("goi_vtyt").fill_null("").str.strip_chars() != "")
+def item_ceiling(lines: pl.DataFrame) -> pl.DataFrame:
+    """A supply's THANH_TIEN_BH at most quantity × its catalog ``tran_tt``."""
+    most = money(times(pl.col("law_qty"), pl.col("catalog_ceiling")))
+    over = _SUPPLY & pl.col("catalog_ceiling").is_not_null() & (pl.col("law_bh") > most)
+    return lines.with_columns(
+        pl.when(over)
+        .then(most)
+        .otherwise(pl.col("law_bh"))
+        .cast(MONEY)
+        .alias("law_bh"),
+        cut(R.ITEM_CEILING, over),
     )
-    group = [*CLAIM_KEYS, "goi_vtyt"]
+
+
+def trantt_cap(lines: pl.DataFrame) -> pl.DataFrame:
+    """A supply line's fund share at most its declared T_TRANTT; the rest is self-pay."""
+    excess = pl.col("law_bhtt") - pl.col("t_trantt")
+    over = (_SUPPLY & pl.col("t_trantt").is_not_null() & (excess > 0)).fill_null(False)
+    return lines.with_columns(
+        pl.when(over).then(pl.col("t_trantt")).otherwise(pl.col("law_bhtt"))
+        .cast(MONEY).alias("law_bhtt"),
+        pl.when(over).then(pl.col("law_bntt") + excess).otherwise(pl.col("law_bntt"))
+        .cast(MONEY).alias("law_bntt"),
+        cut(R.ITEM_CEILING, over),
+    )  # fmt: skip
+
+
+def supplies_ceiling(lines: pl.DataFrame, claims: pl.DataFrame) -> pl.DataFrame:
+    """Cap each package's in-scope supplies at the ceiling; spread the excess. A package
+    is a GOI_VTYT of the claim, or (``loose_supplies_package`` = ``claim``) the claim's
+    supplies without one (``_pkg`` empty)."""
+    zero = pl.lit(0).cast(MONEY)
+    named = pl.col("goi_vtyt").fill_null("").str.strip_chars()
+    loose = (pl.col("_loose") == "claim").fill_null(False)
+    package = _SUPPLY & (pl.col("pham_vi").fill_null("1") == "1")
+    group = [*CLAIM_KEYS, "_pkg"]
     packaged = (
-        lines.select(*CLAIM_KEYS, "goi_vtyt", "law_bh", package.alias("_in"))
+        lines.select(*CLAIM_KEYS, "goi_vtyt", "pham_vi", "table", "ma_nhom", "law_bh")
         .with_row_index("_i")
-        .filter(pl.col("_in"))
         .join(
-            claims.select(*CLAIM_KEYS, "supplies_ceiling"),
+            claims.select(*CLAIM_KEYS, "supplies_ceiling", "_loose"),
             on=CLAIM_KEYS,
             how="left",
             maintain_order="left",
         )
+        .filter(package & ((named != "") | loose))
+        .with_columns(named.alias("_pkg"))
         .with_columns(
             pl.max_horizontal(
                 pl.col("law_bh").sum().over(group) - pl.col("supplies_ceiling"), zero

@@ -99,6 +99,7 @@ def _priced(batch: Batch) -> pl.DataFrame:
         pl.col("nguon_ctra").cast(pl.String),
         pl.lit(None, pl.Datetime("us")).alias("_start"),
         pl.lit(None, pl.Datetime("us")).alias("_end"),
+        pl.lit(None, MONEY).alias("t_trantt"),
     )
     xml3 = batch.xml3.select(
         *_COMMON,
@@ -113,6 +114,7 @@ def _priced(batch: Batch) -> pl.DataFrame:
         pl.lit(None, pl.String).alias("nguon_ctra"),
         pl.coalesce("ngay_th_yl", "ngay_yl").cast(pl.Datetime("us")).alias("_start"),
         pl.col("ngay_kq").cast(pl.Datetime("us")).alias("_end"),
+        pl.col("t_trantt").cast(MONEY),
     )
     lines = pl.concat([xml2, xml3], how="vertical_relaxed")
     prices = batch.prices.select(
@@ -121,6 +123,7 @@ def _priced(batch: Batch) -> pl.DataFrame:
         "line_no",
         "payable_price",
         "catalog_ratio",
+        "catalog_ceiling",
         pl.col("reason_code").alias("price_reason"),
     )
     return lines.join(prices, on=list(LINE_KEYS), how="left", maintain_order="left")

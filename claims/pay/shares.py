@@ -26,6 +26,7 @@ from claims.pay.policy import (
     BASE_SALARY_DATE,
     CEILING_EXEMPT_LEVELS,
     K_AREA_LOW_COST,
+    LOOSE_SUPPLIES,
     OPERATION_SESSION,
     PROGRAMME_LINE,
     answer,
@@ -54,6 +55,7 @@ def claim_facts(
         answer(claims, policy, K_AREA_LOW_COST, adm, name="_k_area"),
         answer(claims, policy, PROGRAMME_LINE, adm, name="_programme"),
         answer(claims, policy, OPERATION_SESSION, adm, name="_session"),
+        answer(claims, policy, LOOSE_SUPPLIES, adm, name="_loose"),
     )
     salary_day = (
         pl.when(pl.col("_salary_date") == "discharge")

@@ -2,8 +2,9 @@
 
 Steps, in order: the claim's facts (:mod:`claims.pay.shares`), the lines with their
 accepted quantity and payable price (:mod:`claims.pay.lines`), the service and payment
-ratios (:mod:`claims.pay.ratios`), the line amounts, the supplies ceiling
-(:mod:`claims.pay.ceiling`), MUC_HUONG on the law's T_TONGCHI_BH and the shares.
+ratios (:mod:`claims.pay.ratios`), the line amounts, the item and package supplies
+ceilings (:mod:`claims.pay.ceiling`), MUC_HUONG on the law's T_TONGCHI_BH, the shares
+and the T_TRANTT cap of supply lines.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import NamedTuple
 import polars as pl
 
 from claims.money import MONEY
-from claims.pay.ceiling import supplies_ceiling
+from claims.pay.ceiling import item_ceiling, supplies_ceiling, trantt_cap
 from claims.pay.lines import AMOUNTS, PERCENT, amounts, lines_of
 from claims.pay.ratios import payment_ratios, service_ratios
 from claims.pay.shares import claim_facts, muc_huong, shares
@@ -108,7 +109,7 @@ def pay(
     lines = lines_of(batch, hits)
     lines = service_ratios(lines, benefits, claims)
     lines = payment_ratios(lines, claims)
-    lines = amounts(lines)
+    lines = item_ceiling(amounts(lines))
     lines = supplies_ceiling(lines, claims)
     # the low-cost threshold is tested on what is assessed: refused lines do not count
     # (out-of-catalog lines and lines outside the card's window have law_bh 0)
@@ -116,7 +117,7 @@ def pay(
         pl.col("law_bh").filter(~pl.col("_refused")).sum().alias("law_t_tongchi_bh")
     )
     claims = muc_huong(claims, totals)
-    lines = shares(lines, claims)
+    lines = trantt_cap(shares(lines, claims))
     return Payment(
         lines.select(list(PAY_LINE_SCHEMA)).cast(pl.Schema(PAY_LINE_SCHEMA)),
         claims.select(list(PAY_CLAIM_SCHEMA)).cast(pl.Schema(PAY_CLAIM_SCHEMA)),

@@ -94,6 +94,10 @@ class Line:
     """NGUON_CTRA of a drug line (1 BHYT, 2–4 a programme; None: not given)."""
     kq: datetime | None = None
     """NGAY_KQ of a service line (None: not given)."""
+    ceiling: Decimal | None = None
+    """The catalog's per-item ceiling ``tran_tt`` of a supply (None: none)."""
+    trantt: Decimal | None = None
+    """T_TRANTT the facility declared on a supply line (None: not given)."""
 
 
 def drug(
@@ -188,6 +192,8 @@ def supply(
     day: datetime | None = None,
     code: str | None = None,
     claimed: Mapping[str, Any] | None = None,
+    ceiling: Number | None = None,
+    trantt: Number | None = None,
 ) -> Line:
     """A supply line (XML3, MA_VAT_TU, MA_NHOM 10 by default) of package ``goi_vtyt``."""
     line = service(
@@ -200,7 +206,12 @@ def supply(
         code=code,
         claimed=claimed,
     )
-    return replace(line, supply=True)
+    return replace(
+        line,
+        supply=True,
+        ceiling=D(ceiling) if ceiling is not None else None,
+        trantt=D(trantt) if trantt is not None else None,
+    )
 
 
 @dataclass(frozen=True)
@@ -324,6 +335,7 @@ def _line_rows(
                     "goi_vtyt": line.goi_vtyt,
                     "nguoi_thuc_hien": line.performers,
                     "ngay_kq": line.kq,
+                    "t_trantt": line.trantt,
                 }
             )
         listed = line.catalog_price is not None
@@ -339,6 +351,7 @@ def _line_rows(
                 "claimed_ratio": line.ratio_bh,
                 "catalog_price": line.catalog_price,
                 "catalog_ratio": line.catalog_ratio if listed else None,
+                "catalog_ceiling": line.ceiling if listed else None,
                 "payable_price": min(line.price, line.catalog_price)
                 if line.catalog_price is not None
                 else Decimal(0),

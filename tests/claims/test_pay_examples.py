@@ -477,9 +477,12 @@ def test_supplies_ceiling_cuts_a_package_in_proportion() -> None:
     assert "SUPPLIES_CEILING" in codes(r)
 
 
-def test_supplies_below_the_ceiling_or_without_package_are_untouched() -> None:
-    """A package one cent under the ceiling, and supplies outside any package, keep their
-    BH; a second package over it on the same claim is cut alone."""
+def test_supplies_below_the_ceiling_are_untouched_and_loose_ones_are_a_package() -> (
+    None
+):
+    """A package one cent under the ceiling keeps its BH; a second package over it on
+    the same claim is cut alone; supplies without GOI_VTYT are the claim's own package
+    (issue 13: they no longer escape the ceiling)."""
     r = run(
         claim(
             supply(1, "55000000", goi_vtyt="G1"),
@@ -501,9 +504,12 @@ def test_supplies_below_the_ceiling_or_without_package_are_untouched() -> None:
     assert shares(g2) == amounts(
         "120000000", "105300000", "84240000", "21060000", "14700000"
     )
-    # no GOI_VTYT: no package, no ceiling; fund 110,000,000 × 80 % = 88,000,000
-    assert loose["package_cut"] == 0
-    assert shares(loose) == amounts("110000000", "110000000", "88000000", "22000000", 0)
+    # no GOI_VTYT: the claim's loose package, 110,000,000 − 105,300,000 = 4,700,000 cut;
+    # fund 105,300,000 × 80 % = 84,240,000; co-pay 21,060,000; self-pay 4,700,000
+    assert loose["package_cut"] == D("4700000")
+    assert shares(loose) == amounts(
+        "110000000", "105300000", "84240000", "21060000", "4700000"
+    )
 
 
 # --- exam-fee sequence (§2.6, TT 35/2016 art. 4b) -------------------------------------

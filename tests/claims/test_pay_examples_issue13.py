@@ -15,7 +15,7 @@ from typing import Any
 
 import polars as pl
 
-from tests.claims.paybuild import D, Run, claim, drug, one, rows, run, service
+from tests.claims.paybuild import D, Run, claim, drug, one, rows, run, service, supply
 
 SHARES = ("law_bv", "law_bh", "law_bhtt", "law_bncct", "law_bntt")
 
@@ -387,3 +387,83 @@ def test_a_service_covered_at_50_percent_is_paid_half() -> None:
     # a service without a catalog ratio is paid at 100 %
     (full,) = lines(run(claim(service("9", 1, "2000000", catalog_ratio=None), muc=80)))
     assert full["law_ratio_bh"] == 100
+
+
+# --- 7. supplies: loose package, per-item ceiling tran_tt, T_TRANTT (§2.6, D8) --------
+
+MARCH_2025 = {
+    "vao": datetime(2025, 3, 10, 8),
+    "ra": datetime(2025, 3, 15, 10),
+    "loai": "03",
+}
+
+
+def test_loose_supplies_are_one_package_per_claim() -> None:
+    """Two supplies without GOI_VTYT, 60,000,000 and 50,000,000: one package of
+    110,000,000 over 105,300,000; the 4,700,000 excess is spread 60:50."""
+    r = run(claim(supply(1, "60000000"), supply(1, "50000000"), muc=80, **MARCH_2025))
+    a, b = lines(r)
+    # A = round(4,700,000 × 60/110) = 2,563,636.36; B = 4,700,000 − A = 2,136,363.64
+    assert (a["package_cut"], b["package_cut"]) == (D("2563636.36"), D("2136363.64"))
+    # the fund pays 80 % of the capped 105,300,000 = 84,240,000
+    assert a["law_bhtt"] + b["law_bhtt"] == D("84240000")
+    assert "SUPPLIES_CEILING" in codes(r)
+
+
+def test_level_1_and_5_cards_escape_the_supplies_ceiling() -> None:
+    """The ``supplies_ceiling_exempt_levels`` policy (1;5): a TE1 package of
+    110,000,000 is not cut; the fund pays all of it (level 1, 100 %)."""
+    r = run(
+        claim(
+            supply(1, "60000000", goi_vtyt="G1"),
+            supply(1, "50000000", goi_vtyt="G1"),
+            card="TE1010123456789",
+            **MARCH_2025,
+        )
+    )
+    assert facts(r)["supplies_ceiling"] is None
+    a, b = lines(r)
+    assert (a["package_cut"], b["package_cut"]) == (0, 0)
+    assert a["law_bhtt"] + b["law_bhtt"] == D("110000000")
+
+
+def test_a_supply_above_its_catalog_ceiling_is_paid_up_to_it() -> None:
+    """A stent claimed 2 × 40,000,000 with a catalog ceiling tran_tt 36,000,000 a unit:
+    BH = 2 × 36,000,000 = 72,000,000; fund 80 % = 57,600,000, co-pay 14,400,000;
+    self-pay 80,000,000 − 72,000,000 = 8,000,000. A second one under its ceiling is
+    untouched."""
+    r = run(
+        claim(
+            supply(2, "40000000", ma_nhom="11", ceiling="36000000"),
+            supply(1, "1000000", ceiling="1000000"),
+            muc=80,
+            **MARCH_2025,
+        )
+    )
+    stent, other = lines(r)
+    assert shares(stent) == amounts(
+        "80000000", "72000000", "57600000", "14400000", "8000000"
+    )
+    assert stent["pay_reason"] == "ITEM_CEILING"
+    # exactly at its ceiling: 1,000,000 → fund 800,000
+    assert shares(other) == amounts("1000000", "1000000", "800000", "200000", 0)
+    assert other["pay_reason"] is None
+    assert "ITEM_CEILING" in codes(r)
+
+
+def test_a_supply_line_s_fund_share_is_at_most_its_t_trantt() -> None:
+    """T_TRANTT 700,000 declared on a 1,000,000 supply at 80 %: the fund's 800,000 is
+    cut to 700,000, the 100,000 excess is self-pay; T_TRANTT 800,000 cuts nothing."""
+    r = run(
+        claim(
+            supply(1, "1000000", trantt="700000"),
+            supply(1, "1000000", trantt="800000"),
+            muc=80,
+            **MARCH_2025,
+        )
+    )
+    cut, exact = lines(r)
+    assert shares(cut) == amounts("1000000", "1000000", "700000", "200000", "100000")
+    assert cut["pay_reason"] == "ITEM_CEILING"
+    assert shares(exact) == amounts("1000000", "1000000", "800000", "200000", 0)
+    assert exact["pay_reason"] is None
