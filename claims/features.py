@@ -22,6 +22,7 @@ import numpy as np
 import polars as pl
 
 from claims.dates import admission_date, line_date
+from claims.features_episode import episode_claims, episode_lines
 from claims.schema import (
     BED_GROUPS,
     CLAIM_CONTEXT,
@@ -332,7 +333,11 @@ class Features(NamedTuple):
 
 def features(batch: Batch, history: pl.DataFrame | None = None) -> Features:
     """The features stage: the claim frame, then each line frame against it."""
-    claims = claim_features(batch, history)
+    claims = episode_claims(batch, claim_features(batch, history), history)
     return Features(
-        claims, {t: line_features(t, batch, claims) for t in ("XML2", "XML3")}
+        claims,
+        {
+            t: episode_lines(t, batch, line_features(t, batch, claims), claims)
+            for t in ("XML2", "XML3")
+        },
     )

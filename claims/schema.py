@@ -227,6 +227,30 @@ LINE_FEATURES: dict[str, pl.DataType] = {
 }
 """The columns the features stage adds to an XML2/XML3 line after its claim context."""
 
+# --- episode checks (helper "coverage", issue 13; claims/features_episode.py) ----------
+EPISODE_CLAIM_FEATURES: dict[str, pl.DataType] = {
+    "dkbd_known": pl.Boolean(),
+    "dkbd_is_facility": pl.Boolean(),
+    "withdrawal_of_stored": pl.Boolean(),
+}
+"""B4/B5: MA_DKBD a known facility, MA_DKBD the treating one; J9: a withdrawal's claim
+is stored (null for other claims, and without a history)."""
+EPISODE_LINE_FEATURES: dict[str, pl.DataType] = {
+    "nguonkhac_gap": MONEY,
+    "dosage_parsed": pl.Boolean(),
+    "dosage_days": pl.Int64(),
+    "dosage_quantity": QUANTITY,
+    "days_on_hand": pl.Int64(),
+    "xml4_kq_matches": pl.Boolean(),
+    "bed_units_day": QUANTITY,
+    "bed_depts_day": pl.Int64(),
+}
+"""D2 T_NGUONKHAC − its parts; E10 LIEU_DUNG parsed (XML2); J6 days of the drug on hand
+(XML2); C10 XML4's result date matches (XML3); H5 bed-days and departments of the day
+(XML3). Null where the table has no such input."""
+CLAIM_FEATURES |= EPISODE_CLAIM_FEATURES
+LINE_FEATURES |= EPISODE_LINE_FEATURES
+
 
 def rule_frame_schemas() -> dict[str, dict[str, pl.DataType]]:
     """The frames rules read, by table: XML1 with :data:`CLAIM_FEATURES`, XML2/XML3

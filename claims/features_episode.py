@@ -1,0 +1,220 @@
+"""Features of the episode checks (issue 13): inputs every claim already carries.
+
+Per claim: whether MA_DKBD is a known facility (or a temporary card's province + ``000``)
+and whether it is the treating facility (B4, B5); for a withdrawal (MA_DOITUONG_KCB 8),
+whether the history holds the claim it withdraws (J9). Per drug or service line: the
+other sources' four parts against T_NGUONKHAC (D2); the dosage string LIEU_DUNG parsed
+as "dose × times a day × days" (E10) and the days of the same drug the patient still has
+from earlier outpatient visits of the batch (J6); XML4's result date for the line's
+service (C10); the bed-days billed by the claim on the line's day across bed codes and
+departments (H5). All vectorized: string and regex expressions, joins and windows.
+
+The columns are declared in ``claims.schema`` (``EPISODE_CLAIM_FEATURES``,
+``EPISODE_LINE_FEATURES``); ``claims.features`` calls :func:`episode_claims` and
+:func:`episode_lines`.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from claims.dates import admission_date
+from claims.money import MONEY, QUANTITY
+from claims.schema import BED_GROUPS, CLAIM_KEYS, INPATIENT, Batch, patient_id
+
+WITHDRAWAL = "8"
+"""MA_DOITUONG_KCB of a withdrawal of an earlier payment request (§1.12)."""
+TEMPORARY_DKBD = r"^[0-9]{2}000$"
+"""MA_DKBD of a temporary card: the province and ``000`` (§2.1)."""
+_NUMBER = r"([0-9]+(?:[.,][0-9]+)?)"
+DOSAGE = (
+    rf"^[^0-9*]*{_NUMBER}[^*]*\*[^0-9*]*{_NUMBER}[^*]*(?:\*[^0-9*]*([0-9]+)[^*]*)?$"
+)
+"""LIEU_DUNG "dose [unit]/lần * times lần/ngày [* days ngày]" (QĐ 130; TR parses a*b*c):
+the dose, the times a day and, optional, the days."""
+_OTHER_PARTS = (
+    "t_nguonkhac_nsnn",
+    "t_nguonkhac_vtnn",
+    "t_nguonkhac_vttn",
+    "t_nguonkhac_cl",
+)
+
+
+def episode_claims(
+    batch: Batch, claims: pl.DataFrame, history: pl.DataFrame | None
+) -> pl.DataFrame:
+    """``claims`` with ``dkbd_known``, ``dkbd_is_facility``, ``withdrawal_of_stored``."""
+    first = pl.col("ma_dkbd").str.split(";").list.first()
+    known = (
+        batch.facilities.select(
+            pl.col("ma_cskcb").alias("_dkbd"), "valid_from", "valid_to"
+        )
+        .join(
+            claims.select(
+                *CLAIM_KEYS, first.alias("_dkbd"), admission_date().alias("_adm")
+            ),
+            on="_dkbd",
+            how="inner",
+        )
+        .filter(
+            (pl.col("valid_from").is_null() | (pl.col("valid_from") <= pl.col("_adm")))
+            & (pl.col("valid_to").is_null() | (pl.col("valid_to") >= pl.col("_adm")))
+        )
+        .select(*CLAIM_KEYS, pl.lit(True).alias("_known"))
+        .unique(CLAIM_KEYS)
+    )
+    stored = _stored_keys(history)
+    out = claims.join(known, on=CLAIM_KEYS, how="left", maintain_order="left").join(
+        stored, on=["ma_cskcb", "ma_lk"], how="left", maintain_order="left"
+    )
+    dkbd = pl.col("ma_dkbd")
+    return out.with_columns(
+        pl.when(dkbd.is_not_null())
+        .then(pl.col("_known").fill_null(False) | first.str.contains(TEMPORARY_DKBD))
+        .alias("dkbd_known"),
+        pl.concat_str(pl.lit(";"), dkbd, pl.lit(";"))
+        .str.contains(
+            pl.concat_str(pl.lit(";"), pl.col("ma_cskcb"), pl.lit(";")), literal=True
+        )
+        .alias("dkbd_is_facility"),
+        # without a history (a store-less check) a withdrawal cannot be matched: null
+        pl.when(pl.col("ma_doituong_kcb") == WITHDRAWAL)
+        .then(pl.col("_stored").fill_null(False) if history is not None else None)
+        .cast(pl.Boolean)
+        .alias("withdrawal_of_stored"),
+    ).drop("_known", "_stored")
+
+
+def _stored_keys(history: pl.DataFrame | None) -> pl.DataFrame:
+    schema = {"ma_cskcb": pl.String, "ma_lk": pl.String, "_stored": pl.Boolean}
+    if history is None or history.height == 0:
+        return pl.DataFrame(schema=schema)
+    return history.select("ma_cskcb", "ma_lk", pl.lit(True).alias("_stored")).unique(
+        ["ma_cskcb", "ma_lk"]
+    )
+
+
+def _parts_gap() -> pl.Expr:
+    """T_NGUONKHAC minus the sum of its four parts (an empty element counts 0)."""
+    parts = pl.sum_horizontal(pl.col(c).fill_null(0) for c in _OTHER_PARTS)
+    return (pl.col("t_nguonkhac").fill_null(0) - parts).cast(MONEY)
+
+
+def _dosage(lines: pl.DataFrame) -> pl.DataFrame:
+    """LIEU_DUNG parsed: ``dosage_parsed``, ``dosage_days``, ``dosage_quantity``."""
+    parts = pl.col("lieu_dung").str.extract_groups(DOSAGE)
+
+    def number(i: int) -> pl.Expr:
+        text = parts.struct.field(str(i)).str.replace(",", ".", literal=True)
+        return text.str.to_decimal(scale=3).cast(QUANTITY)
+
+    days = parts.struct.field("3").cast(pl.Int64, strict=False)
+    return lines.with_columns(
+        pl.when(pl.col("lieu_dung").is_not_null())
+        .then(number(1).is_not_null() & number(2).is_not_null())
+        .alias("dosage_parsed"),
+        days.alias("dosage_days"),
+        (number(1) * number(2) * days.cast(QUANTITY))
+        .cast(QUANTITY)
+        .alias("dosage_quantity"),
+    )
+
+
+def _on_hand(lines: pl.DataFrame, claims: pl.DataFrame) -> pl.DataFrame:
+    """Days of the same drug (MA_THUOC: the active ingredient's code) the patient still
+    has on each outpatient line's date from earlier outpatient claims of the batch."""
+    context = claims.select(
+        *CLAIM_KEYS,
+        patient_id().alias("_patient"),
+        pl.col("ma_loai_kcb").is_in(INPATIENT).alias("_stay"),
+    )
+    supplied = (
+        lines.join(context, on=CLAIM_KEYS, how="left")
+        .filter(~pl.col("_stay") & pl.col("dosage_days").is_not_null())
+        .group_by("_patient", "ma_thuoc", *CLAIM_KEYS)
+        .agg(
+            pl.col("line_date").min().alias("_from"),
+            (pl.col("line_date") + pl.duration(days=pl.col("dosage_days")))
+            .max()
+            .alias("_to"),
+        )
+        .sort("_patient", "ma_thuoc", "_from", *CLAIM_KEYS)
+        .with_columns(
+            pl.col("_to")
+            .cum_max()
+            .shift(1)
+            .over("_patient", "ma_thuoc")
+            .alias("_before")
+        )
+        .select(
+            *CLAIM_KEYS,
+            "ma_thuoc",
+            pl.max_horizontal(
+                (pl.col("_before") - pl.col("_from")).dt.total_days(), pl.lit(0)
+            )
+            .cast(pl.Int64)
+            .alias("days_on_hand"),
+        )
+    )
+    return lines.join(
+        supplied, on=[*CLAIM_KEYS, "ma_thuoc"], how="left", maintain_order="left"
+    )
+
+
+def _result_dates(lines: pl.DataFrame, xml4: pl.DataFrame) -> pl.DataFrame:
+    """``xml4_kq_matches``: whether an XML4 row of the line's service has its NGAY_KQ
+    (null when XML4 has no row of the service, or the line has no result date)."""
+    results = xml4.filter(pl.col("ma_dich_vu").is_not_null()).select(
+        *CLAIM_KEYS, "ma_dich_vu", pl.col("ngay_kq").alias("_kq4")
+    )
+    probe = lines.filter(pl.col("ngay_kq").is_not_null()).select(
+        *CLAIM_KEYS, "line_no", "ma_dich_vu", "ngay_kq"
+    )
+    matched = (
+        probe.join(results, on=[*CLAIM_KEYS, "ma_dich_vu"], how="inner")
+        .group_by(*CLAIM_KEYS, "line_no")
+        .agg((pl.col("_kq4") == pl.col("ngay_kq")).any().alias("xml4_kq_matches"))
+    )
+    return lines.join(
+        matched, on=[*CLAIM_KEYS, "line_no"], how="left", maintain_order="left"
+    )
+
+
+def _beds(lines: pl.DataFrame) -> pl.DataFrame:
+    """Bed-days of the claim on the line's day, all bed codes, and their departments."""
+    bed = (
+        pl.col("ma_nhom").cast(pl.Int64, strict=False).cast(pl.String).is_in(BED_GROUPS)
+    )
+    day = [*CLAIM_KEYS, "line_date"]
+    return lines.with_columns(
+        pl.when(bed)
+        .then(pl.col("so_luong").filter(bed).sum().over(day))
+        .cast(QUANTITY)
+        .alias("bed_units_day"),
+        pl.when(bed)
+        .then(pl.col("ma_khoa").filter(bed).n_unique().over(day))
+        .cast(pl.Int64)
+        .alias("bed_depts_day"),
+    )
+
+
+def episode_lines(
+    table: str, batch: Batch, lines: pl.DataFrame, claims: pl.DataFrame
+) -> pl.DataFrame:
+    """The line frame of ``table`` (XML2 or XML3) with the episode features (columns a
+    table has no input for are null)."""
+    out = lines.with_columns(_parts_gap().alias("nguonkhac_gap"))
+    if table == "XML2":
+        out = _on_hand(_dosage(out), claims)
+        return out.with_columns(
+            pl.lit(None, pl.Boolean).alias("xml4_kq_matches"),
+            pl.lit(None, QUANTITY).alias("bed_units_day"),
+            pl.lit(None, pl.Int64).alias("bed_depts_day"),
+        )
+    out = _beds(_result_dates(out, batch.xml4))
+    return out.with_columns(
+        pl.lit(None, pl.Boolean).alias("dosage_parsed"),
+        pl.lit(None, pl.Int64).alias("dosage_days"),
+        pl.lit(None, QUANTITY).alias("dosage_quantity"),
+        pl.lit(None, pl.Int64).alias("days_on_hand"),
+    )

@@ -1,0 +1,166 @@
+"""The episode features (claims/features_episode.py) on literal frames, each value worked
+by hand; the rules reading them have their cases in rules/packs/vn-bhyt/checks/episode.yaml."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import polars as pl
+
+from claims.features_episode import episode_claims, episode_lines
+from claims.money import MONEY, QUANTITY
+from claims.schema import EPISODE_CLAIM_FEATURES, EPISODE_LINE_FEATURES, Batch
+
+D = Decimal
+ADM = dt.datetime(2026, 8, 3, 8, 0)
+EMPTY = pl.DataFrame()
+
+
+def _batch(xml4: pl.DataFrame = EMPTY) -> Batch:
+    facilities = pl.DataFrame(
+        {
+            "ma_cskcb": ["79001", "79002", "79003"],
+            "valid_from": [
+                dt.date(2019, 1, 1),
+                dt.date(2019, 1, 1),
+                dt.date(2026, 9, 1),
+            ],
+            "valid_to": [None, dt.date(2026, 8, 1), None],
+        }
+    )
+    return Batch(EMPTY, EMPTY, EMPTY, xml4, EMPTY, EMPTY, facilities)
+
+
+def _claims(**columns: list[object]) -> pl.DataFrame:
+    n = len(next(iter(columns.values())))
+    base: dict[str, object] = {
+        "file_id": ["f"] * n,
+        "hoso_idx": pl.Series(range(n), dtype=pl.UInt32),
+        "ma_lk": [f"LK{i}" for i in range(n)],
+        "ma_cskcb": ["79001"] * n,
+        "ngay_vao": [ADM] * n,
+        "ma_doituong_kcb": ["1.2"] * n,
+        "ma_dkbd": ["79001"] * n,
+        "ma_loai_kcb": ["01"] * n,
+        "ma_the_bhyt": ["DN4790000000001"] * n,
+    }
+    return pl.DataFrame(base | columns)
+
+
+def test_dkbd_known_and_registered_here() -> None:
+    claims = _claims(
+        ma_dkbd=["79001", "79002", "79003", "79000", "79009;79001", None],
+    )
+    out = episode_claims(_batch(), claims, None)
+    # 79002 ended before admission, 79003 starts after it, 79000 is a temporary card's
+    assert out["dkbd_known"].to_list() == [True, False, False, True, False, None]
+    assert out["dkbd_is_facility"].to_list() == [True, False, False, False, True, None]
+    assert out["withdrawal_of_stored"].to_list() == [None] * 6
+    assert out.columns[-3:] == list(EPISODE_CLAIM_FEATURES)
+
+
+def test_a_withdrawal_is_matched_against_the_history_only() -> None:
+    claims = _claims(ma_doituong_kcb=["8", "8", "1.1"], ma_lk=["A", "B", "A"])
+    history = pl.DataFrame({"ma_cskcb": ["79001"], "ma_lk": ["A"]})
+    out = episode_claims(_batch(), claims, history)
+    assert out["withdrawal_of_stored"].to_list() == [True, False, None]
+    # without a history (a store-less check) nothing is concluded
+    alone = episode_claims(_batch(), claims, None)
+    assert alone["withdrawal_of_stored"].to_list() == [None, None, None]
+
+
+def _drugs() -> pl.DataFrame:
+    parts = {
+        "t_nguonkhac_nsnn": [D("100.00"), None, None, None],
+        "t_nguonkhac_vtnn": [D("50.00"), None, None, None],
+        "t_nguonkhac_vttn": [None, None, None, None],
+        "t_nguonkhac_cl": [D("0.50"), None, None, None],
+        "t_nguonkhac": [D("152.00"), None, D("3.00"), D("0.00")],
+    }
+    return pl.DataFrame(
+        {
+            "file_id": ["f"] * 4,
+            "hoso_idx": pl.Series([0, 0, 1, 2], dtype=pl.UInt32),
+            "line_no": pl.Series([1, 2, 1, 1], dtype=pl.UInt32),
+            "ma_thuoc": ["40.1", "40.2", "40.1", "40.1"],
+            "lieu_dung": [
+                "0,5 viên/lần * 2 lần/ngày * 30 ngày",
+                "2 ống/lần * 1 lần/ngày",
+                "1 viên/lần * 1 lần/ngày * 10 ngày",
+                "uống khi đau",
+            ],
+            "so_luong": [D("30"), D("2"), D("10"), D("1")],
+            "line_date": [
+                dt.date(2026, 8, 3),
+                dt.date(2026, 8, 3),
+                dt.date(2026, 8, 20),
+                dt.date(2026, 9, 10),
+            ],
+            **{k: pl.Series(v, dtype=MONEY) for k, v in parts.items()},
+        },
+        schema_overrides={"so_luong": QUANTITY},
+    )
+
+
+def test_drug_lines_other_sources_dosage_and_days_on_hand() -> None:
+    claims = _claims(ma_loai_kcb=["01", "01", "01"])
+    out = episode_lines("XML2", _batch(), _drugs(), claims)
+    # 152.00 − (100 + 50 + 0.50) = 1.50; no parts: T_NGUONKHAC itself
+    assert out["nguonkhac_gap"].to_list() == [
+        D("1.50"),
+        D("0.00"),
+        D("3.00"),
+        D("0.00"),
+    ]
+    assert out["dosage_parsed"].to_list() == [True, True, True, False]
+    assert out["dosage_days"].to_list() == [30, None, 10, None]
+    # 0.5 × 2 × 30 = 30; no days: no quantity
+    assert out["dosage_quantity"].to_list() == [D("30.000"), None, D("10.000"), None]
+    # 40.1 supplied 3 Aug for 30 days (to 2 Sep): on 20 Aug 13 days are left; the
+    # line of 10 Sep has no days (not parsed) so it supplies nothing and gets nothing
+    assert out["days_on_hand"].to_list() == [0, None, 13, None]
+    assert set(EPISODE_LINE_FEATURES) <= set(out.columns)
+
+
+def test_service_lines_result_dates_and_bed_days() -> None:
+    kq = dt.datetime(2026, 8, 3, 10, 0)
+    xml3 = pl.DataFrame(
+        {
+            "file_id": ["f"] * 5,
+            "hoso_idx": pl.Series([0] * 5, dtype=pl.UInt32),
+            "line_no": pl.Series([1, 2, 3, 4, 5], dtype=pl.UInt32),
+            "ma_dich_vu": ["22.1", "22.2", "22.3", "K15.1", "K16.1"],
+            "ngay_kq": [kq, kq, kq, None, None],
+            "ma_nhom": ["1", "1", "1", "15", "16"],
+            "ma_khoa": ["K47", "K47", "K47", "K03", "K03"],
+            "so_luong": [D("1"), D("1"), D("1"), D("1"), D("0.5")],
+            "line_date": [dt.date(2026, 8, 3)] * 5,
+            **{
+                c: pl.Series([None] * 5, dtype=MONEY)
+                for c in (
+                    "t_nguonkhac_nsnn",
+                    "t_nguonkhac_vtnn",
+                    "t_nguonkhac_vttn",
+                    "t_nguonkhac_cl",
+                    "t_nguonkhac",
+                )
+            },
+        },
+        schema_overrides={"so_luong": QUANTITY},
+    )
+    xml4 = pl.DataFrame(
+        {
+            "file_id": ["f"] * 3,
+            "hoso_idx": pl.Series([0] * 3, dtype=pl.UInt32),
+            "ma_dich_vu": ["22.1", "22.2", "22.2"],
+            "ngay_kq": [kq, kq + dt.timedelta(minutes=1), kq + dt.timedelta(hours=1)],
+        }
+    )
+    out = episode_lines("XML3", _batch(xml4), xml3, _claims(ma_loai_kcb=["03"]))
+    # 22.1 matches; 22.2's two XML4 rows both differ; 22.3 has no XML4 row
+    assert out["xml4_kq_matches"].to_list() == [True, False, None, None, None]
+    # beds of the day: 1 + 0.5 over two codes, one department
+    assert out["bed_units_day"].to_list() == [None, None, None, D("1.5"), D("1.5")]
+    assert out["bed_depts_day"].to_list() == [None, None, None, 1, 1]
+    assert out["dosage_days"].null_count() == 5
