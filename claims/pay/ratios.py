@@ -19,7 +19,9 @@ from __future__ import annotations
 import polars as pl
 
 from claims.benefits import lookup
-from claims.pay.lines import times
+from claims.errors import ReasonCode as R
+from claims.money import QUANTITY
+from claims.pay.lines import cut, times
 from claims.schema import (
     BED_GROUPS,
     CLAIM_KEYS,
@@ -62,11 +64,54 @@ def service_ratios(
         .then(_bed_ratio(claimed, benefits))
         .otherwise(pl.min_horizontal(claimed, pl.lit(100)))
     )
+    low = claims.select(*CLAIM_KEYS, "_bed_low")
     return (
         lines.with_row_index("_i")
         .join(special, on="_i", how="left", maintain_order="left")
+        .join(low, on=CLAIM_KEYS, how="left", maintain_order="left")
         .with_columns(law.fill_null(claimed).cast(pl.Int64).alias("law_ratio_dv"))
-        .drop("_i", "_law")
+        .drop("_i", "_law", "_bed_low")
+    )
+
+
+def transfer_days(lines: pl.DataFrame) -> pl.DataFrame:
+    """The half bed-days of a department transfer (quantity 0.5, §2.6, H5): of a claim's
+    half bed-days on one day the highest- and the lowest-priced department each bill
+    half a bed-day; any other department that day bills 0 (``BED_TRANSFER_DAY``)."""
+    half = (
+        (pl.col("table") == "XML3")
+        & pl.col("ma_nhom").is_in(BED_GROUPS)
+        & (pl.col("law_qty") == pl.lit("0.5").cast(QUANTITY))
+    )
+    group = [*CLAIM_KEYS, "line_date"]
+    halves = (
+        lines.with_row_index("_i")
+        .filter(half)
+        .sort(
+            [*group, "law_price", "stt", "line_no"],
+            descending=[False] * 3 + [True, False, False],
+        )
+        .with_columns(
+            pl.int_range(pl.len()).over(group).alias("_rank"),
+            pl.len().over(group).alias("_n"),
+        )
+        .filter((pl.col("_rank") > 0) & (pl.col("_rank") < pl.col("_n") - 1))
+        .select("_i", pl.lit(True).alias("_idle"))
+    )
+    if halves.height == 0:  # the usual case: at most two half bed-days a day
+        return lines
+    idle = pl.col("_idle").fill_null(False)
+    return (
+        lines.with_row_index("_i")
+        .join(halves, on="_i", how="left", maintain_order="left")
+        .with_columns(
+            pl.when(idle)
+            .then(pl.lit(0).cast(QUANTITY))
+            .otherwise("law_qty")
+            .alias("law_qty"),
+            cut(R.BED_TRANSFER_DAY, idle),
+        )
+        .drop("_i", "_idle")
     )
 
 
@@ -197,7 +242,9 @@ def _procedure_ratios(works: pl.DataFrame, benefits: pl.DataFrame) -> pl.DataFra
 
 def _bed_ratio(claimed: pl.Expr, benefits: pl.DataFrame) -> pl.Expr:
     """The claimed bed ratio floored to the nearest allowed one: 100 or a ``shared``
-    ``bed_ratio`` row of the catalog (0 below them all)."""
+    ``bed_ratio`` row of the catalog; below them all, the claimed ratio where the
+    ``bed_ratio_below_shared`` policy says ``claimed`` (never more than asked: a
+    transfer day on a shared bed is 0.5 × 50 % or 0.5 × 33 %, §2.6), else 0."""
     shared = sorted(
         {
             int(v)
@@ -207,7 +254,8 @@ def _bed_ratio(claimed: pl.Expr, benefits: pl.DataFrame) -> pl.Expr:
         },
         reverse=True,
     )
-    ratio: pl.Expr = pl.lit(0)
+    below = (pl.col("_bed_low") == "claimed").fill_null(False)
+    ratio: pl.Expr = pl.when(below).then(pl.max_horizontal(claimed, 0)).otherwise(0)
     for value in reversed([100, *shared]):  # floored to the nearest allowed ratio
         ratio = pl.when(claimed >= value).then(pl.lit(value)).otherwise(ratio)
     return ratio

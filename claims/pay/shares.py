@@ -24,6 +24,7 @@ from claims.money import MONEY, round_half_up
 from claims.pay.lines import EXACT, PERCENT, cut, money, percent_of, times
 from claims.pay.policy import (
     BASE_SALARY_DATE,
+    BED_BELOW_SHARED,
     CEILING_EXEMPT_LEVELS,
     K_AREA_LOW_COST,
     LOOSE_SUPPLIES,
@@ -56,6 +57,7 @@ def claim_facts(
         answer(claims, policy, PROGRAMME_LINE, adm, name="_programme"),
         answer(claims, policy, OPERATION_SESSION, adm, name="_session"),
         answer(claims, policy, LOOSE_SUPPLIES, adm, name="_loose"),
+        answer(claims, policy, BED_BELOW_SHARED, adm, name="_bed_low"),
     )
     salary_day = (
         pl.when(pl.col("_salary_date") == "discharge")

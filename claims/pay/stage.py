@@ -16,7 +16,7 @@ import polars as pl
 from claims.money import MONEY
 from claims.pay.ceiling import item_ceiling, supplies_ceiling, trantt_cap
 from claims.pay.lines import AMOUNTS, PERCENT, amounts, lines_of
-from claims.pay.ratios import payment_ratios, service_ratios
+from claims.pay.ratios import payment_ratios, service_ratios, transfer_days
 from claims.pay.shares import claim_facts, muc_huong, shares
 from claims.schema import CLAIM_KEYS, Batch
 
@@ -106,7 +106,7 @@ def pay(
             set the accepted quantity of their line (the lowest wins).
     """
     claims = claim_facts(batch, benefits, salaries, policy)
-    lines = lines_of(batch, hits)
+    lines = transfer_days(lines_of(batch, hits))
     lines = service_ratios(lines, benefits, claims)
     lines = payment_ratios(lines, claims)
     lines = item_ceiling(amounts(lines))

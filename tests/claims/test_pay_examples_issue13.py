@@ -467,3 +467,75 @@ def test_a_supply_line_s_fund_share_is_at_most_its_t_trantt() -> None:
     assert cut["pay_reason"] == "ITEM_CEILING"
     assert shares(exact) == amounts("1000000", "1000000", "800000", "200000", 0)
     assert exact["pay_reason"] is None
+
+
+# --- 8. beds: the transfer-day half bed-day and shared-bed ratios below 33 (§2.6, H5) --
+
+TRANSFER_DAY = datetime(2024, 8, 2, 9)
+
+
+def test_a_transfer_day_bills_half_a_bed_day_in_the_dearest_and_cheapest_department() -> (
+    None
+):
+    """Three departments bill 0.5 on the transfer day (400,000, 300,000, 250,000 a
+    bed-day): the dearest and the cheapest are paid half a bed-day, the middle one 0."""
+    r = run(
+        claim(
+            service("15", "0.5", "400000", day=TRANSFER_DAY),
+            service("15", "0.5", "300000", day=TRANSFER_DAY),
+            service("15", "0.5", "250000", day=TRANSFER_DAY),
+            muc=80,
+            **inpatient(datetime(2024, 8, 1, 8)),
+        )
+    )
+    dear, middle, cheap = lines(r)
+    # 0.5 × 400,000 = 200,000 and 0.5 × 250,000 = 125,000: total 325,000 < 351,000,
+    # low-cost → 100 %
+    assert shares(dear) == amounts("200000", "200000", "200000", 0, 0)
+    assert shares(cheap) == amounts("125000", "125000", "125000", 0, 0)
+    # the middle department: quantity 0 by law, nothing billed or paid
+    assert middle["law_qty"] == 0
+    assert shares(middle) == amounts(0, 0, 0, 0, 0)
+    assert middle["pay_reason"] == "BED_TRANSFER_DAY"
+    assert "BED_TRANSFER_DAY" in codes(r)
+
+
+def test_two_half_bed_days_are_both_paid_and_a_shared_one_at_its_ratio() -> None:
+    """Two departments, 0.5 each: both paid half (300,000 → 150,000; 200,000 at 50 %
+    shared → 0.5 × 200,000 × 50 % = 50,000)."""
+    r = run(
+        claim(
+            service("15", "0.5", "300000", day=TRANSFER_DAY),
+            service("15", "0.5", "200000", ratio_dv=50, day=TRANSFER_DAY),
+            service("15", 1, "300000", day=datetime(2024, 8, 3, 9)),
+            muc=80,
+            **inpatient(datetime(2024, 8, 1, 8)),
+        )
+    )
+    first, shared, _ = lines(r)
+    # total 150,000 + 50,000 + 300,000 = 500,000 ≥ 351,000 → 80 %
+    assert shares(first) == amounts("150000", "150000", "120000", "30000", 0)
+    assert shared["law_ratio_dv"] == 50
+    assert shares(shared) == amounts("50000", "50000", "40000", "10000", 0)
+    assert (first["pay_reason"], shared["pay_reason"]) == (None, None)
+
+
+def test_a_bed_ratio_below_33_is_paid_at_that_ratio_not_0() -> None:
+    """A shared bed on a transfer day claimed as one bed-day at 25 % (0.5 × 50 %) or
+    16 % (≈ 0.5 × 33 %): paid at the ratio claimed, never more than asked."""
+    r = run(
+        claim(
+            service("15", 1, "400000", ratio_dv=25, day=TRANSFER_DAY),
+            service("15", 1, "300000", ratio_dv=16, day=datetime(2024, 8, 3, 9)),
+            service("15", 1, "300000", ratio_dv=33, day=datetime(2024, 8, 4, 9)),
+            muc=80,
+            **inpatient(datetime(2024, 8, 1, 8), days=4),
+        )
+    )
+    quarter, sixteen, third = lines(r)
+    assert [x["law_ratio_dv"] for x in (quarter, sixteen, third)] == [25, 16, 33]
+    # 400,000 × 25 % = 100,000; 300,000 × 16 % = 48,000; 300,000 × 33 % = 99,000;
+    # total 247,000 < 351,000 → low-cost 100 %
+    assert [x["law_bhtt"] for x in (quarter, sixteen, third)] == list(
+        amounts("100000", "48000", "99000")
+    )
