@@ -193,6 +193,67 @@ PRACTITIONERS = CatalogSchema(
     "Practitioners registered at each facility, with scope of practice (§3.7)",
     "ma_bac_si",
 )
+# ---- registries and code pairs (issue 13 item 2: §3.6–§3.8, §4.3 F10–F16)
+DEPARTMENTS = CatalogSchema(
+    "departments",
+    (
+        Column("ma_cskcb", _S, required=True),
+        Column("ma_khoa", _S, required=True),
+        Column("ten_khoa", _S),
+        Column("ban_kham", pl.Int64(), check="nonnegative"),
+        Column("giuong_pd", pl.Int64(), required=True, check="nonnegative"),
+        Column("giuong_tk", pl.Int64(), required=True, check="nonnegative"),
+    ),
+    ("ma_cskcb", "ma_khoa"),
+    "Departments of each facility: exam desks, approved and extra beds (§3.6)",
+    "ma_khoa",
+)
+EQUIPMENT = CatalogSchema(
+    "equipment",
+    (
+        Column("ma_cskcb", _S, required=True),
+        Column("ma_may", _S, required=True),
+        Column("nhom_may", _S),
+        Column("ma_nhom", pl.Int64(), check="positive"),
+        Column("so_luu_hanh", _S),
+        Column("capacity_per_day", pl.Int64(), check="positive"),
+        Column("uncertain", pl.Boolean()),
+    ),
+    ("ma_cskcb", "ma_may"),
+    "Machines: facility, service group, registration, daily capacity [U] (§3.8)",
+    "ma_may",
+)
+CODE_PAIR_KINDS = (
+    "unbundled",
+    "included_in_price",
+    "prerequisite",
+    "setting",
+    "indication",
+    "limit",
+)
+"""Kinds of ``code_pairs`` rows (§4.3 F10–F16): what the pair or limit says."""
+CODE_PAIRS = CatalogSchema(
+    "code_pairs",
+    (
+        Column("kind", _S, required=True, choices=CODE_PAIR_KINDS),
+        Column("code_a", _S, required=True),
+        Column("code_b", _S),
+        Column("icd", _S),
+        Column("setting", _S),
+        Column("per_day", pl.Int64(), check="positive"),
+        Column("per_period_days", pl.Int64(), check="positive"),
+        Column("max_count", pl.Int64(), check="positive"),
+        Column("action", _S, required=True, choices=("reject", "review", "info")),
+        Column("reason_code", _S, required=True),
+        Column("source", _S, required=True),
+        Column("uncertain", pl.Boolean()),
+        Column("note", _S),
+    ),
+    ("kind", "code_a", "code_b", "icd", "setting"),
+    "Service pairs and limits: unbundling, included, prerequisite, setting, "
+    "indication, frequency (§4.3 F10–F16)",
+    "code_a",
+)
 ICD10 = CatalogSchema(
     "icd10",
     (
@@ -266,12 +327,15 @@ SCHEMAS: dict[str, CatalogSchema] = {
         CODE_LISTS,
         FACILITIES,
         PRACTITIONERS,
+        DEPARTMENTS,
+        EQUIPMENT,
         DRUGS,
         SERVICES,
         SUPPLIES,
         BASE_SALARY,
         BENEFITS,
         POLICY,
+        CODE_PAIRS,
     )
 }
 """Every catalog id, in load order (``icd10`` first: others check codes against it)."""

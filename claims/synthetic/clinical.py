@@ -23,6 +23,7 @@ from claims.synthetic.items import (
     icd_leaf_pool,
     xml3_items,
 )
+from claims.synthetic.registry import WARDS
 
 IMPLANT_SURGERIES = ("53.03", "79.36")
 """ICD-9-CM codes of surgeries that bring an implant (hernia mesh, bone plate)."""
@@ -120,7 +121,7 @@ def add_clinical(
     return frame.with_columns(
         pl.Series("dept", dept),
         pl.Series("khoa", np.where(ward & (rng.random(n) < 0.4), "K01;" + dept, dept)),
-        (pl.Series(rng.random(n)) * pl.col("n_doc")).cast(pl.Int64).alias("doctor"),
+        _doctor(pl.Series(rng.random(n)), pl.Series(dept)).alias("doctor"),
         pl.Series("surgical", surgical),
         pl.Series("surg_item", np.where(surgical, surg_item, -1)),
         pl.Series("icd9", icd9, dtype=pl.String).zip_with(
@@ -142,6 +143,21 @@ def add_clinical(
             for k, v in line_counts(kind, tier, los, supplies, rng).items()
         ),
     )
+
+
+def _doctor(draw: pl.Series, dept: pl.Series) -> pl.Expr:
+    """The attending doctor's number at the facility: any doctor for an exam-department
+    claim, one registered in the ward (``k % 3``, :mod:`claims.synthetic.registry`) for
+    a ward stay."""
+    ward = dept.replace_strict(
+        {w: i for i, w in enumerate(WARDS)}, default=-1, return_dtype=pl.Int64
+    )
+    n_doc = pl.col("n_doc")
+    anyone = (pl.lit(draw) * n_doc).cast(pl.Int64)
+    in_ward = (pl.lit(draw) * ((n_doc - 1 - pl.lit(ward)) // len(WARDS) + 1)).cast(
+        pl.Int64
+    ) * len(WARDS) + pl.lit(ward)
+    return pl.when(pl.lit(ward) >= 0).then(in_ward).otherwise(anyone)
 
 
 # ---- line counts

@@ -39,6 +39,7 @@ from claims.synthetic.faults import (
     inflate,
     miscount,
 )
+from claims.synthetic.faults_episode import break_episode, label_episode
 from claims.synthetic.lines import (
     drug_lines,
     note_rows,
@@ -54,6 +55,7 @@ from claims.synthetic.money import (
     full_ratio_for_level_one,
     law_service_ratios,
 )
+from claims.synthetic.registry import bed_codes, department_rows
 from claims.synthetic.run import Run, plan_run
 from claims.synthetic.tables import performer_serials, xml1, xml2, xml3, xml4, xml5
 from claims.synthetic.write import (
@@ -228,29 +230,29 @@ def _write_chunks(
 
 # ---- one chunk of a run
 
-BED_LETTERS = ("H", "T", "C", "K")
-
 
 def _chunk_claims(run: Run, index: int) -> pl.DataFrame:
     """The chunk's claims with ``ci`` (row), ``partner_ci`` and a bed code per stay.
 
-    Bed codes are unique per facility and department over the run, so two stays never
-    share a bed (§4.3 H9); 999 numbers per letter H, T, C, K.
+    Beds are the facility's registered beds of the stay's department, never two stays
+    in one bed at once (§4.3 H7, H9; :func:`claims.synthetic.registry.bed_codes`).
     """
     lo, hi = run.chunks[index]
     claims = run.claims.slice(lo, hi - lo)
-    rank = pl.int_range(pl.len()).over("fac", "dept", pl.col("n_bed") > 0)
-    letter = ((rank // 999) % len(BED_LETTERS)).replace_strict(
-        dict(enumerate(BED_LETTERS)), return_dtype=pl.String
+    stays = claims.select(
+        "ma_cskcb",
+        "dept",
+        pl.when(pl.col("n_bed") > 0).then(pl.col("vao")).alias("vao"),
+        "ra",
     )
-    bed = pl.concat_str(letter, (rank % 999 + 1).cast(pl.String).str.zfill(3))
+    beds = bed_codes(stays, department_rows(run.facilities))
     return claims.with_columns(
         pl.int_range(pl.len()).alias("ci"),
         pl.when(pl.col("partner") >= 0)
         .then(pl.col("partner") - lo)
         .otherwise(-1)
         .alias("partner_ci"),
-        pl.when(pl.col("n_bed") > 0).then(bed).alias("bed"),
+        beds.alias("bed"),
     )
 
 
@@ -290,11 +292,15 @@ def build_chunk(run: Run, index: int) -> tuple[dict[str, pl.DataFrame], pl.DataF
     }
     tables = copy_duplicates(claims, tables)
     tables, structural = break_structure(claims, tables, rng)
+    tables, episode = break_episode(claims, tables, rng)
     pairs = [
         claim_truth(
             np.flatnonzero((claims["fault"] == k).fill_null(False).to_numpy()), k
         )
         for k in ("duplicate_claim", "overlapping_stay")
     ]
-    truth = pl.concat([content, busy_exam_truth(claims, services), structural, *pairs])
-    return {k: v.drop("ci") for k, v in tables.items()}, finish_truth(claims, truth)
+    truth = pl.concat(
+        [content, busy_exam_truth(claims, services), structural, episode, *pairs]
+    )
+    truth = label_episode(finish_truth(claims, truth))
+    return {k: v.drop("ci") for k, v in tables.items()}, truth

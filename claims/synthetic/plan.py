@@ -24,8 +24,8 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from catalogs.seed_facilities import PROVINCES, province_abbreviation
 from claims.synthetic.people import MAX_STAY, day_number
+from claims.synthetic.registry import staff_numbers
 
 MINUTES = 1440
 INPATIENT_SHARE = 0.10
@@ -33,8 +33,6 @@ TIER_VOLUME = np.array([1.0, 5.0, 15.0, 40.0])
 """Claims per facility by tier index (commune … central), before a per-facility factor."""
 TIER_INPATIENT = np.array([0.05, 1.0, 2.2, 3.0])
 """Relative chance that a claim of each tier is inpatient."""
-EXAMS_PER_DOCTOR = 20
-TIER_MIN_DOCTORS = np.array([2, 8, 30, 80])
 
 
 def month_end_weights(days: list[date]) -> np.ndarray:
@@ -183,42 +181,24 @@ def _facility_columns(facilities: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def staff(facilities: pl.DataFrame, visits: pl.DataFrame) -> pl.DataFrame:
-    """Doctors per facility: enough that nobody exceeds ~20 exams on the busiest day.
+def staff(facilities: pl.DataFrame, catalog: pl.DataFrame) -> pl.DataFrame:
+    """Doctors of each drawn facility, as the ``practitioners`` catalog registers them.
+
+    Args:
+        facilities: the drawn facilities (row ``fac``).
+        catalog: the whole ``facilities`` catalog (numbering runs over all of it).
 
     Returns:
         ``fac, n_doc, doc_base, abbr``: doctor ``k`` of facility ``fac`` has the
-        practising-certificate number ``doc_base + k`` (unique across facilities).
+        practising-certificate number ``doc_base + k``
+        (:func:`claims.synthetic.registry.staff_numbers`).
     """
-    busiest = (
-        visits.group_by("fac", "day").len().group_by("fac").agg(pl.col("len").max())
-    )
-    abbr = {p[0]: province_abbreviation(p[1]) for p in PROVINCES}
-    frame = (
+    numbers = staff_numbers(catalog).select("ma_cskcb", "n_doc", "doc_base", "abbr")
+    return (
         facilities.with_row_index("fac")
-        .with_columns(pl.col("fac").cast(pl.Int64))
-        .join(busiest, on="fac", how="left", maintain_order="left")
-        .select(
-            "fac",
-            (
-                pl.col("tier_idx").replace_strict(
-                    dict(enumerate(TIER_MIN_DOCTORS.tolist()))
-                )
-                + (pl.col("len").fill_null(0) + EXAMS_PER_DOCTOR - 1)
-                // EXAMS_PER_DOCTOR
-            ).alias("n_doc"),
-            pl.col("ma_tinh").replace_strict(abbr).alias("abbr"),
-        )
-    )
-    return frame.with_columns(
-        (pl.col("n_doc").cum_sum() - pl.col("n_doc") + 1).alias("doc_base")
-    )
-
-
-def practitioner(serial: pl.Expr, abbr: pl.Expr) -> pl.Expr:
-    """A practising-certificate number, ``000012/HN-CCHN`` (§3.7)."""
-    return pl.concat_str(
-        serial.cast(pl.String).str.zfill(6), pl.lit("/"), abbr, pl.lit("-CCHN")
+        .select(pl.col("fac").cast(pl.Int64), "ma_cskcb")
+        .join(numbers, on="ma_cskcb", how="left", maintain_order="left")
+        .drop("ma_cskcb")
     )
 
 

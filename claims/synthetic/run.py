@@ -86,7 +86,7 @@ def plan_run(
         last=last,
         rng=rng,
     )
-    doctors = staff(drawn, visits)
+    doctors = staff(drawn, catalog)
     plan = add_clinical(visits, people, doctors, rng).with_columns(people["age"])
     plan = plan.hstack(choose_faults(plan, round(claims * error_rate), rng).drop("cid"))
     # an overlapping stay is the partner's person, treated at another facility
@@ -94,8 +94,7 @@ def plan_run(
     pid = np.where(overlap, plan["partner"].to_numpy(), plan["cid"].to_numpy())
     person = people.drop("age")[pid].with_columns(pl.Series("pid", pid))
     plan = assign_routes(plan.hstack(person), higher, rng)
-    hot_base = int((doctors["doc_base"] + doctors["n_doc"]).to_numpy().max()) + 1
-    plan = _identifiers(_cards(plan, rng), hot_base)
+    plan = _identifiers(_cards(plan, rng))
     chunks = _chunks(plan["fac"].to_numpy())
     seeds = np.random.SeedSequence(seed).spawn(len(chunks))
     rows = catalog.filter(pl.col("ma_cskcb").is_in(drawn["ma_cskcb"].implode()))
@@ -153,8 +152,12 @@ def _cards(plan: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
     )
 
 
-def _identifiers(plan: pl.DataFrame, hot_base: int) -> pl.DataFrame:
-    """MA_LK, MA_BN and the attending practitioner's certificate serial."""
+def _identifiers(plan: pl.DataFrame) -> pl.DataFrame:
+    """MA_LK, MA_BN and the attending practitioner's certificate serial.
+
+    A crowd's exams are given by the facility's spare registered practitioner
+    (:data:`claims.synthetic.registry.RESERVE`), whom no other claim names.
+    """
     crowded = pl.col("crowd") >= 0
     return plan.with_columns(
         pl.concat_str(
@@ -168,7 +171,7 @@ def _identifiers(plan: pl.DataFrame, hot_base: int) -> pl.DataFrame:
             pl.col("pid").cast(pl.String).str.zfill(8),
         ).alias("ma_bn"),
         pl.when(crowded)
-        .then(hot_base + pl.col("crowd"))
+        .then(pl.col("doc_base") + pl.col("n_doc"))
         .otherwise(pl.col("doc_base") + pl.col("doctor"))
         .alias("doc_serial"),
     )
@@ -198,11 +201,22 @@ ORDER = (
     "bad_money",
     "orphan_line",
     "line_outside_stay",
+    # episode checks (claims/synthetic/faults_episode.py)
+    "xml4_result_date",
+    "half_bed_day",
+    "not_done_billed",
+    "tender_malformed",
+    "dosage_mismatch",
+    "long_prescription",
+    "other_sources_parts",
+    "programme_line_paid",
     "missing_required",
     "discharge_before_admission",
     "bad_date",
     "bad_card",
     "bad_code",
+    "card_province",
+    "dkbd_unknown",
 )
 WEIGHT = {"unlikely_volume": 4}
 """A crowd of exams by one practitioner needs many claims to be implausible."""
@@ -316,6 +330,12 @@ def _eligible(plan: pl.DataFrame) -> dict[str, np.ndarray]:
     ).to_numpy()
     masks["unlikely_volume"] = ~plan["inpatient"].to_numpy()
     masks["excessive_quantity"] = drugs > 0
+    for kind in ("tender_malformed", "dosage_mismatch", "long_prescription"):
+        masks[kind] = drugs > 0
+    masks["other_sources_parts"] = masks["programme_line_paid"] = drugs > 0
+    masks["half_bed_day"] = plan["n_bed"].to_numpy() > 0
+    masks["not_done_billed"] = plan["n_exam"].to_numpy() > 0
+    masks["xml4_result_date"] = plan["n_lab"].to_numpy() > 0
     masks["duplicate_stt"] = (lines3 >= 2) | (drugs + plan["n_blood"].to_numpy() >= 2)
     return masks
 

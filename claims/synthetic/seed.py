@@ -6,7 +6,8 @@ generator bills with (:func:`claims.synthetic.items.price_list`): generated clai
 cleanly except where a fault is injected. Drugs and supplies are facility rows (tender
 prices differ by facility); exams and bed-days are facility rows (their price follows the
 facility's tier); other services are national rows (one regulated price). The
-``practitioners`` catalog is a synthetic sample with the real structure.
+``practitioners``, ``departments`` and ``equipment`` catalogs hold every doctor,
+department (with beds) and machine the generator names (:mod:`claims.synthetic.registry`).
 
 Rewrite them with ``python -m claims.synthetic.seed`` after changing the generator's items.
 """
@@ -19,11 +20,23 @@ import polars as pl
 
 from catalogs.loader import BUILTIN_ROOT, CatalogVersion, load_versions, write_version
 from claims.synthetic.items import drug_items, price_list, xml3_items
+from claims.synthetic.registry import (
+    department_rows,
+    equipment_rows,
+    practitioner_rows,
+)
 
 VERSION = "2019-01-01"
 RECORDED_AT = "2026-11-28T00:00:00"
 SOURCE = (
     "synthetic (seeded from the claim generator's price list); structure per §3.2–§3.4"
+)
+
+
+REGISTRIES = ("practitioners", "departments", "equipment")
+REGISTRY_SOURCE = (
+    "synthetic (the generator's registries, claims.synthetic.registry); "
+    "structure per §3.6–§3.8"
 )
 
 
@@ -137,26 +150,8 @@ def build_supplies(facilities: pl.DataFrame) -> pl.DataFrame:
 
 
 def build_practitioners(facilities: pl.DataFrame) -> pl.DataFrame:
-    """A synthetic sample: two practitioners per facility, general scope."""
-    return (
-        facilities.select("ma_cskcb", "ma_tinh")
-        .with_row_index("i")
-        .join(pl.DataFrame({"k": [0, 1]}), how="cross")
-        .select(
-            "ma_cskcb",
-            pl.format(
-                "{}/{}-CCHN",
-                (pl.col("i").cast(pl.Int64) * 2 + pl.col("k") + 1)
-                .cast(pl.String)
-                .str.zfill(6),
-                pl.col("ma_tinh"),
-            ).alias("ma_bac_si"),
-            pl.lit("Khám bệnh, chữa bệnh đa khoa").alias("pham_vi_cm"),
-            pl.lit(None, pl.String).alias("ma_khoa"),
-            pl.lit(None, pl.Date).alias("valid_from"),
-            pl.lit(None, pl.Date).alias("valid_to"),
-        )
-    )
+    """Every doctor the generator names, with departments (:mod:`.registry`)."""
+    return practitioner_rows(facilities)
 
 
 def _text(milli: pl.Expr) -> pl.Expr:
@@ -165,27 +160,37 @@ def _text(milli: pl.Expr) -> pl.Expr:
     return pl.concat_str((milli // 1000).cast(pl.String), pl.lit("."), fraction)
 
 
-def write_seed(root: Path = BUILTIN_ROOT) -> list[CatalogVersion]:
-    """Write the four synthetic catalogs under ``root`` (facilities read from it)."""
+def write_seed(
+    root: Path = BUILTIN_ROOT, ids: tuple[str, ...] | None = None
+) -> list[CatalogVersion]:
+    """Write the synthetic catalogs under ``root`` (facilities read from it).
+
+    Args:
+        root: the catalog root.
+        ids: only these catalogs (None: all of them).
+    """
     facilities = load_versions("facilities", root if root != BUILTIN_ROOT else None)[
         -1
     ].rows
+    builders = {
+        "drugs": build_drugs,
+        "services": build_services,
+        "supplies": build_supplies,
+        "practitioners": build_practitioners,
+        "departments": department_rows,
+        "equipment": equipment_rows,
+    }
     out = []
-    for catalog_id, frame, parquet in (
-        ("drugs", build_drugs(facilities), True),
-        ("services", build_services(facilities), True),
-        ("supplies", build_supplies(facilities), True),
-        ("practitioners", build_practitioners(facilities), True),
-    ):
-        source = (
-            SOURCE if catalog_id != "practitioners" else "synthetic (seeded sample)"
-        )
+    for catalog_id, build in builders.items():
+        if ids is not None and catalog_id not in ids:
+            continue
+        source = REGISTRY_SOURCE if catalog_id in REGISTRIES else SOURCE
         out.append(
             write_version(
                 root / catalog_id / VERSION,
                 _manifest(catalog_id, source),
-                frame,
-                parquet=parquet,
+                build(facilities),
+                parquet=True,
             )
         )
     return out

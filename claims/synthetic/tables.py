@@ -18,7 +18,7 @@ import polars as pl
 
 from claims.synthetic.items import drug_items, xml3_items
 from claims.synthetic.money import milli_text, money_text
-from claims.synthetic.plan import practitioner
+from claims.synthetic.registry import practitioner_code as practitioner
 from claims.xml130 import XML1, XML2, XML3, XML4, XML5, TableSpec
 
 
