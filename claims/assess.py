@@ -10,7 +10,8 @@ outcomes into amounts.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -18,7 +19,14 @@ import polars as pl
 
 from claims.dates import admission_date
 from claims.features import Features
-from claims.schema import CLAIM_KEYS, Batch, rule_frame_schemas
+from claims.messages import as_text
+from claims.schema import (
+    CLAIM_KEYS,
+    ITEM_CODE_COLUMNS,
+    REASON_VALUES,
+    Batch,
+    rule_frame_schemas,
+)
 from claims.validate.tables import ConservationError
 from rules import evaluate
 from rules.evaluate import (
@@ -27,6 +35,7 @@ from rules.evaluate import (
     PASSED,
     Pack,
     evaluate_table,
+    param_literal,
     version_of,
 )
 from rules.packs import PACKS_ROOT
@@ -43,6 +52,20 @@ ASSESSMENT_SCHEMA: dict[str, pl.DataType] = {
     "rules_fired": pl.Int64(),
     "rules_not_evaluable": pl.Int64(),
 }
+VALUES_SCHEMA: dict[str, pl.DataType] = {
+    "file_id": pl.String(),
+    "hoso_idx": pl.UInt32(),
+    "table": pl.String(),
+    "line_no": pl.UInt32(),
+    "rule_id": pl.String(),
+    "pack": pl.String(),
+    "stt": pl.Int64(),
+    "item_code": pl.String(),
+    "values": REASON_VALUES,
+}
+"""Per fired rule and row: the line's STT and item code (null on a claim) and the
+values of every column the rule's expression reads (its params included), in the
+order the expression names them."""
 
 
 class Assessment(NamedTuple):
@@ -55,6 +78,8 @@ class Assessment(NamedTuple):
     checked: pl.DataFrame | None = None
     """With ``keep_every_rule``: every rule on every row it applies to, the rules that
     passed included (outcome ``passed``); None otherwise."""
+    values: pl.DataFrame | None = None
+    """:data:`VALUES_SCHEMA`: what each fired rule read, on the rows it fired."""
 
 
 def assess(
@@ -80,15 +105,16 @@ def assess(
     pack_of = claims.select(*CLAIM_KEYS, "_pack")
     keep = keep_every_rule
     results = [evaluate_table(claims, "XML1", packs, level="claim", keep_passed=keep)]
-    for table in ("XML2", "XML3"):
-        lines = found.lines[table].join(pack_of, on=CLAIM_KEYS, how="left")
+    frames = {"XML1": claims}
+    for table, frame in (
+        ("XML2", found.lines["XML2"]),
+        ("XML3", found.lines["XML3"]),
+        ("XML4", batch.xml4),
+        ("XML5", batch.xml5),
+    ):
+        frames[table] = frame.join(pack_of, on=CLAIM_KEYS, how="left")
         results.append(
-            evaluate_table(lines, table, packs, level="line", keep_passed=keep)
-        )
-    for table, frame in (("XML4", batch.xml4), ("XML5", batch.xml5)):
-        lines = frame.join(pack_of, on=CLAIM_KEYS, how="left")
-        results.append(
-            evaluate_table(lines, table, packs, level="line", keep_passed=keep)
+            evaluate_table(frames[table], table, packs, level="line", keep_passed=keep)
         )
     uncovered = claims.filter(pl.col("_pack").is_null()).select(
         *CLAIM_KEYS,
@@ -109,7 +135,79 @@ def assess(
     if outcomes.height != batch.xml1.height:
         msg = f"{batch.xml1.height} claims in, {outcomes.height} assessed"
         raise ConservationError(msg)
-    return Assessment(every, outcomes, checked)
+    return Assessment(every, outcomes, checked, hit_values(every, frames, packs))
+
+
+def hit_values(
+    hits: pl.DataFrame, frames: Mapping[str, pl.DataFrame], packs: Sequence[Pack]
+) -> pl.DataFrame:
+    """:data:`VALUES_SCHEMA` rows for the fired hits: one join per rule that fired
+    (never per row), selecting the columns its expression reads."""
+    fired = hits.filter(
+        (pl.col("outcome") == "fired") & pl.col("rule_id").is_not_null()
+    )
+    by_label = {p.label: p for p in packs}
+    parts = [pl.DataFrame(schema=VALUES_SCHEMA)]
+    for (table, label, rule_id), rows in fired.group_by(
+        "table", "pack", "rule_id", maintain_order=True
+    ):
+        pack = by_label.get(str(label))
+        rule = None if pack is None else _rule(pack, str(rule_id))
+        frame = frames.get(str(table))
+        if pack is None or rule is None or frame is None:
+            continue
+        parts.append(_values_of(rows, frame, pack, rule.spec.expr, str(table)))
+    return pl.concat(parts, how="vertical_relaxed").cast(pl.Schema(VALUES_SCHEMA))
+
+
+def _rule(pack: Pack, rule_id: str) -> evaluate.CompiledRule | None:
+    return next((r for r in pack.rules if r.spec.id == rule_id), None)
+
+
+def _values_of(
+    rows: pl.DataFrame, frame: pl.DataFrame, pack: Pack, expr: str, table: str
+) -> pl.DataFrame:
+    """The hit rows of one rule with the values of the columns ``expr`` reads."""
+    typed = pl.select(param_literal(v).alias(k) for k, v in pack.params.items())
+    read = _columns(expr, table, tuple(sorted(typed.schema.items())))
+    line = table != "XML1"
+    keys = [*CLAIM_KEYS, "line_no"] if line else list(CLAIM_KEYS)
+    own = [c for c in read if c in frame.columns and c not in keys]
+    codes = [c for c in ITEM_CODE_COLUMNS.get(table, ()) if c in frame.columns]
+    extra = ["stt", *codes] if line and "stt" in frame.columns else []
+    picked = frame.select(*keys, *dict.fromkeys([*own, *extra]))
+    found = rows.join(picked, on=keys, how="left").with_columns(
+        param_literal(pack.params[c]).alias(c) for c in read if c in pack.params
+    )
+    values = [
+        pl.struct(pl.lit(c).alias("name"), as_text(c, found.schema[c]).alias("value"))
+        for c in read
+        if c in found.columns
+    ]
+    return found.select(
+        *CLAIM_KEYS,
+        "table",
+        "line_no",
+        "rule_id",
+        "pack",
+        (pl.col("stt") if extra else pl.lit(None, pl.Int64)).alias("stt"),
+        (pl.coalesce(codes) if line and codes else pl.lit(None, pl.String)).alias(
+            "item_code"
+        ),
+        (pl.concat_list(values) if values else pl.lit([], REASON_VALUES)).alias(
+            "values"
+        ),
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _columns(
+    expr: str, table: str, params: tuple[tuple[str, pl.DataType], ...]
+) -> tuple[str, ...]:
+    """The columns a rule's expression reads (rule-engine's AST), once per text."""
+    from rules.compiler import expression_columns
+
+    return expression_columns(expr, {**rule_frame_schemas()[table], **dict(params)})
 
 
 def _outcomes(claims: pl.DataFrame, hits: pl.DataFrame) -> pl.DataFrame:

@@ -1,9 +1,16 @@
 """Vietnamese messages for the engine's reason codes (the stable code goes beside them).
 
-``{field}`` in a template is replaced by the element name (e.g. ``NGAY_VAO``).
+``{field}`` in a template is replaced by the element name (e.g. ``NGAY_VAO``); a pack's
+message may name any column its rules read (``{don_gia}``): :func:`render_text` is the
+rule, :data:`PLACEHOLDER` the syntax.
 """
 
 from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+import polars as pl
 
 from claims.errors import ReasonCode as R
 
@@ -90,3 +97,46 @@ MESSAGES: dict[R, str] = {
         "(dòng bị loại khi kiểm tra dữ liệu, hoặc tổng hồ sơ khác tổng các dòng)"
     ),
 }
+
+
+# --- rendering (helper "contract": every reason names its values) ----------------------
+PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+"""A placeholder in a message template: ``{name}``, a column or field name."""
+BHXH_CODES: dict[R, str] = {}
+"""BHXH's code of an engine reason code, where one is known. None is yet: the BHXH codes
+of reference §4.3 name assessment findings the packs map (``reason_codes``); an engine
+code without an entry has ``bhxh_code`` null."""
+
+
+def placeholders(template: str) -> tuple[str, ...]:
+    """The names ``template`` fills in, in order, each once."""
+    return tuple(dict.fromkeys(PLACEHOLDER.findall(template)))
+
+
+def render_text(template: str, values: Mapping[str, object]) -> str:
+    """``template`` with each ``{name}`` replaced by ``values[name]`` (null: ``∅``).
+
+    Raises:
+        KeyError: a placeholder ``values`` does not hold.
+    """
+
+    def fill(match: re.Match[str]) -> str:
+        value = values[match.group(1)]
+        return "∅" if value is None else str(value)
+
+    return PLACEHOLDER.sub(fill, template)
+
+
+def as_text(column: str, dtype: pl.DataType) -> pl.Expr:
+    """A column's values as the text a reason shows: amounts as written, dates ISO,
+    date-times to the minute, durations like ``2d 1h``, lists joined by ``;``."""
+    col = pl.col(column)
+    if isinstance(dtype, pl.Datetime):
+        return col.dt.strftime("%Y-%m-%d %H:%M")
+    if isinstance(dtype, pl.Duration):
+        return col.dt.to_string("polars")
+    if isinstance(dtype, pl.List):
+        return col.list.eval(pl.element().cast(pl.String)).list.join(";")
+    if isinstance(dtype, pl.Null):
+        return pl.lit(None, pl.String)
+    return col.cast(pl.String)

@@ -252,6 +252,20 @@ CLAIM_FEATURES |= EPISODE_CLAIM_FEATURES
 LINE_FEATURES |= EPISODE_LINE_FEATURES
 
 
+# --- the item a line names (helper "contract": reasons name the line) -------------------
+REASON_VALUE = pl.Struct({"name": pl.String(), "value": pl.String()})
+"""A value a reason names: the column (or field) and its value as text."""
+REASON_VALUES = pl.List(REASON_VALUE)
+"""The values a reason compared, in the order its check reads them."""
+ITEM_CODE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "XML2": ("ma_thuoc",),
+    "XML3": ("ma_vat_tu", "ma_dich_vu"),
+    "XML4": ("ma_dich_vu",),
+}
+"""The columns naming a line's drug, supply or service, first non-null wins (a supply
+line names its service too); tables absent here have no item code."""
+
+
 def rule_frame_schemas() -> dict[str, dict[str, pl.DataType]]:
     """The frames rules read, by table: XML1 with :data:`CLAIM_FEATURES`, XML2/XML3
     with the claim context and :data:`LINE_FEATURES`, XML4/XML5 as stored."""

@@ -13,17 +13,18 @@ from typing import NamedTuple
 
 import polars as pl
 
+from claims.decide.named import fired_rules, validation_entries, value_list
 from claims.errors import ReasonCode as R
-from claims.messages import MESSAGES
+from claims.messages import BHXH_CODES, MESSAGES, as_text
 from claims.money import TOLERANCE
 from claims.pay import Payment, money, percent_of, times
 from claims.schema import (
     BED_GROUPS,
     CLAIM_KEYS,
     EXAM_GROUPS,
-    LINE_KEYS,
     PROCEDURE_GROUPS,
     RATIO_GROUPS,
+    REASON_VALUES,
     SURGERY_GROUPS,
 )
 from rules.evaluate import Pack
@@ -45,12 +46,20 @@ REASON_SCHEMA: dict[str, pl.DataType] = {
     "table": pl.String(),
     "line_no": pl.UInt32(),
     "stt": pl.Int64(),
+    "item_code": pl.String(),
     "code": pl.String(),
     "bhxh_code": pl.String(),
+    "field": pl.String(),
+    "values": REASON_VALUES,
     "source": pl.String(),
     "message": pl.String(),
 }
-"""One row per reason of a claim: ``source`` is the rule id or ``payment``."""
+"""One row per reason of a claim: ``source`` is the rule id, ``validation`` or
+``payment``; a line reason names its line (``table``, ``stt`` as sent, ``item_code``:
+the drug, service or supply code); ``field`` the element concerned where one is;
+``values`` the values compared (``{name, value}`` as text); ``bhxh_code`` the pack's or
+the engine's BHXH code; ``message`` fully rendered."""
+Pairs = tuple[tuple[str, pl.Expr], ...]
 
 
 class LineReason(NamedTuple):
@@ -60,6 +69,9 @@ class LineReason(NamedTuple):
     code: R
     when: pl.Expr
     detail: pl.Expr
+    field: str | pl.Expr | None = None
+    values: Pairs = ()
+    """Default: the line's claimed and paid T_BHTT."""
 
 
 class ClaimReason(NamedTuple):
@@ -69,6 +81,8 @@ class ClaimReason(NamedTuple):
     rows: pl.DataFrame
     code: pl.Expr
     message: pl.Expr
+    field: str | None = None
+    values: Pairs = ()
 
 
 def reasons(
@@ -79,10 +93,12 @@ def reasons(
     packs: Sequence[Pack],
     run_id: str,
     quarantine: pl.DataFrame | None,
+    values: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """Every reason of every claim: quarantined lines, fired rules, the payment stage's."""
+    """Every reason of every claim: quarantined lines, fired rules, the payment stage's.
+    ``values``: the assessment's values of the fired rules (``claims.assess``)."""
     frames = [
-        _rule_reasons(hits, lines, packs),
+        _rule_reasons(hits, lines, packs, values),
         *_line_reasons(lines),
         *_claim_reasons(xml1, payment, lines),
     ]
@@ -112,12 +128,27 @@ def _reason_rows(
     source: pl.Expr,
     message: pl.Expr,
     line: bool | pl.Expr = True,
+    item_code: pl.Expr | None = None,
+    field: str | pl.Expr | None = None,
+    values: pl.Expr | None = None,
+    bhxh_code: pl.Expr | None = None,
 ) -> pl.DataFrame:
     """:data:`REASON_SCHEMA` rows (without ``run_id``) from ``frame``: a line reason
     reads ``table, line_no`` (and ``stt`` when present); a claim reason is on XML1.
-    ``line`` may be an expression choosing per row."""
+    ``line`` may be an expression choosing per row. ``item_code`` defaults to the
+    frame's ``item_code`` (else ``code``, the payment lines' item); ``bhxh_code`` to the
+    engine's BHXH code of the reason code."""
     on_line = pl.lit(line) if isinstance(line, bool) else line
     stt = pl.col("stt") if "stt" in frame.columns else pl.lit(None, pl.Int64)
+    if item_code is None:
+        named = [c for c in ("item_code", "code") if c in frame.columns]
+        item_code = pl.col(named[0]) if named else pl.lit(None, pl.String)
+    if isinstance(field, str) or field is None:
+        field = pl.lit(field, pl.String)
+    if bhxh_code is None and BHXH_CODES:
+        bhxh_code = code.replace_strict(
+            {c.value: b for c, b in BHXH_CODES.items()}, default=None
+        )
     return frame.select(
         *CLAIM_KEYS,
         pl.when(on_line).then(pl.lit("line")).otherwise(pl.lit("claim")).alias("level"),
@@ -128,34 +159,35 @@ def _reason_rows(
         if "line_no" in frame.columns
         else pl.lit(None, pl.UInt32).alias("line_no"),
         pl.when(on_line).then(stt).cast(pl.Int64).alias("stt"),
+        pl.when(on_line).then(item_code).cast(pl.String).alias("item_code"),
         code.alias("code"),
-        pl.lit(None, pl.String).alias("bhxh_code"),
+        (pl.lit(None, pl.String) if bhxh_code is None else bhxh_code).alias(
+            "bhxh_code"
+        ),
+        field.alias("field"),
+        (pl.lit([], REASON_VALUES) if values is None else values).alias("values"),
         source.alias("source"),
         message.alias("message"),
     ).cast({k: v for k, v in REASON_SCHEMA.items() if k != "run_id"})
 
 
 def _rule_reasons(
-    hits: pl.DataFrame, lines: pl.DataFrame, packs: Sequence[Pack]
+    hits: pl.DataFrame,
+    lines: pl.DataFrame,
+    packs: Sequence[Pack],
+    values: pl.DataFrame | None,
 ) -> pl.DataFrame:
-    """The fired rules, with their pack's Vietnamese description (else their code)."""
-    messages = pl.DataFrame(
-        [(p.label, r.spec.id, r.spec.description.vi) for p in packs for r in p.rules],
-        schema={"pack": pl.String, "rule_id": pl.String, "message": pl.String},
-        orient="row",
-    )
-    stt = lines.select(*LINE_KEYS, "stt")
-    fired = (
-        hits.filter(pl.col("outcome") == "fired")
-        .join(messages, on=["pack", "rule_id"], how="left")
-        .join(stt, on=list(LINE_KEYS), how="left")
-    )
+    """The fired rules: their code's message in the pack (else the rule's description)
+    with the values the rule read, and the code's BHXH code in the pack."""
+    fired = fired_rules(hits, lines, packs, values)
     return _reason_rows(
         fired,
         code=pl.col("reason_code"),
         source=pl.coalesce("rule_id", pl.lit("engine")),
-        message=pl.coalesce("message", pl.col("reason_code")),
+        message=pl.col("message"),
         line=pl.col("line_no").is_not_null(),
+        values=pl.col("values"),
+        bhxh_code=pl.col("bhxh_code"),
     )
 
 
@@ -171,12 +203,25 @@ def _quarantine_reasons(xml1: pl.DataFrame, quarantine: pl.DataFrame) -> pl.Data
             keep="first",
             maintain_order=True,
         )
-        .pipe(
-            _reason_rows,
-            code=pl.col("reason_code"),
-            source=pl.lit("validation"),
-            message=pl.col("message"),
-        )
+        .pipe(quarantine_reasons)
+    )
+
+
+def quarantine_reasons(quarantine: pl.DataFrame) -> pl.DataFrame:
+    """Validation's entries as :data:`REASON_SCHEMA` rows (without ``run_id``): the
+    element as ``field``, its value as sent in ``values``, a line's ``stt`` and
+    ``item_code`` where the entries carry them (the pipeline adds them from the
+    submissions); an entry without ``line_no`` or on XML1 is a claim reason."""
+    entries = validation_entries(quarantine)
+    return _reason_rows(
+        entries,
+        code=pl.col("reason_code"),
+        source=pl.lit("validation"),
+        message=pl.col("message"),
+        line=pl.col("line_no").is_not_null() & (pl.col("table") != "XML1"),
+        item_code=pl.col("item_code"),
+        field=pl.col("field"),
+        values=pl.col("values"),
     )
 
 
@@ -186,19 +231,26 @@ def _text(expr: pl.Expr) -> pl.Expr:
 
 def _line_reasons(lines: pl.DataFrame) -> list[pl.DataFrame]:
     """The payment stage's reasons on lines, one frame per row of the table."""
+    paid = (
+        ("claimed_bhtt", pl.col("claimed_bhtt")),
+        ("law_bhtt", pl.col("law_bhtt")),
+    )
     return [
         _reason_rows(
-            lines.filter(when),
-            code=pl.lit(code.value),
+            lines.filter(r.when),
+            code=pl.lit(r.code.value),
             source=pl.lit("payment"),
-            message=pl.concat_str(pl.lit(MESSAGES[code] + ": "), detail),
+            message=pl.concat_str(pl.lit(MESSAGES[r.code] + ": "), r.detail),
+            field=r.field,
+            values=value_list(r.values or paid),
         )
-        for code, when, detail in _line_reason_table()
+        for r in _line_reason_table()
     ]
 
 
-def _line_reason_table() -> list[LineReason]:
-    """Code, condition and detail of each line reason, in order."""
+def _ratio_reasons() -> list[LineReason]:
+    """The ratio reasons: TYLE_TT_BH, then TYLE_TT_DV of exams, beds, procedures and
+    other services."""
     scope = pl.col("pham_vi").fill_null("1") == "1"
     ratio_dv = pl.col("claimed_ratio_dv") != pl.col("law_ratio_dv")
     group = pl.col("ma_nhom")
@@ -208,6 +260,56 @@ def _line_reason_table() -> list[LineReason]:
         pl.col("claimed_ratio_dv"),
         pl.col("law_ratio_dv"),
     )
+    ratio_named: tuple[str, Pairs] = (
+        "TYLE_TT_DV",
+        (
+            ("claimed_ratio_dv", pl.col("claimed_ratio_dv")),
+            ("law_ratio_dv", pl.col("law_ratio_dv")),
+        ),
+    )
+    return [
+        LineReason(
+            R.PAYMENT_RATIO,
+            scope & (pl.col("claimed_ratio_bh") != pl.col("law_ratio_bh")),
+            pl.format(
+                "{} kê {}%, đúng {}%",
+                pl.col("code"),
+                pl.col("claimed_ratio_bh"),
+                pl.col("law_ratio_bh"),
+            ),
+            "TYLE_TT_BH",
+            (
+                ("claimed_ratio_bh", pl.col("claimed_ratio_bh")),
+                ("law_ratio_bh", pl.col("law_ratio_bh")),
+            ),
+        ),
+        LineReason(
+            R.EXAM_RATIO,
+            ratio_dv & group.is_in(EXAM_GROUPS),
+            ratio_detail,
+            *ratio_named,
+        ),
+        LineReason(
+            R.BED_RATIO, ratio_dv & group.is_in(BED_GROUPS), ratio_detail, *ratio_named
+        ),
+        LineReason(
+            R.PROCEDURE_RATIO,
+            ratio_dv & group.is_in((*SURGERY_GROUPS, *PROCEDURE_GROUPS)),
+            ratio_detail,
+            *ratio_named,
+        ),
+        LineReason(
+            R.SERVICE_RATIO,
+            ratio_dv & ~group.is_in(RATIO_GROUPS),
+            ratio_detail,
+            *ratio_named,
+        ),
+    ]
+
+
+def _line_reason_table() -> list[LineReason]:
+    """Code, condition and detail of each line reason, in order."""
+    scope = pl.col("pham_vi").fill_null("1") == "1"
     claimed_bv, claimed_bh = _recomputed()
     return [
         LineReason(
@@ -219,27 +321,13 @@ def _line_reason_table() -> list[LineReason]:
                 _text(pl.col("claimed_price")),
                 _text(pl.col("law_price")),
             ),
-        ),
-        LineReason(
-            R.PAYMENT_RATIO,
-            scope & (pl.col("claimed_ratio_bh") != pl.col("law_ratio_bh")),
-            pl.format(
-                "{} kê {}%, đúng {}%",
-                pl.col("code"),
-                pl.col("claimed_ratio_bh"),
-                pl.col("law_ratio_bh"),
+            _price_field(),
+            (
+                ("claimed_price", pl.col("claimed_price")),
+                ("law_price", pl.col("law_price")),
             ),
         ),
-        LineReason(R.EXAM_RATIO, ratio_dv & group.is_in(EXAM_GROUPS), ratio_detail),
-        LineReason(R.BED_RATIO, ratio_dv & group.is_in(BED_GROUPS), ratio_detail),
-        LineReason(
-            R.PROCEDURE_RATIO,
-            ratio_dv & group.is_in((*SURGERY_GROUPS, *PROCEDURE_GROUPS)),
-            ratio_detail,
-        ),
-        LineReason(
-            R.SERVICE_RATIO, ratio_dv & ~group.is_in(RATIO_GROUPS), ratio_detail
-        ),
+        *_ratio_reasons(),
         LineReason(
             R.SUPPLIES_CEILING,
             pl.col("package_cut") > 0,
@@ -247,6 +335,12 @@ def _line_reason_table() -> list[LineReason]:
                 "{} giảm {} (phần vượt trần chuyển người bệnh tự trả)",
                 pl.col("code"),
                 _text(pl.col("package_cut")),
+            ),
+            "T_BHTT",
+            (
+                ("claimed_bhtt", pl.col("claimed_bhtt")),
+                ("package_cut", pl.col("package_cut")),
+                ("law_bhtt", pl.col("law_bhtt")),
             ),
         ),
         *(
@@ -274,8 +368,24 @@ def _line_reason_table() -> list[LineReason]:
                 _text(pl.col("claimed_bh")),
                 _text(claimed_bh),
             ),
+            "THANH_TIEN_BV",
+            (
+                ("claimed_bv", pl.col("claimed_bv")),
+                ("recomputed_bv", claimed_bv),
+                ("claimed_bh", pl.col("claimed_bh")),
+                ("recomputed_bh", claimed_bh),
+            ),
         ),
     ]
+
+
+def _price_field() -> pl.Expr:
+    """The element of a line's claimed price: DON_GIA on a drug, DON_GIA_BH else."""
+    return (
+        pl.when(pl.col("table") == "XML2")
+        .then(pl.lit("DON_GIA"))
+        .otherwise(pl.lit("DON_GIA_BH"))
+    )
 
 
 def _recomputed() -> tuple[pl.Expr, pl.Expr]:
@@ -305,6 +415,8 @@ def _claim_reasons(
             source=pl.lit("payment"),
             message=reason.message,
             line=False,
+            field=reason.field,
+            values=value_list(reason.values),
         )
         for reason in _claim_reason_table(xml1, payment, lines)
     ]
@@ -324,20 +436,35 @@ def _claim_reason_table(
         .agg(pl.col("law_bhtt").sum().alias("_law"), pl.col("_cut").sum().alias("_cut"))
         .join(xml1.select(*CLAIM_KEYS, "t_bhtt"), on=CLAIM_KEYS, how="left")
     )
+    stay = [
+        c
+        for c in ("gt_the_tu", "gt_the_den", "ngay_vao", "ngay_ra")
+        if c in xml1.columns
+    ]
+    card = xml1.select(
+        *CLAIM_KEYS, *(as_text(c, xml1.schema[c]).alias(f"_{c}") for c in stay)
+    )
+    route = (("MA_DOITUONG_KCB", pl.col("route_code")),)
     return [
         _benefit_reason(paid, facts),
         ClaimReason(
-            facts.filter(pl.col("eligibility_reason").is_not_null()),
+            facts.filter(pl.col("eligibility_reason").is_not_null()).join(
+                card, on=CLAIM_KEYS, how="left"
+            ),
             pl.col("eligibility_reason"),
             pl.col("eligibility_reason").replace_strict(
                 {c.value: m for c, m in MESSAGES.items()},
                 default=pl.col("eligibility_reason"),
             ),
+            "GT_THE_DEN",
+            tuple((c.upper(), pl.col(f"_{c}")) for c in stay),
         ),
         ClaimReason(
             facts.filter(pl.col("route_class") == "withdrawal"),
             pl.lit(R.CLAIM_WITHDRAWN.value),
             pl.lit(MESSAGES[R.CLAIM_WITHDRAWN]),
+            "MA_DOITUONG_KCB",
+            route,
         ),
         ClaimReason(
             facts.filter(pl.col("route_class").is_null()),
@@ -347,6 +474,8 @@ def _claim_reason_table(
                 pl.lit(MESSAGES[R.ROUTE_UNKNOWN]),
                 pl.col("route_code").fill_null(""),
             ),
+            "MA_DOITUONG_KCB",
+            route,
         ),
         ClaimReason(
             sums.filter(pl.col("_law") - pl.col("t_bhtt") > TOLERANCE),
@@ -357,6 +486,8 @@ def _claim_reason_table(
                 _text(pl.col("t_bhtt")),
                 _text(pl.col("_law")),
             ),
+            "T_BHTT",
+            (("T_BHTT", pl.col("t_bhtt")), ("law_bhtt", pl.col("_law"))),
         ),
         ClaimReason(
             sums.filter(pl.col("_cut") > 0),
@@ -366,6 +497,8 @@ def _claim_reason_table(
                 pl.lit(MESSAGES[R.CLAIM_TOTAL_CAP]),
                 _text(pl.col("_cut")),
             ),
+            "T_BHTT",
+            (("T_BHTT", pl.col("t_bhtt")), ("cut", pl.col("_cut"))),
         ),
     ]
 
@@ -415,4 +548,11 @@ def _benefit_reason(paid: pl.DataFrame, facts: pl.DataFrame) -> ClaimReason:
         .then(pl.lit(R.LOW_COST_THRESHOLD.value))
         .otherwise(pl.lit(R.BENEFIT_RATE_MISMATCH.value)),
         pl.when(low_cost_decides).then(low_cost).otherwise(mismatch),
+        "MUC_HUONG",
+        (
+            ("MUC_HUONG", pl.col("_claimed_muc")),
+            ("law_muc_huong", pl.col("_law_muc")),
+            ("T_TONGCHI_BH", pl.col("law_t_tongchi_bh")),
+            ("low_cost_limit", pl.col("low_cost_limit")),
+        ),
     )

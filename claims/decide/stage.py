@@ -35,6 +35,7 @@ def decide(
     catalogs: Mapping[str, str],
     packs: Sequence[Pack] = (),
     quarantine: pl.DataFrame | None = None,
+    values: pl.DataFrame | None = None,
 ) -> Decisions:
     """Turn an assessment and a payment into decisions.
 
@@ -47,10 +48,12 @@ def decide(
         catalogs: catalog id → ``version#hash`` labels the run used.
         packs: the loaded pack versions (their Vietnamese rule descriptions).
         quarantine: validation's quarantine entries: the lines it refused stay in their
-            claim as reasons (their money is not accepted: they were never stored).
+            claim as reasons (their money is not accepted: they were never stored);
+            with ``stt`` and ``item_code`` columns, the reasons name the line so.
+        values: the assessment's values of the fired rules (``Assessment.values``).
     """
     lines = accepted_lines(xml1, assessed, hits, payment, run_id)
-    found = reasons(xml1, hits, payment, lines, packs, run_id, quarantine)
+    found = reasons(xml1, hits, payment, lines, packs, run_id, quarantine, values)
     claims = claim_decisions(
         xml1, assessed, payment.claims, lines, found, run_id, catalogs
     )

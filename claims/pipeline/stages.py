@@ -25,6 +25,7 @@ from claims.features import Features, features
 from claims.intake import Submission
 from claims.pay import Payment, pay
 from claims.pipeline.context import RunContext
+from claims.pipeline.identify import with_identities
 from claims.price import PriceCatalogs, price_lines
 from claims.schema import TABLES, Batch
 from claims.validate import validate
@@ -150,6 +151,9 @@ def pay_stage(ctx: RunContext, frames: Frames) -> Frames:
 def decide_stage(ctx: RunContext, frames: Frames) -> Frames:
     """Accepted amounts, outcome and reasons per claim and line."""
     assessed = frames.need("assessment", frames.assessment)
+    quarantine = frames.quarantine
+    if quarantine is not None and frames.submissions:  # name quarantined lines as sent
+        quarantine = with_identities(quarantine, frames.submissions)
     decided = decide(
         frames.tables["XML1"],
         assessed.claims,
@@ -158,7 +162,8 @@ def decide_stage(ctx: RunContext, frames: Frames) -> Frames:
         run_id=ctx.run_id,
         catalogs=ctx.reference.catalog_labels,
         packs=ctx.reference.packs,
-        quarantine=frames.quarantine,
+        quarantine=quarantine,
+        values=assessed.values,
     )
     return dataclasses.replace(frames, decisions=decided)
 
