@@ -57,6 +57,7 @@ MESSAGES: dict[R, str] = {
     R.BAD_QUANTITY: "{field} phải là số không âm, tối đa 3 chữ số thập phân",
     R.BAD_DATE: "{field} phải là ngày dạng yyyyMMdd",
     R.BAD_DATETIME: "{field} phải là thời điểm dạng yyyyMMddHHmm",
+    R.BAD_MONTH: "{field} phải là tháng từ 1 đến 12",
     R.CODE_NOT_IN_LIST: "{field} không thuộc danh mục mã có hiệu lực tại ngày vào viện",
     R.LINE_DUPLICATE_KEY: "STT trùng trong cùng bảng của hồ sơ",
     R.LINE_ORPHAN: "Dòng chi tiết không khớp MA_LK của hồ sơ XML1",

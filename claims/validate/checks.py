@@ -27,6 +27,9 @@ _PATTERNS: dict[Kind, tuple[str, R]] = {
     Kind.DATE_OR_DATETIME: (r"^(\d{8}|\d{12})$", R.BAD_DATE),
     Kind.BIRTH: (r"^\d{12}$", R.BAD_DATETIME),
 }
+_RANGES: dict[str, tuple[int, int, R]] = {"thang_qt": (1, 12, R.BAD_MONTH)}
+"""Integer fields with a calendar range: a settlement month outside 1–12 would name a
+period no settlement covers, so the claim is refused (NAM_QT/THANG_QT are required)."""
 CARD_PATTERN = rf"^[A-Z]{{2}}[1-5]\d{{{CARD_LENGTH - 3}}}$"
 DATE8 = r"^\d{8}$"
 
@@ -104,6 +107,10 @@ def field_reason(field: Field, code_ok: pl.Expr | None) -> pl.Expr:
         failures.append((present & ~_format_ok(field), _PATTERNS[field.kind][1]))
     if code_ok is not None:
         failures.append((present & ~code_ok, R.CODE_NOT_IN_LIST))
+    if field.column in _RANGES:
+        low, high, code = _RANGES[field.column]
+        number = value.cast(pl.Int64, strict=False)
+        failures.append((present & ~number.is_between(low, high), code))
     if not failures:
         return pl.lit(None, pl.String).alias(field.column)
     # the first failing check wins: coalesce keeps the first non-null reason
