@@ -16,10 +16,11 @@ from claims.cli.common import (
     err,
     fail,
     now,
-    print_frame,
+    out,
     settings_for,
     writing,
 )
+from claims.cli.listing import Format, FormatOption, emit
 from claims.config import Settings
 from claims.errors import ClaimsError, ConfigError
 from claims.settle import (
@@ -161,6 +162,7 @@ def advance_list_cmd(
     facility: Facility = None,
     period: OptionalPeriod = None,
     data_dir: DataDir = None,
+    fmt: FormatOption = Format.table,
 ) -> None:
     """The advances recorded (of a facility, for periods overlapping --period), each
     with its reversal if it was reversed, and the total standing."""
@@ -178,12 +180,15 @@ def advance_list_cmd(
     if period is not None:
         periods = overlapping(period, found["period"].unique().to_list())
         found = found.filter(pl.col("period").is_in(periods))
-    print_frame(f"advances: {found.height:,}", found, limit=200)
     standing = found.filter(pl.col("reversal_id").is_null())
     totals = standing.group_by("ma_cskcb").agg(
         pl.len().alias("advances"), pl.col("amount").sum()
     )
-    print_frame("standing advances per facility", totals.sort("ma_cskcb"))
+    if fmt is Format.table:
+        emit(out, [(f"advances: {found.height:,}", found)], fmt, limit=200)
+        emit(out, [("standing advances per facility", totals.sort("ma_cskcb"))], fmt)
+    else:
+        emit(out, [("advances", found), ("standing", totals.sort("ma_cskcb"))], fmt)
 
 
 @advance_app.command("reverse")

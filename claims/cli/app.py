@@ -7,6 +7,7 @@ import typer
 from claims.cli import run
 from claims.cli.advance import advance_app
 from claims.cli.catalogs import app as catalogs_app
+from claims.cli.claims import app as claims_app
 from claims.cli.common import Boundary
 from claims.cli.rules import app as rules_app
 from claims.cli.settle import app as settle_app
@@ -21,6 +22,7 @@ app = typer.Typer(
 )
 app.add_typer(catalogs_app, name="catalogs")
 app.add_typer(rules_app, name="rules")
+app.add_typer(claims_app, name="claims")
 settle_app.add_typer(advance_app, name="advance")
 app.add_typer(settle_app, name="settle")
 app.command("audit")(audit_command)

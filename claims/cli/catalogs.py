@@ -10,13 +10,15 @@ from typing import Annotated
 import polars as pl
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from catalogs.diff import DEFAULT_THRESHOLD, diff_versions
 from catalogs.errors import CatalogError
 from catalogs.loader import BUILTIN_ROOT, load_root, write_version
 from catalogs.resolve import Catalog, load_catalogs
 from catalogs.schema import SCHEMAS
-from claims.cli.common import CatalogDir, err, fail, out, print_frame
+from claims.cli.common import CatalogDir, err, fail, out
+from claims.cli.listing import Format, FormatOption, emit, print_table, table_of
 
 app = typer.Typer(
     help="Reference catalogs: prices, facilities, ICD-10, base salary, benefit tables.",
@@ -42,36 +44,38 @@ def _catalog_id(catalog_id: str) -> str:
 
 
 @app.command("list")
-def list_catalogs(catalog_dir: CatalogDir = None) -> None:
-    """Every catalog with its versions: window, recorded time, rows, hash and source."""
+def list_catalogs(
+    catalog_dir: CatalogDir = None, fmt: FormatOption = Format.table
+) -> None:
+    """Every catalog with its versions: window, recorded time, rows, hash and source
+    (the table shows the hash's first 12 characters, JSON and CSV all of it)."""
     catalogs = _load(catalog_dir)
-    table = Table(title="catalogs")
-    for column in (
-        "catalog",
-        "version",
-        "effective",
-        "recorded",
-        "rows",
-        "hash",
-        "root",
-    ):
-        table.add_column(column, no_wrap=True)
-    table.add_column("source", overflow="ellipsis", max_width=60)
+    rows = []
     for catalog_id, catalog in catalogs.items():
         overlaid = catalog_dir is not None and (catalog_dir / catalog_id).is_dir()
         for v in catalog.versions:
             m = v.manifest
-            table.add_row(
-                catalog_id,
-                m.version,
-                f"{m.effective_from}…{m.effective_to or ''}",
-                m.recorded_at.strftime("%Y-%m-%d %H:%M"),
-                f"{v.rows.height:,}",
-                v.content_hash[:12],
-                "overlay" if overlaid else "built-in",
-                m.source,
+            rows.append(
+                (
+                    catalog_id,
+                    m.version,
+                    m.effective_from.isoformat(),
+                    m.effective_to.isoformat() if m.effective_to else None,
+                    m.recorded_at.isoformat(timespec="minutes"),
+                    v.rows.height,
+                    v.content_hash,
+                    "overlay" if overlaid else "built-in",
+                    m.source,
+                )
             )
-    out.print(table)
+    names = (
+        "catalog", "version", "effective_from", "effective_to", "recorded", "rows",
+        "hash", "root", "source",
+    )  # fmt: skip
+    frame = pl.DataFrame(rows, schema=list(names), orient="row")
+    if fmt is Format.table:
+        frame = frame.with_columns(pl.col("hash").str.slice(0, 12))
+    emit(out, [("catalogs", frame)], fmt)
 
 
 @app.command()
@@ -133,6 +137,7 @@ def diff(
     ] = float(DEFAULT_THRESHOLD),
     limit: Annotated[int, typer.Option(help="Rows of detail to print.")] = 40,
     catalog_dir: CatalogDir = None,
+    fmt: FormatOption = Format.table,
 ) -> None:
     """Entries added, removed and changed between two versions; price jumps highlighted."""
     catalog = _load(catalog_dir, [_catalog_id(catalog_id)])[catalog_id]
@@ -143,12 +148,20 @@ def diff(
         raise typer.Exit(code=2) from exc
     result = diff_versions(a, b, Decimal(str(threshold)))
     counts = result.counts()
+    shown = result.changes.sort("suspicious", "change", descending=[True, False])
+    if fmt is not Format.table:
+        tally = pl.DataFrame(
+            {"change": list(counts), "entries": list(counts.values())},
+            schema={"change": pl.String, "entries": pl.Int64},
+        )
+        emit(out, [("counts", tally), ("changes", shown)], fmt)
+        return
     summary = ", ".join(f"{k} {v:,}" for k, v in counts.items())
     out.print(f"{catalog_id} {a.label} → {b.label}: {summary}")
     if result.changes.height == 0:
         return
-    shown = result.changes.sort("suspicious", "change", descending=[True, False])
-    print_frame(f"changes (first {limit})", shown, limit=limit, highlight="suspicious")
+    title = f"changes (first {limit})"
+    print_table(out, table_of(title, shown, limit=limit, highlight="suspicious"))
 
 
 @app.command()
@@ -174,6 +187,7 @@ def show(
         ),
     ] = None,
     catalog_dir: CatalogDir = None,
+    fmt: FormatOption = Format.table,
 ) -> None:
     """The resolved rows of a catalog for a code and date, with the version each comes from."""
     catalog = _load(catalog_dir, [_catalog_id(catalog_id)])[catalog_id]
@@ -202,24 +216,24 @@ def show(
     if rows.height == 0:
         err.print(f"no {catalog_id} row for code={code!r} on {on or 'any date'}")
         raise typer.Exit(code=1)
+    if fmt is not Format.table:
+        emit(out, [(catalog_id, rows)], fmt)
+        return
     out.print(f"{catalog_id}: {rows.height:,} row(s)")
     if rows.height <= 5:  # one panel per row: catalogs are wide
         for n, row in enumerate(rows.iter_rows(named=True), start=1):
             applies = " (applies)" if facility is not None and day and n == 1 else ""
             table = Table(title=f"row {n}{applies}", show_header=False)
-            table.add_column("column", style="bold")
-            table.add_column("value")
+            table.add_column("column", style="bold", no_wrap=True)
+            table.add_column("value", overflow="fold")
             for name, value in row.items():
-                table.add_row(name, "" if value is None else str(value))
-            out.print(table)
+                table.add_row(name, Text("" if value is None else str(value)))
+            print_table(out, table)
         return
     columns = [c for c in rows.columns if rows[c].null_count() < rows.height]
-    table = Table()
-    for column in columns:
-        table.add_column(column, no_wrap=True)
-    for values in rows.head(50).select(columns).iter_rows():
-        table.add_row(*["" if v is None else str(v) for v in values])
-    out.print(table)
+    if rows.height > 50:
+        err.print(f"the first 50 of {rows.height:,} rows (--format csv: all of them)")
+    emit(out, [(catalog_id, rows.select(columns))], fmt, limit=50)
 
 
 @app.command()

@@ -18,9 +18,9 @@ import pydantic
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 from typer.core import TyperGroup
 
+from claims.cli.listing import print_table, table_of
 from claims.config import Settings
 from claims.errors import ClaimsError, ConfigError
 from claims.store import Holder, writer_lock
@@ -167,17 +167,12 @@ class Boundary(TyperGroup):
 def print_frame(
     title: str, frame: pl.DataFrame, *, limit: int = 30, highlight: str | None = None
 ) -> None:
-    """A frame as a table on stdout: its first ``limit`` rows, nulls blank.
+    """A frame as a table on stdout: its first ``limit`` rows, nulls blank, codes and
+    amounts never cut (``claims.cli.listing``).
 
     Rows where the Boolean column ``highlight`` is true are shown in bold red.
     """
-    table = Table(title=title)
-    for column in frame.columns:
-        table.add_column(column)
-    for row in frame.head(limit).iter_rows(named=True):
-        style = "bold red" if highlight and row[highlight] else None
-        table.add_row(*["" if v is None else str(v) for v in row.values()], style=style)
-    out.print(table)
+    print_table(out, table_of(title, frame, limit=limit, highlight=highlight))
 
 
 def now(*, precise: bool = False) -> str:

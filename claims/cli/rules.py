@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from pathlib import Path
 from typing import Annotated
 
-import polars as pl
 import typer
 from rich.table import Table
 
@@ -22,6 +20,7 @@ from claims.cli.common import (
     settings_for,
 )
 from claims.cli.coverage import coverage_command
+from claims.cli.listing import Format, FormatOption, emit
 from claims.errors import ClaimsError
 from claims.schema import rule_frame_schemas
 from rules.cases import read_cases, run_cases, uncovered
@@ -105,11 +104,6 @@ def run_tests(
     raise typer.Exit(code=1 if failed else 0)
 
 
-def _symbols(text: str, columns: list[str]) -> list[str]:
-    names = set(re.findall(r"(?<![\w$.\"'])([a-z_][a-z0-9_]*)", text))
-    return [c for c in columns if c in names]
-
-
 @app.command()
 def explain(
     facility: Annotated[str, typer.Option("--facility", help="MA_CSKCB of the claim.")],
@@ -117,9 +111,13 @@ def explain(
     data_dir: DataDir = None,
     catalog_dir: CatalogDir = None,
     root: PacksRoot = PACKS_ROOT,
+    fmt: FormatOption = Format.table,
 ) -> None:
-    """For a stored claim: every rule of its pack version, its inputs and what it gave,
-    and the decision the stages give now beside the stored one (run id, versions)."""
+    """For a stored claim: every rule of its pack version, its inputs and what it gave;
+    the decision the stages give now beside the stored one (run id, versions, amounts
+    per total), every reason (rule, payment, validation), and the patient's other
+    claims that same-day, overlapping-stay and window rules count."""
+    from claims.cli.claims import print_explained
     from claims.pipeline.explain import explain_claim
 
     settings = settings_for(data_dir, catalog_dir)
@@ -127,63 +125,7 @@ def explain(
         found = explain_claim(settings, _packs(root), facility, claim)
     except (LookupError, ClaimsError) as exc:
         raise fail(exc) from exc
-    if found.pack is None:
-        out.print(
-            f"{facility}/{claim}: no released version covers its admission: NO_RULE_PACK"
-        )
-        return
-    out.print(f"{facility}/{claim} assessed by {found.pack.label}")
-    table = Table()
-    for column in ("rule", "action", "result", "inputs (first row)"):
-        table.add_column(column)
-    for r, row in zip(found.pack.rules, found.rules.iter_rows(named=True), strict=True):
-        frame = found.frames[r.spec.table]
-        fired, unknown, rows = row["fired"], row["not_evaluable"], row["rows"]
-        result = "—" if rows == 0 else ("fired" if fired else "no")
-        if unknown:
-            result = (
-                f"not evaluable ×{unknown}"
-                if not fired
-                else f"{result}, not evaluable ×{unknown}"
-            )
-        if r.spec.level == "line" and rows:
-            result += f" ({fired}/{rows} lines)"
-        names = _symbols(r.spec.expr, frame.columns)
-        shown = (
-            frame.head(1).select(names).to_dicts()[0] if frame.height and names else {}
-        )
-        inputs = ", ".join(f"{k}={v}" for k, v in shown.items())
-        style = "bold red" if fired else ("yellow" if unknown else None)
-        table.add_row(r.spec.id, r.spec.action, result, inputs, style=style)
-    out.print(table)
-    _print_decisions(found.stored, found.recomputed)
-
-
-def _print_decisions(stored: pl.DataFrame, recomputed: pl.DataFrame) -> None:
-    """The stored decision beside the one the stages give now."""
-    table = Table(title="decision")
-    for column in ("", "run", "outcome", "accepted T_BHTT", "rejected", "pack"):
-        table.add_column(column)
-    for name, frame in (("stored", stored), ("now", recomputed)):
-        if frame.height == 0:
-            table.add_row(name, "—", "no decision stored", "", "", "")
-            continue
-        row = frame.row(0, named=True)
-        table.add_row(
-            name,
-            row["run_id"],
-            row["outcome"],
-            f"{row['accepted_t_bhtt']:,.2f}",
-            f"{row['rejected_amount']:,.2f}",
-            row["pack"] or "",
-        )
-    out.print(table)
-    if stored.height and recomputed.height:
-        before, now = stored["catalogs"].item(), recomputed["catalogs"].item()
-        if before == now:
-            out.print("catalog versions: the same as the stored decision's")
-        else:
-            out.print(f"catalog versions differ: stored {before}, now {now}")
+    print_explained(found, facility, claim, fmt)
 
 
 @app.command()
@@ -197,6 +139,7 @@ def shadow(
     data_dir: DataDir = None,
     catalog_dir: CatalogDir = None,
     root: PacksRoot = PACKS_ROOT,
+    fmt: FormatOption = Format.table,
 ) -> None:
     """Decide stored claims with a draft next to the active versions; report the
     outcomes and money that change, per facility and per rule."""
@@ -214,11 +157,17 @@ def shadow(
     except (LookupError, ClaimsError) as exc:
         raise fail(exc) from exc
     moved = found.changed["difference"].sum() if found.changed.height else 0
-    out.print(
+    summary = (
         f"{found.claims:,} claims admitted since {day}: {found.changed.height:,} change "
         f"outcome or payable T_BHTT under {draft[0].label} "
         f"(payable T_BHTT moves by {moved:,.2f})"
     )
+    if fmt is not Format.table:
+        err.print(summary)
+        listings = [("per_facility", found.per_facility), ("per_rule", found.per_rule)]
+        emit(out, [*listings, ("claims", found.changed)], fmt)
+        return
+    out.print(summary)
     if found.per_facility.height:
         print_frame("per facility", found.per_facility)
     if found.per_rule.height:

@@ -16,10 +16,11 @@ from claims.cli.common import (
     err,
     fail,
     now,
-    print_frame,
+    out,
     settings_for,
     writing,
 )
+from claims.cli.listing import Format, FormatOption, Listing, emit
 from claims.config import Settings
 from claims.errors import ClaimsError, ConfigError
 from claims.schema import LEDGER_SCHEMA
@@ -204,34 +205,45 @@ def _excel(folder: Path, settlement: Settlement) -> None:
 
 
 def print_settlement(
-    settlement: Settlement, posted: pl.DataFrame, folder: Path
+    settlement: Settlement,
+    posted: pl.DataFrame,
+    folder: Path,
+    fmt: Format = Format.table,
 ) -> None:
+    """The settlement per facility (the first 20 in a table, all in JSON and CSV), its
+    totals and the ledger entries posted; notes on stderr."""
     facilities = settlement.frames["facilities"]
     shown = (
         "ma_cskcb", "claims", "requested", "accepted", "rejected", "pending_amount",
         "advances", "due", "carried_forward",
     )  # fmt: skip
-    print_frame(
-        f"settlement {settlement.settlement_id} — {settlement.period} (per facility)",
-        facilities.select(shown),
-        limit=20,
-    )
-    if facilities.height > 20:
-        err.print(f"… {facilities.height - 20:,} more facilities (see {folder})")
+    title = f"settlement {settlement.settlement_id} — {settlement.period}"
     totals = facilities.select(
         pl.len().alias("facilities"), *[pl.col(c).sum() for c in shown[1:]]
     )
-    print_frame("settlement totals", totals)
+    kinds = (
+        posted.group_by("kind")
+        .agg(pl.len().alias("entries"), pl.col("debit").sum())
+        .sort("kind")
+    )
+    listings: list[Listing] = [
+        (f"{title} (per facility)", facilities.select(shown)),
+        ("settlement totals", totals),
+    ]
+    if fmt is Format.table:
+        emit(out, listings[:1], fmt, limit=20)
+        if facilities.height > 20:
+            err.print(f"… {facilities.height - 20:,} more facilities (see {folder})")
+        emit(out, listings[1:], fmt)
+        if posted.height:
+            emit(out, [("ledger entries posted", kinds)], fmt)
+    else:
+        names = ("facilities", "totals", "ledger_entries_posted")
+        frames = [*[f for _, f in listings], kinds]
+        emit(out, list(zip(names, frames, strict=True)), fmt)
     for line in carried_forward_messages(facilities):
         err.print(line)
-    if posted.height:
-        kinds = (
-            posted.group_by("kind")
-            .agg(pl.len().alias("entries"), pl.col("debit").sum())
-            .sort("kind")
-        )
-        print_frame("ledger entries posted", kinds)
-    else:
+    if not posted.height:
         err.print("ledger: nothing changed since the last posting of this period")
     err.print(f"outputs: {folder}")
 
@@ -261,6 +273,7 @@ def run_cmd(
     ] = None,
     data_dir: DataDir = None,
     wait: Wait = None,
+    fmt: FormatOption = Format.table,
 ) -> None:
     """Settle a period: C79/C80-like totals per facility, rejections, pending claims, ledger.
 
@@ -273,7 +286,7 @@ def run_cmd(
         )
     except ClaimsError as exc:
         raise fail(exc) from exc
-    print_settlement(settlement, posted, folder)
+    print_settlement(settlement, posted, folder, fmt)
 
 
 def _find(settings: Settings, settlement_id: str) -> Path:
@@ -291,6 +304,7 @@ def diff_cmd(
     run_a: Annotated[str, typer.Argument(help="The earlier settlement id.")],
     run_b: Annotated[str, typer.Argument(help="The later settlement id.")],
     data_dir: DataDir = None,
+    fmt: FormatOption = Format.table,
 ) -> None:
     """What changed between two settlements, per facility, claim and cost group."""
     from claims.settle.diff import diff
@@ -299,8 +313,11 @@ def diff_cmd(
     a = pl.read_parquet(_find(settings, run_a) / "claims.parquet")
     b = pl.read_parquet(_find(settings, run_b) / "claims.parquet")
     changes = diff(a, b)
-    for title, frame in changes.items():
-        print_frame(f"{title}: {frame.height:,} changed", frame, limit=25)
+    if fmt is Format.table:
+        listings = [(f"{t}: {f.height:,} changed", f) for t, f in changes.items()]
+        emit(out, listings, fmt, limit=25)
+    else:
+        emit(out, list(changes.items()), fmt)
 
 
 def audit(
@@ -323,6 +340,7 @@ def audit(
     data_dir: DataDir = None,
     catalog_dir: CatalogDir = None,
     wait: Wait = None,
+    fmt: FormatOption = Format.table,
 ) -> None:
     """Post-audit (hậu kiểm): re-assess a settled period with another pack or catalogs and
     report recoveries and underpayments per facility, rule and claim (decisions untouched)."""
@@ -333,19 +351,7 @@ def audit(
         report, folder = run_audit(settings, period, pack, facility)
     except ClaimsError as exc:
         raise fail(exc) from exc
-    print_frame("audit per facility", report["facilities"], limit=20)
-    print_frame("audit per rule", report["rules"], limit=20)
-    print_frame("audit per claim (largest first)", report["claims"], limit=15)
-    pending = report["pending"]
-    if pending.height:
-        print_frame(
-            f"claims pending review, listed apart ({pending.height:,}): "
-            "neither recovered nor paid until reviewed",
-            pending.select(
-                "ma_cskcb", "ma_lk", "settled_outcome", "audit_outcome", "settled"
-            ),
-            limit=15,
-        )
+    _print_audit(report, fmt)
     err.print(f"outputs: {folder}")
     if post:
         from claims.store.runs import open_store
@@ -361,3 +367,23 @@ def audit(
             err.print(
                 "ledger: nothing to post (no difference, or this audit was posted)"
             )
+
+
+def _print_audit(report: dict[str, pl.DataFrame], fmt: Format) -> None:
+    """The audit per facility, rule and claim, and the claims pending review apart."""
+    pending = report["pending"].select(
+        "ma_cskcb", "ma_lk", "settled_outcome", "audit_outcome", "settled"
+    )
+    if fmt is not Format.table:
+        names = ("facilities", "rules", "claims")
+        emit(out, [*[(n, report[n]) for n in names], ("pending", pending)], fmt)
+        return
+    emit(out, [("audit per facility", report["facilities"])], fmt, limit=20)
+    emit(out, [("audit per rule", report["rules"])], fmt, limit=20)
+    emit(out, [("audit per claim (largest first)", report["claims"])], fmt, limit=15)
+    if pending.height:
+        title = (
+            f"claims pending review, listed apart ({pending.height:,}): "
+            "neither recovered nor paid until reviewed"
+        )
+        emit(out, [(title, pending)], fmt, limit=15)

@@ -10,7 +10,7 @@ outcomes and money that would change.
 from __future__ import annotations
 
 import dataclasses
-from datetime import date
+from datetime import date, timedelta
 from typing import NamedTuple
 
 import duckdb
@@ -22,13 +22,20 @@ from claims.errors import ConfigError
 from claims.pipeline.context import Reference, RunContext
 from claims.pipeline.daily import store_history
 from claims.pipeline.stages import Frames, run_stages, stages_named
-from claims.schema import CLAIM_KEYS
+from claims.schema import (
+    CLAIM_KEYS,
+    HISTORY_SCHEMA,
+    INPATIENT,
+    VISIT_WINDOW_DAYS,
+    patient_id,
+)
 from claims.settle import paid
-from claims.store import has_table, open_store, stored_claims
+from claims.store import has_table, history_of, open_store, stored_claims
 from rules.evaluate import Pack, select_packs
 
 _PREPARE = stages_named("price", "features")
 _DECIDE = stages_named("assess", "pay", "decide")
+_SHOWN = ("ma_cskcb", "ma_lk", "ngay_vao", "ngay_ra", "ma_loai_kcb")
 
 
 class Explained(NamedTuple):
@@ -45,6 +52,13 @@ class Explained(NamedTuple):
     """The decision the stages give now (one row)."""
     stored: pl.DataFrame
     """The stored decision of the claim's current version (one row, or none)."""
+    reasons: pl.DataFrame
+    """Every reason the stages give now (rules, payment, validation), in
+    ``claims.decide.REASON_SCHEMA``: naming the line and the values compared."""
+    related: pl.DataFrame
+    """The patient's other stored claims the cross-claim rules count (same-day
+    admissions, overlapping stays, visits in the window before): ``relation,
+    ma_cskcb, ma_lk, ngay_vao, ngay_ra, ma_loai_kcb``."""
 
 
 def explain_claim(
@@ -61,6 +75,7 @@ def explain_claim(
             msg = f"no current claim {claim!r} of facility {facility!r}"
             raise LookupError(msg)
         decision = _stored_decision(con, stored.tables["XML1"])
+        history = history_of(con, stored.tables["XML1"])
     run_id = decision["run_id"].item() if decision.height else "explain"
     reference = Reference(
         load_catalogs(settings.catalog_dir), select_packs(packs, settings.pack_id)
@@ -80,6 +95,7 @@ def explain_claim(
     found = done.need("features", done.features)
     label = assessed.claims["pack"].item()
     pack = next((p for p in reference.packs if p.label == label), None)
+    decided = done.need("decisions", done.decisions)
     return Explained(
         pack,
         _per_rule(pack, assessed.checked),
@@ -89,8 +105,58 @@ def explain_claim(
             "XML4": stored.tables["XML4"],
             "XML5": stored.tables["XML5"],
         },
-        done.need("decisions", done.decisions).claims,
+        decided.claims,
         decision,
+        decided.reasons,
+        related_claims(stored.tables["XML1"], history),
+    )
+
+
+def related_claims(xml1: pl.DataFrame, history: pl.DataFrame | None) -> pl.DataFrame:
+    """The patient's other stored claims that the cross-claim windows of the claim of
+    ``xml1`` (one row) count, as ``claims.features`` counts them: admitted the same
+    day (``same_day``), an inpatient stay overlapping this one (``overlapping_stay``),
+    admitted in the :data:`VISIT_WINDOW_DAYS` days before (``visit_before``)."""
+    schema: dict[str, pl.DataType] = {
+        "relation": pl.String(),
+        **{c: HISTORY_SCHEMA[c] for c in _SHOWN},
+    }
+    if history is None or history.height == 0 or xml1.height != 1:
+        return pl.DataFrame(schema=schema)
+    this = xml1.row(0, named=True)
+    start, end = this["ngay_vao"], this["ngay_ra"] or this["ngay_vao"]
+    if start is None:
+        return pl.DataFrame(schema=schema)
+    stay = this["ma_loai_kcb"] in INPATIENT
+    others = history.filter(
+        (pl.col("ma_cskcb") != this["ma_cskcb"]) | (pl.col("ma_lk") != this["ma_lk"]),
+        pl.col("patient") == xml1.select(patient_id()).item(),
+        pl.col("ngay_vao").is_not_null(),
+    )
+    other_end = pl.col("ngay_ra").fill_null(pl.col("ngay_vao"))
+    overlapping = (
+        pl.lit(stay)
+        & pl.col("ma_loai_kcb").is_in(INPATIENT).fill_null(False)
+        & (pl.col("ngay_vao") < end)
+        & (other_end > start)
+    )
+    day = pl.col("ngay_vao").dt.date()
+    before = (day < start.date()) & (
+        pl.col("ngay_vao") >= start - timedelta(days=VISIT_WINDOW_DAYS)
+    )
+    relation = (
+        pl.when(day == start.date())
+        .then(pl.lit("same_day"))
+        .when(overlapping)
+        .then(pl.lit("overlapping_stay"))
+        .when(before)
+        .then(pl.lit("visit_before"))
+    )
+    return (
+        others.with_columns(relation.alias("relation"))
+        .filter(pl.col("relation").is_not_null())
+        .select(list(schema))
+        .sort("ngay_vao", "ma_cskcb", "ma_lk")
     )
 
 
