@@ -23,6 +23,8 @@ import polars as pl
 
 from claims.dates import admission_date, line_date
 from claims.features_episode import episode_claims, episode_lines
+from claims.features_pairs import pair_features
+from claims.features_registry import registry_features
 from claims.schema import (
     BED_GROUPS,
     CLAIM_CONTEXT,
@@ -320,7 +322,8 @@ def line_features(table: str, batch: Batch, claims: pl.DataFrame) -> pl.DataFram
         .with_columns(line_date().alias("line_date"))
     )
     same_day = pl.col("so_luong").sum().over(*CLAIM_KEYS, code, "line_date")
-    return out.with_columns(same_day.alias("units_same_day"))
+    out = out.with_columns(same_day.alias("units_same_day"))
+    return pair_features(table, batch, registry_features(batch, out, claims), claims)
 
 
 class Features(NamedTuple):

@@ -10,12 +10,13 @@ checks each stage's output against its declaration.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import NamedTuple
 
 import polars as pl
 
 from claims.money import MONEY, QUANTITY
-from claims.xml130 import PARSED_TABLES, Kind
+from claims.xml130 import DOC_TABLES, PARSED_TABLES, Kind
 
 CLAIM_KEYS = ("file_id", "hoso_idx")
 """A claim in a run: the input's sha256 and the claim's 0-based position in it."""
@@ -25,6 +26,8 @@ LINE_KEYS = (*CLAIM_KEYS, "table", "line_no")
 """A drug or service line across XML2 and XML3."""
 TABLES = ("XML1", "XML2", "XML3", "XML4", "XML5")
 """The typed tables every stage after validation reads."""
+DOCUMENTS = DOC_TABLES
+"""XML6–XML15, typed too: the features stage reads them (``Batch.docs``)."""
 
 INPATIENT = ("03", "04", "06", "09")
 """MA_LOAI_KCB of stays (inpatient, day-inpatient, observation, under 4 hours)."""
@@ -55,6 +58,15 @@ RATIO_GROUPS = (*EXAM_GROUPS, *BED_GROUPS, *SURGERY_GROUPS, *PROCEDURE_GROUPS)
 """Groups whose service ratio the payment stage sets by law (exams, beds, surgeries)."""
 
 
+class Registries(NamedTuple):
+    """The resolved registry catalogs line features read (§3.6–§3.8, §4.3 F10–F16)."""
+
+    practitioners: pl.DataFrame
+    departments: pl.DataFrame
+    equipment: pl.DataFrame
+    code_pairs: pl.DataFrame
+
+
 class Batch(NamedTuple):
     """The typed tables of a batch, their prices and the reference rows features read."""
 
@@ -69,6 +81,15 @@ class Batch(NamedTuple):
     """Known ICD-10 codes (the ``icd10`` catalog); None: not checked (always known)."""
     quarantined: pl.DataFrame | None = None
     """``file_id, hoso_idx, lines_quarantined`` from validation (None: none)."""
+    registries: Registries | None = None
+    """Practitioners, departments, equipment and code pairs (None: not checked)."""
+    docs: Mapping[str, pl.DataFrame] | None = None
+    """Typed XML6–XML15 by table (a table absent, or None: no documents)."""
+
+    def doc(self, table: str) -> pl.DataFrame:
+        """The typed rows of document table ``table`` (none: an empty frame)."""
+        found = (self.docs or {}).get(table)
+        return pl.DataFrame(schema=table_schema(table)) if found is None else found
 
     @property
     def tables(self) -> dict[str, pl.DataFrame]:
@@ -131,7 +152,7 @@ keeps them); a transaction's lines share ``txn_id`` and balance."""
 
 
 def table_schema(table: str) -> dict[str, pl.DataType]:
-    """The typed frame of ``table`` (XML1–XML5) as validation stores it."""
+    """The typed frame of ``table`` (XML1–XML15) as validation stores it."""
     spec = PARSED_TABLES[table]
     schema: dict[str, pl.DataType] = dict.fromkeys(ROW_KEYS, pl.UInt32())
     schema["file_id"] = pl.String()
@@ -226,6 +247,46 @@ LINE_FEATURES: dict[str, pl.DataType] = {
     "units_same_day": QUANTITY,
 }
 """The columns the features stage adds to an XML2/XML3 line after its claim context."""
+
+# ---- registry and code-pair line features (issue 13 item 2; claims/features_registry.py,
+# claims/features_pairs.py)
+REGISTRY_LINE_FEATURES: dict[str, pl.DataType] = {
+    **dict.fromkeys(
+        (
+            "prescriber_registered",
+            "prescriber_in_department",
+            "performer_registered",
+            "department_known",
+            "machine_registered",
+            "orderer_performs",
+            "bed_in_department",
+        ),
+        pl.Boolean(),
+    ),
+    **dict.fromkeys(
+        (
+            "machine_tests_day",
+            "machine_capacity",
+            "bed_other_patients",
+            "department_occupancy",
+            "department_beds",
+        ),
+        pl.Int64(),
+    ),
+}
+"""Registered practitioners, departments and machines; beds and machines over the batch."""
+PAIR_LINE_FEATURES: dict[str, pl.DataType] = {
+    "unbundled_with": pl.String(),
+    "included_in": pl.String(),
+    "prerequisite_missing": pl.String(),
+    "setting_excluded": pl.Boolean(),
+    "indication_missing": pl.Boolean(),
+    "code_day_limit": pl.Int64(),
+    "period_count": pl.Int64(),
+    "period_max": pl.Int64(),
+}
+"""What the ``code_pairs`` catalog says of a line (§4.3 F10–F16)."""
+LINE_FEATURES |= REGISTRY_LINE_FEATURES | PAIR_LINE_FEATURES
 
 # --- episode checks (helper "coverage", issue 13; claims/features_episode.py) ----------
 EPISODE_CLAIM_FEATURES: dict[str, pl.DataType] = {

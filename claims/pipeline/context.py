@@ -7,6 +7,7 @@ first. The context is frozen: every stage reads it, none changes it.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from catalogs.resolve import Catalog, load_catalogs
 from claims.assess import load_packs
 from claims.config import Settings
 from claims.errors import ConfigError
+from claims.schema import Registries
 from claims.validate.codes import code_list_frame
 from rules.evaluate import Pack, select_packs
 
@@ -67,6 +69,16 @@ class Reference:
     def facilities(self) -> pl.DataFrame:
         """The resolved ``facilities`` catalog."""
         return self.catalogs["facilities"].resolve()
+
+    @functools.cached_property
+    def registries(self) -> Registries:
+        """Practitioners, departments, equipment and code pairs, resolved (once)."""
+        return Registries(
+            *(
+                self.catalogs[c].resolve()
+                for c in ("practitioners", "departments", "equipment", "code_pairs")
+            )
+        )
 
     @property
     def icd_codes(self) -> pl.Series:

@@ -1,0 +1,301 @@
+"""Registry features of drug and service lines: who ordered and performed them, in which
+department, on which machine and bed, checked against the facility's registries (§3.6–§3.8;
+§4.3 E11, E12, F5, F6, F9, H7, H9, J4).
+
+Per line, against the ``practitioners``, ``departments`` and ``equipment`` catalogs as of
+the line's date: the prescriber and every performer registered at the claim's facility,
+the prescriber registered in the line's department, the department one of the
+facility's, the machine registered there. Across the batch: tests per machine per day
+(against the machine's daily capacity), other patients in the same bed at overlapping
+times, and the department's occupied beds when the claim took its bed (an event sweep
+over admissions and discharges; ``giuong_pd + giuong_tk`` beside it).
+
+A bed is occupied from the claim's admission to its discharge; a patient's stays that
+overlap in one bed or department count once (a duplicated claim is J1's business, not a
+second patient). Cross-claim counts see the batch only: the stored history holds no
+lines. Without registries (``Batch.registries`` None) the catalog columns read as
+registered, and the capacities are null.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from catalogs.resolve import as_of
+from claims.schema import (
+    BED_GROUPS,
+    CLAIM_KEYS,
+    REGISTRY_LINE_FEATURES,
+    Batch,
+    Registries,
+    patient_id,
+)
+
+LINE = (*CLAIM_KEYS, "line_no")
+_PRACTITIONER_FLAGS = (
+    "prescriber_registered",
+    "prescriber_in_department",
+    "performer_registered",
+)
+
+
+def _codes(column: str) -> pl.Expr:
+    """The ';'-separated codes of ``column``, trimmed, empty ones dropped."""
+    return (
+        pl.col(column)
+        .str.split(";")
+        .list.eval(pl.element().str.strip_chars())
+        .list.filter(pl.element() != "")
+    )
+
+
+def _registered(
+    lines: pl.DataFrame, column: str, practitioners: pl.DataFrame
+) -> pl.DataFrame:
+    """Per line: every code of ``column`` registered at the facility on the date, and
+    (for the first code) the departments it is registered in."""
+    one = (
+        lines.select(*LINE, "ma_cskcb", "line_date", _codes(column).alias("_code"))
+        .explode("_code")
+        .filter(pl.col("_code").is_not_null())
+    )
+    found = as_of(
+        one,
+        practitioners,
+        code=("_code", "ma_bac_si"),
+        on="line_date",
+        columns=["ma_khoa"],
+    )
+    return found.group_by(LINE).agg(
+        pl.col("catalog_scope").is_not_null().all().alias("_ok"),
+        pl.col("ma_khoa").first().alias("_khoa"),
+    )
+
+
+def _with_practitioners(lines: pl.DataFrame, reg: Registries) -> pl.DataFrame:
+    prescriber = _registered(lines, "ma_bac_si", reg.practitioners).rename(
+        {"_ok": "_p_ok", "_khoa": "_p_khoa"}
+    )
+    performer = _registered(lines, "nguoi_thuc_hien", reg.practitioners).select(
+        *LINE, pl.col("_ok").alias("_t_ok")
+    )
+    in_department = (
+        pl.col("_p_khoa").is_null()
+        | pl.col("ma_khoa").is_null()
+        | _codes("ma_khoa")
+        .list.set_difference(pl.col("_p_khoa").str.split(";"))
+        .list.len()
+        .eq(0)
+    )
+    return (
+        lines.join(prescriber, on=LINE, how="left", maintain_order="left")
+        .join(performer, on=LINE, how="left", maintain_order="left")
+        .with_columns(
+            pl.col("_p_ok").fill_null(True).alias("prescriber_registered"),
+            (~pl.col("_p_ok").fill_null(True) | in_department)
+            .fill_null(True)
+            .alias("prescriber_in_department"),
+            pl.col("_t_ok").fill_null(True).alias("performer_registered"),
+        )
+        .drop("_p_ok", "_p_khoa", "_t_ok")
+    )
+
+
+def _with_departments(lines: pl.DataFrame, reg: Registries | None) -> pl.DataFrame:
+    """``department_known`` (every code of MA_KHOA) and the line's department beds."""
+    if reg is None:
+        return lines.with_columns(
+            pl.lit(True).alias("department_known"),
+            pl.lit(None, pl.Int64).alias("_pd"),
+            pl.lit(None, pl.Int64).alias("_tk"),
+        )
+    one = (
+        lines.select(*LINE, "ma_cskcb", "line_date", _codes("ma_khoa").alias("_k"))
+        .explode("_k")
+        .filter(pl.col("_k").is_not_null())
+    )
+    found = (
+        as_of(
+            one,
+            reg.departments,
+            code=("_k", "ma_khoa"),
+            on="line_date",
+            columns=["giuong_pd", "giuong_tk"],
+        )
+        .group_by(LINE)
+        .agg(
+            pl.col("catalog_scope").is_not_null().all().alias("department_known"),
+            pl.col("giuong_pd").first().alias("_pd"),
+            pl.col("giuong_tk").first().alias("_tk"),
+        )
+    )
+    return lines.join(found, on=LINE, how="left", maintain_order="left").with_columns(
+        pl.col("department_known").fill_null(True)
+    )
+
+
+def _with_machines(lines: pl.DataFrame, reg: Registries | None) -> pl.DataFrame:
+    """``machine_registered``, ``machine_capacity`` and the batch's tests per machine-day."""
+    per_day = pl.len().over("ma_may", "line_date").cast(pl.Int64)
+    out = lines.with_columns(
+        pl.when(pl.col("ma_may").is_not_null()).then(per_day).alias("machine_tests_day")
+    )
+    if reg is None:
+        return out.with_columns(
+            pl.lit(True).alias("machine_registered"),
+            pl.lit(None, pl.Int64).alias("machine_capacity"),
+        )
+    found = as_of(
+        out.select(*LINE, "ma_cskcb", "ma_may", "line_date").filter(
+            pl.col("ma_may").is_not_null()
+        ),
+        reg.equipment,
+        code=("ma_may", "ma_may"),
+        on="line_date",
+        columns=["ma_nhom", "capacity_per_day"],
+    ).select(
+        *LINE,
+        pl.col("catalog_scope").is_not_null().alias("machine_registered"),
+        pl.col("capacity_per_day").cast(pl.Int64).alias("machine_capacity"),
+    )
+    return out.join(found, on=LINE, how="left", maintain_order="left").with_columns(
+        pl.col("machine_registered").fill_null(True)
+    )
+
+
+def _bed_number_ok() -> pl.Expr:
+    """The bed number is one of the department's: H/C ≤ approved, T ≤ extra beds,
+    K (stretchers, folding beds) any [U]; unknown department or format: not judged."""
+    code = pl.col("ma_giuong").str.strip_chars()
+    letter, number = (
+        code.str.slice(0, 1),
+        code.str.slice(1).cast(pl.Int64, strict=False),
+    )
+    limit = (
+        pl.when(letter.is_in(["H", "C"]))
+        .then(pl.col("_pd"))
+        .when(letter == "T")
+        .then(pl.col("_tk"))
+    )
+    judged = number.is_not_null() & limit.is_not_null() & (letter != "K")
+    return ~judged | ((number >= 1) & (number <= limit))
+
+
+def _stays(lines: pl.DataFrame) -> pl.DataFrame:
+    """One row per claim, department and bed: the bed lines' keys and the stay's times."""
+    return (
+        lines.filter(
+            pl.col("ma_giuong").is_not_null()
+            & pl.col("ma_nhom")
+            .cast(pl.Int64, strict=False)
+            .cast(pl.String)
+            .is_in(BED_GROUPS)
+        )
+        .select(
+            *CLAIM_KEYS,
+            "ma_cskcb",
+            "_patient",
+            pl.col("ma_khoa").str.split(";").list.first().alias("_khoa"),
+            _codes("ma_giuong").alias("_bed"),
+            (pl.col("claim_ngay_vao").dt.epoch("s") // 60).alias("_s"),
+            (pl.col("claim_ngay_ra").dt.epoch("s") // 60).alias("_e"),
+        )
+        .explode("_bed")
+        .drop_nulls(["_bed", "_s", "_e"])
+        .unique([*CLAIM_KEYS, "_khoa", "_bed"], keep="first", maintain_order=True)
+    )
+
+
+def _bed_sharing(stays: pl.DataFrame) -> pl.DataFrame:
+    """Per claim: other patients in one of its beds at overlapping times (H9)."""
+    bed = ["ma_cskcb", "_khoa", "_bed"]
+    pairs = stays.join(stays, on=bed, suffix="_o").filter(
+        (pl.col("_patient") != pl.col("_patient_o"))
+        & (pl.col("_s_o") < pl.col("_e"))
+        & (pl.col("_s") < pl.col("_e_o"))
+    )
+    return pairs.group_by(CLAIM_KEYS).agg(
+        pl.col("_patient_o").n_unique().cast(pl.Int64).alias("bed_other_patients")
+    )
+
+
+def _occupancy(stays: pl.DataFrame) -> pl.DataFrame:
+    """Per claim: beds of its department occupied when it took its bed (H7).
+
+    One stay per patient, department and times; discharges before admissions at the
+    same minute, so a bed freed and taken in the same minute counts once.
+    """
+    dept = ["ma_cskcb", "_khoa"]
+    once = stays.unique([*dept, "_patient", "_s", "_e"], keep="first")
+    events = pl.concat(
+        [
+            once.select(
+                *CLAIM_KEYS, *dept, pl.col("_s").alias("_t"), pl.lit(1).alias("_d")
+            ),
+            once.select(
+                *CLAIM_KEYS, *dept, pl.col("_e").alias("_t"), pl.lit(-1).alias("_d")
+            ),
+        ]
+    ).sort(*dept, "_t", "_d")
+    occupied = events.with_columns(pl.col("_d").cum_sum().over(dept).alias("_n"))
+    return (
+        occupied.filter(pl.col("_d") == 1)
+        .join(stays.select(*CLAIM_KEYS, *dept).unique(), on=[*CLAIM_KEYS, *dept])
+        .group_by(CLAIM_KEYS)
+        .agg(pl.col("_n").max().cast(pl.Int64).alias("department_occupancy"))
+    )
+
+
+def registry_features(
+    batch: Batch, lines: pl.DataFrame, claims: pl.DataFrame
+) -> pl.DataFrame:
+    """``lines`` (a line frame with ``line_date`` and the claim context) with
+    :data:`claims.schema.REGISTRY_LINE_FEATURES`.
+
+    Args:
+        batch: the batch (its registries, and XML3 for the bed sweeps).
+        lines: the line frame so far (:func:`claims.features.line_features`).
+        claims: the claim frame (for the patient of each claim).
+    """
+    reg = batch.registries
+    frame = lines.with_columns(
+        pl.col("claim_ma_cskcb").alias("ma_cskcb"),
+        *(
+            pl.lit(None, pl.String).alias(c)
+            for c in ("nguoi_thuc_hien", "ma_may", "ma_giuong")
+            if c not in lines.columns
+        ),
+    )
+    frame = (
+        _with_practitioners(frame, reg)
+        if reg is not None
+        else frame.with_columns(pl.lit(True).alias(c) for c in _PRACTITIONER_FLAGS)
+    )
+    frame = _with_machines(_with_departments(frame, reg), reg)
+    patients = claims.select(*CLAIM_KEYS, patient_id().alias("_patient"))
+    frame = frame.join(patients, on=CLAIM_KEYS, how="left", maintain_order="left")
+    stays = _stays(frame)
+    orderer = pl.col("ma_bac_si").is_not_null() & _codes(
+        "nguoi_thuc_hien"
+    ).list.contains(pl.col("ma_bac_si")).fill_null(False)
+    out = (
+        frame.join(
+            _bed_sharing(stays), on=CLAIM_KEYS, how="left", maintain_order="left"
+        )
+        .join(_occupancy(stays), on=CLAIM_KEYS, how="left", maintain_order="left")
+        .with_columns(
+            orderer.alias("orderer_performs"),
+            _bed_number_ok().fill_null(True).alias("bed_in_department"),
+            pl.col("bed_other_patients").fill_null(0),
+            (pl.col("_pd") + pl.col("_tk")).alias("department_beds"),
+        )
+    )
+    bed_line = pl.col("ma_giuong").is_not_null()
+    out = out.with_columns(
+        pl.when(bed_line).then(pl.col(c)).alias(c)
+        for c in ("bed_other_patients", "department_occupancy", "department_beds")
+    )
+    keep = [c for c in lines.columns if c not in REGISTRY_LINE_FEATURES]
+    return out.select(
+        *keep, *(pl.col(c).cast(t) for c, t in REGISTRY_LINE_FEATURES.items())
+    )
