@@ -39,7 +39,6 @@ from claims.synthetic.faults import (
     inflate,
     miscount,
 )
-from claims.synthetic.faults_episode import break_episode, label_episode
 from claims.synthetic.lines import (
     drug_lines,
     note_rows,
@@ -230,7 +229,6 @@ def _write_chunks(
 
 # ---- one chunk of a run
 
-
 def _chunk_claims(run: Run, index: int) -> pl.DataFrame:
     """The chunk's claims with ``ci`` (row), ``partner_ci`` and a bed code per stay.
 
@@ -292,15 +290,11 @@ def build_chunk(run: Run, index: int) -> tuple[dict[str, pl.DataFrame], pl.DataF
     }
     tables = copy_duplicates(claims, tables)
     tables, structural = break_structure(claims, tables, rng)
-    tables, episode = break_episode(claims, tables, rng)
     pairs = [
         claim_truth(
             np.flatnonzero((claims["fault"] == k).fill_null(False).to_numpy()), k
         )
         for k in ("duplicate_claim", "overlapping_stay")
     ]
-    truth = pl.concat(
-        [content, busy_exam_truth(claims, services), structural, episode, *pairs]
-    )
-    truth = label_episode(finish_truth(claims, truth))
-    return {k: v.drop("ci") for k, v in tables.items()}, truth
+    truth = pl.concat([content, busy_exam_truth(claims, services), structural, *pairs])
+    return {k: v.drop("ci") for k, v in tables.items()}, finish_truth(claims, truth)
