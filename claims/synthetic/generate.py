@@ -55,6 +55,7 @@ from claims.synthetic.money import (
     law_service_ratios,
 )
 from claims.synthetic.registry import bed_codes, department_rows
+from claims.synthetic.faults_episode import break_episode, label_episode
 from claims.synthetic.run import Run, plan_run
 from claims.synthetic.tables import performer_serials, xml1, xml2, xml3, xml4, xml5
 from claims.synthetic.write import (
@@ -290,11 +291,15 @@ def build_chunk(run: Run, index: int) -> tuple[dict[str, pl.DataFrame], pl.DataF
     }
     tables = copy_duplicates(claims, tables)
     tables, structural = break_structure(claims, tables, rng)
+    tables, episode = break_episode(claims, tables, rng)
     pairs = [
         claim_truth(
             np.flatnonzero((claims["fault"] == k).fill_null(False).to_numpy()), k
         )
         for k in ("duplicate_claim", "overlapping_stay")
     ]
-    truth = pl.concat([content, busy_exam_truth(claims, services), structural, *pairs])
-    return {k: v.drop("ci") for k, v in tables.items()}, finish_truth(claims, truth)
+    truth = pl.concat(
+        [content, busy_exam_truth(claims, services), structural, episode, *pairs]
+    )
+    truth = label_episode(finish_truth(claims, truth))
+    return {k: v.drop("ci") for k, v in tables.items()}, truth

@@ -201,11 +201,22 @@ ORDER = (
     "bad_money",
     "orphan_line",
     "line_outside_stay",
+    # episode checks (claims/synthetic/faults_episode.py)
+    "xml4_result_date",
+    "half_bed_day",
+    "not_done_billed",
+    "tender_malformed",
+    "dosage_mismatch",
+    "long_prescription",
+    "other_sources_parts",
+    "programme_line_paid",
     "missing_required",
     "discharge_before_admission",
     "bad_date",
     "bad_card",
     "bad_code",
+    "card_province",
+    "dkbd_unknown",
 )
 WEIGHT = {"unlikely_volume": 4}
 """A crowd of exams by one practitioner needs many claims to be implausible."""
@@ -319,6 +330,12 @@ def _eligible(plan: pl.DataFrame) -> dict[str, np.ndarray]:
     ).to_numpy()
     masks["unlikely_volume"] = ~plan["inpatient"].to_numpy()
     masks["excessive_quantity"] = drugs > 0
+    for kind in ("tender_malformed", "dosage_mismatch", "long_prescription"):
+        masks[kind] = drugs > 0
+    masks["other_sources_parts"] = masks["programme_line_paid"] = drugs > 0
+    masks["half_bed_day"] = plan["n_bed"].to_numpy() > 0
+    masks["not_done_billed"] = plan["n_exam"].to_numpy() > 0
+    masks["xml4_result_date"] = plan["n_lab"].to_numpy() > 0
     masks["duplicate_stt"] = (lines3 >= 2) | (drugs + plan["n_blood"].to_numpy() >= 2)
     return masks
 
