@@ -39,6 +39,7 @@ from claims.synthetic.faults import (
     inflate,
     miscount,
 )
+from claims.synthetic.faults_episode import break_episode, label_episode
 from claims.synthetic.lines import (
     drug_lines,
     note_rows,
@@ -55,7 +56,6 @@ from claims.synthetic.money import (
     law_service_ratios,
 )
 from claims.synthetic.registry import bed_codes, department_rows
-from claims.synthetic.faults_episode import break_episode, label_episode
 from claims.synthetic.run import Run, plan_run
 from claims.synthetic.tables import performer_serials, xml1, xml2, xml3, xml4, xml5
 from claims.synthetic.write import (
