@@ -4,7 +4,7 @@ Service ratio TYLE_TT_DV: exams ranked by price per claim and day get the ``exam
 row of their rank (100/30/30/30/10/0); surgeries and procedures of one session, ranked by
 amount, get 100 for the first and the ``procedure_ratio`` of their kind and team after it
 (same NGUOI_THUC_HIEN set = same team). A session, by the ``operation_session`` policy:
-``overlap`` (default) = a run of lines of a claim whose NGAY_TH_YL–NGAY_KQ intervals
+``overlap`` (default) = a run of lines of a claim's day whose NGAY_TH_YL–NGAY_KQ intervals
 overlap (a line without NGAY_KQ spans its whole day), so separate operations the same day
 are each paid at 100 %; ``day`` = every line of the claim's day. Bed-days keep a claimed
 shared-bed ratio of the ``bed_ratio`` rows (floored to the nearest one); the rest keep
@@ -142,10 +142,10 @@ def _day_group() -> pl.Expr:
 
 
 def _sessions(works: pl.DataFrame) -> pl.DataFrame:
-    """``works`` with ``_group``, their session within the claim: a run of lines whose
-    [NGAY_TH_YL, NGAY_KQ] intervals overlap (a line without a NGAY_KQ at or after its
-    start spans its whole day), or the line's day where the ``operation_session``
-    policy says ``day``."""
+    """``works`` with ``_group``, their session within the claim: a run of lines of one
+    day whose [NGAY_TH_YL, NGAY_KQ] intervals overlap (a line without a NGAY_KQ at or
+    after its start spans its whole day), or the line's day where the
+    ``operation_session`` policy says ``day``."""
     start = pl.col("_start")
     day = start.dt.truncate("1d")
     timed = pl.col("_end").is_not_null() & (pl.col("_end") >= start)
@@ -165,8 +165,10 @@ def _sessions(works: pl.DataFrame) -> pl.DataFrame:
         .then(pl.col("line_date").cast(pl.Datetime("us")) + pl.duration(hours=23))
         .otherwise(end)
         .alias("_e"),
-    ).sort(*CLAIM_KEYS, "_s", "_e", "stt", "line_no")
-    reach = pl.col("_e").cum_max().shift(1).over(CLAIM_KEYS)
+    ).sort(*CLAIM_KEYS, "line_date", "_s", "_e", "stt", "line_no")
+    # a session belongs to the day it starts on (one that runs past midnight does not
+    # take in the next day's lines)
+    reach = pl.col("_e").cum_max().shift(1).over(*CLAIM_KEYS, "line_date")
     new = reach.is_null() | (pl.col("_s") > reach)
     return ordered.with_columns(
         new.cast(pl.Int64).cum_sum().over(CLAIM_KEYS).alias("_group")

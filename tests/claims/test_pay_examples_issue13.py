@@ -322,6 +322,27 @@ def test_an_operation_just_after_the_previous_ends_is_a_new_session() -> None:
     assert [x["law_ratio_dv"] for x in lines(r)] == [100, 50]
 
 
+def test_a_session_past_midnight_does_not_take_in_the_next_day() -> None:
+    """A surgery 23:00–00:30 and a procedure the next day without NGAY_KQ: the session
+    belongs to the day it starts on, so the procedure is its day's first (100 %)."""
+    night = datetime(2024, 8, 2, 23, 0)
+    r = run(
+        claim(
+            service(
+                "8",
+                1,
+                "5000000",
+                performers=TEAM,
+                day=night,
+                kq=night.replace(day=3, hour=0, minute=30),
+            ),
+            service("18", 1, "1000000", performers=TEAM, day=datetime(2024, 8, 3, 9)),
+            **inpatient(datetime(2024, 8, 1, 8)),
+        )
+    )
+    assert [x["law_ratio_dv"] for x in lines(r)] == [100, 100]
+
+
 def test_the_day_reading_of_sessions_ranks_the_whole_day() -> None:
     """With the ``operation_session`` policy answered ``day`` the two separate surgeries
     rank together: 100 % and 50 % (same team)."""
