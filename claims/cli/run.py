@@ -315,8 +315,13 @@ def demo(
     data_dir: DataDir = None,
     catalog_dir: CatalogDir = None,
 ) -> None:
-    """Generate a demo day, run it through the pipeline into a DuckDB store, print a summary."""
-    settings = settings_for(data_dir or Path("giamdinh-demo"), catalog_dir)
+    """Generate a demo day, run it through the pipeline into a DuckDB store, print a summary.
+
+    The store is the one every command reads by default (``./giamdinh-data``, or
+    --data-dir / GIAMDINH_DATA_DIR), so the commands it suggests next find it; a folder
+    holding data the demo did not make is refused, never overwritten.
+    """
+    settings = settings_for(data_dir, catalog_dir)
     day = "2026-10-15"
     from claims.pipeline import Reference
 
@@ -340,6 +345,24 @@ def demo(
     _run(inbox, settings, day, strict=False)
     _settle(settings, day[:7])
     err.print(f"store: {settings.store_path}")
+    _next_steps(settings, data_dir)
+
+
+def _next_steps(settings: Settings, data_dir: Path | None) -> None:
+    """Name a claim of the demo the payment cut (else any) and the commands that show
+    it and why, with the --data-dir they need (none for the default folder)."""
+    from claims.store import open_store
+    from claims.store.versions import example_claim
+
+    with open_store(settings.store_path, read_only=True) as con:
+        found = example_claim(con)
+    if found is None:
+        return
+    facility, claim, outcome = found
+    where = f" --data-dir {data_dir}" if data_dir is not None else ""
+    err.print(f"next: a {outcome} claim of the demo, and why:")
+    for command in ("claims show", "rules explain"):
+        err.print(f"  giamdinh {command} --facility {facility} --claim {claim}{where}")
 
 
 def _settle(settings: Settings, period: str) -> None:

@@ -5,6 +5,10 @@ and run it was decided with, refused submissions, the other claims of a duplicat
 from __future__ import annotations
 
 import json
+import os
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -148,3 +152,62 @@ def test_explain_names_the_other_claim_and_shows_payment(versions: Settings) -> 
     totals = {a["total"] for a in body["amounts"]}
     assert {"T_BHTT", "T_TONGCHI_BH"} <= totals
     assert any(r["code"] == "DUPLICATE_VISIT_SAME_DAY" for r in body["reasons"])
+
+
+def _giamdinh(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``giamdinh ARGS`` as a real process in ``cwd``, with no data folder set."""
+    env = {k: v for k, v in os.environ.items() if k != "GIAMDINH_DATA_DIR"}
+    return subprocess.run(
+        [sys.executable, "-c", "from claims.cli.app import app; app()", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+        env={**env, "COLUMNS": "120"},
+    )
+
+
+def _readme_next_example() -> list[list[str]]:
+    """The commands the README gives after the demo, as written."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    after = readme.split("Then, from the same folder", 1)[1]
+    block = after.split("```bash", 1)[1].split("```", 1)[0]
+    return [shlex.split(line) for line in block.strip().splitlines()]
+
+
+@pytest.mark.e2e
+def test_the_readme_next_example_finds_the_demo_store(tmp_path: Path) -> None:
+    demo = _giamdinh(tmp_path, "demo", "--claims", "1000")
+    assert demo.returncode == 0, demo.stderr
+    assert (tmp_path / "giamdinh-data" / "giamdinh.duckdb").is_file()
+    commands = _readme_next_example()
+    assert [c[:3] for c in commands] == [
+        ["giamdinh", "claims", "show"],
+        ["giamdinh", "rules", "explain"],
+    ]
+    for command in commands:
+        done = _giamdinh(tmp_path, *command[1:])
+        assert done.returncode == 0, (command, done.stderr)
+        assert command[command.index("--claim") + 1] in done.stdout
+    # the claim the demo names next is shown by the command it prints, as printed
+    suggested = [
+        shlex.split(line.strip())
+        for line in demo.stderr.splitlines()
+        if line.strip().startswith("giamdinh claims show")
+    ]
+    assert len(suggested) == 1
+    shown = _giamdinh(tmp_path, *suggested[0][1:], "--format", "json")
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["current"]["outcome"] != "accepted"
+
+
+@pytest.mark.e2e
+def test_the_demo_never_overwrites_other_data(tmp_path: Path) -> None:
+    data = tmp_path / "giamdinh-data"
+    data.mkdir()
+    (data / "giamdinh.duckdb").write_bytes(b"a store the demo did not make")
+    refused = _giamdinh(tmp_path, "demo", "--claims", "50")
+    assert refused.returncode == 1
+    assert "holds other data" in refused.stderr
+    assert (data / "giamdinh.duckdb").read_bytes() == b"a store the demo did not make"
