@@ -379,16 +379,22 @@ def _settle(settings: Settings, period: str) -> None:
 def check(
     files: Annotated[
         list[Path],
-        typer.Argument(help="Claim files (GIAMDINHHS .xml) or bulk folders."),
+        typer.Argument(
+            help="Claim files (GIAMDINHHS .xml), folders of them, or bulk folders."
+        ),
     ],
     fmt: Annotated[
         str,
         typer.Option(
             "--format",
-            help="jsonl: one JSON object per claim on stdout, in input order; "
-            "table: the same for people.",
+            help="jsonl: one JSON object per claim on stdout, in input order "
+            "(contract 2, see the README); table: the same for people.",
         ),
     ] = "table",
+    strict: Annotated[
+        bool,
+        typer.Option("--strict", help="Exit 1 when any claim is rejected."),
+    ] = False,
     pack: Annotated[
         str | None,
         typer.Option(
@@ -401,17 +407,18 @@ def check(
 ) -> None:
     """Self-check claim files without storing them: outcome, amounts and reasons per claim.
 
-    Cross-claim checks see only the given files. Exit 0 when every file's wrapper was
-    read (whatever the claims' outcomes), 2 when a file could not be read.
+    A folder is read as its .xml files, unless it holds xml1.parquet or xml1.csv (a bulk
+    load). Cross-claim checks see only the given files. Exit 0 when every file's wrapper
+    was read (whatever the claims' outcomes), 2 when a file could not be read or does
+    not exist (its error object says why); with --strict, 1 when every file was read
+    but a claim is rejected.
     """
     from claims.pipeline.context import Reference
-    from claims.pipeline.selfcheck import check_files
+    from claims.pipeline.selfcheck import check_files, expand_paths
 
     if fmt not in ("jsonl", "table"):
         raise fail(ValueError(f"--format {fmt!r}: use jsonl or table"))
-    missing = [str(f) for f in files if not f.exists()]
-    if missing:
-        raise fail(ValueError(f"no such file: {', '.join(missing)}"))
+    files = expand_paths(files)
     try:
         settings = settings_for(None, catalog_dir)
         reference = Reference.load(settings.catalog_dir, settings.pack_id, pack)
@@ -436,7 +443,8 @@ def check(
             sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
     else:
         _print_checked(rows)
-    raise typer.Exit(0 if all_read else 2)
+    rejected = any(row.get("outcome") == "rejected" for row in rows)
+    raise typer.Exit(2 if not all_read else 1 if strict and rejected else 0)
 
 
 def _print_checked(rows: list[dict[str, object]]) -> None:
@@ -452,17 +460,18 @@ def _print_checked(rows: list[dict[str, object]]) -> None:
     ):
         table.add_column(column)
     reasons = Table(title="reasons")
-    for column in ("ma_lk", "code", "level", "table", "stt", "message"):
-        reasons.add_column(column)
+    for column in ("ma_lk", "code", "level", "table", "stt", "item", "message"):
+        reasons.add_column(column, overflow="fold")
     for row in rows:
-        if "error" in row:
+        error = row.get("error")
+        if isinstance(error, dict):
             table.add_row(
                 str(row["file"]),
-                str(row["ma_lk"] or ""),
+                "",
                 "[red]error[/]",
                 "",
                 "",
-                str(row["error"]),
+                f"{error['code']}: {error['message']}",
             )
             continue
         claimed, accepted = row["claimed"], row["accepted"]
@@ -485,6 +494,7 @@ def _print_checked(rows: list[dict[str, object]]) -> None:
                 reason["level"],
                 str(reason["table"] or ""),
                 str(reason["stt"] or ""),
+                str(reason["item_code"] or ""),
                 reason["message"],
             )
     out.print(table)

@@ -1,21 +1,25 @@
 """Self-check: assess submissions without storing them (``giamdinh check``).
 
-The output is a contract used by clinics' tools: one JSON object per claim, in input
-order (file order, then claim order within the file), for every claim (HOSO) the file
-holds:
+The output is a versioned contract used by clinics' tools (:data:`CONTRACT`, the
+README's "The ``check`` contract"): one JSON object per claim, in input order (file
+order, then claim order within the file), for every claim (HOSO) a readable file holds,
+each with ``contract, file, hoso_idx, stt, ma_cskcb, ma_lk, outcome, claimed, accepted,
+rejected_amount, reasons, versions``:
 
-- a claim: ``file, stt, ma_cskcb, ma_lk, outcome, claimed, accepted, rejected_amount,
-  reasons, versions``. ``stt`` is the claim's 1-based position in its file (it names a
-  claim whose MA_LK cannot be read; ``ma_lk`` is then null). Amounts are 2-decimal
-  strings; ``claimed`` is XML1 as submitted; ``rejected_amount`` = claimed T_BHTT −
-  accepted T_BHTT (≥ 0). A claim validation refused has ``outcome`` ``rejected``,
-  nothing accepted, the claimed amounts that are valid amounts (else null),
-  ``rejected_amount`` its claimed T_BHTT (null if unreadable), ``ma_cskcb`` its
-  XML1's else the file's sender, its validation reasons (``level`` ``claim`` or
-  ``line``) and ``versions.pack`` null;
-- a file whose wrapper cannot be read: ``file, ma_lk`` (null) and ``error``.
+- ``hoso_idx`` is the claim's 0-based position in its file (``stt`` the same, 1-based);
+  amounts are 2-decimal strings; ``claimed`` is XML1 as submitted; ``rejected_amount`` =
+  claimed T_BHTT − accepted T_BHTT (≥ 0);
+- a claim validation refused has ``outcome`` ``rejected``, every accepted amount
+  ``"0.00"``, the claimed amounts that are valid amounts (each else null; ``claimed``
+  itself null only when the claim has no readable XML1), ``ma_cskcb`` its XML1's else
+  the file's sender, validation's reasons and the versions that would have applied to
+  its admission date (``versions.pack`` null when that date cannot be read);
+- a reason is ``code, bhxh_code, level, table, stt, item_code, field, values, message``
+  (:data:`claims.decide.reasons.REASON_SCHEMA`; ``values`` an object of text).
 
-Cross-claim checks see only the given files (no store, no history).
+A file whose wrapper cannot be read (or a path that does not exist) is one object
+``{contract, file, error: {code, message}}``. Cross-claim checks see only the given
+files (no store, no history).
 """
 
 from __future__ import annotations
@@ -28,22 +32,61 @@ from typing import Any
 import polars as pl
 
 from claims.config import Settings
+from claims.decide.reasons import quarantine_reasons
 from claims.errors import ReasonCode as R
 from claims.ids import content_id, engine_version
 from claims.intake import FileFailure, Submission, read_submission
 from claims.intake.submission import clean
+from claims.messages import MESSAGES
 from claims.pipeline.context import Reference, RunContext
+from claims.pipeline.identify import with_identities
 from claims.pipeline.inbox import default_date
 from claims.pipeline.stages import Frames, run_stages
 from claims.schema import CLAIM_KEYS
 from claims.validate import ConservationError
 from claims.validate.checks import field_reason, typed
 from claims.xml130 import PARSED_TABLES
+from rules.evaluate import version_of
 
+CONTRACT = 2
+"""The version of the ``check`` output; every object carries it as ``contract``."""
 MONEY_FIELDS = ("t_tongchi_bv", "t_tongchi_bh", "t_bhtt", "t_bncct", "t_bntt")
 """The XML1 totals shown under ``claimed`` and ``accepted``."""
 MAX_BYTES = 1 << 31
+REASON_KEYS = (
+    "code",
+    "bhxh_code",
+    "level",
+    "table",
+    "stt",
+    "item_code",
+    "field",
+    "values",
+    "message",
+)
+"""A reason object's keys, in order."""
+BULK_MARKERS = ("xml1.parquet", "xml1.csv")
+"""A folder holding one of these is a bulk load; any other folder holds ``.xml`` files."""
 Key = tuple[str, int]
+
+
+def expand_paths(paths: Sequence[Path]) -> list[Path]:
+    """The inputs ``paths`` name, in order: a file or bulk folder as is, a missing
+    path as is (it becomes an error object), a folder of files as its ``.xml`` files
+    (sorted by name; other files are not claims and are left out)."""
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir() and not any((path / m).is_file() for m in BULK_MARKERS):
+            out.extend(
+                sorted(
+                    p
+                    for p in path.iterdir()
+                    if p.is_file() and p.suffix.lower() == ".xml"
+                )
+            )
+        else:
+            out.append(path)
+    return out
 
 
 def check_files(
@@ -52,15 +95,15 @@ def check_files(
     progress: Callable[[int, int], None] | None = None,
     settings: Settings | None = None,
 ) -> tuple[list[dict[str, Any]], bool]:
-    """Assess ``paths`` and return one JSON-ready object per claim, and whether every
-    file's wrapper was read.
+    """Assess ``paths`` and return one JSON-ready object per claim (or unreadable
+    file), and whether every file's wrapper was read.
 
     The claims go through the daily run's stages (validation's quarantine included);
     cross-claim checks see only the given files (no store, no history)."""
     settings = settings or Settings()
     results: list[Submission | FileFailure] = []
     for n, path in enumerate(paths, start=1):
-        results.append(read_submission(path, max_bytes=MAX_BYTES))
+        results.append(_read(path))
         if progress is not None:
             progress(n, len(paths))
     subs = [r for r in results if isinstance(r, Submission)]
@@ -76,18 +119,31 @@ def check_files(
         done = run_stages(ctx, Frames(submissions=tuple(subs)))
         decisions = done.need("decisions", done.decisions)
         decided = _decided(decisions.claims, decisions.reasons, names)
-        versions = {
-            "pack": None,
-            "catalogs": dict(sorted(reference.catalog_labels.items())),
-        }
-        decided |= _refused(subs, done, names, versions)
+        decided |= _refused(subs, done, names, reference)
     out: list[dict[str, Any]] = []
     for path, result in zip(paths, results, strict=True):
         if isinstance(result, FileFailure):
-            out.append({"file": path.name, "ma_lk": None, "error": result.message})
+            out.append(error_object(path.name, result.reason, result.message))
             continue
         out.extend(_in_order(result, decided))
     return out, all(isinstance(r, Submission) for r in results)
+
+
+def error_object(file: str, code: R, message: str) -> dict[str, Any]:
+    """The object of a file whose wrapper cannot be read."""
+    return {
+        "contract": CONTRACT,
+        "file": file,
+        "error": {"code": code.value, "message": message},
+    }
+
+
+def _read(path: Path) -> Submission | FileFailure:
+    """The submission at ``path``, or why it cannot be read (a missing path too)."""
+    if not path.exists():
+        text = f"{MESSAGES[R.FILE_UNREADABLE]}: {path} không tồn tại"
+        return FileFailure("", path.name, 0, R.FILE_UNREADABLE, text)
+    return read_submission(path, max_bytes=MAX_BYTES)
 
 
 def _check_id(subs: Sequence[Submission], reference: Reference) -> str:
@@ -115,36 +171,45 @@ def _in_order(
     return out
 
 
+def _reason_lists(reasons: pl.DataFrame) -> dict[Key, list[dict[str, Any]]]:
+    """Per claim, its reasons as contract objects, in the frame's order."""
+    by_claim: dict[Key, list[dict[str, Any]]] = {}
+    for row in reasons.iter_rows(named=True):
+        reason = {k: row[k] for k in REASON_KEYS}
+        reason["values"] = {v["name"]: v["value"] for v in row["values"] or ()}
+        by_claim.setdefault((row["file_id"], row["hoso_idx"]), []).append(reason)
+    return by_claim
+
+
+def _claim_object(
+    file: str, hoso_idx: int, ma_cskcb: str | None, ma_lk: str | None
+) -> dict[str, Any]:
+    return {
+        "contract": CONTRACT,
+        "file": file,
+        "hoso_idx": hoso_idx,
+        "stt": hoso_idx + 1,
+        "ma_cskcb": ma_cskcb,
+        "ma_lk": ma_lk,
+    }
+
+
 def _decided(
     claims: pl.DataFrame, reasons: pl.DataFrame, names: dict[str, str]
 ) -> dict[Key, dict[str, Any]]:
-    by_claim: dict[Key, list[dict[str, Any]]] = {}
-    for row in reasons.iter_rows(named=True):
-        by_claim.setdefault((row["file_id"], row["hoso_idx"]), []).append(
-            {
-                "code": row["code"],
-                "bhxh_code": row["bhxh_code"],
-                "level": row["level"],
-                "table": row["table"],
-                "stt": row["stt"],
-                "message": row["message"],
-            }
-        )
+    by_claim = _reason_lists(reasons)
     out: dict[Key, dict[str, Any]] = {}
     for row in claims.iter_rows(named=True):
         key = (row["file_id"], row["hoso_idx"])
-        catalogs = json.loads(row["catalogs"])
-        out[key] = {
-            "file": names.get(row["file_id"], row["file_id"]),
-            "stt": row["hoso_idx"] + 1,
-            "ma_cskcb": row["ma_cskcb"],
-            "ma_lk": row["ma_lk"],
+        file = names.get(row["file_id"], row["file_id"])
+        out[key] = _claim_object(file, row["hoso_idx"], row["ma_cskcb"], row["ma_lk"])
+        out[key] |= {
             "outcome": row["outcome"],
             "claimed": {f: f"{row[f'claimed_{f}']:.2f}" for f in MONEY_FIELDS},
             "accepted": {f: f"{row[f'accepted_{f}']:.2f}" for f in MONEY_FIELDS},
             "rejected_amount": f"{row['rejected_amount']:.2f}",
             "reasons": by_claim.get(key, []),
-            "versions": {"pack": row["pack"], "catalogs": catalogs},
+            "versions": {"pack": row["pack"], "catalogs": json.loads(row["catalogs"])},
         }
     return out
 
@@ -153,31 +218,38 @@ def _refused(
     subs: Sequence[Submission],
     done: Frames,
     names: dict[str, str],
-    versions: dict[str, Any],
+    reference: Reference,
 ) -> dict[Key, dict[str, Any]]:
     """Claims validation refused, in the shape of a decided claim: nothing accepted,
-    the claimed amounts that can be read, and validation's reasons."""
+    the claimed amounts that can be read, validation's reasons, and the versions that
+    would have applied to the claim's admission date."""
     claims = done.need("claims", done.claims).filter(pl.col("status") == "rejected")
-    claimed = _claimed(subs, claims)
-    reasons = _validation_reasons(subs, done.need("quarantine", done.quarantine))
-    rows = claims.join(claimed, on=CLAIM_KEYS, how="left").join(
-        reasons, on=CLAIM_KEYS, how="left"
+    claimed = _claimed(subs, claims, reference)
+    quarantine = with_identities(done.need("quarantine", done.quarantine), subs)
+    entries = quarantine.filter(
+        pl.col("reason_code") != R.LINE_OF_REJECTED_CLAIM.value
+    ).join(claims.select(CLAIM_KEYS), on=CLAIM_KEYS, how="semi")
+    line = pl.col("line_no").is_not_null() & (pl.col("table") != "XML1")
+    by_claim = _reason_lists(
+        quarantine_reasons(entries.sort(*CLAIM_KEYS, line, "table", "line_no", "field"))
     )
-    out: dict[Key, dict[str, Any]] = {}
+    rows = claims.join(claimed, on=CLAIM_KEYS, how="left")
+    catalogs = dict(sorted(reference.catalog_labels.items()))
     zero = dict.fromkeys(MONEY_FIELDS, "0.00")
+    out: dict[Key, dict[str, Any]] = {}
     for row in rows.iter_rows(named=True):
-        bhtt = row["t_bhtt"]
-        out[(row["file_id"], row["hoso_idx"])] = {
-            "file": names.get(row["file_id"], row["file_id"]),
-            "stt": row["hoso_idx"] + 1,
-            "ma_cskcb": row["ma_cskcb"] or row["sender"],
-            "ma_lk": row["ma_lk"],
+        key = (row["file_id"], row["hoso_idx"])
+        file = names.get(row["file_id"], row["file_id"])
+        ma_cskcb = row["ma_cskcb"] or row["sender"]
+        read = row["_xml1"] is not None
+        out[key] = _claim_object(file, row["hoso_idx"], ma_cskcb, row["ma_lk"])
+        out[key] |= {
             "outcome": "rejected",
-            "claimed": {f: _money(row[f]) for f in MONEY_FIELDS},
+            "claimed": {f: _money(row[f]) for f in MONEY_FIELDS} if read else None,
             "accepted": dict(zero),
-            "rejected_amount": _money(bhtt),
-            "reasons": row["reasons"] or [],
-            "versions": versions,
+            "rejected_amount": _money(row["t_bhtt"]),
+            "reasons": by_claim.get(key, []),
+            "versions": {"pack": row["_pack"], "catalogs": catalogs},
         }
     return out
 
@@ -186,59 +258,34 @@ def _money(value: object) -> str | None:
     return None if value is None else f"{value:.2f}"
 
 
-def _claimed(subs: Sequence[Submission], claims: pl.DataFrame) -> pl.DataFrame:
-    """The XML1 totals of ``claims`` as sent, each null where it is not a valid amount."""
+def _claimed(
+    subs: Sequence[Submission], claims: pl.DataFrame, reference: Reference
+) -> pl.DataFrame:
+    """Per refused claim with an XML1 row: its totals as sent (each null where it is
+    not a valid amount) and the pack version its admission date (as sent, read as
+    yyyyMMdd) would have been assessed by."""
     spec = PARSED_TABLES["XML1"]
     fields = [spec.field(f) for f in MONEY_FIELDS]
-    raw = pl.concat([s.tables["XML1"].select(*CLAIM_KEYS, *MONEY_FIELDS) for s in subs])
+    raw = pl.concat(
+        [s.tables["XML1"].select(*CLAIM_KEYS, "ngay_vao", *MONEY_FIELDS) for s in subs]
+    )
+    day = (
+        pl.col("ngay_vao")
+        .str.strip_chars()
+        .str.slice(0, 8)
+        .str.to_date("%Y%m%d", strict=False)
+    )
     return (
         raw.join(claims.select(CLAIM_KEYS), on=CLAIM_KEYS, how="semi")
         .unique(CLAIM_KEYS, keep="first", maintain_order=True)
         .with_columns(clean(f) for f in fields)
         .select(
             *CLAIM_KEYS,
+            pl.lit(True).alias("_xml1"),
+            version_of(reference.packs, day, pinned=reference.pinned).alias("_pack"),
             *[
                 pl.when(field_reason(f, None).is_null()).then(typed(f)).alias(f.column)
                 for f in fields
             ],
         )
-    )
-
-
-def _validation_reasons(
-    subs: Sequence[Submission], quarantine: pl.DataFrame
-) -> pl.DataFrame:
-    """Per claim, its quarantine entries as reasons (``code, bhxh_code, level, table,
-    stt, message``): claim-level first, each line's STT as sent."""
-    stt = pl.concat(
-        [
-            s.tables[t].select(
-                *CLAIM_KEYS,
-                pl.lit(t).alias("table"),
-                "line_no",
-                pl.col("stt").str.strip_chars().cast(pl.Int64, strict=False),
-            )
-            for s in subs
-            for t in PARSED_TABLES
-            if t != "XML1"
-        ]
-    )
-    line = pl.col("line_no").is_not_null() & (pl.col("table") != "XML1")
-    found = (
-        quarantine.filter(pl.col("reason_code") != R.LINE_OF_REJECTED_CLAIM.value)
-        .join(stt, on=[*CLAIM_KEYS, "table", "line_no"], how="left", nulls_equal=True)
-        .sort(*CLAIM_KEYS, line, "table", "line_no", "field", nulls_last=False)
-    )
-    return found.group_by(CLAIM_KEYS, maintain_order=True).agg(
-        pl.struct(
-            pl.col("reason_code").alias("code"),
-            pl.lit(None, pl.String).alias("bhxh_code"),
-            pl.when(line)
-            .then(pl.lit("line"))
-            .otherwise(pl.lit("claim"))
-            .alias("level"),
-            "table",
-            pl.when(line).then("stt").alias("stt"),
-            "message",
-        ).alias("reasons")
     )

@@ -39,7 +39,10 @@ def _stored(day: GeneratedDay) -> dict[Key, dict[str, Any]]:
     return out
 
 
-def _decided(rows: list[dict[str, Any]]) -> dict[Key, dict[str, Any]]:
+def _decided(
+    rows: list[dict[str, Any]], stored: dict[Key, dict[str, Any]]
+) -> dict[Key, dict[str, Any]]:
+    """The claims the daily run decided (validation kept them), as check saw them."""
     return {
         (r["ma_cskcb"], r["ma_lk"]): {
             "outcome": r["outcome"],
@@ -48,20 +51,22 @@ def _decided(rows: list[dict[str, Any]]) -> dict[Key, dict[str, Any]]:
             "codes": sorted({reason["code"] for reason in r["reasons"]}),
         }
         for r in rows
-        if r["versions"]["pack"] is not None
+        if (r["ma_cskcb"], r["ma_lk"]) in stored
     }
 
 
-def _refused(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The claims validation refused (no pack assessed them)."""
-    return [r for r in rows if r["versions"]["pack"] is None]
+def _refused(
+    rows: list[dict[str, Any]], stored: dict[Key, dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The claims validation refused (the daily run decided nothing for them)."""
+    return [r for r in rows if (r["ma_cskcb"], r["ma_lk"]) not in stored]
 
 
 def test_check_decides_every_claim_as_the_daily_run(
     generated_day: GeneratedDay, checked: list[dict[str, Any]]
 ) -> None:
     stored = _stored(generated_day)
-    decided = _decided(checked)
+    decided = _decided(checked, stored)
     assert len(stored) > 500
     assert set(decided) == set(stored)
     differ = {k: (decided[k], stored[k]) for k in stored if decided[k] != stored[k]}
@@ -74,10 +79,15 @@ def test_check_refuses_the_claims_the_daily_run_rejected(
     rejected = generated_day.sql(
         "SELECT ma_lk FROM claim_status WHERE status = 'rejected'"
     )["ma_lk"]
-    refused = _refused(checked)
+    stored = _stored(generated_day)
+    refused = _refused(checked, stored)
     assert rejected.len() > 0
     assert sorted(r["ma_lk"] for r in refused) == sorted(rejected)
-    assert len(checked) == len(refused) + len(_decided(checked))
+    assert len(checked) == len(refused) + len(_decided(checked, stored))
+    for r in refused:
+        assert r["outcome"] == "rejected"
+        assert set(r["accepted"].values()) == {"0.00"}
+        assert r["reasons"]
 
 
 def test_check_prints_every_claim_of_every_file_in_the_same_shape(
@@ -91,11 +101,11 @@ def test_check_prints_every_claim_of_every_file_in_the_same_shape(
     keys = set(checked[0])
     assert keys >= {"outcome", "claimed", "accepted", "reasons", "versions", "stt"}
     assert all(set(r) == keys for r in checked)
-    for row in _refused(checked):
+    for row in _refused(checked, _stored(generated_day)):
         assert row["outcome"] == "rejected", row
         assert set(row["accepted"].values()) == {"0.00"}, row
         assert row["reasons"], row
-        claimed = row["claimed"]["t_bhtt"]
+        claimed = None if row["claimed"] is None else row["claimed"]["t_bhtt"]
         expected = None if claimed is None else claimed
         assert row["rejected_amount"] == expected, row
         for reason in row["reasons"]:
@@ -109,7 +119,7 @@ def test_a_claim_with_a_repeated_stt_is_partially_accepted_by_check(
     """A repeated STT on a drug or service line cuts that line's money; on a lab result
     (XML4) it cuts nothing. Either way the claim is not rejected for its totals."""
     truth = generated_day.truth.filter(pl.col("kind") == "duplicate_stt")
-    decided = _decided(checked)
+    decided = _decided(checked, _stored(generated_day))
     money = 0
     for ma_cskcb, ma_lk, table in truth.select("ma_cskcb", "ma_lk", "table").rows():
         claim = decided[(ma_cskcb, ma_lk)]
