@@ -96,5 +96,6 @@ class ReasonCode(StrEnum):
     PROGRAMME_FUNDED = "PROGRAMME_FUNDED"
     ITEM_CEILING = "ITEM_CEILING"
     BED_TRANSFER_DAY = "BED_TRANSFER_DAY"
+    EXAM_DAY_CAP = "EXAM_DAY_CAP"
     # settlement: the part of a claim's XML1 total that no valid line carries
     TOTAL_NOT_IN_LINES = "TOTAL_NOT_IN_LINES"

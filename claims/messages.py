@@ -93,6 +93,10 @@ MESSAGES: dict[R, str] = {
     R.BED_TRANSFER_DAY: (
         "Ngày chuyển khoa: chỉ khoa giá cao nhất và thấp nhất được tính nửa ngày giường"
     ),
+    R.EXAM_DAY_CAP: (
+        "Tổng tiền khám trong ngày vượt trần (bội số giá lần khám cao nhất): phần vượt "
+        "không thanh toán"
+    ),
     R.TOTAL_NOT_IN_LINES: (
         "Phần T_BHTT đề nghị trên XML1 không nằm trên dòng chi phí hợp lệ nào "
         "(dòng bị loại khi kiểm tra dữ liệu, hoặc tổng hồ sơ khác tổng các dòng)"

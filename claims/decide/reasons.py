@@ -35,6 +35,7 @@ PAY_CUTS = (
     R.PROGRAMME_FUNDED,
     R.ITEM_CEILING,
     R.BED_TRANSFER_DAY,
+    R.EXAM_DAY_CAP,
 )
 """The payment stage's own cuts of a line, named by its ``pay_reason``."""
 

@@ -18,7 +18,7 @@ import polars as pl
 from claims.errors import ReasonCode as R
 from claims.money import MONEY
 from claims.pay.lines import EXACT, cut, money, times
-from claims.schema import CLAIM_KEYS, SUPPLY_GROUPS
+from claims.schema import CLAIM_KEYS, EXAM_GROUPS, SUPPLY_GROUPS
 
 _SUPPLY = (pl.col("table") == "XML3") & pl.col("ma_nhom").is_in(SUPPLY_GROUPS)
 
@@ -68,6 +68,54 @@ def item_ceiling(lines: pl.DataFrame) -> pl.DataFrame:
         .cast(MONEY)
         .alias("law_bh"),
         cut(R.ITEM_CEILING, over),
+    )
+
+
+def exam_day_cap(lines: pl.DataFrame, claims: pl.DataFrame) -> pl.DataFrame:
+    """The exam fees of a claim's day together at most ``exam_day_cap_multiple`` (a
+    ``threshold`` row, 2: HT CK-053) × the price of its dearest exam; the excess is
+    spread over the day's exams in proportion and moves to self-pay (``EXAM_DAY_CAP``).
+    With exams ranked 100/30/30/30/10 it binds only on quantities above 1."""
+    zero = pl.lit(0).cast(MONEY)
+    exam = (pl.col("table") == "XML3") & pl.col("ma_nhom").is_in(EXAM_GROUPS)
+    group = [*CLAIM_KEYS, "line_date"]
+    day = (
+        lines.select(*CLAIM_KEYS, "line_date", "law_bh", "law_price", exam.alias("_in"))
+        .with_row_index("_i")
+        .filter(pl.col("_in"))
+        .join(
+            claims.select(*CLAIM_KEYS, "_exam_cap"),
+            on=CLAIM_KEYS,
+            how="left",
+            maintain_order="left",
+        )
+        .with_columns(
+            pl.max_horizontal(
+                pl.col("law_bh").sum().over(group)
+                - money(
+                    times(pl.col("law_price").max().over(group), pl.col("_exam_cap"))
+                ),
+                zero,
+            )
+            .fill_null(zero)
+            .alias("_excess")
+        )
+        .filter(pl.col("_excess") > 0)
+    )
+    if day.height == 0:  # the usual case
+        return lines
+    cuts = allocate(
+        day, total="_excess", weight="law_bh", group=group, name="_exam_cut"
+    ).select("_i", "_exam_cut")
+    capped = pl.col("_exam_cut").fill_null(zero)
+    return (
+        lines.with_row_index("_i")
+        .join(cuts, on="_i", how="left", maintain_order="left")
+        .with_columns(
+            (pl.col("law_bh") - capped).cast(MONEY).alias("law_bh"),
+            cut(R.EXAM_DAY_CAP, capped > 0),
+        )
+        .drop("_i", "_exam_cut")
     )
 
 

@@ -94,6 +94,7 @@ def claim_facts(
         at("threshold", "_share", key="low_cost_share"),
         at("threshold", "_multiple", key="supplies_ceiling_multiple"),
         at("threshold", "_other_case", key="other_source_case"),
+        at("threshold", "_exam_cap", key="exam_day_cap_multiple"),
         at("level_rule", "_ignore", key=level, key2="ignore_payment_ratio"),
         at("level_rule", "_budget", key=level, key2="out_of_list_budget"),
         at("level_rule", "_transport", key=level, key2="transport"),

@@ -14,7 +14,12 @@ from typing import NamedTuple
 import polars as pl
 
 from claims.money import MONEY
-from claims.pay.ceiling import item_ceiling, supplies_ceiling, trantt_cap
+from claims.pay.ceiling import (
+    exam_day_cap,
+    item_ceiling,
+    supplies_ceiling,
+    trantt_cap,
+)
 from claims.pay.lines import AMOUNTS, PERCENT, amounts, lines_of
 from claims.pay.ratios import payment_ratios, service_ratios, transfer_days
 from claims.pay.shares import claim_facts, muc_huong, shares
@@ -110,7 +115,7 @@ def pay(
     lines = service_ratios(lines, benefits, claims)
     lines = payment_ratios(lines, claims)
     lines = item_ceiling(amounts(lines))
-    lines = supplies_ceiling(lines, claims)
+    lines = exam_day_cap(supplies_ceiling(lines, claims), claims)
     # the low-cost threshold is tested on what is assessed: refused lines do not count
     # (out-of-catalog lines and lines outside the card's window have law_bh 0)
     totals = lines.group_by(CLAIM_KEYS).agg(
