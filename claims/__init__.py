@@ -8,14 +8,14 @@ from claims.errors import ClaimsError as ClaimsError
 from claims.errors import ReasonCode as ReasonCode
 from claims.money import MONEY as MONEY
 from claims.money import QUANTITY as QUANTITY
+from claims.xml130 import DOC_TABLES as DOC_TABLES
 from claims.xml130 import PARSED_TABLES as PARSED_TABLES
-from claims.xml130 import RAW_TABLES as RAW_TABLES
 
 __all__ = [
+    "DOC_TABLES",
     "MONEY",
     "PARSED_TABLES",
     "QUANTITY",
-    "RAW_TABLES",
     "ClaimsError",
     "ReasonCode",
 ]

@@ -10,12 +10,13 @@ checks each stage's output against its declaration.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import NamedTuple
 
 import polars as pl
 
 from claims.money import MONEY, QUANTITY
-from claims.xml130 import PARSED_TABLES, Kind
+from claims.xml130 import DOC_TABLES, PARSED_TABLES, Kind
 
 CLAIM_KEYS = ("file_id", "hoso_idx")
 """A claim in a run: the input's sha256 and the claim's 0-based position in it."""
@@ -25,6 +26,8 @@ LINE_KEYS = (*CLAIM_KEYS, "table", "line_no")
 """A drug or service line across XML2 and XML3."""
 TABLES = ("XML1", "XML2", "XML3", "XML4", "XML5")
 """The typed tables every stage after validation reads."""
+DOCUMENTS = DOC_TABLES
+"""XML6–XML15, typed too: the features stage reads them (``Batch.docs``)."""
 
 INPATIENT = ("03", "04", "06", "09")
 """MA_LOAI_KCB of stays (inpatient, day-inpatient, observation, under 4 hours)."""
@@ -80,6 +83,13 @@ class Batch(NamedTuple):
     """``file_id, hoso_idx, lines_quarantined`` from validation (None: none)."""
     registries: Registries | None = None
     """Practitioners, departments, equipment and code pairs (None: not checked)."""
+    docs: Mapping[str, pl.DataFrame] | None = None
+    """Typed XML6–XML15 by table (a table absent, or None: no documents)."""
+
+    def doc(self, table: str) -> pl.DataFrame:
+        """The typed rows of document table ``table`` (none: an empty frame)."""
+        found = (self.docs or {}).get(table)
+        return pl.DataFrame(schema=table_schema(table)) if found is None else found
 
     @property
     def tables(self) -> dict[str, pl.DataFrame]:
@@ -142,7 +152,7 @@ keeps them); a transaction's lines share ``txn_id`` and balance."""
 
 
 def table_schema(table: str) -> dict[str, pl.DataType]:
-    """The typed frame of ``table`` (XML1–XML5) as validation stores it."""
+    """The typed frame of ``table`` (XML1–XML15) as validation stores it."""
     spec = PARSED_TABLES[table]
     schema: dict[str, pl.DataType] = dict.fromkeys(ROW_KEYS, pl.UInt32())
     schema["file_id"] = pl.String()

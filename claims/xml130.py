@@ -1,86 +1,22 @@
 """The QĐ 130/4750 exchange tables as data: element names, kinds, sizes, required, code lists.
 
-Every field of XML1–XML5 is declared once here (domain reference §1.6–§1.10); the ingest,
-validation and generator modules read these declarations instead of repeating element names.
+Every field of XML1–XML5 is declared once here (domain reference §1.6–§1.10), XML6–XML15
+in :mod:`claims.xml130_docs` (§1.11); the ingest, validation and generator modules read
+these declarations instead of repeating element names.
 Column names in frames are the element names lower-cased (``MA_LK`` → ``ma_lk``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import StrEnum
-
-
-class Kind(StrEnum):
-    """How a field's text is checked and converted."""
-
-    TEXT = "text"  # free text, kept as is
-    CODE = "code"  # a code: string, optionally checked against a dated code list
-    INT = "int"  # a whole number (sequence, days, year, month)
-    PCT = "pct"  # an integer percentage 0..100
-    MONEY = "money"  # up to 15 digits, at most 2 decimals → Decimal(38, 2)
-    QTY = "qty"  # quantity or unit price, at most 3 decimals → Decimal(38, 3)
-    WEIGHT = "weight"  # kilograms, at most 2 decimals → Decimal(38, 2)
-    DATE = "date"  # yyyyMMdd
-    DATETIME = "datetime"  # yyyyMMddHHmm
-    DATE_OR_DATETIME = "date_or_datetime"  # yyyyMMdd or yyyyMMddHHmm
-    BIRTH = "birth"  # yyyyMMddHHmm; unknown month/day padded with zeros
-
-
-@dataclass(frozen=True, slots=True)
-class Field:
-    """One element of an inner table."""
-
-    element: str
-    kind: Kind = Kind.TEXT
-    size: int | None = None
-    required: bool = False
-    code_list: str | None = None  # id of a dated list in the `code_lists` catalog
-    pii: bool = False  # masked in quarantine values, sidecars and logs
-
-    @property
-    def column(self) -> str:
-        """Frame column name: the element name lower-cased."""
-        return self.element.lower()
-
-
-@dataclass(frozen=True, slots=True)
-class TableSpec:
-    """One LOAIHOSO table: where its rows are in the inner document and what they hold."""
-
-    table: str  # LOAIHOSO value, e.g. "XML2"
-    root: str  # inner document root element
-    row_path: tuple[str, ...]  # elements from the root down to one row (root excluded)
-    fields: tuple[Field, ...]
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        """Frame column names in element order."""
-        return tuple(f.column for f in self.fields)
-
-    def field(self, column: str) -> Field:
-        """The field whose column name is ``column``."""
-        return next(f for f in self.fields if f.column == column)
-
-    @property
-    def row_element(self) -> str:
-        """Element name of one row (the root itself for single-record tables)."""
-        return self.row_path[-1] if self.row_path else self.root
-
+from claims.xml130_docs import DOC_SPECS
+from claims.xml130_spec import Field as Field
+from claims.xml130_spec import Kind as Kind
+from claims.xml130_spec import TableSpec as TableSpec
+from claims.xml130_spec import spec_field
 
 T, C, I, P, M, Q = Kind.TEXT, Kind.CODE, Kind.INT, Kind.PCT, Kind.MONEY, Kind.QTY  # noqa: E741
 D, DT = Kind.DATE, Kind.DATETIME
-
-
-def _f(
-    element: str,
-    kind: Kind = T,
-    size: int | None = None,
-    req: bool = False,  # noqa: FBT001, FBT002 - terse table rows below
-    codes: str | None = None,
-    pii: bool = False,  # noqa: FBT001, FBT002
-) -> Field:
-    return Field(element, kind, size, req, codes, pii)
+_f = spec_field
 
 
 _OTHER_SOURCES = (
@@ -297,28 +233,18 @@ XML5 = TableSpec(
 )
 
 PARSED_TABLES: dict[str, TableSpec] = {
-    s.table: s for s in (XML1, XML2, XML3, XML4, XML5)
+    s.table: s for s in (XML1, XML2, XML3, XML4, XML5, *DOC_SPECS)
 }
-"""Tables parsed into typed frames."""
+"""Every table, parsed into typed frames (XML6–XML15 in :mod:`claims.xml130_docs`)."""
 
-LINE_TABLES: tuple[str, ...] = ("XML2", "XML3", "XML4", "XML5")
-"""Detail tables whose rows link to an XML1 claim by MA_LK."""
+DOC_TABLES: tuple[str, ...] = tuple(s.table for s in DOC_SPECS)
+"""The documents besides the money: XML6–XML15."""
 
-RAW_TABLES: dict[str, str] = {
-    "XML6": "CHI_TIEU_HO_SO_BENH_AN_CHAM_SOC_VA_DIEU_TRI_HIV_AIDS",
-    "XML7": "CHI_TIEU_DU_LIEU_GIAY_RA_VIEN",
-    "XML8": "CHI_TIEU_DU_LIEU_TOM_TAT_HO_SO_BENH_AN",
-    "XML9": "CHI_TIEU_DU_LIEU_GIAY_CHUNG_SINH",
-    "XML10": "CHI_TIEU_DU_LIEU_GIAY_NGHI_DUONG_THAI",
-    "XML11": "CHI_TIEU_DU_LIEU_GIAY_CHUNG_NHAN_NGHI_VIEC_HUONG_BAO_HIEM_XA_HOI",
-    "XML12": "CHI_TIEU_DU_LIEU_GIAM_DINH_Y_KHOA",
-    "XML13": "CHI_TIEU_GIAYCHUYENTUYEN",
-    "XML14": "CHI_TIEU_GIAYHEN_KHAMLAI",
-    "XML15": "CHI_TIEU_DIEUTRI_BENHLAO",
-}
-"""Tables kept per claim as decoded raw XML (parsed later where rules need them)."""
+LINE_TABLES: tuple[str, ...] = ("XML2", "XML3", "XML4", "XML5", *DOC_TABLES)
+"""Every table besides XML1: rows of one claim, linked to its XML1 by MA_LK (XML12,
+which has none, by its HOSO only)."""
 
-ALL_TABLES: tuple[str, ...] = (*PARSED_TABLES, *RAW_TABLES)
+ALL_TABLES: tuple[str, ...] = tuple(PARSED_TABLES)
 
 WRAPPER_ROOT = "GIAMDINHHS"
 CARD_LENGTH = 15

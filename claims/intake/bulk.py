@@ -48,8 +48,11 @@ def read_bulk(folder: Path, file_id: str, size: int) -> Submission | FileFailure
             file_id, folder.name, size, ReasonCode.BULK_TABLE_INVALID, msg
         )
     try:
+        # a table without MA_LK (XML12) cannot be linked to a claim: not read
         frames = {
-            t: _read_text(p) for t in PARSED_TABLES if (p := _table_file(folder, t))
+            t: _read_text(p)
+            for t, spec in PARSED_TABLES.items()
+            if "ma_lk" in spec.columns and (p := _table_file(folder, t))
         }
     except (pl.exceptions.PolarsError, OSError) as exc:
         msg = f"không đọc được bảng dữ liệu lô: {exc}"

@@ -37,9 +37,9 @@ from claims.intake.xmlsafe import (
     parse_doc,
     root_name,
 )
-from claims.xml130 import PARSED_TABLES, RAW_TABLES
+from claims.xml130 import PARSED_TABLES
 
-_ROOTS = {**{t: s.root for t, s in PARSED_TABLES.items()}, **RAW_TABLES}
+_ROOTS = {t: s.root for t, s in PARSED_TABLES.items()}
 _ROOT_TAG = r"^\x{FEFF}?\s*(?:<\?xml[^?]*\?>\s*)?(?:<!--(?s:.*?)-->\s*)*<([A-Za-z_][\w.:-]*)[\s>/]"
 """The first element's name, after an optional declaration and comments (a DTD stops it)."""
 _NAME = r"[A-Za-z_][\w.:-]*"
@@ -81,11 +81,10 @@ class HosoResult:
 
 @dataclass
 class HosoBatch:
-    """Accumulates parsed frames, raw documents and claim errors of one file."""
+    """Accumulates parsed frames and claim errors of one file."""
 
     file_id: str
     frames: dict[str, list[pl.DataFrame]] = field(default_factory=dict)
-    raw: list[pl.DataFrame] = field(default_factory=list)
     errors: list[tuple[int, str, ReasonCode, str]] = field(default_factory=list)
     seen: set[int] = field(default_factory=set)
     """Claims that carried an XML1 payload (readable or not)."""
@@ -108,7 +107,7 @@ class HosoBatch:
         self.pool.shutdown(wait=True, cancel_futures=True)
 
     def finish(self) -> HosoResult:
-        """Frames per table, raw documents and claim errors, with missing XML1 flagged."""
+        """Frames per table and claim errors, with missing XML1 flagged."""
         try:
             for table, job in self.pending:
                 self.frames.setdefault(table, []).append(job.result())
@@ -117,18 +116,7 @@ class HosoBatch:
         self.pending.clear()
         tables = {t: self._table(t) for t in PARSED_TABLES}
         self._reject_unread(tables["XML1"])
-        raw = pl.concat(
-            [pl.DataFrame(schema=RAW_SCHEMA)]
-            + [
-                r.select(
-                    pl.lit(self.file_id).alias("file_id"),
-                    "hoso_idx",
-                    "table",
-                    pl.col("text").alias("xml"),
-                )
-                for r in self.raw
-            ]
-        )
+        raw = pl.DataFrame(schema=RAW_SCHEMA)  # every table is parsed now
         errors = pl.DataFrame(
             [(self.file_id, h, t, str(c), m) for h, t, c, m in sorted(self.errors)],
             schema=ERROR_SCHEMA,
@@ -183,14 +171,8 @@ def decode_hoso_rows(batch: HosoBatch, rows: pl.DataFrame) -> None:
         batch.reject(hoso, table or "?", *_fault_message(fault, table, text))
     good = frame.filter(pl.col("fault").is_null())
     for (table,), docs in good.partition_by("table", as_dict=True).items():
-        if table in PARSED_TABLES:
-            job = batch.pool.submit(
-                _parse_table, batch, table, docs["hoso"], docs["text"]
-            )
-            batch.pending.append((str(table), job))
-        else:
-            raw = docs.select(pl.col("hoso").alias("hoso_idx"), "table", "text")
-            batch.raw.append(raw)
+        job = batch.pool.submit(_parse_table, batch, table, docs["hoso"], docs["text"])
+        batch.pending.append((str(table), job))
 
 
 def last_index(indices: pl.Series) -> int:

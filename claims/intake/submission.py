@@ -1,7 +1,7 @@
 """What intake hands to validation: one readable submission, or one refused file.
 
-``Submission`` holds raw text frames per table (values stay text until validation types
-them), the raw XML6–15 documents and claim-level errors. Every frame carries
+``Submission`` holds raw text frames per table, XML1–XML15 (values stay text until
+validation types them), and claim-level errors. Every frame carries
 ``file_id`` (the input's sha256), ``hoso_idx`` (0-based claim position in the file) and
 ``line_no`` (1-based row within its table).
 """
@@ -48,7 +48,10 @@ class FileFailure:
 
 @dataclass(frozen=True)
 class Submission:
-    """A readable file: raw frames per table, raw XML6–15 documents, claim-level errors."""
+    """A readable file: raw frames per table, claim-level errors.
+
+    ``raw_docs`` is empty: XML6–XML15 are parsed like the other tables. It stays for
+    the store's ``raw_docs`` view, which still shows what older engines kept."""
 
     meta: FileMeta
     tables: dict[str, pl.DataFrame]

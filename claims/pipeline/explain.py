@@ -24,6 +24,7 @@ from claims.pipeline.daily import store_history
 from claims.pipeline.stages import Frames, run_stages, stages_named
 from claims.schema import (
     CLAIM_KEYS,
+    DOCUMENTS,
     HISTORY_SCHEMA,
     INPATIENT,
     VISIT_WINDOW_DAYS,
@@ -47,7 +48,8 @@ class Explained(NamedTuple):
     """Per rule of that version: ``rule_id, action, table, level, rows, fired,
     not_evaluable``."""
     frames: dict[str, pl.DataFrame]
-    """The frames rules read (features of XML1–XML3, XML4, XML5), by table."""
+    """The frames rules read (features of XML1–XML3, XML4, XML5) and the XML6–XML15
+    documents, by table."""
     recomputed: pl.DataFrame
     """The decision the stages give now (one row)."""
     stored: pl.DataFrame
@@ -104,6 +106,7 @@ def explain_claim(
             **found.lines,
             "XML4": stored.tables["XML4"],
             "XML5": stored.tables["XML5"],
+            **{t: stored.tables[t] for t in DOCUMENTS},
         },
         decided.claims,
         decision,

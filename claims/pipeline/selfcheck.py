@@ -129,6 +129,20 @@ def check_files(
     return out, all(isinstance(r, Submission) for r in results)
 
 
+def claim_objects(
+    subs: Sequence[Submission],
+    done: Frames,
+    names: dict[str, str],
+    reference: Reference,
+) -> dict[Key, dict[str, Any]]:
+    """Every claim of ``subs`` that ``done`` decided or validation refused, as its
+    contract object, by ``(file_id, hoso_idx)`` (``names``: file id → file name). The
+    daily run's receipts carry the same objects."""
+    decisions = done.need("decisions", done.decisions)
+    decided = _decided(decisions.claims, decisions.reasons, names)
+    return decided | _refused(subs, done, names, reference)
+
+
 def error_object(file: str, code: R, message: str) -> dict[str, Any]:
     """The object of a file whose wrapper cannot be read."""
     return {

@@ -27,7 +27,7 @@ from claims.pay import Payment, pay
 from claims.pipeline.context import RunContext
 from claims.pipeline.identify import with_identities
 from claims.price import PriceCatalogs, price_lines
-from claims.schema import TABLES, Batch
+from claims.schema import DOCUMENTS, TABLES, Batch
 from claims.validate import validate
 
 _T = TypeVar("_T")
@@ -47,7 +47,8 @@ class Frames:
 
     submissions: tuple[Submission, ...] = ()
     tables: Mapping[str, pl.DataFrame] = field(default_factory=dict)
-    """Typed XML1–XML5 (``claims.schema.table_schema``)."""
+    """Typed XML1–XML5 and the XML6–XML15 documents there are
+    (``claims.schema.table_schema``)."""
     claims: pl.DataFrame | None = None
     """Per claim: validation's status, reasons and ``lines_quarantined``."""
     quarantine: pl.DataFrame | None = None
@@ -90,6 +91,7 @@ class Frames:
             icd_codes=ctx.reference.icd_codes,
             quarantined=quarantined,
             registries=ctx.reference.registries,
+            docs={t: self.tables[t] for t in DOCUMENTS if t in self.tables},
         )
 
 

@@ -19,16 +19,18 @@ from claims.schema import (
     patient_id,
     table_schema,
 )
-from claims.store.runs import has_table
+from claims.store.runs import DOC_VIEWS, has_table
 
-LINE_VIEWS = ("xml2", "xml3", "xml4", "xml5")
+LINE_VIEWS = ("xml2", "xml3", "xml4", "xml5", *DOC_VIEWS)
+"""Every table besides XML1; a store made before the typed documents has no ``xml6``
+… ``xml15`` views until its next run, and reads them as empty."""
 
 
 class StoredClaims(NamedTuple):
     """Stored claims read back: their typed tables and what validation quarantined."""
 
     tables: dict[str, pl.DataFrame]
-    """XML1–XML5 as validation stored them."""
+    """XML1–XML15 as validation stored them."""
     quarantined: pl.DataFrame
     """``file_id, hoso_idx, lines_quarantined`` per claim."""
 
@@ -53,6 +55,8 @@ def stored_claims(
             view.upper(): con.sql(
                 f'SELECT v.* FROM "{view}" v JOIN _keys USING (file_id, hoso_idx)'
             ).pl()
+            if has_table(con, view)
+            else pl.DataFrame(schema=table_schema(view.upper()))
             for view in LINE_VIEWS
         }
         quarantined = con.sql(

@@ -4,9 +4,11 @@ One run is one DuckDB transaction: a crash leaves nothing half-written, and the 
 completes it. Run outputs are written to a temporary folder and renamed into
 ``runs/<date>/<run_id>/`` before the transaction commits, so a committed run always
 has its outputs. Claims, submissions, quarantine and statuses are DuckDB tables; the
-detail lines (``xml2`` … ``xml5``) and raw XML6–15 documents, append-only and by far
-the largest, stay in the runs' Parquet files and are DuckDB views over the committed
-runs (a run directory without its ``runs`` row is invisible). Loading millions of wide
+detail lines (``xml2`` … ``xml5``) and the typed XML6–15 documents (``xml6`` …
+``xml15``; ``raw_docs`` holds the raw documents older engines kept), append-only and by
+far the largest, stay in the runs' Parquet files and are DuckDB views over the committed
+runs (a run directory without its ``runs`` row is invisible; a store made before the
+typed documents gains their views with its first new run). Loading millions of wide
 rows into DuckDB tables would cost more than parsing them.
 
 A file already stored (same sha256) is skipped. A resubmitted claim (same MA_CSKCB and
@@ -31,11 +33,14 @@ from claims.errors import ClaimsError, ConfigError, TransientError
 from claims.store.faults import crash_point, fail_point
 
 WITHDRAWAL_CODE = "8"
+DOC_VIEWS = tuple(f"xml{n}" for n in range(6, 16))
+"""The XML6–XML15 documents, typed (older stores kept them in ``raw_docs`` only)."""
 PARQUET_TABLES = (
     "xml2",
     "xml3",
     "xml4",
     "xml5",
+    *DOC_VIEWS,
     "raw_docs",
     "prices",
     "rule_hits",
@@ -52,6 +57,7 @@ STORE_TABLES = (
     "xml3",
     "xml4",
     "xml5",
+    *DOC_VIEWS,
     "raw_docs",
     "quarantine",
     "claim_status",

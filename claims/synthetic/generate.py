@@ -29,6 +29,7 @@ from typing import Literal
 import numpy as np
 import polars as pl
 
+from claims.synthetic.documents import document_tables
 from claims.synthetic.faults import (
     TRUTH_COLUMNS,
     break_structure,
@@ -40,6 +41,11 @@ from claims.synthetic.faults import (
     miscount,
 )
 from claims.synthetic.faults_episode import break_episode, label_episode
+from claims.synthetic.faults_registry import (
+    break_registry,
+    label_registry,
+    recode_lines,
+)
 from claims.synthetic.lines import (
     drug_lines,
     note_rows,
@@ -52,6 +58,7 @@ from claims.synthetic.money import (
     add_shares,
     claim_benefit,
     claim_totals,
+    drug_benefit,
     full_ratio_for_level_one,
     law_service_ratios,
 )
@@ -230,6 +237,7 @@ def _write_chunks(
 
 # ---- one chunk of a run
 
+
 def _chunk_claims(run: Run, index: int) -> pl.DataFrame:
     """The chunk's claims with ``ci`` (row), ``partner_ci`` and a bed code per stay.
 
@@ -265,13 +273,15 @@ def _priced_lines(
     drugs = full_ratio_for_level_one(claims, drugs)
     services = full_ratio_for_level_one(claims, services)
     drugs, services, inflated = inflate(claims, drugs, services, rng)
+    drugs, services, recoded = recode_lines(claims, drugs, services, rng)
     drugs = add_line_amounts(drugs, drugs=True)
     services = add_line_amounts(services, drugs=False)
     drugs, services, miscounted = miscount(claims, drugs, services, rng)
     benefit = claim_benefit(claims, drugs, services)
-    drugs, services = add_shares(drugs, benefit), add_shares(services, benefit)
+    drugs = add_shares(drugs, drug_benefit(claims, drugs, services, benefit))
+    services = add_shares(services, benefit)
     totals = claim_totals(claims, drugs, services)
-    return drugs, services, totals, pl.concat([inflated, miscounted])
+    return drugs, services, totals, pl.concat([inflated, miscounted, recoded])
 
 
 def build_chunk(run: Run, index: int) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]:
@@ -289,9 +299,11 @@ def build_chunk(run: Run, index: int) -> tuple[dict[str, pl.DataFrame], pl.DataF
         "XML4": xml4(claims, results).with_columns(results["ci"]),
         "XML5": xml5(claims, notes).with_columns(notes["ci"]),
     }
+    tables |= document_tables(tables["XML1"])
     tables = copy_duplicates(claims, tables)
     tables, structural = break_structure(claims, tables, rng)
     tables, episode = break_episode(claims, tables, rng)
+    tables, registry = break_registry(claims, tables, rng)
     pairs = [
         claim_truth(
             np.flatnonzero((claims["fault"] == k).fill_null(False).to_numpy()), k
@@ -299,7 +311,14 @@ def build_chunk(run: Run, index: int) -> tuple[dict[str, pl.DataFrame], pl.DataF
         for k in ("duplicate_claim", "overlapping_stay")
     ]
     truth = pl.concat(
-        [content, busy_exam_truth(claims, services), structural, episode, *pairs]
+        [
+            content,
+            busy_exam_truth(claims, services),
+            structural,
+            episode,
+            registry,
+            *pairs,
+        ]
     )
-    truth = label_episode(finish_truth(claims, truth))
+    truth = label_registry(label_episode(finish_truth(claims, truth)))
     return {k: v.drop("ci") for k, v in tables.items()}, truth

@@ -15,6 +15,7 @@ from typing import Any
 import polars as pl
 import pyarrow.parquet as pq
 
+from claims.synthetic.documents import WRITTEN
 from claims.synthetic.faults import ORPHAN_SUFFIX
 from claims.xml130 import PARSED_TABLES, WRAPPER_ROOT, TableSpec
 
@@ -23,7 +24,9 @@ NAMESPACES = (
     'xmlns:xsd="http://www.w3.org/2001/XMLSchema" '
     'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
 )
-TABLES = tuple(PARSED_TABLES)
+TABLES = ("XML1", "XML2", "XML3", "XML4", "XML5", *WRITTEN)
+"""The tables the generator writes, the documents of
+:mod:`claims.synthetic.documents` among them."""
 BATCH_CLAIMS = 5_000
 """Claims turned into XML at once (bounds memory: inpatient claims are large)."""
 
@@ -205,6 +208,9 @@ class ParquetSink:
 def table_columns() -> dict[str, list[str]]:
     """Columns of each synthetic table: spec columns, ``ma_cskcb`` first on line tables."""
     return {
-        t: list(s.columns) if t == "XML1" else ["ma_cskcb", *s.columns]
+        t: list(s.columns)
+        if t == "XML1"
+        else ["ma_cskcb", *(c for c in s.columns if c != "ma_cskcb")]
         for t, s in PARSED_TABLES.items()
+        if t in TABLES
     }

@@ -162,8 +162,9 @@ def _claim_frame(
         )
         .with_columns(pl.col("_vao").dt.date().alias(ADMISSION))
     )
+    linked = [t for t in LINE_TABLES if "ma_lk" in PARSED_TABLES[t].columns]
     from_lines = (
-        pl.concat([raw[t].select(*CLAIM_KEYS, "ma_lk") for t in LINE_TABLES])
+        pl.concat([raw[t].select(*CLAIM_KEYS, "ma_lk") for t in linked])
         .drop_nulls()
         .group_by(CLAIM_KEYS)
         .agg(pl.col("ma_lk").first().alias("_line_lk"))
@@ -352,21 +353,24 @@ def _line_problems(
     spec = PARSED_TABLES[table]
     frame = _with_admission(raw, claims)
     found = [_long(_field_reasons(frame, spec, codes), frame, spec, table)]
-    orphan = pl.col("_ma_lk").is_null() | (pl.col("ma_lk") != pl.col("_ma_lk"))
-    # rows are in claim and line order, so the first occurrence is the one kept
-    repeated = (
-        pl.col("stt").is_not_null()
-        & ~pl.struct("file_id", "hoso_idx", "stt").is_first_distinct()
-    )
-    checks = [
-        _flag(orphan, R.LINE_ORPHAN, "ma_lk"),
-        _flag(repeated, R.LINE_DUPLICATE_KEY, "stt"),
-    ]
+    checks = []
+    if "ma_lk" in spec.columns:  # XML12 has none: it belongs to its HOSO
+        orphan = pl.col("_ma_lk").is_null() | (pl.col("ma_lk") != pl.col("_ma_lk"))
+        checks.append(_flag(orphan, R.LINE_ORPHAN, "ma_lk"))
+    if "stt" in spec.columns:
+        # rows are in claim and line order, so the first occurrence is the one kept
+        repeated = (
+            pl.col("stt").is_not_null()
+            & ~pl.struct("file_id", "hoso_idx", "stt").is_first_distinct()
+        )
+        checks.append(_flag(repeated, R.LINE_DUPLICATE_KEY, "stt"))
     if "ngay_yl" in spec.columns:
         moment = typed(spec.field("ngay_yl"))
         outside = (moment < pl.col("_vao")) | (moment > pl.col("_ra"))
         checks.append(_flag(outside, R.LINE_DATE_OUTSIDE_STAY, "ngay_yl"))
-    found.append(_cross_long(frame.select(*KEYS, "_ma_lk", *checks), frame, table))
+    if checks:
+        cross = frame.select(*KEYS, "_ma_lk", *checks)
+        found.append(_cross_long(cross, frame, table))
     return pl.concat(found)
 
 

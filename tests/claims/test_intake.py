@@ -1,5 +1,6 @@
 """Intake on hand-made wrappers: every row of every claim arrives as raw text, in order,
-with its keys; XML6–15 documents are kept whole; an unreadable wrapper fails whole."""
+with its keys; XML6–15 documents are read as tables too; an unreadable wrapper fails
+whole."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 
 from claims.errors import ReasonCode
 from claims.intake import FileFailure, Submission, read_submission
-from claims.xml130 import PARSED_TABLES, RAW_TABLES
+from claims.xml130 import PARSED_TABLES
 from tests.factories import Claim, example_claim, hoso, with_key, wrapper
 
 MAX = 1 << 30
@@ -71,9 +72,9 @@ def test_every_row_arrives_as_its_raw_text_with_keys(
     assert sub.raw_docs.height == 0
 
 
-def test_xml6_to_xml15_documents_are_kept_whole(tmp_path: Path) -> None:
+def test_xml6_to_xml15_documents_are_read_as_tables(tmp_path: Path) -> None:
     claim = example_claim()
-    root = RAW_TABLES["XML7"]
+    root = PARSED_TABLES["XML7"].root
     document = (
         f'<?xml version="1.0" encoding="utf-8"?><{root}>'
         f"<MA_LK>{claim['XML1'][0]['MA_LK']}</MA_LK><GHI_CHU>ra viện</GHI_CHU></{root}>"
@@ -83,8 +84,10 @@ def test_xml6_to_xml15_documents_are_kept_whole(tmp_path: Path) -> None:
     path = tmp_path / "a.xml"
     path.write_bytes(wrapper([hoso(claim, payloads={"XML7": payload})]))
     sub = _read(path)
-    assert sub.raw_docs.select("hoso_idx", "table").rows() == [(0, "XML7")]
-    assert "<GHI_CHU>ra viện</GHI_CHU>" in sub.raw_docs["xml"][0]
+    assert sub.raw_docs.height == 0
+    xml7 = sub.tables["XML7"]
+    assert xml7.select("hoso_idx", "line_no", "ghi_chu").rows() == [(0, 1, "ra viện")]
+    assert xml7["ma_lk"].to_list() == [claim["XML1"][0]["MA_LK"]]
     assert sub.tables["XML1"].height == 1
     assert sub.hoso_errors.height == 0
 

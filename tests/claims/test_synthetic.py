@@ -19,9 +19,11 @@ from catalogs.loader import load_versions
 from catalogs.seed_facilities import PROVINCES, SEED, TIER_COUNTS, build_facilities
 from claims.intake.submission import clean
 from claims.synthetic.faults import CONTENT, ORPHAN_SUFFIX, STRUCTURAL
+from claims.synthetic.faults_episode import EPISODE_KINDS
 from claims.synthetic.generate import SyntheticDay, generate, generate_day, write_xml
 from claims.synthetic.items import price_list
 from claims.synthetic.people import LEVEL_PERCENT, objects
+from claims.synthetic.write import TABLES as WRITTEN_TABLES
 from claims.validate.checks import field_reason
 from claims.validate.codes import code_valid, load_code_lists
 from claims.xml130 import PARSED_TABLES
@@ -282,7 +284,7 @@ def test_icd_codes_are_real_who_codes(day: SyntheticDay) -> None:
 # --- validity of clean claims --------------------------------------------------------
 
 
-@pytest.mark.parametrize("table", list(PARSED_TABLES))
+@pytest.mark.parametrize("table", WRITTEN_TABLES)
 def test_clean_claims_pass_every_field_check(day: SyntheticDay, table: str) -> None:
     spec = PARSED_TABLES[table]
     codes = load_code_lists()
@@ -427,7 +429,9 @@ def test_fault_count_is_exact(claims: int, rate: float, seed: int) -> None:
 
 def test_truth_labels(day: SyntheticDay) -> None:
     truth = day.truth
-    assert set(truth["kind"]) == set(STRUCTURAL) | set(CONTENT)
+    assert set(STRUCTURAL) | set(CONTENT) | set(EPISODE_KINDS) <= set(truth["kind"])
+    for kind, (reason, _, _) in EPISODE_KINDS.items():
+        assert set(truth.filter(pl.col("kind") == kind)["expected_reason"]) == {reason}
     for kind, reason in STRUCTURAL.items():
         assert set(truth.filter(pl.col("kind") == kind)["expected_reason"]) == {
             reason.value
@@ -442,6 +446,7 @@ def test_truth_labels(day: SyntheticDay) -> None:
         "discharge_before_admission",
         "bad_card",
         "bad_code",
+        *(k for k, (_, _, level) in EPISODE_KINDS.items() if level == "claim"),
     }
     assert claim_level["table"].eq("XML1").all()
     assert claim_level["stt"].is_null().all()
@@ -536,8 +541,8 @@ def test_parquet_bulk_tables(tmp_path: Path) -> None:
         tmp_path / "bulk", claims=80, facilities=5, seed=4, fmt="parquet"
     )
     names = [f"{p.parent.name}/{p.name}" for p in summary.files]
-    assert names == [f"bulk_20261015/xml{i}.parquet" for i in range(1, 6)]
-    xml2 = pl.read_parquet(summary.files[1])
+    assert names == sorted(f"bulk_20261015/{t.lower()}.parquet" for t in WRITTEN_TABLES)
+    xml2 = pl.read_parquet(summary.files[names.index("bulk_20261015/xml2.parquet")])
     assert xml2.columns == ["ma_cskcb", *PARSED_TABLES["XML2"].columns]
     assert set(xml2.dtypes) == {pl.String}
     assert xml2.height == summary.lines["XML2"]
@@ -569,7 +574,7 @@ def test_xml_submission_shape(tmp_path: Path) -> None:
             kinds = [f.findtext("LOAIHOSO") for f in hoso.findall("FILEHOSO")]
             assert kinds[0] == "XML1"
             assert "XML3" in kinds
-            assert kinds == sorted(kinds)
+            assert kinds == sorted(kinds, key=WRITTEN_TABLES.index)
         for kind, document in _documents(path):
             spec = PARSED_TABLES[kind]
             assert document.tag == spec.root
