@@ -5,7 +5,10 @@ whose province code is not one (B3), an unknown MA_DKBD (B4), a tender without i
 (E4), LIEU_DUNG whose days do not give SO_LUONG (E10) or exceed 30 (E10), a half bed-day
 without a transfer (H5), an unfinished service (``_TB``) billed (D9), an other-sources
 part without T_NGUONKHAC (D2), a programme-funded drug line paid by the fund (D7) and an
-XML4 result date that is not its service's (C10). Each kind's expected reason is the
+XML4 result date that is not its service's (C10); a 1.1 route away from MA_DKBD, a
+referral without its paper and a temporary-card MA_DKBD on another card (B5, B3); a drug
+without tender or readable dosage (E4, E10) or with a ratio off the catalog (E5); a bed
+line of 2 days (H5) and T_TRANTT on a service (D8). Each kind's expected reason is the
 reason code of the rule that must find it (:data:`EPISODE_KINDS`).
 """
 
@@ -27,6 +30,14 @@ EPISODE_KINDS: dict[str, tuple[str, str, str]] = {
     "half_bed_day": ("HALF_BED_DAY_WITHOUT_TRANSFER", "XML3", "line"),
     "not_done_billed": ("NOT_DONE_SERVICE_BILLED", "XML3", "line"),
     "xml4_result_date": ("XML4_RESULT_DATE_MISMATCH", "XML3", "line"),
+    "route_registered_elsewhere": ("ROUTE_NOT_REGISTERED_HERE", "XML1", "claim"),
+    "referral_without_paper": ("REFERRAL_WITHOUT_PAPER", "XML1", "claim"),
+    "temporary_dkbd": ("TEMPORARY_DKBD_NOT_TE", "XML1", "claim"),
+    "tender_missing": ("TENDER_MISSING", "XML2", "line"),
+    "dosage_unparsed": ("DOSAGE_UNPARSED", "XML2", "line"),
+    "ratio_mismatch": ("DRUG_RATIO_MISMATCH", "XML2", "line"),
+    "bed_line_quantity": ("BED_LINE_QUANTITY", "XML3", "line"),
+    "t_trantt_not_supply": ("T_TRANTT_INCONSISTENT", "XML3", "line"),
 }
 """Kind → (expected reason, table, level). C10's fault changes XML4 but the rule fires on
 the XML3 line of the service."""
@@ -132,6 +143,54 @@ _EDITS: dict[str, tuple[str, str, pl.Expr, _TEXT]] = {
         pl.col("ma_nhom").is_in(_BEDS),
         lambda _v: pl.lit("0.500"),
     ),
+    "route_registered_elsewhere": (
+        "XML1",
+        "ma_doituong_kcb",
+        pl.lit(True),
+        lambda _v: pl.lit("1.1"),
+    ),
+    "referral_without_paper": (
+        "XML1",
+        "giay_chuyen_tuyen",
+        pl.lit(True),
+        lambda _v: pl.lit(None, pl.String),
+    ),
+    "temporary_dkbd": (
+        "XML1",
+        "ma_dkbd",
+        pl.lit(True),
+        lambda _v: pl.col("ma_the_bhyt").str.slice(3, 2) + "000",
+    ),
+    "tender_missing": (
+        "XML2",
+        "tt_thau",
+        pl.col("tt_thau").is_not_null(),
+        lambda _v: pl.lit(None, pl.String),
+    ),
+    "dosage_unparsed": (
+        "XML2",
+        "lieu_dung",
+        pl.col("lieu_dung").is_not_null(),
+        lambda _v: pl.lit("uống theo chỉ dẫn"),
+    ),
+    "ratio_mismatch": (
+        "XML2",
+        "tyle_tt_bh",
+        pl.col("tyle_tt_bh").cast(pl.String) != "100",
+        lambda _v: pl.lit("100"),
+    ),
+    "bed_line_quantity": (
+        "XML3",
+        "so_luong",
+        pl.col("ma_nhom").is_in(_BEDS),
+        lambda _v: pl.lit("2.000"),
+    ),
+    "t_trantt_not_supply": (
+        "XML3",
+        "t_trantt",
+        pl.col("ma_vat_tu").is_null(),
+        lambda _v: pl.lit("1000.00"),
+    ),
     "not_done_billed": (
         "XML3",
         "ma_dich_vu",
@@ -141,6 +200,36 @@ _EDITS: dict[str, tuple[str, str, pl.Expr, _TEXT]] = {
         lambda v: v + "_TB",
     ),
 }
+
+
+def _elsewhere(column: str) -> pl.Expr:
+    """A known facility that is not the claim's (Bạch Mai, or Việt Đức at Bạch Mai)."""
+    other = pl.when(pl.col("ma_cskcb") == "01001").then(pl.lit("01002"))
+    return other.otherwise(pl.lit("01001")).alias(column)
+
+
+_ALSO: dict[str, dict[str, pl.Expr]] = {
+    # the other columns a kind changes on the same rows, so it always applies
+    "route_registered_elsewhere": {
+        "ma_dkbd": pl.when(
+            pl.col("ma_dkbd").str.contains(pl.col("ma_cskcb"), literal=True)
+        )
+        .then(_elsewhere("ma_dkbd"))
+        .otherwise(pl.col("ma_dkbd"))
+    },
+    "referral_without_paper": {
+        "ma_doituong_kcb": pl.lit("1.3"),
+        "ma_noi_di": pl.coalesce(pl.col("ma_noi_di"), _elsewhere("ma_noi_di")),
+    },
+    "temporary_dkbd": {
+        "ma_the_bhyt": pl.when(pl.col("ma_the_bhyt").str.starts_with("TE1"))
+        .then("DN4" + pl.col("ma_the_bhyt").str.slice(3))
+        .otherwise(pl.col("ma_the_bhyt"))
+    },
+}
+FALLBACK = "dkbd_unknown"
+"""The kind a claim gets when its own kind finds no line to change (every claim has
+XML1), so the run keeps exactly its number of faults."""
 
 
 def _result_date(
@@ -181,6 +270,10 @@ def _result_date(
     return _truth(chosen, "XML3", "xml4_result_date", line=True)
 
 
+def _constant(value: pl.Expr) -> _TEXT:
+    return lambda _v: value
+
+
 def break_episode(
     claims: pl.DataFrame, tables: dict[str, pl.DataFrame], rng: np.random.Generator
 ) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]:
@@ -196,11 +289,26 @@ def break_episode(
         if not len(cis):
             continue
         frame = tables[table]
+        if kind == "ratio_mismatch":  # level-1 cards ignore ratios (E5_DRUG_RATIO_V2)
+            xml1 = tables["XML1"]
+            level_one = xml1.filter(pl.col("ma_the_bhyt").str.slice(2, 1) == "1")["ci"]
+            cis = np.setdiff1d(cis, level_one.to_numpy())
         picked = _pick(frame, cis, where, rng)
-        tables[table] = _change(frame, picked["_row"], column, text)
+        frame = _change(frame, picked["_row"], column, text)
+        for other, value in _ALSO.get(kind, {}).items():
+            frame = _change(frame, picked["_row"], other, _constant(value))
+        tables[table] = frame
         truth.append(_truth(picked, table, kind, line=table != "XML1"))
     truth.append(_result_date(claims, tables, rng))
-    return tables, pl.concat(truth) if truth else pl.DataFrame(schema=_TRUTH)
+    placed = pl.concat(truth)["ci"].to_numpy()
+    chosen = np.flatnonzero(claims["fault"].is_in(list(EPISODE_KINDS)).fill_null(False))
+    left = np.setdiff1d(chosen, placed)
+    if len(left):
+        table, column, where, text = _EDITS[FALLBACK]
+        picked = _pick(tables[table], left, where, rng)
+        tables[table] = _change(tables[table], picked["_row"], column, text)
+        truth.append(_truth(picked, table, FALLBACK, line=False))
+    return tables, pl.concat(truth)
 
 
 def label_episode(truth: pl.DataFrame) -> pl.DataFrame:

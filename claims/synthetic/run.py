@@ -25,6 +25,7 @@ import polars as pl
 
 from catalogs.loader import load_versions
 from claims.synthetic.clinical import add_clinical
+from claims.synthetic.faults_episode import EPISODE_KINDS
 from claims.synthetic.people import draw_facilities, make_people
 from claims.synthetic.plan import assign_routes, plan_visits, staff
 from claims.synthetic.tables import date_text
@@ -210,6 +211,11 @@ ORDER = (
     "long_prescription",
     "other_sources_parts",
     "programme_line_paid",
+    "tender_missing",
+    "dosage_unparsed",
+    "ratio_mismatch",
+    "bed_line_quantity",
+    "t_trantt_not_supply",
     "missing_required",
     "discharge_before_admission",
     "bad_date",
@@ -217,9 +223,15 @@ ORDER = (
     "bad_code",
     "card_province",
     "dkbd_unknown",
+    "route_registered_elsewhere",
+    "referral_without_paper",
+    "temporary_dkbd",
 )
-WEIGHT = {"unlikely_volume": 4}
-"""A crowd of exams by one practitioner needs many claims to be implausible."""
+WEIGHT = dict.fromkeys(EPISODE_KINDS, 0.5)
+"""Kinds weighted other than 1 (``unlikely_volume`` takes :data:`CROWD_SHARE`)."""
+CROWD_SHARE = 2 / 9
+"""The share of faults given to crowds of exams (``unlikely_volume``) however many
+kinds there are: a crowd of one practitioner needs many claims to be implausible."""
 CROWD = 120
 """Exams given to one implausibly busy practitioner (a desk allows 65 a day, §4.3 H3)."""
 CROWD_MIN = 66
@@ -242,8 +254,10 @@ def fault_counts(total: int) -> dict[str, int]:
     a crowd of ten exams would not be an anomaly.
     """
     weights = np.array([WEIGHT.get(k, 1) for k in ORDER], dtype=np.float64)
-    counts = _split(total, weights)
     crowd = ORDER.index("unlikely_volume")
+    weights[crowd] = 0
+    weights[crowd] = CROWD_SHARE / (1 - CROWD_SHARE) * weights.sum()
+    counts = _split(total, weights)
     if counts[crowd] < CROWD_MIN:
         weights[crowd] = 0
         counts = _split(total, weights)
@@ -332,8 +346,11 @@ def _eligible(plan: pl.DataFrame) -> dict[str, np.ndarray]:
     masks["excessive_quantity"] = drugs > 0
     for kind in ("tender_malformed", "dosage_mismatch", "long_prescription"):
         masks[kind] = drugs > 0
+    for kind in ("tender_missing", "dosage_unparsed", "ratio_mismatch"):
+        masks[kind] = drugs > 0
     masks["other_sources_parts"] = masks["programme_line_paid"] = drugs > 0
-    masks["half_bed_day"] = plan["n_bed"].to_numpy() > 0
+    masks["half_bed_day"] = masks["bed_line_quantity"] = plan["n_bed"].to_numpy() > 0
+    masks["t_trantt_not_supply"] = plan["n_exam"].to_numpy() > 0
     masks["not_done_billed"] = plan["n_exam"].to_numpy() > 0
     masks["xml4_result_date"] = plan["n_lab"].to_numpy() > 0
     masks["duplicate_stt"] = (lines3 >= 2) | (drugs + plan["n_blood"].to_numpy() >= 2)
