@@ -122,13 +122,14 @@ def test_the_same_team_rule_is_a_legal_exception_to_monotonicity() -> None:
 
 def test_the_exam_ranking_is_a_legal_exception_to_monotonicity() -> None:
     """Exams of a day are ranked by unit price (100 %, then 30 %): B (1 × 100,001) ranks
-    before A (5 × 100,000). B's catalog price lowered to 1,000 ranks A first, and A's
-    five units at 100 % pay more than B's one did."""
+    before A (2 × 100,000). B's catalog price lowered to 1,000 ranks A first, and A's
+    two units at 100 % (200,000, the exam-day cap of 2 × its price) pay more than B's
+    one and A's at 30 % did (100,001 + 60,000 = 160,001)."""
 
     def exams(b: str) -> Any:
         return claim(
             ANCHOR,
-            service("13", 5, "100000"),
+            service("13", 2, "100000"),
             service("13", 1, "100001", catalog_price=b),
         )
 
