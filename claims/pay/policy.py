@@ -27,6 +27,9 @@ BED_BELOW_SHARED = "bed_ratio_below_shared"
 PROGRAMME_LINE = "programme_line"
 """``fund_to_programme``: the fund's share of a NGUON_CTRA 2–4 drug line is paid by the
 programme (T_BHTT 0, T_NGUONKHAC); ``bhyt``: it is paid as any other line."""
+CHRONIC_DRUG_VISITS = "chronic_drug_visits"
+"""MA_LOAI_KCB (``;``-separated) of visits whose drug lines at a primary-level facility
+are chronic-disease drugs on a higher-level prescription: the card's level, not 100 %."""
 OPERATION_SESSION = "operation_session"
 """``overlap``: a session is a run of overlapping NGAY_TH_YL–NGAY_KQ intervals;
 ``day``: every operation of the claim's day."""

@@ -26,6 +26,7 @@ from claims.pay.policy import (
     BASE_SALARY_DATE,
     BED_BELOW_SHARED,
     CEILING_EXEMPT_LEVELS,
+    CHRONIC_DRUG_VISITS,
     K_AREA_LOW_COST,
     LOOSE_SUPPLIES,
     OPERATION_SESSION,
@@ -58,6 +59,7 @@ def claim_facts(
         answer(claims, policy, OPERATION_SESSION, adm, name="_session"),
         answer(claims, policy, LOOSE_SUPPLIES, adm, name="_loose"),
         answer(claims, policy, BED_BELOW_SHARED, adm, name="_bed_low"),
+        answer(claims, policy, CHRONIC_DRUG_VISITS, adm, name="_chronic_visits"),
     )
     salary_day = (
         pl.when(pl.col("_salary_date") == "discharge")
@@ -113,6 +115,7 @@ def _claim_rows(batch: Batch, benefits: pl.DataFrame) -> pl.DataFrame:
             pl.col("ma_loai_kcb").is_in(INPATIENT).fill_null(False).alias("inpatient"),
             admission_date().alias("_adm"),
             pl.col("ngay_ra").dt.date().alias("_ra"),
+            pl.col("ma_loai_kcb").alias("_loai"),
             pl.col("ngay_mien_cct").dt.date().alias("exempt_from"),
         )
         .join(
@@ -170,7 +173,10 @@ def _ceiling_exempt() -> pl.Expr:
 
 def muc_huong(claims: pl.DataFrame, totals: pl.DataFrame) -> pl.DataFrame:
     """MUC_HUONG per claim: level × route, 100 on-route at primary level or under the
-    low-cost threshold (on the law's T_TONGCHI_BH)."""
+    low-cost threshold (on the law's T_TONGCHI_BH). ``_drug_muc`` is its drug lines':
+    the same, except chronic-disease drugs handed out at primary level on a higher-level
+    prescription (a visit type the ``chronic_drug_visits`` policy names), which get the
+    card's level × route unless the visit is low-cost (§2.3.2)."""
     claims = claims.join(
         totals, on=CLAIM_KEYS, how="left", maintain_order="left"
     ).with_columns(pl.col("law_t_tongchi_bh").fill_null(pl.lit(0).cast(MONEY)))
@@ -193,11 +199,23 @@ def muc_huong(claims: pl.DataFrame, totals: pl.DataFrame) -> pl.DataFrame:
         .then(pl.lit(100))
         .otherwise(base)
     )
+    visits = pl.col("_chronic_visits").fill_null("").str.split(";")
+    chronic = (
+        on_route
+        & pl.col("primary_care")
+        & ~low
+        & visits.list.contains(pl.col("_loai").fill_null("")).fill_null(False)
+    )
     return claims.with_columns(
         low.alias("low_cost"),
         round_half_up(muc.fill_null(0).cast(EXACT), 2)
         .cast(PERCENT)
         .alias("law_muc_huong"),
+        round_half_up(
+            pl.when(chronic).then(base).otherwise(muc).fill_null(0).cast(EXACT), 2
+        )
+        .cast(PERCENT)
+        .alias("_drug_muc"),
     )
 
 
@@ -212,6 +230,7 @@ def shares(lines: pl.DataFrame, claims: pl.DataFrame) -> pl.DataFrame:
     facts = claims.select(
         *CLAIM_KEYS,
         pl.col("law_muc_huong").alias("_muc"),
+        "_drug_muc",
         "on_route",
         "exempt_from",
         "_other_case",
@@ -241,7 +260,8 @@ def _programme(lines: pl.DataFrame) -> pl.DataFrame:
 
 
 def _line_muc_huong() -> pl.Expr:
-    """The claim's MUC_HUONG, or 100 on-route where the exemption is in force: the
+    """The claim's MUC_HUONG (its drug lines': ``_drug_muc``), or 100 on-route where
+    the exemption is in force: the
     certificate exempts co-pay from its date to the end of that calendar year (Law
     46/2014 art. 22.1(e): co-pay "in the year" above 6 months of base salary)."""
     since = pl.col("exempt_from")
@@ -249,7 +269,14 @@ def _line_muc_huong() -> pl.Expr:
         since.dt.year() == pl.col("line_date").dt.year()
     )
     exempt = pl.col("on_route").fill_null(False) & in_force.fill_null(False)
-    return pl.when(exempt).then(pl.lit(100).cast(PERCENT)).otherwise(pl.col("_muc"))
+    drug = pl.col("table") == "XML2"
+    return (
+        pl.when(exempt)
+        .then(pl.lit(100).cast(PERCENT))
+        .when(drug)
+        .then(pl.col("_drug_muc"))
+        .otherwise(pl.col("_muc"))
+    )
 
 
 def _split(lines: pl.DataFrame) -> pl.DataFrame:

@@ -190,10 +190,16 @@ def add_line_amounts(lines: pl.DataFrame, *, drugs: bool) -> pl.DataFrame:
     return lines.with_columns(pl.Series("bv", bv), pl.Series("bh", bh))
 
 
-def claim_benefit(
+CHRONIC_DRUG_VISITS = ("05",)
+"""MA_LOAI_KCB whose drug lines at primary level keep the card's level: the ``policy``
+catalog's ``chronic_drug_visits`` default (§2.3.2)."""
+
+
+def _claim_terms(
     claims: pl.DataFrame, drugs: pl.DataFrame, services: pl.DataFrame
-) -> np.ndarray:
-    """MUC_HUONG of each claim (row ``ci``) from its card, route and covered total."""
+) -> tuple[np.ndarray, ...]:
+    """Per claim (row ``ci``): level %, route rate, on-route, primary level, covered
+    total (cents) and admission day."""
     total = np.zeros(claims.height, dtype=np.int64)
     for lines in (drugs, services):
         np.add.at(total, lines["ci"].to_numpy(), lines["bh"].to_numpy())
@@ -207,14 +213,46 @@ def claim_benefit(
     level = (
         claims["level"].replace_strict(LEVEL_PERCENT, return_dtype=pl.Int64).to_numpy()
     )
+    on_route = ~claims["doituong"].str.starts_with("3").to_numpy()
+    return level, claims["route_rate"].to_numpy(), on_route, primary, total, vao_day
+
+
+def claim_benefit(
+    claims: pl.DataFrame, drugs: pl.DataFrame, services: pl.DataFrame
+) -> np.ndarray:
+    """MUC_HUONG of each claim (row ``ci``) from its card, route and covered total."""
+    level, route, on_route, primary, total, vao_day = _claim_terms(
+        claims, drugs, services
+    )
     return benefit_percent(
         level,
-        claims["route_rate"].to_numpy(),
-        on_route=~claims["doituong"].str.starts_with("3").to_numpy(),
+        route,
+        on_route=on_route,
         primary=primary,
         total_bh=total,
         admission_day=vao_day,
     )
+
+
+def drug_benefit(
+    claims: pl.DataFrame,
+    drugs: pl.DataFrame,
+    services: pl.DataFrame,
+    benefit: np.ndarray,
+) -> np.ndarray:
+    """MUC_HUONG of each claim's drug lines: the claim's ``benefit``, except a chronic
+    drug-collection visit at primary level above the low-cost threshold, whose drugs
+    get the card's level × route (§2.3.2)."""
+    level, route, on_route, primary, total, vao_day = _claim_terms(
+        claims, drugs, services
+    )
+    chronic = (
+        on_route
+        & primary
+        & claims["loai"].is_in(CHRONIC_DRUG_VISITS).to_numpy()
+        & (total >= low_cost_limit(vao_day))
+    )
+    return np.where(chronic, half_up(level * route, 100), benefit)
 
 
 def add_shares(lines: pl.DataFrame, benefit: np.ndarray) -> pl.DataFrame:

@@ -14,7 +14,7 @@ from typing import Any
 
 import polars as pl
 
-from tests.claims.paybuild import D, Run, claim, one, rows, run, service
+from tests.claims.paybuild import D, Run, claim, drug, one, rows, run, service
 
 SHARES = ("law_bv", "law_bh", "law_bhtt", "law_bncct", "law_bntt")
 
@@ -76,3 +76,44 @@ def test_the_exam_cap_is_per_day() -> None:
     )
     day1, day2 = lines(r)
     assert (day1["law_bh"], day2["law_bh"]) == (D("100000"), D("50000"))
+
+
+# --- chronic-disease drugs at primary level (§2.3.2, policy chronic_drug_visits) ------
+
+PRIMARY = {"tier": "commune", "level": "primary", "vao": datetime(2025, 3, 4, 8)}
+
+
+def test_chronic_drugs_at_primary_level_get_the_card_s_level() -> None:
+    """A chronic drug-collection visit (05) at a commune station, DN4: the exam is paid
+    at primary care's 100 %, the 1,000,000 of drugs at the card's 80 % (the visit's
+    1,030,000 is above 351,000: not low-cost)."""
+    r = run(
+        claim(
+            service("13", 1, "30000"),
+            drug(10, "100000"),
+            loai="05",
+            muc=100,
+            **PRIMARY,
+        )
+    )
+    exam, pills = lines(r)
+    assert facts(r)["law_muc_huong"] == 100
+    assert (exam["law_muc_huong"], pills["law_muc_huong"]) == (100, 80)
+    # exam 30,000 × 100 %; drugs 1,000,000 × 80 % = 800,000, co-pay 200,000
+    assert shares(exam) == amounts("30000", "30000", "30000", 0, 0)
+    assert shares(pills) == amounts("1000000", "1000000", "800000", "200000", 0)
+    # the clinic claimed 100 % on the drugs: 200,000 rejected, BENEFIT_RATE_MISMATCH
+    d = one(r.decisions.claims)
+    assert (d["claimed_t_bhtt"], d["accepted_t_bhtt"]) == (D("1030000"), D("830000"))
+    assert "BENEFIT_RATE_MISMATCH" in codes(r)
+
+
+def test_chronic_drugs_of_a_low_cost_visit_or_another_visit_type_stay_at_100() -> None:
+    """The same visit with 300,000 of drugs (330,000 < 351,000) is low-cost: 100 %; a
+    general visit (01) at the commune station: primary care's 100 % for the drugs too."""
+    low = run(claim(service("13", 1, "30000"), drug(3, "100000"), loai="05", **PRIMARY))
+    assert [x["law_muc_huong"] for x in lines(low)] == [100, 100]
+    general = run(
+        claim(service("13", 1, "30000"), drug(10, "100000"), loai="01", **PRIMARY)
+    )
+    assert [x["law_muc_huong"] for x in lines(general)] == [100, 100]
