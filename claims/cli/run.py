@@ -362,7 +362,8 @@ def _next_steps(settings: Settings, data_dir: Path | None) -> None:
     where = f" --data-dir {data_dir}" if data_dir is not None else ""
     err.print(f"next: a {outcome} claim of the demo, and why:")
     for command in ("claims show", "rules explain"):
-        err.print(f"  giamdinh {command} --facility {facility} --claim {claim}{where}")
+        line = f"  giamdinh {command} --facility {facility} --claim {claim}{where}"
+        err.print(line, soft_wrap=True)  # one line, to copy whole
 
 
 def _settle(settings: Settings, period: str) -> None:

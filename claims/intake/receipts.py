@@ -1,18 +1,29 @@
-"""Receipts: per submission, per claim accepted or rejected with reason codes.
+"""Receipts: per submission, per claim received or refused, and what was decided.
 
-In the spirit of the portal's result codes (domain reference §1.3): 200 accepted,
-201 XML format wrong, 202 content wrong, 204 empty file. Messages are Vietnamese with
-the stable code beside them. A failed file's receipt is also its ``.error.json`` sidecar.
+Reception is told in the spirit of the portal's result codes (domain reference §1.3):
+``ma_ket_qua`` 200 received into assessment, 201 XML format wrong, 202 content wrong,
+204 empty file, with ``trang_thai`` and validation's reasons (``ly_do``). A receipt
+of a run also carries each claim's decision, in the ``giamdinh check`` contract's
+shape: ``outcome`` (accepted, partially_accepted, pending_review, rejected), the
+claimed and accepted amounts, ``rejected_amount``, every reason (validation, rules,
+payment: each naming its line by table, STT and item code, and the values compared)
+and the versions; ``thong_diep`` says it in Vietnamese. A 200 is not a payment: the
+outcome is. Personal values (names, ids, addresses) are masked in the reasons.
+Messages are Vietnamese with the stable code beside them. A failed file's receipt is
+also its ``.error.json`` sidecar.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 import polars as pl
 
 from claims.errors import ReasonCode as R
 from claims.intake.submission import FileFailure, Submission
+from claims.xml130 import PARSED_TABLES
 
 OK, FORMAT_ERROR, CONTENT_ERROR, EMPTY = 200, 201, 202, 204
 _FORMAT_CODES = {
@@ -38,6 +49,24 @@ _HINTS = {
     "kiểm tra phần mềm xuất dữ liệu.",
     R.BULK_TABLE_INVALID: "Kiểm tra tên cột và tệp xml1 của bộ dữ liệu lô.",
 }
+OUTCOMES = ("accepted", "partially_accepted", "pending_review", "rejected")
+_SAID = {
+    "accepted": "Hồ sơ được chấp nhận thanh toán",
+    "partially_accepted": "Hồ sơ được chấp nhận một phần",
+    "pending_review": "Hồ sơ chờ giám định viên xem xét (số tiền chấp nhận là tạm tính)",
+    "rejected": "Hồ sơ bị từ chối thanh toán",
+}
+_DECISION_KEYS = (
+    "hoso_idx", "ma_cskcb", "outcome", "claimed", "accepted", "rejected_amount",
+    "reasons", "versions",
+)  # fmt: skip
+_PERSONAL = frozenset(
+    name
+    for spec in PARSED_TABLES.values()
+    for f in spec.fields
+    if f.pii
+    for name in (f.column, f.column.upper())
+)
 
 
 def failure_receipt(failure: FileFailure, run_id: str) -> dict[str, Any]:
@@ -70,10 +99,12 @@ def submission_receipt(
     quarantine: pl.DataFrame,
     run_id: str,
     warnings: pl.DataFrame | None = None,
+    decided: Mapping[int, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Receipt of a readable file: every claim with its status, reasons and warnings.
+    """Receipt of a readable file: every claim with its status, reasons and warnings,
+    and with ``decided`` the decision of each.
 
-    The receipt says what was stored: a claim is accepted (200) only when its XML1
+    The reception says what was stored: a claim is received (200) only when its XML1
     row was stored (``stored``); every other claim is rejected with its reasons.
 
     Args:
@@ -85,6 +116,9 @@ def submission_receipt(
         warnings: the file's line warnings that do not quarantine the line
             (``hoso_idx, code, message, table, line_no, field``), e.g. a code not in
             the facility's catalog.
+        decided: per claim (``hoso_idx``) of the file, its ``giamdinh check``
+            contract object (``claims.pipeline.selfcheck.claim_objects``): its
+            outcome, amounts, reasons and versions join its entry.
     """
     # the causes first: claim-level errors, then the claim's own problems, then the
     # rows refused only because their claim was
@@ -122,8 +156,11 @@ def submission_receipt(
         }
         for row in rows
     ]
+    if decided is not None:
+        entries = [_with_decision(e, decided.get(e["stt"] - 1)) for e in entries]
     accepted = sum(e["trang_thai"] != "rejected" for e in entries)
     overall = OK if accepted == len(entries) and not sub.warnings else CONTENT_ERROR
+    tally = {"ket_qua_giam_dinh": _tally(entries)} if decided is not None else {}
     return {
         "file": sub.meta.name,
         "file_id": sub.meta.file_id,
@@ -136,5 +173,63 @@ def submission_receipt(
         "so_ho_so_tu_choi": len(entries) - accepted,
         "ma_ket_qua": overall if entries else EMPTY,
         "canh_bao": [{"code": c.value, "thong_diep": m} for c, m in sub.warnings],
+        **tally,
         "claims": entries,
+    }
+
+
+def _with_decision(
+    entry: dict[str, Any], decision: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """``entry`` with its claim's decision, reasons masked, and a sentence saying it.
+
+    Raises:
+        ValueError: the run neither decided nor refused the claim (a bug).
+    """
+    if decision is None:
+        msg = f"claim {entry['stt']} of the receipt has no decision"
+        raise ValueError(msg)
+    shown = {k: decision[k] for k in _DECISION_KEYS if k in decision}
+    shown["reasons"] = [_masked(r) for r in decision.get("reasons") or []]
+    outcome = shown["outcome"]
+    said = _SAID.get(outcome, outcome)
+    if entry["trang_thai"] == "rejected":
+        said = "Hồ sơ bị từ chối tiếp nhận do lỗi dữ liệu; sửa và gửi lại"
+    elif outcome != "accepted":
+        said += (
+            f": đề nghị {shown['claimed']['t_bhtt']}, chấp nhận "
+            f"{shown['accepted']['t_bhtt']}, không chấp nhận "
+            f"{shown['rejected_amount']} đồng (T_BHTT)"
+        )
+    else:
+        said += f": {shown['accepted']['t_bhtt']} đồng (T_BHTT)"
+    n = len(shown["reasons"])
+    shown["thong_diep"] = f"{said}. {n} lý do." if n else f"{said}."
+    return {**entry, **shown}
+
+
+def _masked(reason: Mapping[str, Any]) -> dict[str, Any]:
+    """A reason with the values of personal fields masked (first character, ***)."""
+    values = reason.get("values") or {}
+    return {
+        **reason,
+        "values": {
+            k: (f"{v[:1]}***" if k in _PERSONAL and v else v) for k, v in values.items()
+        },
+    }
+
+
+def _tally(entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """Claims per decision outcome, and the file's T_BHTT claimed, accepted and not."""
+
+    def total(part: str) -> str:
+        amounts = [e[part]["t_bhtt"] for e in entries if e.get(part)]
+        return f"{sum((Decimal(a) for a in amounts if a is not None), Decimal(0)):.2f}"
+
+    rejected = [e["rejected_amount"] for e in entries if e["rejected_amount"]]
+    return {
+        **{o: sum(e["outcome"] == o for e in entries) for o in OUTCOMES},
+        "claimed_t_bhtt": total("claimed"),
+        "accepted_t_bhtt": total("accepted"),
+        "rejected_amount": f"{sum((Decimal(a) for a in rejected), Decimal(0)):.2f}",
     }

@@ -39,6 +39,7 @@ from claims.pipeline.inbox import (
     scan_and_read,
 )
 from claims.pipeline.placement import PlacementError, place, repair
+from claims.pipeline.selfcheck import claim_objects
 from claims.pipeline.stages import Frames, run_stages
 from claims.price import unpriced_warnings
 from claims.store import (
@@ -204,7 +205,7 @@ def _run_locked(
         done.need("prices", done.prices), settings.max_unpriced_share
     )
     checked = _validated(done)
-    receipts = _receipts(inputs, checked, done, run_id)
+    receipts = _receipts(ctx, inputs, checked, done)
     frames = _outputs(inputs, checked, done, receipts, run_id)
     out = _store(ctx, frames, receipts, _manifest(ctx, inputs, checked, done, started))
     if move_files:
@@ -300,9 +301,18 @@ def _validated(done: Frames) -> Validated:
 
 
 def _receipts(
-    inputs: Inputs, checked: Validated, done: Frames, run_id: str
+    ctx: RunContext, inputs: Inputs, checked: Validated, done: Frames
 ) -> dict[str, dict[str, Any]]:
-    """One receipt per input read: per claim accepted or rejected, with reasons."""
+    """One receipt per input read: per claim received or refused, with validation's
+    reasons, and its decision (the ``check`` contract's object: outcome, amounts,
+    every reason, versions)."""
+    run_id = ctx.run_id
+    names = {s.meta.file_id: s.meta.name for s in inputs.submissions}
+    decided: dict[str, dict[int, dict[str, Any]]] = {}
+    for (file_id, hoso), found in claim_objects(
+        inputs.submissions, done, names, ctx.reference
+    ).items():
+        decided.setdefault(file_id, {})[hoso] = found
     claims_by_file = checked.claims.partition_by("file_id", as_dict=True)
     priced = done.need("prices", done.prices)
     warnings_by_file = _price_warnings(priced).partition_by("file_id", as_dict=True)
@@ -314,6 +324,7 @@ def _receipts(
             quarantine_by_file.get((s.meta.file_id,), checked.quarantine.clear()),
             run_id,
             warnings_by_file.get((s.meta.file_id,)),
+            decided.get(s.meta.file_id, {}),
         )
         for s in inputs.submissions
     }
