@@ -46,9 +46,25 @@ REASON_FIELDS = (
 
 
 def reason_frame(reasons: pl.DataFrame) -> pl.DataFrame:
-    """Reasons (``claims.decide.REASON_SCHEMA`` rows) in the check contract's fields."""
+    """Reasons (``claims.decide.REASON_SCHEMA`` rows) in the check contract's fields,
+    the values compared as ``name=value, …`` text (for a table or CSV)."""
     shown = [c for c in (*REASON_FIELDS, "source") if c in reasons.columns]
-    return reasons.select(shown)
+    frame = reasons.select(shown)
+    if "values" in frame.columns and isinstance(frame.schema["values"], pl.List):
+        item = pl.element().struct
+        text = pl.concat_str(item.field("name"), pl.lit("="), item.field("value"))
+        frame = frame.with_columns(pl.col("values").list.eval(text).list.join(", "))
+    return frame
+
+
+def reason_objects(reasons: pl.DataFrame) -> list[dict[str, Any]]:
+    """Reasons as the check contract's objects: ``values`` as ``{name: value}``."""
+    shown = [c for c in (*REASON_FIELDS, "source") if c in reasons.columns]
+    out = rows_of(reasons.select(shown))
+    for reason in out:
+        if isinstance(reason.get("values"), list):
+            reason["values"] = {v["name"]: v["value"] for v in reason["values"]}
+    return out
 
 
 def decision_rows(named: list[tuple[str, pl.DataFrame]]) -> pl.DataFrame:
@@ -153,7 +169,7 @@ def _shown(facility: str, claim: str, record: ClaimRecord) -> dict[str, Any]:
     for v in rows_of(record.versions.drop("file_id")):
         decision = decisions.get(v["version"])
         entry: dict[str, Any] = {**v, "outcome": None}
-        mine = reason_frame(record.reasons.filter(pl.col("version") == v["version"]))
+        mine = record.reasons.filter(pl.col("version") == v["version"])
         if decision is not None:
             entry |= {
                 "outcome": decision["outcome"],
@@ -166,7 +182,7 @@ def _shown(facility: str, claim: str, record: ClaimRecord) -> dict[str, Any]:
                     "catalogs": json.loads(decision["catalogs"] or "{}"),
                 },
             }
-        entry["reasons"] = rows_of(mine) if decision is not None else []
+        entry["reasons"] = reason_objects(mine) if decision is not None else []
         versions.append(entry)
     current = next((v for v in versions if v["is_current"]), None)
     refused = _refused_reasons(record)
@@ -273,7 +289,12 @@ def print_explained(
         ("reasons", reason_frame(found.reasons)),
         ("related_claims", found.related),
     ]
-    if fmt is not Format.table:
+    if fmt is Format.json:  # the reasons as the check contract's objects
+        body = {n: rows_of(f) for n, f in listings}
+        body["reasons"] = reason_objects(found.reasons)
+        sys.stdout.write(json.dumps(body, ensure_ascii=False, indent=1) + "\n")
+        return
+    if fmt is Format.csv:
         emit(out, listings, fmt)
         return
     out.print(f"{name} assessed by {found.pack.label}")

@@ -108,6 +108,8 @@ def test_the_current_decision_is_the_stored_one(generated_day: GeneratedDay) -> 
     for reason in current["reasons"]:
         assert reason["message"]
         assert reason["level"] in {"claim", "line"}
+        assert isinstance(reason["values"], dict)  # the check contract's shape
+        assert set(reason) >= {"code", "bhxh_code", "stt", "item_code", "field"}
 
 
 def test_a_claim_not_stored_is_named_with_the_fix(versions: Settings) -> None:
