@@ -29,6 +29,7 @@ def _rows(prices: dict[str, int], facility: str | None = None) -> pl.DataFrame:
             "ma_nhom": [1] * len(prices),
             "don_gia": [Decimal(p) for p in prices.values()],
             "max_per_day": [None] * len(prices),
+            "tyle_tt_bh": [None] * len(prices),
             "valid_from": [None] * len(prices),
             "valid_to": [None] * len(prices),
         },
