@@ -32,6 +32,7 @@ from claims.cli.common import (
     settings_for,
     waiting,
 )
+from claims.cli.listing import print_table
 from claims.config import Settings
 from claims.errors import ClaimsError
 
@@ -93,7 +94,7 @@ def generate(
         f"{summary.faults:,}",
         str(summary.truth),
     )
-    err.print(table)
+    print_table(err, table)
     err.print("lines: " + ", ".join(f"{t} {n:,}" for t, n in summary.lines.items()))
 
 
@@ -172,7 +173,7 @@ def _print_files(files: pl.DataFrame, *, limit: int = 15) -> None:
         table.add_column(column, justify="right")
     for row in by_status.sort("status").iter_rows():
         table.add_row(*[f"{v:,}" if isinstance(v, int) else str(v) for v in row])
-    err.print(table)
+    print_table(err, table)
     notable = files.filter((pl.col("status") == "failed") | (pl.col("rejected") > 0))
     if notable.height == 0:
         return
@@ -181,7 +182,7 @@ def _print_files(files: pl.DataFrame, *, limit: int = 15) -> None:
         detail.add_column(column)
     for row in notable.head(limit).iter_rows():
         detail.add_row(*[str(v) for v in row])
-    err.print(detail)
+    print_table(err, detail)
     if notable.height > limit:
         err.print(
             f"… and {notable.height - limit:,} more (see the receipts of the run)"
@@ -195,7 +196,7 @@ def _print_tally(title: str, claims: pl.DataFrame, column: str) -> None:
     table.add_column("claims", justify="right")
     for value, n in claims.group_by(column).len().sort(column).iter_rows():
         table.add_row(str(value), f"{n:,}")
-    out.print(table)
+    print_table(out, table)
 
 
 def _print_claims(claims: pl.DataFrame, reasons: pl.DataFrame) -> None:
@@ -208,7 +209,7 @@ def _print_claims(claims: pl.DataFrame, reasons: pl.DataFrame) -> None:
             top.add_column(column)
         for row in reasons.head(12).iter_rows():
             top.add_row(str(row[0]), str(row[1]), f"{row[2]:,}")
-        out.print(top)
+        print_table(out, top)
 
 
 def _print_assessment(assessments: pl.DataFrame, hits: pl.DataFrame) -> None:
@@ -228,7 +229,7 @@ def _print_assessment(assessments: pl.DataFrame, hits: pl.DataFrame) -> None:
     )
     for rule, action, outcome, reason, n in counted.head(12).iter_rows():
         top.add_row(rule or reason, action, outcome, f"{n:,}")
-    out.print(top)
+    print_table(out, top)
 
 
 def _print_decisions(decisions: pl.DataFrame) -> None:
@@ -246,7 +247,7 @@ def _print_decisions(decisions: pl.DataFrame) -> None:
     )
     for row in tally.iter_rows():
         table.add_row(str(row[0]), f"{row[1]:,}", *[f"{v:,.2f}" for v in row[2:]])
-    out.print(table)
+    print_table(out, table)
 
 
 def _print_counts(counts: pl.DataFrame) -> None:
@@ -257,7 +258,7 @@ def _print_counts(counts: pl.DataFrame) -> None:
         table.add_column(column, justify="right")
     for row in counts.iter_rows():
         table.add_row(*[f"{v:,}" if isinstance(v, int) else str(v) for v in row])
-    out.print(table)
+    print_table(out, table)
 
 
 def ingest(

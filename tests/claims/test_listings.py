@@ -171,3 +171,22 @@ def test_json_and_csv_give_every_row_with_exact_amounts(
     sections = _cli(*args, "--format", "csv")
     assert sections.startswith("# versions\n")
     assert f"{claimed}," in sections or f",{claimed}" in sections
+
+
+@pytest.mark.e2e
+def test_a_run_piped_at_60_columns_keeps_its_amounts(
+    generated_day: GeneratedDay, tmp_path: Path
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for path in generated_day.files:
+        (inbox / path.name).write_bytes(path.read_bytes())
+    shown = _narrow("ingest", str(inbox), "--data-dir", str(tmp_path / "data"))
+    tally = generated_day.sql(
+        "SELECT outcome, sum(claimed_t_bhtt), sum(accepted_t_bhtt), "
+        "sum(rejected_amount) FROM decisions GROUP BY outcome"
+    )
+    for outcome, *amounts in tally.iter_rows():
+        assert outcome in shown
+        for amount in amounts:
+            assert f"{amount:,.2f}" in shown, (outcome, amount)
