@@ -7,7 +7,8 @@ other sources' four parts against T_NGUONKHAC (D2); the dosage string LIEU_DUNG 
 as "dose × times a day × days" (E10) and the days of the same drug the patient still has
 from earlier outpatient visits of the batch (J6); XML4's result date for the line's
 service (C10); the bed-days billed by the claim on the line's day across bed codes and
-departments (H5). All vectorized: string and regex expressions, joins and windows.
+departments (H5); whether its code is in the catalog at any date (C11). All vectorized:
+string and regex expressions, joins and windows.
 
 The columns are declared in ``claims.schema`` (``EPISODE_CLAIM_FEATURES``,
 ``EPISODE_LINE_FEATURES``); ``claims.features`` calls :func:`episode_claims` and
@@ -16,11 +17,21 @@ The columns are declared in ``claims.schema`` (``EPISODE_CLAIM_FEATURES``,
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import polars as pl
 
+from catalogs.resolve import Catalog
 from claims.dates import admission_date
 from claims.money import MONEY, QUANTITY
-from claims.schema import BED_GROUPS, CLAIM_KEYS, INPATIENT, Batch, patient_id
+from claims.schema import (
+    BED_GROUPS,
+    CLAIM_KEYS,
+    EPISODE_LINE_FEATURES,
+    INPATIENT,
+    Batch,
+    patient_id,
+)
 
 WITHDRAWAL = "8"
 """MA_DOITUONG_KCB of a withdrawal of an earlier payment request (§1.12)."""
@@ -198,6 +209,72 @@ def _beds(lines: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+CODE_CATALOGS = {"services": "ma_dich_vu", "supplies": "ma_vat_tu"}
+"""The price catalogs of XML3 lines and their code columns."""
+
+
+def catalog_codes(catalogs: Mapping[str, Catalog]) -> pl.DataFrame:
+    """Every code of the services and supplies catalogs, per facility (null: national).
+
+    Returns:
+        ``ma_cskcb, code`` unique rows, whatever their validity windows.
+    """
+    parts = [
+        catalogs[name]
+        .resolve()
+        .select(
+            pl.col("ma_cskcb").replace("", None).alias("ma_cskcb"),
+            pl.col(code).alias("code"),
+        )
+        for name, code in CODE_CATALOGS.items()
+        if name in catalogs
+    ]
+    if not parts:
+        return pl.DataFrame(schema={"ma_cskcb": pl.String, "code": pl.String})
+    return pl.concat(parts).unique()
+
+
+def _code_known(lines: pl.DataFrame, codes: pl.DataFrame | None) -> pl.DataFrame:
+    """``catalog_code_known``: the line's supply (else service) code has a row in the
+    facility's or the national catalog at some date (null: not checked or no code)."""
+    code = pl.coalesce("ma_vat_tu", "ma_dich_vu")
+    if codes is None:
+        return lines.with_columns(pl.lit(None, pl.Boolean).alias("catalog_code_known"))
+    own = codes.filter(pl.col("ma_cskcb").is_not_null()).select(
+        pl.col("ma_cskcb").alias("claim_ma_cskcb"), "code", pl.lit(True).alias("_own")
+    )
+    national = (
+        codes.filter(pl.col("ma_cskcb").is_null())
+        .select("code", pl.lit(True).alias("_national"))
+        .unique()
+    )
+    return (
+        lines.with_columns(code.alias("_code"))
+        .join(
+            own.unique(),
+            left_on=["claim_ma_cskcb", "_code"],
+            right_on=["claim_ma_cskcb", "code"],
+            how="left",
+            maintain_order="left",
+        )
+        .join(
+            national,
+            left_on="_code",
+            right_on="code",
+            how="left",
+            maintain_order="left",
+        )
+        .with_columns(
+            pl.when(pl.col("_code").is_not_null())
+            .then(
+                pl.col("_own").fill_null(False) | pl.col("_national").fill_null(False)
+            )
+            .alias("catalog_code_known")
+        )
+        .drop("_code", "_own", "_national")
+    )
+
+
 def episode_lines(
     table: str, batch: Batch, lines: pl.DataFrame, claims: pl.DataFrame
 ) -> pl.DataFrame:
@@ -210,11 +287,12 @@ def episode_lines(
             pl.lit(None, pl.Boolean).alias("xml4_kq_matches"),
             pl.lit(None, QUANTITY).alias("bed_units_day"),
             pl.lit(None, pl.Int64).alias("bed_depts_day"),
-        )
-    out = _beds(_result_dates(out, batch.xml4))
+            pl.lit(None, pl.Boolean).alias("catalog_code_known"),
+        ).select(pl.exclude(list(EPISODE_LINE_FEATURES)), *EPISODE_LINE_FEATURES)
+    out = _code_known(_beds(_result_dates(out, batch.xml4)), batch.catalog_codes)
     return out.with_columns(
         pl.lit(None, pl.Boolean).alias("dosage_parsed"),
         pl.lit(None, pl.Int64).alias("dosage_days"),
         pl.lit(None, QUANTITY).alias("dosage_quantity"),
         pl.lit(None, pl.Int64).alias("days_on_hand"),
-    )
+    ).select(pl.exclude(list(EPISODE_LINE_FEATURES)), *EPISODE_LINE_FEATURES)

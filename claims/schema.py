@@ -85,6 +85,9 @@ class Batch(NamedTuple):
     """Practitioners, departments, equipment and code pairs (None: not checked)."""
     docs: Mapping[str, pl.DataFrame] | None = None
     """Typed XML6–XML15 by table (a table absent, or None: no documents)."""
+    catalog_codes: pl.DataFrame | None = None
+    """Every service and supply code of the price catalogs with its facility and window
+    (``claims.features_episode.catalog_codes``; None: C11 not checked)."""
 
     def doc(self, table: str) -> pl.DataFrame:
         """The typed rows of document table ``table`` (none: an empty frame)."""
@@ -305,10 +308,12 @@ EPISODE_LINE_FEATURES: dict[str, pl.DataType] = {
     "xml4_kq_matches": pl.Boolean(),
     "bed_units_day": QUANTITY,
     "bed_depts_day": pl.Int64(),
+    "catalog_code_known": pl.Boolean(),
 }
 """D2 T_NGUONKHAC − its parts; E10 LIEU_DUNG parsed (XML2); J6 days of the drug on hand
 (XML2); C10 XML4's result date matches (XML3); H5 bed-days and departments of the day
-(XML3). Null where the table has no such input."""
+(XML3); C11 the service or supply code is in the facility's or the national catalog at
+some date (XML3). Null where the table has no such input."""
 CLAIM_FEATURES |= EPISODE_CLAIM_FEATURES
 LINE_FEATURES |= EPISODE_LINE_FEATURES
 

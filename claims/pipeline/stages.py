@@ -22,6 +22,7 @@ from claims.assess import Assessment, assess
 from claims.decide import Decisions, decide
 from claims.errors import ClaimsError
 from claims.features import Features, features
+from claims.features_episode import catalog_codes
 from claims.intake import Submission
 from claims.pay import Payment, pay
 from claims.pipeline.context import RunContext
@@ -92,6 +93,7 @@ class Frames:
             quarantined=quarantined,
             registries=ctx.reference.registries,
             docs={t: self.tables[t] for t in DOCUMENTS if t in self.tables},
+            catalog_codes=catalog_codes(ctx.reference.catalogs),
         )
 
 

@@ -8,7 +8,12 @@ from decimal import Decimal
 
 import polars as pl
 
-from claims.features_episode import episode_claims, episode_lines
+from claims.features_episode import (
+    _code_known,
+    catalog_codes,
+    episode_claims,
+    episode_lines,
+)
 from claims.money import MONEY, QUANTITY
 from claims.schema import EPISODE_CLAIM_FEATURES, EPISODE_LINE_FEATURES, Batch
 
@@ -164,3 +169,37 @@ def test_service_lines_result_dates_and_bed_days() -> None:
     assert out["bed_units_day"].to_list() == [None, None, None, D("1.5"), D("1.5")]
     assert out["bed_depts_day"].to_list() == [None, None, None, 1, 1]
     assert out["dosage_days"].null_count() == 5
+
+
+class _Catalog:
+    """A resolved catalog's rows (what ``catalog_codes`` reads of a Catalog)."""
+
+    def __init__(self, rows: pl.DataFrame):
+        self.rows = rows
+
+    def resolve(self) -> pl.DataFrame:
+        return self.rows
+
+
+def test_a_code_known_at_another_date_is_told_from_an_unknown_one() -> None:
+    services = pl.DataFrame({"ma_cskcb": ["", "79001"], "ma_dich_vu": ["02.1", "02.2"]})
+    supplies = pl.DataFrame({"ma_cskcb": ["79002"], "ma_vat_tu": ["N01"]})
+    catalogs = {"services": _Catalog(services), "supplies": _Catalog(supplies)}
+    codes = catalog_codes(catalogs)  # type: ignore[arg-type]
+    assert sorted(codes.rows(), key=str) == [
+        ("79001", "02.2"),
+        ("79002", "N01"),
+        (None, "02.1"),
+    ]
+    lines = pl.DataFrame(
+        {
+            "claim_ma_cskcb": ["79001", "79001", "79003", "79001", "79002"],
+            "ma_dich_vu": ["02.1", "02.2", "02.2", "02.9", "02.9"],
+            "ma_vat_tu": [None, None, None, None, "N01"],
+        }
+    )
+    batch = _batch()._replace(catalog_codes=codes)
+    out = _code_known(lines, batch.catalog_codes)
+    # national 02.1 for anyone; 02.2 only 79001's; 02.9 nowhere; a supply by its code
+    assert out["catalog_code_known"].to_list() == [True, True, False, False, True]
+    assert _code_known(lines, None)["catalog_code_known"].null_count() == 5
