@@ -79,7 +79,8 @@ class Assessment(NamedTuple):
     """With ``keep_every_rule``: every rule on every row it applies to, the rules that
     passed included (outcome ``passed``); None otherwise."""
     values: pl.DataFrame | None = None
-    """:data:`VALUES_SCHEMA`: what each fired rule read, on the rows it fired."""
+    """:data:`VALUES_SCHEMA`: what each fired (or not evaluable) rule read, on the
+    rows it fired."""
 
 
 def assess(
@@ -141,10 +142,11 @@ def assess(
 def hit_values(
     hits: pl.DataFrame, frames: Mapping[str, pl.DataFrame], packs: Sequence[Pack]
 ) -> pl.DataFrame:
-    """:data:`VALUES_SCHEMA` rows for the fired hits: one join per rule that fired
-    (never per row), selecting the columns its expression reads."""
+    """:data:`VALUES_SCHEMA` rows for the fired and not-evaluable hits: one join per
+    rule that fired (never per row), selecting the columns its expression reads."""
     fired = hits.filter(
-        (pl.col("outcome") == "fired") & pl.col("rule_id").is_not_null()
+        pl.col("outcome").is_in(["fired", "not_evaluable"])
+        & pl.col("rule_id").is_not_null()
     )
     by_label = {p.label: p for p in packs}
     parts = [pl.DataFrame(schema=VALUES_SCHEMA)]

@@ -99,3 +99,5 @@ class ReasonCode(StrEnum):
     EXAM_DAY_CAP = "EXAM_DAY_CAP"
     # settlement: the part of a claim's XML1 total that no valid line carries
     TOTAL_NOT_IN_LINES = "TOTAL_NOT_IN_LINES"
+    # assessment: a pack rule that could not be evaluated on a row (the claim is reviewed)
+    RULE_NOT_EVALUABLE = "RULE_NOT_EVALUABLE"

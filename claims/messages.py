@@ -101,6 +101,9 @@ MESSAGES: dict[R, str] = {
         "Phần T_BHTT đề nghị trên XML1 không nằm trên dòng chi phí hợp lệ nào "
         "(dòng bị loại khi kiểm tra dữ liệu, hoặc tổng hồ sơ khác tổng các dòng)"
     ),
+    R.RULE_NOT_EVALUABLE: (
+        "Không đánh giá được quy tắc do thiếu giá trị cần so sánh: hồ sơ chờ giám định"
+    ),
 }
 
 

@@ -14,7 +14,8 @@ from collections.abc import Iterable, Sequence
 
 import polars as pl
 
-from claims.messages import PLACEHOLDER, placeholders
+from claims.errors import ReasonCode as R
+from claims.messages import MESSAGES, PLACEHOLDER, placeholders
 from claims.schema import CLAIM_KEYS, LINE_KEYS, REASON_VALUES
 from rules.evaluate import NO_RULE_PACK, Pack
 
@@ -114,7 +115,9 @@ def fired_rules(
     values: pl.DataFrame | None,
 ) -> pl.DataFrame:
     """The fired hits with what their reason shows: ``stt``, ``item_code``,
-    ``values``, ``bhxh_code`` and the rendered ``message`` (``NO_RULE_PACK`` too)."""
+    ``values``, ``bhxh_code`` and the rendered ``message`` (``NO_RULE_PACK`` too); a
+    rule not evaluable on a row is a ``RULE_NOT_EVALUABLE`` reason naming the rule and
+    the values it read (the nulls among them)."""
     texts = rule_texts(packs)
     keys = [*CLAIM_KEYS, "table", "line_no", "rule_id", "pack"]
     named = (
@@ -133,7 +136,7 @@ def fired_rules(
         *LINE_KEYS, pl.col("stt").alias("_stt"), pl.col("code").alias("_code")
     )
     fired = (
-        hits.filter(pl.col("outcome") == "fired")
+        hits.filter(pl.col("outcome").is_in(["fired", "not_evaluable"]))
         .join(texts, on=["pack", "rule_id"], how="left")
         .join(named, on=keys, how="left", nulls_equal=True)
         .join(own, on=list(LINE_KEYS), how="left")
@@ -153,8 +156,28 @@ def fired_rules(
     on_line = pl.col("line_no").is_not_null()
     text = filled(template, texts["template"].drop_nulls(), pl.col("values"))
     item = pl.when(on_line).then(pl.col("item_code"))
+    unknown = pl.col("outcome") == "not_evaluable"
+    text = (
+        pl.when(unknown)
+        .then(
+            pl.format(
+                "{} ({}: {})",
+                pl.lit(MESSAGES[R.RULE_NOT_EVALUABLE]),
+                pl.col("rule_id"),
+                text,
+            )
+        )
+        .otherwise(text)
+    )
     return fired.with_columns(
-        pl.col("pack_bhxh_code").alias("bhxh_code"),
+        pl.when(unknown)
+        .then(pl.lit(R.RULE_NOT_EVALUABLE.value))
+        .otherwise(pl.col("reason_code"))
+        .alias("reason_code"),
+        pl.when(unknown)
+        .then(None)
+        .otherwise(pl.col("pack_bhxh_code"))
+        .alias("bhxh_code"),
         with_values(text, item, pl.col("values")).alias("message"),
     )
 

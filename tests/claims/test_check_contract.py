@@ -321,3 +321,63 @@ def test_a_bulk_folder_is_still_a_bulk_load(tmp_path: Path) -> None:
     assert rows
     assert rows[0]["file"] == "bulk", rows
     assert code in (0, 2)
+
+
+def test_a_rule_not_evaluable_is_a_reason_naming_the_rule(reference: Reference) -> None:
+    """A claim a rule could not be evaluated on goes to review with a reason saying
+    which rule and what it read (the null included)."""
+    from claims.decide.named import fired_rules
+    from claims.schema import LINE_KEYS, REASON_VALUES
+    from rules.evaluate import HIT_SCHEMA
+
+    pack = reference.packs[-1]
+    rule = next(r for r in pack.rules if r.spec.level == "claim")
+    keys = {"file_id": "f", "hoso_idx": 0, "table": "XML1", "line_no": None}
+    hits = pl.DataFrame(
+        [
+            {
+                **keys,
+                "rule_id": rule.spec.id,
+                "pack": pack.label,
+                "action": rule.spec.action,
+                "reason_code": rule.spec.reason_code,
+                "outcome": outcome,
+                "adjust_to": None,
+            }
+            for outcome in ("not_evaluable",)
+        ],
+        schema=HIT_SCHEMA,
+    )
+    values = pl.DataFrame(
+        [
+            {
+                **keys,
+                "rule_id": rule.spec.id,
+                "pack": pack.label,
+                "stt": None,
+                "item_code": None,
+                "values": [{"name": "t_bhtt", "value": None}],
+            }
+        ],
+        schema={
+            **{k: HIT_SCHEMA[k] for k in keys},
+            "rule_id": pl.String(),
+            "pack": pl.String(),
+            "stt": pl.Int64(),
+            "item_code": pl.String(),
+            "values": REASON_VALUES,
+        },
+    )
+    lines = pl.DataFrame(
+        schema={
+            **{k: HIT_SCHEMA[k] for k in LINE_KEYS},
+            "stt": pl.Int64(),
+            "code": pl.String(),
+        }
+    )
+    found = fired_rules(hits, lines, [pack], values).row(0, named=True)
+    assert found["reason_code"] == "RULE_NOT_EVALUABLE"
+    assert found["bhxh_code"] is None
+    assert rule.spec.id in found["message"]
+    assert "t_bhtt ∅" in found["message"]
+    _text(found["message"])
