@@ -460,10 +460,11 @@ def _print_checked(rows: list[dict[str, object]]) -> None:
         "accepted T_BHTT",
         "rejected",
     ):
-        table.add_column(column)
+        table.add_column(column, no_wrap=True)
     reasons = Table(title="reasons")
-    for column in ("ma_lk", "code", "level", "table", "stt", "item", "message"):
-        reasons.add_column(column, overflow="fold")
+    for column in ("ma_lk", "code", "level", "table", "stt", "item"):
+        reasons.add_column(column, no_wrap=True)
+    reasons.add_column("message", min_width=30)
     for row in rows:
         error = row.get("error")
         if isinstance(error, dict):
@@ -476,16 +477,16 @@ def _print_checked(rows: list[dict[str, object]]) -> None:
                 f"{error['code']}: {error['message']}",
             )
             continue
-        claimed, accepted = row["claimed"], row["accepted"]
+        # a claim refused at validation may have no readable MA_LK, XML1 or totals
+        claimed, accepted = row["claimed"] or {}, row["accepted"]
         assert isinstance(claimed, dict)
         assert isinstance(accepted, dict)
-        # a claim refused at validation may have no readable MA_LK or totals
         name = str(row["ma_lk"] or f"#{row['stt']}")
         table.add_row(
             str(row["file"]),
             name,
             str(row["outcome"]),
-            str(claimed["t_bhtt"] or ""),
+            str(claimed.get("t_bhtt") or ""),
             str(accepted["t_bhtt"] or ""),
             str(row["rejected_amount"] or ""),
         )
@@ -499,9 +500,9 @@ def _print_checked(rows: list[dict[str, object]]) -> None:
                 str(reason["item_code"] or ""),
                 reason["message"],
             )
-    out.print(table)
+    print_table(out, table)
     if reasons.row_count:
-        out.print(reasons)
+        print_table(out, reasons)
 
 
 def _reset_demo(folder: Path) -> None:

@@ -381,3 +381,13 @@ def test_a_rule_not_evaluable_is_a_reason_naming_the_rule(reference: Reference) 
     assert rule.spec.id in found["message"]
     assert "t_bhtt ∅" in found["message"]
     _text(found["message"])
+
+
+def test_the_table_shows_a_claim_without_xml1_and_an_unreadable_file() -> None:
+    """The table keeps codes whole at a narrow width (ids and codes never wrap)."""
+    result = runner.invoke(
+        app, ["check", str(REFUSED), str(EMPTY)], env={"COLUMNS": "60"}
+    )
+    assert result.exit_code == 2
+    for whole in ("HOSO_NO_XML1", "FILE_EMPTY", "DRUG_NOT_IN_CATALOG", "HSEX220251006"):
+        assert whole in result.stdout, whole
