@@ -63,11 +63,11 @@ VALIDITY = ("valid_from", "valid_to")
 
 
 def _parent_same_day(
-    items: pl.DataFrame, rows: pl.DataFrame, name: str
+    items: pl.DataFrame, every: pl.DataFrame, rows: pl.DataFrame, name: str
 ) -> pl.DataFrame:
     """Lines whose code is a row's ``code_b`` with the row's ``code_a`` billed the same
-    day on the claim: the parent code as ``name``."""
-    present = items.select(*CLAIM_KEYS, "_day", pl.col("_code").alias("code_a"))
+    day on the claim (in ``every``, both tables): the parent code as ``name``."""
+    present = every.select(*CLAIM_KEYS, "_day", pl.col("_code").alias("code_a"))
     return (
         items.join(
             rows.select(pl.col("code_b").alias("_code"), "code_a", *VALIDITY),
@@ -80,8 +80,10 @@ def _parent_same_day(
     )
 
 
-def _prerequisite(items: pl.DataFrame, rows: pl.DataFrame) -> pl.DataFrame:
-    present = items.select(*CLAIM_KEYS, pl.col("_code").alias("code_b")).unique()
+def _prerequisite(
+    items: pl.DataFrame, every: pl.DataFrame, rows: pl.DataFrame
+) -> pl.DataFrame:
+    present = every.select(*CLAIM_KEYS, pl.col("_code").alias("code_b")).unique()
     return (
         items.join(
             rows.select(pl.col("code_a").alias("_code"), "code_b", *VALIDITY),
@@ -205,9 +207,9 @@ def pair_features(
         .agg(pl.col("per_day").min().cast(pl.Int64).alias("code_day_limit"))
     )
     found = [
-        _parent_same_day(own, _rows(pairs, "unbundled"), "unbundled_with"),
-        _parent_same_day(own, _rows(pairs, "included_in_price"), "included_in"),
-        _prerequisite(own, _rows(pairs, "prerequisite")),
+        _parent_same_day(own, items, _rows(pairs, "unbundled"), "unbundled_with"),
+        _parent_same_day(own, items, _rows(pairs, "included_in_price"), "included_in"),
+        _prerequisite(own, items, _rows(pairs, "prerequisite")),
         _setting(own, _rows(pairs, "setting"), claims),
         _indication(own, _rows(pairs, "indication"), claims),
         _period(own, _rows(pairs, "limit"), claims),

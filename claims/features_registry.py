@@ -152,7 +152,7 @@ def _with_machines(lines: pl.DataFrame, reg: Registries | None) -> pl.DataFrame:
         reg.equipment,
         code=("ma_may", "ma_may"),
         on="line_date",
-        columns=["ma_nhom", "capacity_per_day"],
+        columns=["capacity_per_day"],
     ).select(
         *LINE,
         pl.col("catalog_scope").is_not_null().alias("machine_registered"),
@@ -226,21 +226,22 @@ def _occupancy(stays: pl.DataFrame) -> pl.DataFrame:
     same minute, so a bed freed and taken in the same minute counts once.
     """
     dept = ["ma_cskcb", "_khoa"]
-    once = stays.unique([*dept, "_patient", "_s", "_e"], keep="first")
+    stay = [*dept, "_patient", "_s", "_e"]
+    once = stays.select(stay).unique()
     events = pl.concat(
         [
-            once.select(
-                *CLAIM_KEYS, *dept, pl.col("_s").alias("_t"), pl.lit(1).alias("_d")
-            ),
-            once.select(
-                *CLAIM_KEYS, *dept, pl.col("_e").alias("_t"), pl.lit(-1).alias("_d")
-            ),
+            once.with_columns(pl.col("_s").alias("_t"), pl.lit(1).alias("_d")),
+            once.with_columns(pl.col("_e").alias("_t"), pl.lit(-1).alias("_d")),
         ]
     ).sort(*dept, "_t", "_d")
-    occupied = events.with_columns(pl.col("_d").cum_sum().over(dept).alias("_n"))
+    occupied = events.with_columns(
+        pl.col("_d").cum_sum().over(dept).alias("_n")
+    ).with_columns(  # stays admitted at the same minute see each other
+        pl.col("_n").last().over(*dept, "_t")
+    )
     return (
         occupied.filter(pl.col("_d") == 1)
-        .join(stays.select(*CLAIM_KEYS, *dept).unique(), on=[*CLAIM_KEYS, *dept])
+        .join(stays.select(*CLAIM_KEYS, *stay), on=stay, nulls_equal=True)
         .group_by(CLAIM_KEYS)
         .agg(pl.col("_n").max().cast(pl.Int64).alias("department_occupancy"))
     )

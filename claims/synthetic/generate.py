@@ -41,6 +41,11 @@ from claims.synthetic.faults import (
     miscount,
 )
 from claims.synthetic.faults_episode import break_episode, label_episode
+from claims.synthetic.faults_registry import (
+    break_registry,
+    label_registry,
+    recode_lines,
+)
 from claims.synthetic.lines import (
     drug_lines,
     note_rows,
@@ -268,6 +273,7 @@ def _priced_lines(
     drugs = full_ratio_for_level_one(claims, drugs)
     services = full_ratio_for_level_one(claims, services)
     drugs, services, inflated = inflate(claims, drugs, services, rng)
+    drugs, services, recoded = recode_lines(claims, drugs, services, rng)
     drugs = add_line_amounts(drugs, drugs=True)
     services = add_line_amounts(services, drugs=False)
     drugs, services, miscounted = miscount(claims, drugs, services, rng)
@@ -275,7 +281,7 @@ def _priced_lines(
     drugs = add_shares(drugs, drug_benefit(claims, drugs, services, benefit))
     services = add_shares(services, benefit)
     totals = claim_totals(claims, drugs, services)
-    return drugs, services, totals, pl.concat([inflated, miscounted])
+    return drugs, services, totals, pl.concat([inflated, miscounted, recoded])
 
 
 def build_chunk(run: Run, index: int) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]:
@@ -297,6 +303,7 @@ def build_chunk(run: Run, index: int) -> tuple[dict[str, pl.DataFrame], pl.DataF
     tables = copy_duplicates(claims, tables)
     tables, structural = break_structure(claims, tables, rng)
     tables, episode = break_episode(claims, tables, rng)
+    tables, registry = break_registry(claims, tables, rng)
     pairs = [
         claim_truth(
             np.flatnonzero((claims["fault"] == k).fill_null(False).to_numpy()), k
@@ -309,8 +316,9 @@ def build_chunk(run: Run, index: int) -> tuple[dict[str, pl.DataFrame], pl.DataF
             busy_exam_truth(claims, services),
             structural,
             episode,
+            registry,
             *pairs,
         ]
     )
-    truth = label_episode(finish_truth(claims, truth))
+    truth = label_registry(label_episode(finish_truth(claims, truth)))
     return {k: v.drop("ci") for k, v in tables.items()}, truth

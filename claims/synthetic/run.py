@@ -26,6 +26,7 @@ import polars as pl
 from catalogs.loader import load_versions
 from claims.synthetic.clinical import add_clinical
 from claims.synthetic.faults_episode import EPISODE_KINDS
+from claims.synthetic.faults_registry import REGISTRY_KINDS, registry_eligible
 from claims.synthetic.people import draw_facilities, make_people
 from claims.synthetic.plan import assign_routes, plan_visits, staff
 from claims.synthetic.tables import date_text
@@ -216,6 +217,8 @@ ORDER = (
     "ratio_mismatch",
     "bed_line_quantity",
     "t_trantt_not_supply",
+    # registry and code-pair checks (claims/synthetic/faults_registry.py)
+    *REGISTRY_KINDS,
     "missing_required",
     "discharge_before_admission",
     "bad_date",
@@ -227,7 +230,7 @@ ORDER = (
     "referral_without_paper",
     "temporary_dkbd",
 )
-WEIGHT = dict.fromkeys(EPISODE_KINDS, 0.5)
+WEIGHT = dict.fromkeys(EPISODE_KINDS, 0.5) | dict.fromkeys(REGISTRY_KINDS, 0.5)
 """Kinds weighted other than 1 (``unlikely_volume`` takes :data:`CROWD_SHARE`)."""
 CROWD_SHARE = 2 / 9
 """The share of faults given to crowds of exams (``unlikely_volume``) however many
@@ -354,6 +357,7 @@ def _eligible(plan: pl.DataFrame) -> dict[str, np.ndarray]:
     masks["not_done_billed"] = plan["n_exam"].to_numpy() > 0
     masks["xml4_result_date"] = plan["n_lab"].to_numpy() > 0
     masks["duplicate_stt"] = (lines3 >= 2) | (drugs + plan["n_blood"].to_numpy() >= 2)
+    masks |= registry_eligible(plan)
     return masks
 
 

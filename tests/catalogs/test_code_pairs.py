@@ -126,16 +126,20 @@ def _line(
 
 
 def _features(
-    pairs: pl.DataFrame, xml1: list[dict[str, Any]], xml3: list[dict[str, Any]]
+    pairs: pl.DataFrame,
+    xml1: list[dict[str, Any]],
+    xml3: list[dict[str, Any]],
+    xml2: list[dict[str, Any]] | None = None,
+    table: str = "XML3",
 ) -> pl.DataFrame:
     claims = _frame("XML1", xml1).with_columns(
         pl.col("ma_loai_kcb").is_in(["03", "04", "06", "09"]).alias("is_inpatient")
     )
-    lines3 = _frame("XML3", xml3)
+    lines3, lines2 = _frame("XML3", xml3), _frame("XML2", xml2 or [])
     empty = pl.DataFrame(schema=pl.Schema({"x": pl.Int64}))
     batch = Batch(
         claims,
-        _frame("XML2", []),
+        lines2,
         lines3,
         _frame("XML4", []),
         _frame("XML5", []),
@@ -143,7 +147,15 @@ def _features(
         facilities=empty,
         registries=Registries(empty, empty, empty, pairs),
     )
-    return pair_features("XML3", batch, lines3, claims)
+    return pair_features(table, batch, lines3 if table == "XML3" else lines2, claims)
+
+
+def test_a_drug_included_in_a_service_the_same_day(pairs: pl.DataFrame) -> None:
+    xml1 = [_claim(0, ma_benh_chinh="N18.9"), _claim(1, ma_benh_chinh="N18.9")]
+    xml3 = [_line(0, 1, "01.0257.0066", DAY1), _line(1, 1, "01.0257.0066", DAY1)]
+    xml2 = [_line(0, 1, "40.581", DAY1), _line(1, 1, "40.581", DAY2)]
+    got = _features(pairs, xml1, xml3, xml2, table="XML2").sort("hoso_idx")
+    assert got["included_in"].to_list() == ["01.0257.0066", None]
 
 
 def test_pairs_join_as_the_rows_say(pairs: pl.DataFrame) -> None:
