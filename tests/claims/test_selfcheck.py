@@ -132,4 +132,4 @@ def test_a_claim_with_a_repeated_stt_is_partially_accepted_by_check(
             assert claim["rejected_amount"] > 1, ma_lk
         else:
             assert claim["outcome"] == "accepted", ma_lk
-    assert money > 3
+    assert money > 0, "the day holds a repeated STT on a drug or service line"
