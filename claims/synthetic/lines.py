@@ -36,6 +36,7 @@ MINUTES = 1440
 # items an inpatient may get again on later days (HbA1c and the like are not repeated)
 REPEATABLE_LABS = ("CBC", "GLU", "CRE", "URE", "ALT", "AST", "ELEC", "CRP", "URINE")
 DRESSING = "03.0076.0210"  # not payable for inpatients (§4.3 F13)
+WOUND_SUTURE = "10.0924.0205"  # part of a surgery's price the same day (§4.3 F10)
 IMPLANTS = {"53.03": "N07.01.050", "79.36": "N06.04.020"}
 SUTURE = "N05.03.030"
 
@@ -247,7 +248,9 @@ def _procedures(claims: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
     dialysis = _pool("procedure", pl.col("extra") == "DIALYSIS")["item_id"].to_numpy()
     general = _pool("procedure", pl.col("extra").is_null())
     ward = _pool(
-        "procedure", pl.col("extra").is_null() & (pl.col("ma_dich_vu") != DRESSING)
+        "procedure",
+        pl.col("extra").is_null()
+        & ~pl.col("ma_dich_vu").is_in([DRESSING, WOUND_SUTURE]),
     )
     start = rng.integers(0, 16, claims.height)[ci]
     item = np.select(
