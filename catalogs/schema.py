@@ -243,7 +243,9 @@ CODE_PAIRS = CatalogSchema(
         Column("per_day", pl.Int64(), check="positive"),
         Column("per_period_days", pl.Int64(), check="positive"),
         Column("max_count", pl.Int64(), check="positive"),
-        Column("action", _S, required=True, choices=("reject", "review", "info")),
+        Column(
+            "action", _S, required=True, choices=("reject", "cap", "review", "info")
+        ),
         Column("reason_code", _S, required=True),
         Column("source", _S, required=True),
         Column("uncertain", pl.Boolean()),
