@@ -6,7 +6,8 @@ whose province code is not one (B3), an unknown MA_DKBD (B4), a tender without i
 without a transfer (H5), an unfinished service (``_TB``) billed (D9), an other-sources
 part without T_NGUONKHAC (D2), a programme-funded drug line paid by the fund (D7) and an
 XML4 result date that is not its service's (C10); a 1.1 route away from MA_DKBD, a
-referral without its paper and a temporary-card MA_DKBD on another card (B5, B3); a drug
+referral without its paper, an off-route code of another tier and a temporary-card
+MA_DKBD on another card (B5, B3); a drug
 without tender or readable dosage (E4, E10) or with a ratio off the catalog (E5); a bed
 line of 2 days (H5) and T_TRANTT on a service (D8). Each kind's expected reason is the
 reason code of the rule that must find it (:data:`EPISODE_KINDS`).
@@ -33,6 +34,7 @@ EPISODE_KINDS: dict[str, tuple[str, str, str]] = {
     "route_registered_elsewhere": ("ROUTE_NOT_REGISTERED_HERE", "XML1", "claim"),
     "referral_without_paper": ("REFERRAL_WITHOUT_PAPER", "XML1", "claim"),
     "temporary_dkbd": ("TEMPORARY_DKBD_NOT_TE", "XML1", "claim"),
+    "off_route_tier": ("ROUTE_FACILITY_LEVEL", "XML1", "claim"),
     "tender_missing": ("TENDER_MISSING", "XML2", "line"),
     "dosage_unparsed": ("DOSAGE_UNPARSED", "XML2", "line"),
     "ratio_mismatch": ("DRUG_RATIO_MISMATCH", "XML2", "line"),
@@ -41,6 +43,8 @@ EPISODE_KINDS: dict[str, tuple[str, str, str]] = {
 }
 """Kind → (expected reason, table, level). C10's fault changes XML4 but the rule fires on
 the XML3 line of the service."""
+CENTRAL = 3
+"""``tier_idx`` of a central facility (``claims.synthetic.items`` tiers, lowest first)."""
 UNKNOWN_DKBD = "99998"
 """A MA_DKBD that no facility has (and no temporary card's province + 000)."""
 _TRUTH = {"ci": pl.Int64, "table": pl.String, "stt": pl.String, "kind": pl.String}
@@ -161,6 +165,17 @@ _EDITS: dict[str, tuple[str, str, pl.Expr, _TEXT]] = {
         pl.lit(True),
         lambda _v: pl.col("ma_the_bhyt").str.slice(3, 2) + "000",
     ),
+    "off_route_tier": (
+        "XML1",
+        "ma_doituong_kcb",
+        pl.lit(True),
+        # 3.1 is for ex-central facilities (tier 3), 3.3 for ex-district ones
+        lambda _v: (
+            pl.when(pl.col("_tier") == CENTRAL)
+            .then(pl.lit("3.3"))
+            .otherwise(pl.lit("3.1"))
+        ),
+    ),
     "tender_missing": (
         "XML2",
         "tt_thau",
@@ -176,8 +191,12 @@ _EDITS: dict[str, tuple[str, str, pl.Expr, _TEXT]] = {
     "ratio_mismatch": (
         "XML2",
         "tyle_tt_bh",
-        pl.col("tyle_tt_bh").cast(pl.String) != "100",
-        lambda _v: pl.lit("100"),
+        pl.col("tt_thau").is_not_null(),  # a drug (blood has no tender and no ratio)
+        lambda v: (
+            pl.when(v.cast(pl.String) == "100")
+            .then(pl.lit("50"))
+            .otherwise(pl.lit("100"))
+        ),
     ),
     "bed_line_quantity": (
         "XML3",
@@ -283,6 +302,10 @@ def break_episode(
         The changed tables and one truth row per fault (``ci, table, stt, kind``).
     """
     tables = dict(tables)
+    xml1 = tables["XML1"]
+    tables["XML1"] = xml1.with_columns(
+        claims["tier_idx"].gather(xml1["ci"]).alias("_tier")
+    )
     truth = []
     for kind, (table, column, where, text) in _EDITS.items():
         cis = _cis(claims, kind)
@@ -300,6 +323,7 @@ def break_episode(
         tables[table] = frame
         truth.append(_truth(picked, table, kind, line=table != "XML1"))
     truth.append(_result_date(claims, tables, rng))
+    tables["XML1"] = tables["XML1"].drop("_tier")
     placed = pl.concat(truth)["ci"].to_numpy()
     chosen = np.flatnonzero(claims["fault"].is_in(list(EPISODE_KINDS)).fill_null(False))
     left = np.setdiff1d(chosen, placed)

@@ -229,6 +229,7 @@ ORDER = (
     "route_registered_elsewhere",
     "referral_without_paper",
     "temporary_dkbd",
+    "off_route_tier",
 )
 WEIGHT = dict.fromkeys(EPISODE_KINDS, 0.5) | dict.fromkeys(REGISTRY_KINDS, 0.5)
 """Kinds weighted other than 1 (``unlikely_volume`` takes :data:`CROWD_SHARE`)."""
