@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from pathlib import Path
 
+import duckdb
 import polars as pl
 
+from claims.config import Settings
 from claims.features_episode import (
     _code_known,
     catalog_codes,
@@ -15,9 +18,14 @@ from claims.features_episode import (
     episode_lines,
 )
 from claims.money import MONEY, QUANTITY
+from claims.pipeline.context import Reference
+from claims.pipeline.daily import run_inbox
 from claims.schema import EPISODE_CLAIM_FEATURES, EPISODE_LINE_FEATURES, Batch
+from tests.factories import example_claim, hoso, with_key, wrapper
 
 D = Decimal
+CORRECTION = "vn-bhyt@2026.07.1"
+"""The corrected version, which includes the episode fragment (pinned for every claim)."""
 ADM = dt.datetime(2026, 8, 3, 8, 0)
 EMPTY = pl.DataFrame()
 
@@ -203,3 +211,31 @@ def test_a_code_known_at_another_date_is_told_from_an_unknown_one() -> None:
     # national 02.1 for anyone; 02.2 only 79001's; 02.9 nowhere; a supply by its code
     assert out["catalog_code_known"].to_list() == [True, True, False, False, True]
     assert _code_known(lines, None)["catalog_code_known"].null_count() == 5
+
+
+def test_a_withdrawal_of_a_stored_claim_passes_and_of_an_unknown_one_is_flagged(
+    tmp_path: Path,
+) -> None:
+    """J9 end to end: the store's history is what a withdrawal is matched against."""
+    settings = Settings(data_dir=tmp_path / "data")
+    reference = Reference.load(None, "vn-bhyt", CORRECTION)
+    first = with_key(example_claim(), "W1")
+    inbox = tmp_path / "in1"
+    inbox.mkdir()
+    (inbox / "a.xml").write_bytes(wrapper([hoso(first)]))
+    run_inbox(inbox, settings=settings, reference=reference)
+    withdrawals = []
+    for key in ("W1", "W2"):  # W2 was never stored
+        claim = with_key(example_claim(), key)
+        claim["XML1"][0]["MA_DOITUONG_KCB"] = "8"
+        withdrawals.append(hoso(claim))
+    inbox = tmp_path / "in2"
+    inbox.mkdir()
+    (inbox / "b.xml").write_bytes(wrapper(withdrawals))
+    run_inbox(inbox, settings=settings, reference=reference)
+    with duckdb.connect(str(settings.store_path), read_only=True) as con:
+        flagged = con.sql(
+            "SELECT DISTINCT c.ma_lk FROM rule_hits h JOIN claims c USING (file_id, hoso_idx) "
+            "WHERE h.rule_id = 'J9_WITHDRAWAL_UNKNOWN_CLAIM' AND h.outcome = 'fired'"
+        ).fetchall()
+    assert flagged == [("W2",)]
