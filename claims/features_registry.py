@@ -6,8 +6,8 @@ Per line, against the ``practitioners``, ``departments`` and ``equipment`` catal
 the line's date: the prescriber and every performer registered at the claim's facility,
 the prescriber registered in the line's department, the department one of the
 facility's, the machine registered there. Across the batch: tests per machine per day
-(against the machine's daily capacity), other patients in the same bed at overlapping
-times, and the department's occupied beds when the claim took its bed (an event sweep
+(against the machine's daily capacity), other patients already in the bed a claim
+takes, and the department's occupied beds when the claim took its bed (an event sweep
 over admissions and discharges; ``giuong_pd + giuong_tk`` beside it).
 
 A bed is occupied from the claim's admission to its discharge; a patient's stays that
@@ -207,11 +207,12 @@ def _stays(lines: pl.DataFrame) -> pl.DataFrame:
 
 
 def _bed_sharing(stays: pl.DataFrame) -> pl.DataFrame:
-    """Per claim: other patients in one of its beds at overlapping times (H9)."""
+    """Per claim: other patients in one of its beds when it took it (H9): the stay that
+    came to an occupied bed is questioned, not the one already there."""
     bed = ["ma_cskcb", "_khoa", "_bed"]
     pairs = stays.join(stays, on=bed, suffix="_o").filter(
         (pl.col("_patient") != pl.col("_patient_o"))
-        & (pl.col("_s_o") < pl.col("_e"))
+        & (pl.col("_s_o") <= pl.col("_s"))
         & (pl.col("_s") < pl.col("_e_o"))
     )
     return pairs.group_by(CLAIM_KEYS).agg(

@@ -6,8 +6,8 @@ scope), a test's performer nobody registered (F5), a department the facility doe
 have (E12), a machine serial the facility never registered (F6), the orderer performing
 the lab or imaging test (F9), a bed code out of format (H7), a bed number beyond the
 department's beds (H7: a bed of another, bigger department), a stay put in the bed of
-another patient's overlapping stay (H9; both claims are labelled), and a dialysis claim
-without a renal-failure diagnosis (F16).
+another patient's stay still there (H9; the holder is reserved, like a duplicate's
+original), and a dialysis claim without a renal-failure diagnosis (F16).
 
 Content faults, applied to the priced lines before the money is computed so every amount
 follows them: a wound suture re-coded onto the day of an appendectomy or cholecystectomy
@@ -83,8 +83,8 @@ def registry_eligible(plan: pl.DataFrame) -> dict[str, np.ndarray]:
         "orderer_performs": (plan["n_lab"] + plan["n_img"]).to_numpy() > 0,
         "bad_bed_code": beds,
         "bed_of_other_department": beds,
-        "shared_bed": _overlapping_stays(plan),
-        "no_indication": dialysis,
+        "shared_bed": beds,
+        "no_indication": dialysis & (plan["n_proc"].to_numpy() > 0),
         "unbundled_pair": icd9.is_in(UNBUNDLING_SURGERIES).to_numpy()
         & (plan["n_proc"].to_numpy() > 0),
         "included_drug": dialysis & drugs,
@@ -97,22 +97,28 @@ def registry_eligible(plan: pl.DataFrame) -> dict[str, np.ndarray]:
     }
 
 
-def _overlapping_stays(plan: pl.DataFrame) -> np.ndarray:
-    """Stays whose department of the facility holds an earlier stay still there at
-    their admission (a bed to share)."""
+def bed_pairs(
+    plan: pl.DataFrame, ok: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Disjoint (holder, sharer) pairs of eligible stays of one department of a facility,
+    the sharer admitted while the holder is still there, shuffled.
+
+    Consecutive stays by admission are paired; a pair whose holder left before the
+    sharer came is dropped. The holder is reserved like a duplicate's original.
+    """
     frame = (
-        plan.select("fac", "dept", "vao", "ra", pl.col("n_bed") > 0)
-        .with_row_index("_i")
-        .filter(pl.col("n_bed"))
-        .sort("fac", "dept", "vao", "_i")
-        .with_columns(
-            pl.col("ra").cum_max().shift(1).over("fac", "dept").alias("_busy_to")
-        )
+        plan.select("cid", "fac", "dept", "vao", "ra")
+        .filter(pl.Series(ok))
+        .sort("fac", "dept", "vao", "cid")
+        .with_columns(pl.int_range(pl.len()).over("fac", "dept").alias("pos"))
     )
-    ok = frame.filter(pl.col("_busy_to") > pl.col("vao"))["_i"].to_numpy()
-    mask = np.zeros(plan.height, dtype=bool)
-    mask[ok] = True
-    return mask
+    first = frame.filter(pl.col("pos") % 2 == 0)
+    second = frame.filter(pl.col("pos") % 2 == 1).with_columns(pl.col("pos") - 1)
+    pairs = first.join(second, on=["fac", "dept", "pos"], suffix="_b").filter(
+        pl.col("ra") > pl.col("vao_b")
+    )
+    order = rng.permutation(pairs.height)
+    return pairs["cid"].to_numpy()[order], pairs["cid_b"].to_numpy()[order]
 
 
 def _pick(
@@ -204,54 +210,26 @@ def _other_ward(picked: pl.DataFrame) -> pl.Series:
 
 
 def _shared_bed(claims: pl.DataFrame, tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
-    """Each faulted stay takes the bed of the earlier stay of its department that is still
-    there at its admission (the one leaving last); both claims are labelled."""
-    cis = _cis(claims, "shared_bed")
-    stays = (
-        claims.select("ma_cskcb", "dept", "vao", "ra", "bed", "fault")
-        .with_row_index("ci")
-        .with_columns(pl.col("ci").cast(pl.Int64))
-        .filter(pl.col("bed").is_not_null())
-        .sort("ma_cskcb", "dept", "vao", "ci")
+    """Each faulted stay's bed lines take the bed of its partner, a stay of the same
+    department still there at its admission (:func:`bed_pairs`); its first bed line is
+    labelled (the holder was there first: H9 questions the stay that came)."""
+    cis = pl.Series(_cis(claims, "shared_bed"), dtype=pl.Int64)
+    holders = claims.select(
+        pl.int_range(pl.len(), dtype=pl.Int64).alias("ci"),
+        pl.col("partner_ci").cast(pl.Int64),
+    ).filter(pl.col("ci").is_in(cis.implode()))
+    beds = claims.select(
+        pl.int_range(pl.len(), dtype=pl.Int64).alias("partner_ci"),
+        pl.col("bed").alias("_bed"),
     )
-    group = ("ma_cskcb", "dept")
-    faulted = pl.col("ci").is_in(pl.Series(cis, dtype=pl.Int64).implode())
-    # holders are clean stays: a moved stay's own bed is not where it lies, and a
-    # claim with another fault may be refused before its beds are counted
-    clean = pl.col("fault").is_null()
-    stays = stays.with_columns(
-        pl.when(clean)
-        .then(pl.col("ra"))
-        .cum_max()
-        .forward_fill()
-        .over(group)
-        .alias("_cm")
-    ).with_columns(
-        pl.when(clean & (pl.col("ra") == pl.col("_cm")))
-        .then(pl.col("ci"))
-        .forward_fill()
-        .over(group)
-        .alias("_h")
-    )
-    found = stays.with_columns(
-        pl.col("_cm").shift(1).over(group).alias("_to"),
-        pl.col("_h").shift(1).over(group).alias("_holder"),
-    ).filter(faulted & (pl.col("_to") > pl.col("vao")))
-    bed_of = stays.select(pl.col("ci").alias("_holder"), pl.col("bed").alias("_bed"))
-    found = found.join(bed_of, on="_holder", how="left")
+    found = holders.join(beds, on="partner_ci", how="left")
     xml3 = tables["XML3"].with_row_index("_row")
     moved = xml3.join(found.select("ci", "_bed"), on="ci").filter(
         pl.col("ma_giuong").is_not_null()
     )
     tables["XML3"] = _set(tables["XML3"], "ma_giuong", moved["_row"], moved["_bed"])
-    first = pl.col("stt").cast(pl.Int64, strict=False)
-    labelled = xml3.filter(pl.col("ma_giuong").is_not_null()).join(
-        pl.concat(
-            [found.select("ci"), found.select(pl.col("_holder").alias("ci"))]
-        ).unique(),
-        on="ci",
-    )
-    one = labelled.sort("ci", first).group_by("ci", maintain_order=True).first()
+    first = moved.sort("ci", pl.col("stt").cast(pl.Int64, strict=False))
+    one = first.group_by("ci", maintain_order=True).first()
     return _truth(one, "XML3", "shared_bed")
 
 

@@ -26,7 +26,11 @@ import polars as pl
 from catalogs.loader import load_versions
 from claims.synthetic.clinical import add_clinical
 from claims.synthetic.faults_episode import EPISODE_KINDS
-from claims.synthetic.faults_registry import REGISTRY_KINDS, registry_eligible
+from claims.synthetic.faults_registry import (
+    REGISTRY_KINDS,
+    bed_pairs,
+    registry_eligible,
+)
 from claims.synthetic.people import draw_facilities, make_people
 from claims.synthetic.plan import assign_routes, plan_visits, staff
 from claims.synthetic.tables import date_text
@@ -381,9 +385,13 @@ def _place(
     rng: np.random.Generator,
 ) -> np.ndarray:  # fmt: skip
     """Choose up to ``need`` claims for kind ``name`` among ``ok`` (partners reserved)."""
-    if name in ("overlapping_stay", "duplicate_claim"):
+    if name in ("overlapping_stay", "duplicate_claim", "shared_bed"):
         group = ["day"] if name == "overlapping_stay" else ["fac", "day"]
-        first, second = _pairs(plan, ok, group, rng, apart=name == "overlapping_stay")
+        first, second = (
+            bed_pairs(plan, ok, rng)
+            if name == "shared_bed"
+            else _pairs(plan, ok, group, rng, apart=name == "overlapping_stay")
+        )
         room = int(picks.free.sum()) - left  # a pair uses two claims for one fault
         take = max(0, min(need, len(first), room))
         picks.partner[second[:take]] = first[:take]
