@@ -10,7 +10,6 @@ outcomes into amounts.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -158,7 +157,7 @@ def hit_values(
         frame = frames.get(str(table))
         if pack is None or rule is None or frame is None:
             continue
-        parts.append(_values_of(rows, frame, pack, rule.spec.expr, str(table)))
+        parts.append(_values_of(rows, frame, pack, rule.columns, str(table)))
     return pl.concat(parts, how="vertical_relaxed").cast(pl.Schema(VALUES_SCHEMA))
 
 
@@ -167,11 +166,14 @@ def _rule(pack: Pack, rule_id: str) -> evaluate.CompiledRule | None:
 
 
 def _values_of(
-    rows: pl.DataFrame, frame: pl.DataFrame, pack: Pack, expr: str, table: str
+    rows: pl.DataFrame,
+    frame: pl.DataFrame,
+    pack: Pack,
+    read: tuple[str, ...],
+    table: str,
 ) -> pl.DataFrame:
-    """The hit rows of one rule with the values of the columns ``expr`` reads."""
-    typed = pl.select(param_literal(v).alias(k) for k, v in pack.params.items())
-    read = _columns(expr, table, tuple(sorted(typed.schema.items())))
+    """The hit rows of one rule with the values of the columns it reads (``read``:
+    the compiled rule's, from rule-engine's AST at compile time)."""
     line = table != "XML1"
     keys = [*CLAIM_KEYS, "line_no"] if line else list(CLAIM_KEYS)
     own = [c for c in read if c in frame.columns and c not in keys]
@@ -200,16 +202,6 @@ def _values_of(
             "values"
         ),
     )
-
-
-@functools.lru_cache(maxsize=4096)
-def _columns(
-    expr: str, table: str, params: tuple[tuple[str, pl.DataType], ...]
-) -> tuple[str, ...]:
-    """The columns a rule's expression reads (rule-engine's AST), once per text."""
-    from rules.compiler import expression_columns
-
-    return expression_columns(expr, {**rule_frame_schemas()[table], **dict(params)})
 
 
 def _outcomes(claims: pl.DataFrame, hits: pl.DataFrame) -> pl.DataFrame:

@@ -92,9 +92,19 @@ def compile_expression(
         >>> frame.select(compile_expression("a > 0", frame.schema))["rule"].to_list()
         [True, None]
     """
+    return compile_reading(text, schema)[0]
+
+
+def compile_reading(
+    text: str, schema: Mapping[str, pl.DataType | type[pl.DataType]]
+) -> tuple[pl.Expr, tuple[str, ...]]:
+    """:func:`compile_expression`, and the columns the rule reads (as
+    :func:`expression_columns` lists them) from the same parse: what a pack's rule
+    keeps, so a reason can show the values it compared."""
     schema = instances(schema)
-    root = Compiler(parse(text, schema), schema).compile_root()
-    return _outcome(root, truthy(root)).alias("rule")
+    parsed = parse(text, schema)
+    root = Compiler(parsed, schema).compile_root()
+    return _outcome(root, truthy(root)).alias("rule"), _read(parsed)
 
 
 def compile_value(
@@ -118,7 +128,10 @@ def expression_columns(
         >>> expression_columns("a > b and c ?? a", {"a": pl.Int64, "b": pl.Int64, "c": pl.Int64})
         ('a', 'b', 'c')
     """
-    parsed = parse(text, instances(schema))
+    return _read(parse(text, instances(schema)))
+
+
+def _read(parsed: Parsed) -> tuple[str, ...]:
     found: list[tuple[int, str]] = []
     _symbols(parsed, parsed.root, found)
     ordered = sorted(found, key=lambda hit: hit[0])

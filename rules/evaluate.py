@@ -61,6 +61,8 @@ class CompiledRule:
     spec: RuleSpec
     expr: pl.Expr
     adjust: pl.Expr | None
+    columns: tuple[str, ...] = ()
+    """The columns ``expr`` reads (its params included), from rule-engine's AST."""
 
 
 @dataclass(frozen=True)
@@ -130,7 +132,7 @@ def compile_rule(
     params: Mapping[str, Param],
 ) -> CompiledRule:
     """Type-check and compile one rule against its frame's schema plus the pack's params."""
-    from rules.compiler import compile_expression, compile_value
+    from rules.compiler import compile_reading, compile_value
     from rules.errors import RuleError
 
     def located(message: str) -> PackError:
@@ -149,11 +151,11 @@ def compile_rule(
     literals = pl.select(*(param_literal(v).alias(k) for k, v in params.items()))
     full = {**schema, **dict(literals.schema)}
     try:
-        expr = compile_expression(rule.expr, full)
+        expr, columns = compile_reading(rule.expr, full)
         adjust = compile_value(rule.adjust_to, full) if rule.adjust_to else None
     except RuleError as exc:
         raise exc.at(pack=spec.id, version=spec.version, rule_id=rule.id) from None
-    return CompiledRule(rule, expr, adjust)
+    return CompiledRule(rule, expr, adjust, columns)
 
 
 def compile_pack(spec: PackSpec, path: Path, schemas: Schemas) -> Pack:

@@ -95,3 +95,13 @@ def test_expression_columns_in_text_order_once() -> None:
 
 def test_expression_columns_of_a_constant_rule() -> None:
     assert expression_columns("1 > 0", {"a": pl.Int64}) == ()
+
+
+def test_compile_reading_compiles_and_lists_from_one_parse() -> None:
+    from rules.compiler import compile_reading
+
+    rule, read = compile_reading(
+        RULE, {"n": pl.Int64, "s": pl.String, "tags": pl.List(pl.String)}
+    )
+    assert FRAME.select(rule)["rule"].to_list() == EXPECTED
+    assert read == ("n", "s", "tags")
