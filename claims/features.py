@@ -22,6 +22,7 @@ import numpy as np
 import polars as pl
 
 from claims.dates import admission_date, line_date
+from claims.features_documents import document_features
 from claims.features_episode import episode_claims, episode_lines
 from claims.features_pairs import pair_features
 from claims.features_registry import registry_features
@@ -337,6 +338,7 @@ class Features(NamedTuple):
 def features(batch: Batch, history: pl.DataFrame | None = None) -> Features:
     """The features stage: the claim frame, then each line frame against it."""
     claims = episode_claims(batch, claim_features(batch, history), history)
+    claims = document_features(batch, claims)
     return Features(
         claims,
         {

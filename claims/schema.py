@@ -318,6 +318,48 @@ CLAIM_FEATURES |= EPISODE_CLAIM_FEATURES
 LINE_FEATURES |= EPISODE_LINE_FEATURES
 
 
+# --- document checks (helper "documents", issue 13; claims/features_documents.py) ------
+DOCUMENT_CLAIM_FEATURES: dict[str, pl.DataType] = {
+    **dict.fromkeys(
+        (
+            "n_xml7",
+            "n_xml8",
+            "n_xml9",
+            "n_xml10",
+            "n_xml11",
+            "n_xml13",
+            "n_xml14",
+            "n_xml5_repeated",
+            "n_imaging_without_conclusion",
+        ),
+        pl.Int64(),
+    ),
+    **dict.fromkeys(
+        (
+            "xml7_leave_days",
+            "xml7_leave_span",
+            "xml7_leave_after_discharge",
+            "xml10_days",
+            "xml10_span",
+            "xml11_days",
+            "xml8_summary_chars",
+            "xml14_after_discharge",
+        ),
+        pl.Int64(),
+    ),
+    "xml7_leave_partial": pl.Boolean(),
+    "xml11_pregnancy_stop": pl.Boolean(),
+    "xml14_matches_tai_kham": pl.Boolean(),
+}
+"""I1–I6, C13: rows of each document per claim (0 when none); XML7 leave days, to −
+from + 1, start − discharge (days), only some of the three given; XML10 SO_NGAY and
+DEN_NGAY − TU_NGAY; XML11 leave days and a pregnancy termination; XML8 TOMTAT_KQ
+length; XML5 notes repeating an earlier one; XML4 imaging results without KET_LUAN;
+XML14 NGAY_HEN_KL − discharge (days) and whether it is XML1's NGAY_TAI_KHAM. Null where
+the claim has no such document."""
+CLAIM_FEATURES |= DOCUMENT_CLAIM_FEATURES
+
+
 # --- the item a line names (helper "contract": reasons name the line) -------------------
 REASON_VALUE = pl.Struct({"name": pl.String(), "value": pl.String()})
 """A value a reason names: the column (or field) and its value as text."""

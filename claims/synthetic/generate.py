@@ -40,6 +40,7 @@ from claims.synthetic.faults import (
     inflate,
     miscount,
 )
+from claims.synthetic.faults_documents import break_documents, label_documents
 from claims.synthetic.faults_episode import break_episode, label_episode
 from claims.synthetic.faults_registry import (
     break_registry,
@@ -304,6 +305,7 @@ def build_chunk(run: Run, index: int) -> tuple[dict[str, pl.DataFrame], pl.DataF
     tables, structural = break_structure(claims, tables, rng)
     tables, episode = break_episode(claims, tables, rng)
     tables, registry = break_registry(claims, tables, rng)
+    tables, documents = break_documents(claims, tables)
     pairs = [
         claim_truth(
             np.flatnonzero((claims["fault"] == k).fill_null(False).to_numpy()), k
@@ -317,8 +319,10 @@ def build_chunk(run: Run, index: int) -> tuple[dict[str, pl.DataFrame], pl.DataF
             structural,
             episode,
             registry,
+            documents,
             *pairs,
         ]
     )
     truth = label_registry(label_episode(finish_truth(claims, truth)))
+    truth = label_documents(truth)
     return {k: v.drop("ci") for k, v in tables.items()}, truth

@@ -25,6 +25,9 @@ import polars as pl
 
 from catalogs.loader import load_versions
 from claims.synthetic.clinical import add_clinical
+from claims.synthetic.faults_documents import DOCUMENT_KINDS
+from claims.synthetic.faults_documents import STAYS as DOCUMENT_STAYS
+from claims.synthetic.faults_documents import eligible as documents_eligible
 from claims.synthetic.faults_episode import EPISODE_KINDS
 from claims.synthetic.faults_registry import (
     REGISTRY_KINDS,
@@ -234,8 +237,14 @@ ORDER = (
     "referral_without_paper",
     "temporary_dkbd",
     "off_route_tier",
+    # document checks (claims/synthetic/faults_documents.py): stays first
+    *sorted(DOCUMENT_KINDS, key=lambda k: k not in DOCUMENT_STAYS),
 )
-WEIGHT = dict.fromkeys(EPISODE_KINDS, 0.5) | dict.fromkeys(REGISTRY_KINDS, 0.5)
+WEIGHT = (
+    dict.fromkeys(EPISODE_KINDS, 0.5)
+    | dict.fromkeys(REGISTRY_KINDS, 0.5)
+    | dict.fromkeys(DOCUMENT_KINDS, 0.25)
+)
 """Kinds weighted other than 1 (``unlikely_volume`` takes :data:`CROWD_SHARE`)."""
 CROWD_SHARE = 2 / 9
 """The share of faults given to crowds of exams (``unlikely_volume``) however many
@@ -363,6 +372,7 @@ def _eligible(plan: pl.DataFrame) -> dict[str, np.ndarray]:
     masks["xml4_result_date"] = plan["n_lab"].to_numpy() > 0
     masks["duplicate_stt"] = (lines3 >= 2) | (drugs + plan["n_blood"].to_numpy() >= 2)
     masks |= registry_eligible(plan)
+    masks |= documents_eligible(plan)
     return masks
 
 

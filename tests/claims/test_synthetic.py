@@ -19,6 +19,7 @@ from catalogs.loader import load_versions
 from catalogs.seed_facilities import PROVINCES, SEED, TIER_COUNTS, build_facilities
 from claims.intake.submission import clean
 from claims.synthetic.faults import CONTENT, ORPHAN_SUFFIX, STRUCTURAL
+from claims.synthetic.faults_documents import DOCUMENT_KINDS
 from claims.synthetic.faults_episode import EPISODE_KINDS
 from claims.synthetic.generate import SyntheticDay, generate, generate_day, write_xml
 from claims.synthetic.items import price_list
@@ -447,7 +448,10 @@ def test_truth_labels(day: SyntheticDay) -> None:
         "bad_card",
         "bad_code",
         *(k for k, (_, _, level) in EPISODE_KINDS.items() if level == "claim"),
+        *DOCUMENT_KINDS,
     }
+    for kind, (reason, _, _) in DOCUMENT_KINDS.items():
+        assert set(truth.filter(pl.col("kind") == kind)["expected_reason"]) <= {reason}
     assert claim_level["table"].eq("XML1").all()
     assert claim_level["stt"].is_null().all()
 
