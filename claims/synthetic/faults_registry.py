@@ -3,7 +3,8 @@
 Text faults, applied to the text tables after the structural faults (``ci`` columns
 present): a drug's prescriber nobody registered (E11) or registered in another ward (E11
 scope), a test's performer nobody registered (F5), a department the facility does not
-have (E12), a machine serial the facility never registered (F6), the orderer performing
+have (E12), a machine serial the facility never registered or a machine whose
+registration ended before the claim (F6), the orderer performing
 the lab or imaging test (F9), a bed code out of format (H7), a bed number beyond the
 department's beds (H7: a bed of another, bigger department), a stay put in the bed of
 another patient's stay still there (H9; the holder is reserved, like a duplicate's
@@ -19,11 +20,13 @@ the reason code of the rule that must find it (:data:`REGISTRY_KINDS`).
 
 from __future__ import annotations
 
+from datetime import date
+
 import numpy as np
 import polars as pl
 
 from claims.synthetic.items import drug_items, unit_price, xml3_items
-from claims.synthetic.registry import WARDS, practitioner_code
+from claims.synthetic.registry import RETIRED_AFTER, WARDS, practitioner_code
 
 REGISTRY_KINDS: dict[str, tuple[str, str, str]] = {
     "unregistered_prescriber": ("PRESCRIBER_NOT_REGISTERED", "XML2", "line"),
@@ -31,6 +34,7 @@ REGISTRY_KINDS: dict[str, tuple[str, str, str]] = {
     "unregistered_performer": ("PERFORMER_NOT_REGISTERED", "XML3", "line"),
     "unknown_department": ("DEPARTMENT_UNKNOWN", "XML3", "line"),
     "unknown_machine": ("MACHINE_NOT_REGISTERED", "XML3", "line"),
+    "retired_machine": ("MACHINE_NOT_REGISTERED", "XML3", "line"),
     "orderer_performs": ("ORDERER_PERFORMS", "XML3", "line"),
     "bad_bed_code": ("BED_CODE_FORMAT", "XML3", "line"),
     "bed_of_other_department": ("BED_NOT_IN_DEPARTMENT", "XML3", "line"),
@@ -49,6 +53,9 @@ UNREGISTERED = "999999/XX-CCHN"
 UNKNOWN_DEPARTMENT = "K99"
 UNKNOWN_SERIAL = "9"
 """Machine serials run 1–3 (:data:`claims.synthetic.registry.MACHINES_PER_GROUP`)."""
+RETIRED_SERIAL = "4"
+"""The retired machine of each group above communes (registration ended
+:data:`claims.synthetic.registry.RETIRED_AFTER`)."""
 UNBUNDLING_SURGERIES = ("47.01", "51.23")
 """Appendectomy and cholecystectomy (ICD-9-CM): the code_pairs rows with the suture."""
 SUTURE_SERVICE = "10.0924.0205"
@@ -80,6 +87,9 @@ def registry_eligible(plan: pl.DataFrame) -> dict[str, np.ndarray]:
         "unregistered_performer": performed > 0,
         "unknown_department": np.ones(plan.height, dtype=bool),
         "unknown_machine": tests > 0,
+        "retired_machine": (tests > 0)
+        & (plan["tier_idx"].to_numpy() > 0)
+        & (plan["vao"].to_numpy() // 1440 > (RETIRED_AFTER - date(1970, 1, 1)).days),
         "orderer_performs": (plan["n_lab"] + plan["n_img"]).to_numpy() > 0,
         "bad_bed_code": beds,
         "bed_of_other_department": beds,
@@ -171,6 +181,7 @@ def _text_faults(
          _nhom().is_in(TESTS) & pl.col("nguoi_thuc_hien").is_not_null(), None),
         ("unknown_department", "XML3", "ma_khoa", pl.lit(True), UNKNOWN_DEPARTMENT),
         ("unknown_machine", "XML3", "ma_may", pl.col("ma_may").is_not_null(), "serial"),
+        ("retired_machine", "XML3", "ma_may", pl.col("ma_may").is_not_null(), "retired"),
         ("orderer_performs", "XML3", "nguoi_thuc_hien",
          _nhom().is_in(["1", "2"]) & pl.col("ma_bac_si").is_not_null(), "orderer"),
         ("bad_bed_code", "XML3", "ma_giuong", pl.col("ma_giuong").is_not_null(), "G01"),
@@ -184,12 +195,9 @@ def _text_faults(
             new = pl.Series([UNREGISTERED] * len(rows))
         elif value == "ward":
             new = _other_ward(picked.join(serial, on="ci", how="left"))
-        elif value == "serial":
-            new = (
-                frame["ma_may"]
-                .gather(rows)
-                .str.replace(r"\.[^.]+$", "." + UNKNOWN_SERIAL)
-            )
+        elif value in ("serial", "retired"):
+            suffix = UNKNOWN_SERIAL if value == "serial" else RETIRED_SERIAL
+            new = frame["ma_may"].gather(rows).str.replace(r"\.[^.]+$", "." + suffix)
         elif value == "orderer":
             new = frame["ma_bac_si"].gather(rows)
         elif value == "beyond":

@@ -16,7 +16,9 @@ claims stay clean under the registry checks (§4.3 E11, E12, F5, F6, H7, H9, J4)
   (``giuong_tk``) half of them. Bed codes are ``H001…`` (approved) then ``T001…``
   (extra) within a department (§1.8 MA_GIUONG).
 - Machines ``XX.1.YYYYY.Z`` (§3.8): three of each type group the facility's tier
-  performs, with a daily capacity per group (:data:`CAPACITY`, [U]).
+  performs, with a daily capacity per group (:data:`CAPACITY`, [U]); above communes a
+  fourth, retired (registration ended :data:`RETIRED_AFTER`), which clean claims never
+  name.
 """
 
 from __future__ import annotations
@@ -58,7 +60,9 @@ CAPACITY = {
 }  # fmt: skip
 """Tests a machine of each group can do in a day [U]: no published norm was found
 (§4.3 J4); generous, so a generated day never reaches them."""
-REGISTERED_FROM = date(2019, 1, 1)
+RETIRED_AFTER = date(2024, 12, 31)
+"""The registration end of each facility's retired machines (serial 4, above communes):
+a test on one after it is on a machine not valid on the date (§4.3 F6, J4)."""
 
 
 def _tier_index() -> pl.Expr:
@@ -180,15 +184,18 @@ def machine_groups() -> pl.DataFrame:
 
 
 def equipment_rows(facilities: pl.DataFrame) -> pl.DataFrame:
-    """The ``equipment`` catalog: three machines of each group a facility uses."""
-    groups = machine_groups().join(
-        pl.DataFrame({"serial": list(range(1, MACHINES_PER_GROUP + 1))}), how="cross"
-    )
+    """The ``equipment`` catalog: three machines of each group a facility uses, and
+    above communes a fourth whose registration ended on :data:`RETIRED_AFTER`."""
+    serials = list(range(1, MACHINES_PER_GROUP + 2))
+    groups = machine_groups().join(pl.DataFrame({"serial": serials}), how="cross")
+    retired = pl.col("serial") > MACHINES_PER_GROUP
     return (
         facilities.select("ma_cskcb", _tier_index().alias("_tier"))
         .unique("ma_cskcb", keep="last")
         .join(groups, how="cross")
-        .filter(pl.col("min_tier") <= pl.col("_tier"))
+        .filter(
+            (pl.col("min_tier") <= pl.col("_tier")) & (~retired | (pl.col("_tier") > 0))
+        )
         .select(
             pl.format("{}.1.{}.{}", "group", "ma_cskcb", "serial").alias("ma_may"),
             "ma_cskcb",
@@ -202,7 +209,7 @@ def equipment_rows(facilities: pl.DataFrame) -> pl.DataFrame:
             .alias("capacity_per_day"),
             pl.lit(True).alias("uncertain"),
             pl.lit(None, pl.Date).alias("valid_from"),
-            pl.lit(None, pl.Date).alias("valid_to"),
+            pl.when(retired).then(pl.lit(RETIRED_AFTER)).alias("valid_to"),
         )
         .sort("ma_cskcb", "ma_may")
     )
