@@ -342,7 +342,7 @@ def features(batch: Batch, history: pl.DataFrame | None = None) -> Features:
     return Features(
         claims,
         {
-            t: episode_lines(t, batch, line_features(t, batch, claims), claims)
+            t: episode_lines(t, batch, line_features(t, batch, claims), claims, history)
             for t in ("XML2", "XML3")
         },
     )

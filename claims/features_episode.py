@@ -28,6 +28,7 @@ from claims.schema import (
     BED_GROUPS,
     CLAIM_KEYS,
     EPISODE_LINE_FEATURES,
+    HISTORY_DRUGS,
     INPATIENT,
     Batch,
     patient_id,
@@ -131,25 +132,79 @@ def _dosage(lines: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _on_hand(lines: pl.DataFrame, claims: pl.DataFrame) -> pl.DataFrame:
+def _stored_supply(history: pl.DataFrame | None, claims: pl.DataFrame) -> pl.DataFrame:
+    """The drug lines of stored outpatient claims (not the batch's own), parsed."""
+    schema = {
+        "_patient": pl.String,
+        "ma_thuoc": pl.String,
+        "line_date": pl.Date,
+        "dosage_days": pl.Int64,
+        "_stored": pl.String,
+    }
+    if history is None or HISTORY_DRUGS not in history.columns:
+        return pl.DataFrame(schema=schema)
+    own = claims.select("ma_cskcb", "ma_lk")
+    stored = (
+        history.join(own, on=["ma_cskcb", "ma_lk"], how="anti")
+        .filter(~pl.col("ma_loai_kcb").is_in(INPATIENT))
+        .select(
+            pl.col("patient").alias("_patient"),
+            pl.concat_str("ma_cskcb", pl.lit("/"), "ma_lk").alias("_stored"),
+            HISTORY_DRUGS,
+        )
+        .explode(HISTORY_DRUGS)
+        .unnest(HISTORY_DRUGS)
+        .filter(pl.col("ma_thuoc").is_not_null())
+    )
+    days = pl.col("lieu_dung").str.extract_groups(DOSAGE).struct.field("3")
+    return stored.select(
+        "_patient",
+        "ma_thuoc",
+        "line_date",
+        days.cast(pl.Int64, strict=False).alias("dosage_days"),
+        "_stored",
+    ).cast(schema)  # type: ignore[arg-type]
+
+
+def _on_hand(
+    lines: pl.DataFrame, claims: pl.DataFrame, history: pl.DataFrame | None
+) -> pl.DataFrame:
     """Days of the same drug (MA_THUOC: the active ingredient's code) the patient still
-    has on each outpatient line's date from earlier outpatient claims of the batch."""
+    has on each outpatient line's date from earlier outpatient claims: the batch's and
+    the stored ones the history holds (a store-less check sees only its batch)."""
     context = claims.select(
         *CLAIM_KEYS,
         patient_id().alias("_patient"),
         pl.col("ma_loai_kcb").is_in(INPATIENT).alias("_stay"),
     )
-    supplied = (
+    batch = (
         lines.join(context, on=CLAIM_KEYS, how="left")
-        .filter(~pl.col("_stay") & pl.col("dosage_days").is_not_null())
-        .group_by("_patient", "ma_thuoc", *CLAIM_KEYS)
+        .filter(~pl.col("_stay"))
+        .select(
+            "_patient",
+            "ma_thuoc",
+            "line_date",
+            "dosage_days",
+            pl.lit(None, pl.String).alias("_stored"),
+            *CLAIM_KEYS,
+        )
+    )
+    stored = _stored_supply(history, claims).with_columns(
+        pl.lit(None, pl.String).alias("file_id"),
+        pl.lit(None, pl.UInt32).alias("hoso_idx"),
+    )
+    claim = ["_stored", *CLAIM_KEYS]
+    supplied = (
+        pl.concat([batch, stored.select(batch.columns)])
+        .filter(pl.col("dosage_days").is_not_null() & pl.col("line_date").is_not_null())
+        .group_by("_patient", "ma_thuoc", *claim)
         .agg(
             pl.col("line_date").min().alias("_from"),
             (pl.col("line_date") + pl.duration(days=pl.col("dosage_days")))
             .max()
             .alias("_to"),
         )
-        .sort("_patient", "ma_thuoc", "_from", *CLAIM_KEYS)
+        .sort("_patient", "ma_thuoc", "_from", *claim, nulls_last=True)
         .with_columns(
             pl.col("_to")
             .cum_max()
@@ -157,6 +212,7 @@ def _on_hand(lines: pl.DataFrame, claims: pl.DataFrame) -> pl.DataFrame:
             .over("_patient", "ma_thuoc")
             .alias("_before")
         )
+        .filter(pl.col("file_id").is_not_null())
         .select(
             *CLAIM_KEYS,
             "ma_thuoc",
@@ -276,13 +332,17 @@ def _code_known(lines: pl.DataFrame, codes: pl.DataFrame | None) -> pl.DataFrame
 
 
 def episode_lines(
-    table: str, batch: Batch, lines: pl.DataFrame, claims: pl.DataFrame
+    table: str,
+    batch: Batch,
+    lines: pl.DataFrame,
+    claims: pl.DataFrame,
+    history: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """The line frame of ``table`` (XML2 or XML3) with the episode features (columns a
     table has no input for are null)."""
     out = lines.with_columns(_parts_gap().alias("nguonkhac_gap"))
     if table == "XML2":
-        out = _on_hand(_dosage(out), claims)
+        out = _on_hand(_dosage(out), claims, history)
         return out.with_columns(
             pl.lit(None, pl.Boolean).alias("xml4_kq_matches"),
             pl.lit(None, QUANTITY).alias("bed_units_day"),

@@ -316,6 +316,12 @@ EPISODE_LINE_FEATURES: dict[str, pl.DataType] = {
 some date (XML3). Null where the table has no such input."""
 CLAIM_FEATURES |= EPISODE_CLAIM_FEATURES
 LINE_FEATURES |= EPISODE_LINE_FEATURES
+HISTORY_DRUGS = "drugs"
+"""An optional column of a history frame beside :data:`HISTORY_SCHEMA`: the stored
+claim's drug lines (:data:`HISTORY_DRUG`), which J6 reads for the days on hand."""
+HISTORY_DRUG = pl.List(
+    pl.Struct({"ma_thuoc": pl.String(), "line_date": pl.Date(), "lieu_dung": pl.String()})
+)
 
 
 # --- document checks (helper "documents", issue 13; claims/features_documents.py) ------

@@ -14,6 +14,8 @@ import polars as pl
 
 from claims.schema import (
     CLAIM_KEYS,
+    HISTORY_DRUG,
+    HISTORY_DRUGS,
     HISTORY_SCHEMA,
     VISIT_WINDOW_DAYS,
     patient_id,
@@ -110,6 +112,43 @@ def history_of(
     finally:
         if claims is not None:
             con.unregister("_patients")
-    return frame.select(patient_id().alias("patient"), pl.exclude("ma_the_bhyt")).cast(
-        pl.Schema(HISTORY_SCHEMA)
+    history = frame.select(
+        patient_id().alias("patient"), pl.exclude("ma_the_bhyt")
+    ).cast(pl.Schema(HISTORY_SCHEMA))
+    return history.join(
+        _drugs_of(con, history),
+        on=["ma_cskcb", "ma_lk"],
+        how="left",
+        maintain_order="left",
     )
+
+
+def _drugs_of(con: duckdb.DuckDBPyConnection, history: pl.DataFrame) -> pl.DataFrame:
+    """The drug lines of the history's claims (current versions), as one list per claim
+    (:data:`HISTORY_DRUGS`; J6 counts the days of a drug still on hand)."""
+    empty = pl.DataFrame(
+        schema={"ma_cskcb": pl.String, "ma_lk": pl.String, HISTORY_DRUGS: HISTORY_DRUG}
+    )
+    if history.height == 0 or not has_table(con, "xml2"):
+        return empty
+    con.register("_keys", history.select("ma_cskcb", "ma_lk").unique().to_arrow())
+    try:
+        lines: pl.DataFrame = con.sql(
+            """
+            SELECT c.ma_cskcb, c.ma_lk, x.ma_thuoc, x.lieu_dung,
+                   CAST(coalesce(x.ngay_th_yl, x.ngay_yl) AS DATE) AS line_date
+            FROM claims c JOIN _keys k USING (ma_cskcb, ma_lk)
+            JOIN xml2 x USING (file_id, hoso_idx)
+            WHERE c.is_current AND NOT c.withdrawn
+            """
+        ).pl()
+    finally:
+        con.unregister("_keys")
+    if lines.height == 0:
+        return empty
+    drug = pl.struct(
+        pl.col("ma_thuoc").cast(pl.String),
+        pl.col("line_date").cast(pl.Date),
+        pl.col("lieu_dung").cast(pl.String),
+    )
+    return lines.group_by("ma_cskcb", "ma_lk").agg(drug.alias(HISTORY_DRUGS))

@@ -239,3 +239,26 @@ def test_a_withdrawal_of_a_stored_claim_passes_and_of_an_unknown_one_is_flagged(
             "WHERE h.rule_id = 'J9_WITHDRAWAL_UNKNOWN_CLAIM' AND h.outcome = 'fired'"
         ).fetchall()
     assert flagged == [("W2",)]
+
+
+def test_days_on_hand_count_the_stored_visits(tmp_path: Path) -> None:
+    """J6 end to end: a visit the store holds still covers a later visit's drugs."""
+    settings = Settings(data_dir=tmp_path / "data")
+    reference = Reference.load(None, "vn-bhyt", CORRECTION)
+    # the example: 40.153 for 5 days and 40.290 for 7 days, outpatient on 6 Oct 2025
+    for n, key in enumerate(("V1", "V2")):
+        inbox = tmp_path / f"in{n}"
+        inbox.mkdir()
+        claim = with_key(example_claim(), key)
+        (inbox / f"{key}.xml").write_bytes(wrapper([hoso(claim)]))
+        run_inbox(inbox, settings=settings, reference=reference)
+    with duckdb.connect(str(settings.store_path), read_only=True) as con:
+        hits = con.sql(
+            "SELECT c.ma_lk, x.ma_thuoc FROM rule_hits h "
+            "JOIN claims c USING (file_id, hoso_idx) "
+            "JOIN xml2 x ON x.file_id = h.file_id AND x.hoso_idx = h.hoso_idx "
+            "AND x.line_no = h.line_no "
+            "WHERE h.rule_id = 'J6_DRUG_ON_HAND' AND h.outcome = 'fired' ORDER BY 2"
+        ).fetchall()
+    # V1 was alone in its run; V2's drugs are both still on hand (5 and 7 days > 3)
+    assert hits == [("V2", "40.153"), ("V2", "40.290")]
