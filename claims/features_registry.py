@@ -49,6 +49,25 @@ def _codes(column: str) -> pl.Expr:
     )
 
 
+def _as_of_once(
+    frame: pl.DataFrame,
+    resolved: pl.DataFrame,
+    code: tuple[str, str],
+    columns: list[str],
+) -> pl.DataFrame:
+    """``frame`` with ``columns`` and ``catalog_scope`` of the catalog row valid on its
+    ``line_date``, looked up once per distinct facility, code and date."""
+    keys = ["ma_cskcb", code[0], "line_date"]
+    found = as_of(
+        frame.select(keys).unique(),
+        resolved,
+        code=code,
+        on="line_date",
+        columns=columns,
+    ).select(*keys, *columns, "catalog_scope")
+    return frame.join(found, on=keys, how="left", nulls_equal=True)
+
+
 def _registered(
     lines: pl.DataFrame, column: str, practitioners: pl.DataFrame
 ) -> pl.DataFrame:
@@ -59,13 +78,7 @@ def _registered(
         .explode("_code")
         .filter(pl.col("_code").is_not_null())
     )
-    found = as_of(
-        one,
-        practitioners,
-        code=("_code", "ma_bac_si"),
-        on="line_date",
-        columns=["ma_khoa"],
-    )
+    found = _as_of_once(one, practitioners, ("_code", "ma_bac_si"), ["ma_khoa"])
     return found.group_by(LINE).agg(
         pl.col("catalog_scope").is_not_null().all().alias("_ok"),
         pl.col("ma_khoa").first().alias("_khoa"),
@@ -115,13 +128,7 @@ def _with_departments(lines: pl.DataFrame, reg: Registries | None) -> pl.DataFra
         .filter(pl.col("_k").is_not_null())
     )
     found = (
-        as_of(
-            one,
-            reg.departments,
-            code=("_k", "ma_khoa"),
-            on="line_date",
-            columns=["giuong_pd", "giuong_tk"],
-        )
+        _as_of_once(one, reg.departments, ("_k", "ma_khoa"), ["giuong_pd", "giuong_tk"])
         .group_by(LINE)
         .agg(
             pl.col("catalog_scope").is_not_null().all().alias("department_known"),
@@ -145,14 +152,13 @@ def _with_machines(lines: pl.DataFrame, reg: Registries | None) -> pl.DataFrame:
             pl.lit(True).alias("machine_registered"),
             pl.lit(None, pl.Int64).alias("machine_capacity"),
         )
-    found = as_of(
+    found = _as_of_once(
         out.select(*LINE, "ma_cskcb", "ma_may", "line_date").filter(
             pl.col("ma_may").is_not_null()
         ),
         reg.equipment,
-        code=("ma_may", "ma_may"),
-        on="line_date",
-        columns=["capacity_per_day"],
+        ("ma_may", "ma_may"),
+        ["capacity_per_day"],
     ).select(
         *LINE,
         pl.col("catalog_scope").is_not_null().alias("machine_registered"),
