@@ -93,6 +93,26 @@ def _claim_code(reasons: list[str] | None, status: str) -> int:
     return CONTENT_ERROR
 
 
+def _reasons_by_claim(quarantine: pl.DataFrame) -> pl.DataFrame:
+    """``hoso_idx, reasons``: the causes first (claim-level errors, then the claim's own
+    problems, then the rows refused only because their claim was)."""
+    cause_first = quarantine.sort(
+        "hoso_idx",
+        pl.col("line_no").is_not_null(),
+        pl.col("reason_code") == R.LINE_OF_REJECTED_CLAIM.value,
+        maintain_order=True,
+    )
+    return cause_first.group_by("hoso_idx", maintain_order=True).agg(
+        pl.struct(
+            pl.col("reason_code").alias("code"),
+            pl.col("message"),
+            "table",
+            "line_no",
+            pl.col("field").str.to_uppercase(),
+        ).alias("reasons")
+    )
+
+
 def submission_receipt(
     sub: Submission,
     claims: pl.DataFrame,
@@ -120,24 +140,7 @@ def submission_receipt(
             contract object (``claims.pipeline.selfcheck.claim_objects``): its
             outcome, amounts, reasons and versions join its entry.
     """
-    # the causes first: claim-level errors, then the claim's own problems, then the
-    # rows refused only because their claim was
-    cause_first = quarantine.sort(
-        "hoso_idx",
-        pl.col("line_no").is_not_null(),
-        pl.col("reason_code") == R.LINE_OF_REJECTED_CLAIM.value,
-        maintain_order=True,
-    )
-    reasons = cause_first.group_by("hoso_idx", maintain_order=True).agg(
-        pl.struct(
-            pl.col("reason_code").alias("code"),
-            pl.col("message"),
-            "table",
-            "line_no",
-            pl.col("field").str.to_uppercase(),
-        ).alias("reasons")
-    )
-    joined = claims.join(reasons, on="hoso_idx", how="left")
+    joined = claims.join(_reasons_by_claim(quarantine), on="hoso_idx", how="left")
     if warnings is not None and warnings.height:
         notes = warnings.group_by("hoso_idx", maintain_order=True).agg(
             pl.struct(pl.exclude("hoso_idx", "file_id")).alias("warnings")
