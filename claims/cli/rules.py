@@ -6,8 +6,8 @@ import datetime as dt
 from pathlib import Path
 from typing import Annotated
 
+import polars as pl
 import typer
-from rich.table import Table
 
 from claims.assess import load_packs
 from claims.cli.common import (
@@ -24,7 +24,7 @@ from claims.cli.listing import Format, FormatOption, emit
 from claims.errors import ClaimsError
 from claims.schema import rule_frame_schemas
 from rules.cases import read_cases, run_cases, uncovered
-from rules.evaluate import Pack
+from rules.evaluate import Pack, superseded
 from rules.packs import PACKS_ROOT
 
 app = typer.Typer(
@@ -61,17 +61,35 @@ def _pick(packs: list[Pack], which: str | None) -> list[Pack]:
 
 
 @app.command()
-def check(root: PacksRoot = PACKS_ROOT) -> None:
-    """Load, type-check and compile every pack version; print each with its data hash."""
-    table = Table(title="rule packs")
-    for column in ("pack", "status", "window", "rules", "data_hash"):
-        table.add_column(column, no_wrap=True)
-    for p in _packs(root):
-        window = f"{p.spec.effective_from}…{p.spec.effective_to or ''}"
-        table.add_row(
-            p.label.split("#")[0], p.spec.status, window, str(len(p.rules)), p.data_hash
-        )
-    out.print(table)
+def check(root: PacksRoot = PACKS_ROOT, fmt: FormatOption = Format.table) -> None:
+    """Load, type-check and compile every pack version; print each with its data hash
+    (a correction names the version it corrects; a superseded version applies only
+    when pinned)."""
+    packs = _packs(root)
+    replaced = superseded(packs)
+    frame = pl.DataFrame(
+        [
+            {
+                "pack": p.label.split("#")[0],
+                "status": p.spec.status
+                + (" (superseded)" if (p.spec.id, p.spec.version) in replaced else ""),
+                "corrects": p.spec.corrects,
+                "window": f"{p.spec.effective_from}…{p.spec.effective_to or ''}",
+                "rules": len(p.rules),
+                "data_hash": p.data_hash,
+            }
+            for p in packs
+        ],
+        schema={
+            "pack": pl.String,
+            "status": pl.String,
+            "corrects": pl.String,
+            "window": pl.String,
+            "rules": pl.Int64,
+            "data_hash": pl.String,
+        },
+    )
+    emit(out, [("rule packs", frame)], fmt)
 
 
 @app.command("test")
