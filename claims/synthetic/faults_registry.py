@@ -113,8 +113,11 @@ def bed_pairs(
     """Disjoint (holder, sharer) pairs of eligible stays of one department of a facility,
     the sharer admitted while the holder is still there, shuffled.
 
-    Consecutive stays by admission are paired; a pair whose holder left before the
-    sharer came is dropped. The holder is reserved like a duplicate's original.
+    Consecutive stays by admission are paired; a pair is kept when the holder came
+    first (strictly: two stays admitted in one minute would question each other) and
+    the sharer leaves no later than the holder (after the holder left, the bed may go
+    to a clean stay, which would then find the sharer in it). The holder is reserved
+    like a duplicate's original.
     """
     frame = (
         plan.select("cid", "fac", "dept", "vao", "ra")
@@ -125,7 +128,9 @@ def bed_pairs(
     first = frame.filter(pl.col("pos") % 2 == 0)
     second = frame.filter(pl.col("pos") % 2 == 1).with_columns(pl.col("pos") - 1)
     pairs = first.join(second, on=["fac", "dept", "pos"], suffix="_b").filter(
-        pl.col("ra") > pl.col("vao_b")
+        (pl.col("vao") < pl.col("vao_b"))
+        & (pl.col("vao_b") < pl.col("ra"))
+        & (pl.col("ra_b") <= pl.col("ra"))
     )
     order = rng.permutation(pairs.height)
     return pairs["cid"].to_numpy()[order], pairs["cid_b"].to_numpy()[order]
@@ -184,7 +189,7 @@ def _text_faults(
         ("retired_machine", "XML3", "ma_may", pl.col("ma_may").is_not_null(), "retired"),
         ("orderer_performs", "XML3", "nguoi_thuc_hien",
          _nhom().is_in(["1", "2"]) & pl.col("ma_bac_si").is_not_null(), "orderer"),
-        ("bad_bed_code", "XML3", "ma_giuong", pl.col("ma_giuong").is_not_null(), "G01"),
+        ("bad_bed_code", "XML3", "ma_giuong", pl.col("ma_giuong").is_not_null(), "bad"),
         ("bed_of_other_department", "XML3", "ma_giuong",
          pl.col("ma_giuong").is_not_null(), "beyond"),
     ):  # fmt: skip
@@ -200,13 +205,23 @@ def _text_faults(
             new = frame["ma_may"].gather(rows).str.replace(r"\.[^.]+$", "." + suffix)
         elif value == "orderer":
             new = frame["ma_bac_si"].gather(rows)
-        elif value == "beyond":
-            new = pl.Series(["T999"] * len(rows))
+        elif value in ("bad", "beyond"):
+            new = _own_bed(picked, value)
         else:
             new = pl.Series([value] * len(rows))
         tables[table] = _set(frame, column, rows, new)
         truth.append(_truth(picked, table, kind))
     return truth
+
+
+def _own_bed(picked: pl.DataFrame, value: str) -> pl.Series:
+    """A bed code no other stay holds, so the fault adds no shared bed (H9): ``G``
+    and the claim's row (out of format) or an extra bed ``T999``, ``T998``… beyond any
+    department's (``giuong_tk`` ≤ 499), one per faulted line."""
+    if value == "bad":
+        return picked.select(pl.format("G{}", pl.col("ci"))).to_series()
+    rank = pl.int_range(pl.len()) % 500
+    return picked.select(pl.format("T{}", 999 - rank)).to_series()
 
 
 def _other_ward(picked: pl.DataFrame) -> pl.Series:
