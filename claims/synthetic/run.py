@@ -263,8 +263,19 @@ def _split(total: int, weights: np.ndarray) -> np.ndarray:
     return counts
 
 
+def _shares(total: int, weights: np.ndarray) -> np.ndarray:
+    """One fault for every kind of positive weight when ``total`` allows, then the
+    rest by weight (:func:`_split`)."""
+    base = (weights > 0).astype(np.int64)
+    if total < base.sum():
+        return _split(total, weights)
+    counts: np.ndarray = base + _split(total - int(base.sum()), weights)
+    return counts
+
+
 def fault_counts(total: int) -> dict[str, int]:
-    """Faults per kind: ``total`` split by weight (largest remainder), in :data:`ORDER`.
+    """Faults per kind, in :data:`ORDER`: one of each kind when ``total`` is at least
+    the number of kinds, the rest split by weight (largest remainder).
 
     ``unlikely_volume`` is only injected when its share makes a crowd above a desk's 65
     exams a day (:data:`CROWD_MIN`); below that its share goes to the other kinds, as
@@ -274,10 +285,11 @@ def fault_counts(total: int) -> dict[str, int]:
     crowd = ORDER.index("unlikely_volume")
     weights[crowd] = 0
     weights[crowd] = CROWD_SHARE / (1 - CROWD_SHARE) * weights.sum()
-    counts = _split(total, weights)
-    if counts[crowd] < CROWD_MIN:
-        weights[crowd] = 0
-        counts = _split(total, weights)
+    crowded = int(_split(total, weights)[crowd])
+    crowded = crowded if crowded >= CROWD_MIN else 0
+    weights[crowd] = 0
+    counts = _shares(total - crowded, weights)
+    counts[crowd] = crowded
     return dict(zip(ORDER, counts.tolist(), strict=True))
 
 
@@ -440,12 +452,17 @@ def choose_faults(
         np.full(n, -1), np.full(n, -1), np.full(n, -1), np.ones(n, dtype=bool)
     )
     masks, wanted = _eligible(plan), fault_counts(total)
+    # one of each kind first, so a kind whose few eligible claims an earlier kind
+    # would take is still injected; then the rest
+    first = {k: min(n, 1) if k != "unlikely_volume" else 0 for k, n in wanted.items()}
     left, carry = total, 0
-    for number, name in enumerate(ORDER):  # what a kind cannot fill passes on
-        need = wanted[name] + carry
-        chosen = _place(picks, name, plan, picks.free & masks[name], need, left, rng)
-        picks.place(number, chosen)
-        carry, left = need - len(chosen), left - len(chosen)
+    for share in (first, {k: n - first[k] for k, n in wanted.items()}):
+        for number, name in enumerate(ORDER):  # what a kind cannot fill passes on
+            need = share[name] + carry
+            ok = picks.free & masks[name]
+            chosen = _place(picks, name, plan, ok, need, left, rng)
+            picks.place(number, chosen)
+            carry, left = need - len(chosen), left - len(chosen)
     if carry:
         msg = f"{carry} faults could not be placed"
         raise ValueError(msg)

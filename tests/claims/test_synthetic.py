@@ -21,9 +21,11 @@ from claims.intake.submission import clean
 from claims.synthetic.faults import CONTENT, ORPHAN_SUFFIX, STRUCTURAL
 from claims.synthetic.faults_documents import DOCUMENT_KINDS
 from claims.synthetic.faults_episode import EPISODE_KINDS
+from claims.synthetic.faults_registry import REGISTRY_KINDS
 from claims.synthetic.generate import SyntheticDay, generate, generate_day, write_xml
 from claims.synthetic.items import price_list
 from claims.synthetic.people import LEVEL_PERCENT, objects
+from claims.synthetic.run import CROWD_MIN, ORDER, fault_counts
 from claims.synthetic.write import TABLES as WRITTEN_TABLES
 from claims.validate.checks import field_reason
 from claims.validate.codes import code_valid, load_code_lists
@@ -428,9 +430,23 @@ def test_fault_count_is_exact(claims: int, rate: float, seed: int) -> None:
     assert run.tables["XML1"].height == claims
 
 
+@given(total=st.integers(0, 5_000))
+def test_every_kind_has_a_share_once_there_are_enough_faults(total: int) -> None:
+    counts = fault_counts(total)
+    assert list(counts) == list(ORDER)
+    assert sum(counts.values()) == total
+    crowd = counts.pop("unlikely_volume")
+    assert crowd == 0 or crowd >= CROWD_MIN  # a crowd is more than a desk's day
+    assert (min(counts.values()) >= 1) == (total >= len(counts))
+
+
 def test_truth_labels(day: SyntheticDay) -> None:
     truth = day.truth
-    assert set(STRUCTURAL) | set(CONTENT) | set(EPISODE_KINDS) <= set(truth["kind"])
+    # 320 faults: one of each kind is placed before the rest (choose_faults)
+    assert set(ORDER) == set(truth["kind"])
+    assert set(STRUCTURAL) | set(CONTENT) | set(EPISODE_KINDS) <= set(ORDER)
+    for kind, (reason, _, _) in REGISTRY_KINDS.items():
+        assert set(truth.filter(pl.col("kind") == kind)["expected_reason"]) == {reason}
     for kind, (reason, _, _) in EPISODE_KINDS.items():
         assert set(truth.filter(pl.col("kind") == kind)["expected_reason"]) == {reason}
     for kind, reason in STRUCTURAL.items():
@@ -448,6 +464,7 @@ def test_truth_labels(day: SyntheticDay) -> None:
         "bad_card",
         "bad_code",
         *(k for k, (_, _, level) in EPISODE_KINDS.items() if level == "claim"),
+        *(k for k, (_, _, level) in REGISTRY_KINDS.items() if level == "claim"),
         *DOCUMENT_KINDS,
     }
     for kind, (reason, _, _) in DOCUMENT_KINDS.items():

@@ -21,8 +21,8 @@ def test_every_injected_fault_is_found_and_nothing_else(
     )
     # validation's kinds; rule and payment kinds: tests/claims/test_truth_rules.py
     expected = truth.filter(pl.col("kind").is_in(list(STRUCTURAL)))
-    # not vacuous: every validation kind is injected (the day's 120 faults are shared
-    # by every kind of the generator, the rule kinds included)
+    # not vacuous: every validation kind is injected (the day's 120 faults are more
+    # than the generator's kinds, and choose_faults places one of each kind first)
     assert set(expected["kind"]) == set(STRUCTURAL)
     keys = ["ma_cskcb", "ma_lk", "table", "expected_reason"]
     missed = expected.join(found, on=keys, how="anti")
