@@ -9,6 +9,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 from hypothesis import given, settings
@@ -21,7 +22,7 @@ from claims.intake.submission import clean
 from claims.synthetic.faults import CONTENT, ORPHAN_SUFFIX, STRUCTURAL
 from claims.synthetic.faults_documents import DOCUMENT_KINDS
 from claims.synthetic.faults_episode import EPISODE_KINDS
-from claims.synthetic.faults_registry import REGISTRY_KINDS
+from claims.synthetic.faults_registry import REGISTRY_KINDS, bed_pairs
 from claims.synthetic.generate import SyntheticDay, generate, generate_day, write_xml
 from claims.synthetic.items import price_list
 from claims.synthetic.people import LEVEL_PERCENT, objects
@@ -428,6 +429,37 @@ def test_fault_count_is_exact(claims: int, rate: float, seed: int) -> None:
         truth.sort("ma_cskcb", "ma_lk", "table", "stt", nulls_last=False)
     )
     assert run.tables["XML1"].height == claims
+
+
+def test_a_shared_bed_pair_has_its_holder_there_first_and_last() -> None:
+    # one department: (vao, ra) by admission; pairs are consecutive stays
+    stays = [
+        (0, 100),
+        (0, 50),
+        (10, 100),
+        (20, 90),
+        (30, 60),
+        (40, 70),
+        (50, 55),
+        (52, 54),
+    ]
+    plan = pl.DataFrame(
+        {
+            "cid": range(len(stays)),
+            "fac": [0] * len(stays),
+            "dept": ["K03"] * len(stays),
+            "vao": [v for v, _ in stays],
+            "ra": [r for _, r in stays],
+        }
+    )
+    ok = np.ones(plan.height, dtype=bool)
+    holders, sharers = bed_pairs(plan, ok, np.random.default_rng(0))
+    # (0, 1) came in one minute (each would find the other in the bed); (4, 5): the
+    # sharer stays after the holder left, when the bed may go to a clean stay
+    assert sorted(zip(holders.tolist(), sharers.tolist(), strict=True)) == [
+        (2, 3),
+        (6, 7),
+    ]
 
 
 @given(total=st.integers(0, 5_000))
