@@ -19,10 +19,13 @@ registered, and the capacities are null.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import polars as pl
 
-from catalogs.resolve import as_of
+from catalogs.resolve import VERSION, Catalog, as_of
 from claims.schema import (
+    ATTRIBUTE_LINE_FEATURES,
     BED_GROUPS,
     CLAIM_KEYS,
     REGISTRY_LINE_FEATURES,
@@ -303,7 +306,133 @@ def registry_features(
         pl.when(bed_line).then(pl.col(c)).alias(c)
         for c in ("bed_other_patients", "department_occupancy", "department_beds")
     )
-    keep = [c for c in lines.columns if c not in REGISTRY_LINE_FEATURES]
-    return out.select(
+    keep = [
+        c
+        for c in lines.columns
+        if c not in REGISTRY_LINE_FEATURES and c not in ATTRIBUTE_LINE_FEATURES
+    ]
+    out = out.select(
         *keep, *(pl.col(c).cast(t) for c, t in REGISTRY_LINE_FEATURES.items())
     )
+    return _with_attributes(out, batch.catalog_attributes)
+
+
+# ---- catalog attributes (§4.3 E2, F3, F4 name)
+
+ATTRIBUTES: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "drugs": (
+        ("ten_thuoc", "name", "TEN_THUOC"),
+        ("ham_luong", "strength", "HAM_LUONG"),
+        ("duong_dung", "route", "DUONG_DUNG"),
+        ("don_vi_tinh", "unit", "DON_VI_TINH"),
+        ("so_dang_ky", "registration", "SO_DANG_KY"),
+    ),
+    "services": (("ten_dich_vu", "name", "TEN_DICH_VU"),),
+    "supplies": (("ten_vat_tu", "name", "TEN_VAT_TU"),),
+}
+"""Per price catalog: (its column, the attribute, the line's XML field) compared."""
+_CODES = {"drugs": "ma_thuoc", "services": "ma_dich_vu", "supplies": "ma_vat_tu"}
+_KINDS = ("name", "strength", "route", "unit", "registration")
+
+
+def catalog_attributes(catalogs: Mapping[str, Catalog]) -> pl.DataFrame:
+    """The price catalogs' rows with the attributes lines are compared with.
+
+    Returns:
+        ``catalog, ma_cskcb, code, valid_from, valid_to, catalog_version`` and
+        ``name, strength, route, unit, registration`` (null where a catalog has none).
+    """
+    parts = []
+    for catalog, code in _CODES.items():
+        if catalog not in catalogs:
+            continue
+        rows = catalogs[catalog].resolve()
+        named = {kind: column for column, kind, _ in ATTRIBUTES[catalog]}
+        parts.append(
+            rows.select(
+                pl.lit(catalog).alias("catalog"),
+                pl.col("ma_cskcb").replace("", None),
+                pl.col(code).alias("code"),
+                "valid_from",
+                "valid_to",
+                VERSION,
+                *(
+                    (pl.col(named[k]) if k in named else pl.lit(None))
+                    .cast(pl.String)
+                    .alias(k)
+                    for k in _KINDS
+                ),
+            )
+        )
+    return pl.concat(parts) if parts else pl.DataFrame()
+
+
+def _norm(value: pl.Expr) -> pl.Expr:
+    """Text as compared: NFC, trimmed, case-folded, runs of spaces as one."""
+    return (
+        value.str.normalize("NFC")
+        .str.strip_chars()
+        .str.to_lowercase()
+        .str.replace_all(r"\s+", " ")
+    )
+
+
+def _with_attributes(lines: pl.DataFrame, attrs: pl.DataFrame | None) -> pl.DataFrame:
+    """``catalog_mismatch``: the line's XML fields that differ from the catalog row
+    valid on its date (the facility's, else the national one, as pricing finds it).
+
+    A drug's TEN_THUOC may also be the catalog name followed by its strength
+    ("Alverin citrat 40mg"). A field is compared only where both the line and the
+    catalog row have it (an empty field is validation's; blood has no SO_DANG_KY).
+    """
+    drug = "ma_thuoc" in lines.columns
+    if attrs is None or attrs.is_empty():
+        return lines.with_columns(pl.lit(None, pl.String).alias("catalog_mismatch"))
+    supply = pl.col("ma_vat_tu").is_not_null() if not drug else pl.lit(False)
+    probe = lines.select(
+        *LINE,
+        pl.col("claim_ma_cskcb").alias("ma_cskcb"),
+        "line_date",
+        (
+            pl.lit("drugs")
+            if drug
+            else pl.when(supply).then(pl.lit("supplies")).otherwise(pl.lit("services"))
+        ).alias("catalog"),
+        (pl.col("ma_thuoc") if drug else pl.coalesce("ma_vat_tu", "ma_dich_vu")).alias(
+            "code"
+        ),
+    )
+    found = as_of(
+        probe,
+        attrs,
+        code=("code", "code"),
+        on="line_date",
+        columns=_KINDS,
+        by=["catalog"],
+    ).select(
+        *LINE,
+        pl.col("catalog_scope").alias("_scope"),
+        *(pl.col(k).alias(f"_c_{k}") for k in _KINDS),
+    )
+    out = lines.join(found, on=LINE, how="left", maintain_order="left")
+    differs = []
+    for catalog, fields in ATTRIBUTES.items():
+        if (catalog == "drugs") != drug:
+            continue
+        here = pl.col("_scope").is_not_null() & (
+            pl.lit(True) if drug else (supply == (catalog == "supplies"))
+        )
+        for column, kind, field in fields:
+            wanted, given = _norm(pl.col(f"_c_{kind}")), _norm(pl.col(column))
+            same = given.eq_missing(wanted)
+            if kind == "name" and drug:
+                with_strength = _norm(pl.col("_c_name") + " " + pl.col("_c_strength"))
+                same = same | given.eq_missing(with_strength)
+            bad = here & wanted.is_not_null() & given.is_not_null() & ~same
+            differs.append(pl.when(bad).then(pl.lit(field)))
+    listed = pl.concat_list(differs).list.drop_nulls()
+    return out.with_columns(
+        pl.when(listed.list.len() > 0)
+        .then(listed.list.join(";"))
+        .alias("catalog_mismatch")
+    ).drop("_scope", *(f"_c_{k}" for k in _KINDS))

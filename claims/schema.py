@@ -88,6 +88,9 @@ class Batch(NamedTuple):
     catalog_codes: pl.DataFrame | None = None
     """Every service and supply code of the price catalogs with its facility and window
     (``claims.features_episode.catalog_codes``; None: C11 not checked)."""
+    catalog_attributes: pl.DataFrame | None = None
+    """The price catalogs' names and drug attributes per row
+    (``claims.features_registry.catalog_attributes``; None: E2, F3 not checked)."""
 
     def doc(self, table: str) -> pl.DataFrame:
         """The typed rows of document table ``table`` (none: an empty frame)."""
@@ -322,6 +325,18 @@ claim's drug lines (:data:`HISTORY_DRUG`), which J6 reads for the days on hand."
 HISTORY_DRUG = pl.List(
     pl.Struct({"ma_thuoc": pl.String(), "line_date": pl.Date(), "lieu_dung": pl.String()})
 )
+
+
+# --- catalog attributes (helper "attributes", issue 13; claims/features_registry.py) -----
+ATTRIBUTE_LINE_FEATURES: dict[str, pl.DataType] = {
+    "catalog_mismatch": pl.String(),
+}
+"""E2, F3, F4: the XML fields of the line that differ from the catalog row that priced
+it (';'-separated, e.g. ``HAM_LUONG;SO_DANG_KY``; null when all match, off-catalog, or
+not checked): XML2 TEN_THUOC, HAM_LUONG, DUONG_DUNG, DON_VI_TINH, SO_DANG_KY; XML3
+TEN_DICH_VU (services) or TEN_VAT_TU (supplies). Text compared trimmed, NFC, case-folded,
+spaces collapsed."""
+LINE_FEATURES |= ATTRIBUTE_LINE_FEATURES
 
 
 # --- document checks (helper "documents", issue 13; claims/features_documents.py) ------

@@ -23,6 +23,7 @@ from claims.decide import Decisions, decide
 from claims.errors import ClaimsError
 from claims.features import Features, features
 from claims.features_episode import catalog_codes
+from claims.features_registry import catalog_attributes
 from claims.intake import Submission
 from claims.pay import Payment, pay
 from claims.pipeline.context import RunContext
@@ -94,6 +95,7 @@ class Frames:
             registries=ctx.reference.registries,
             docs={t: self.tables[t] for t in DOCUMENTS if t in self.tables},
             catalog_codes=catalog_codes(ctx.reference.catalogs),
+            catalog_attributes=catalog_attributes(ctx.reference.catalogs),
         )
 
 

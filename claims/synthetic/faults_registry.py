@@ -8,7 +8,9 @@ registration ended before the claim (F6), the orderer performing
 the lab or imaging test (F9), a bed code out of format (H7), a bed number beyond the
 department's beds (H7: a bed of another, bigger department), a stay put in the bed of
 another patient's stay still there (H9; the holder is reserved, like a duplicate's
-original), and a dialysis claim without a renal-failure diagnosis (F16).
+original), a dialysis claim without a renal-failure diagnosis (F16), a drug line with
+another strength than its catalog row (E2), a service or supply with another name (F3,
+F4), and a YHCT disease code as principal diagnosis (G2).
 
 Content faults, applied to the priced lines before the money is computed so every amount
 follows them: a wound suture re-coded onto the day of an appendectomy or cholecystectomy
@@ -46,6 +48,11 @@ REGISTRY_KINDS: dict[str, tuple[str, str, str]] = {
     "inpatient_dressing": ("NOT_PAYABLE_IN_SETTING", "XML3", "line"),
     "quantity_per_day": ("QUANTITY_PER_DAY", "XML3", "line"),
     "prerequisite_missing": ("PREREQUISITE_MISSING", "XML3", "line"),
+    # catalog attributes and YHCT codes (attributes fragment: E2, F3, F4, G2)
+    "drug_other_strength": ("DRUG_ATTRIBUTES_MISMATCH", "XML2", "line"),
+    "service_other_name": ("SERVICE_NAME_MISMATCH", "XML3", "line"),
+    "supply_other_name": ("SUPPLY_NAME_MISMATCH", "XML3", "line"),
+    "yhct_principal": ("YHCT_CODE_IN_ICD10_FIELD", "XML1", "claim"),
 }
 """Kind → (expected reason, table, level)."""
 UNREGISTERED = "999999/XX-CCHN"
@@ -66,6 +73,8 @@ DRESSING = "03.0076.0210"
 MESH_REPAIR = "53.03"
 MESH, SUTURE_SUPPLY = "N07.01.050", "N05.03.030"
 TESTS = ("1", "2", "3", "8", "18")
+YHCT_CODE = "U50.011"
+"""A YHCT disease code of the form the G2 rules take (U50–U99 [U])."""
 _TRUTH = {"ci": pl.Int64, "table": pl.String, "stt": pl.String, "kind": pl.String}
 
 
@@ -104,6 +113,11 @@ def registry_eligible(plan: pl.DataFrame) -> dict[str, np.ndarray]:
         "quantity_per_day": (plan["loai"] == "02").to_numpy()
         & (plan["n_proc"].to_numpy() > 0),
         "prerequisite_missing": (icd9 == MESH_REPAIR).to_numpy(),
+        "drug_other_strength": drugs,
+        "service_other_name": np.ones(plan.height, dtype=bool),
+        "supply_other_name": plan["inpatient"].to_numpy()
+        | (plan["n_surg"].to_numpy() > 0),
+        "yhct_principal": np.ones(plan.height, dtype=bool),
     }
 
 
@@ -192,6 +206,13 @@ def _text_faults(
         ("bad_bed_code", "XML3", "ma_giuong", pl.col("ma_giuong").is_not_null(), "bad"),
         ("bed_of_other_department", "XML3", "ma_giuong",
          pl.col("ma_giuong").is_not_null(), "beyond"),
+        ("drug_other_strength", "XML2", "ham_luong",
+         pl.col("so_dang_ky").is_not_null() & pl.col("ham_luong").is_not_null(), " x 2"),
+        ("service_other_name", "XML3", "ten_dich_vu",
+         pl.col("ma_vat_tu").is_null() & pl.col("ten_dich_vu").is_not_null(), " (khác)"),
+        ("supply_other_name", "XML3", "ten_vat_tu", pl.col("ten_vat_tu").is_not_null(),
+         " (khác)"),
+        ("yhct_principal", "XML1", "ma_benh_chinh", pl.lit(True), YHCT_CODE),
     ):  # fmt: skip
         frame = tables[table]
         picked = _pick(frame, _cis(claims, kind), where, rng)
@@ -207,9 +228,13 @@ def _text_faults(
             new = frame["ma_bac_si"].gather(rows)
         elif value in ("bad", "beyond"):
             new = _own_bed(picked, value)
+        elif value.startswith(" "):  # another strength or name: the value + a suffix
+            new = frame[column].gather(rows) + value
         else:
             new = pl.Series([value] * len(rows))
         tables[table] = _set(frame, column, rows, new)
+        if table == "XML1":  # a claim-level fault names no line
+            picked = picked.with_columns(pl.lit(None, pl.String).alias("stt"))
         truth.append(_truth(picked, table, kind))
     return truth
 

