@@ -39,6 +39,7 @@ from claims.schema import (
     Batch,
     patient_id,
 )
+from claims.store.window import stored_exams
 
 
 def _ma_nhom() -> pl.Expr:
@@ -53,7 +54,7 @@ def claim_features(batch: Batch, history: pl.DataFrame | None = None) -> pl.Data
     sums = _line_sums(batch)
     facility = facility_of(batch)
     windows = _patient_windows(batch.xml1, history)
-    load = _practitioner_load(batch)
+    load = _practitioner_load(batch, history)
     stay = pl.col("ngay_ra").dt.date() - pl.col("ngay_vao").dt.date()
     age = pl.col("ngay_vao").dt.year() - pl.col("ngay_sinh").dt.year()
     quarantined = (
@@ -275,15 +276,22 @@ def _patient_windows(xml1: pl.DataFrame, history: pl.DataFrame | None) -> pl.Dat
     return swept.filter(pl.col("file_id").is_not_null())
 
 
-def _practitioner_load(batch: Batch) -> pl.DataFrame:
-    """Per claim, the busiest day of its examining practitioners, and their facilities."""
+def _practitioner_load(batch: Batch, history: pl.DataFrame | None) -> pl.DataFrame:
+    """Per claim, the busiest day of its examining practitioners, and their facilities
+    (the exams of the history's stored window count with the batch's)."""
     exams = (
         batch.xml3.filter(_ma_nhom().is_in(EXAM_GROUPS))
         .join(batch.xml1.select(*CLAIM_KEYS, "ma_cskcb"), on=CLAIM_KEYS, how="left")
         .with_columns(line_date().alias("_day"))
     )
-    per_day = exams.group_by("ma_bac_si", "_day").agg(
-        pl.len().alias("_exams"), pl.col("ma_cskcb").n_unique().alias("_places")
+    stored = stored_exams(history, batch.xml1, _ma_nhom().is_in(EXAM_GROUPS))
+    counted = ["ma_bac_si", "_day", "ma_cskcb", "_n"]
+    every = pl.concat(
+        [exams.with_columns(_n=pl.lit(1, pl.Int64)).select(counted), stored[counted]]
+    )
+    per_day = every.group_by("ma_bac_si", "_day").agg(
+        pl.col("_n").sum().alias("_exams"),
+        pl.col("ma_cskcb").n_unique().alias("_places"),
     )
     return (
         exams.join(per_day, on=["ma_bac_si", "_day"], how="left")
@@ -296,7 +304,12 @@ def _practitioner_load(batch: Batch) -> pl.DataFrame:
     )
 
 
-def line_features(table: str, batch: Batch, claims: pl.DataFrame) -> pl.DataFrame:
+def line_features(
+    table: str,
+    batch: Batch,
+    claims: pl.DataFrame,
+    history: pl.DataFrame | None = None,
+) -> pl.DataFrame:
     """The line frame of XML2 or XML3: the line, its claim's context and its catalog row."""
     lines = batch.xml2 if table == "XML2" else batch.xml3
     context = claims.select(
@@ -324,7 +337,8 @@ def line_features(table: str, batch: Batch, claims: pl.DataFrame) -> pl.DataFram
     )
     same_day = pl.col("so_luong").sum().over(*CLAIM_KEYS, code, "line_date")
     out = out.with_columns(same_day.alias("units_same_day"))
-    return pair_features(table, batch, registry_features(batch, out, claims), claims)
+    registry = registry_features(batch, out, claims, history)
+    return pair_features(table, batch, registry, claims)
 
 
 class Features(NamedTuple):
@@ -342,7 +356,9 @@ def features(batch: Batch, history: pl.DataFrame | None = None) -> Features:
     return Features(
         claims,
         {
-            t: episode_lines(t, batch, line_features(t, batch, claims), claims, history)
+            t: episode_lines(
+                t, batch, line_features(t, batch, claims, history), claims, history
+            )
             for t in ("XML2", "XML3")
         },
     )

@@ -12,9 +12,10 @@ over admissions and discharges; ``giuong_pd + giuong_tk`` beside it).
 
 A bed is occupied from the claim's admission to its discharge; a patient's stays that
 overlap in one bed or department count once (a duplicated claim is J1's business, not a
-second patient). Cross-claim counts see the batch only: the stored history holds no
-lines. Without registries (``Batch.registries`` None) the catalog columns read as
-registered, and the capacities are null.
+second patient). Cross-claim counts see the batch and the stored window of the history
+(``claims.store.window``: stored bed and machine lines of the batch's facilities and
+days; a store-less check: the batch only). Without registries (``Batch.registries``
+None) the catalog columns read as registered, and the capacities are null.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from claims.schema import (
     Registries,
     patient_id,
 )
+from claims.store.window import stored_machine_days, with_stored_beds
 
 LINE = (*CLAIM_KEYS, "line_no")
 _PRACTITIONER_FLAGS = (
@@ -144,11 +146,21 @@ def _with_departments(lines: pl.DataFrame, reg: Registries | None) -> pl.DataFra
     )
 
 
-def _with_machines(lines: pl.DataFrame, reg: Registries | None) -> pl.DataFrame:
-    """``machine_registered``, ``machine_capacity`` and the batch's tests per machine-day."""
-    per_day = pl.len().over("ma_may", "line_date").cast(pl.Int64)
-    out = lines.with_columns(
-        pl.when(pl.col("ma_may").is_not_null()).then(per_day).alias("machine_tests_day")
+def _with_machines(
+    lines: pl.DataFrame, reg: Registries | None, stored: pl.DataFrame
+) -> pl.DataFrame:
+    """``machine_registered``, ``machine_capacity`` and the tests per machine-day: the
+    batch's and the ``stored`` window's (:func:`stored_machine_days`)."""
+    day = ["ma_cskcb", "ma_may", "line_date"]
+    per_day = pl.len().over(day).cast(pl.Int64) + pl.col("_stored_n").fill_null(0)
+    out = (
+        lines.join(stored, on=day, how="left", maintain_order="left")
+        .with_columns(
+            pl.when(pl.col("ma_may").is_not_null())
+            .then(per_day)
+            .alias("machine_tests_day")
+        )
+        .drop("_stored_n")
     )
     if reg is None:
         return out.with_columns(
@@ -258,7 +270,10 @@ def _occupancy(stays: pl.DataFrame) -> pl.DataFrame:
 
 
 def registry_features(
-    batch: Batch, lines: pl.DataFrame, claims: pl.DataFrame
+    batch: Batch,
+    lines: pl.DataFrame,
+    claims: pl.DataFrame,
+    history: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """``lines`` (a line frame with ``line_date`` and the claim context) with
     :data:`claims.schema.REGISTRY_LINE_FEATURES`.
@@ -267,6 +282,8 @@ def registry_features(
         batch: the batch (its registries, and XML3 for the bed sweeps).
         lines: the line frame so far (:func:`claims.features.line_features`).
         claims: the claim frame (for the patient of each claim).
+        history: the stored claims the run sees; its bed and machine lines count
+            with the batch's (``claims.store.window``; None: the batch only).
     """
     reg = batch.registries
     frame = lines.with_columns(
@@ -282,10 +299,11 @@ def registry_features(
         if reg is not None
         else frame.with_columns(pl.lit(True).alias(c) for c in _PRACTITIONER_FLAGS)
     )
-    frame = _with_machines(_with_departments(frame, reg), reg)
+    stored = stored_machine_days(history, claims)
+    frame = _with_machines(_with_departments(frame, reg), reg, stored)
     patients = claims.select(*CLAIM_KEYS, patient_id().alias("_patient"))
     frame = frame.join(patients, on=CLAIM_KEYS, how="left", maintain_order="left")
-    stays = _stays(frame)
+    stays = _stays(with_stored_beds(frame, history, claims))
     orderer = pl.col("ma_bac_si").is_not_null() & _codes(
         "nguoi_thuc_hien"
     ).list.contains(pl.col("ma_bac_si")).fill_null(False)

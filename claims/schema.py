@@ -406,3 +406,34 @@ def rule_frame_schemas() -> dict[str, dict[str, pl.DataType]]:
     for table in ("XML4", "XML5"):
         out[table] = table_schema(table)
     return out
+
+
+# --- stored window of the bed, machine and practitioner checks (helper "window", issue
+# 13; claims/store/window.py reads it and gives it to the features) ------------------
+HISTORY_BEDS = "beds"
+"""An optional column of a history frame: the stored claim's bed lines (XML3 lines with
+MA_GIUONG, :data:`HISTORY_BED`) that H7 occupancy and H9 shared beds count."""
+HISTORY_BED = pl.List(
+    pl.Struct(
+        {"ma_khoa": pl.String(), "ma_giuong": pl.String(), "ma_nhom": pl.String()}
+    )
+)
+HISTORY_MACHINES = "machines"
+"""An optional column of a history frame: the stored claim's XML3 lines per machine and
+day (:data:`HISTORY_MACHINE`), which J4 adds to the batch's tests per machine-day."""
+HISTORY_MACHINE = pl.List(
+    pl.Struct({"ma_may": pl.String(), "line_date": pl.Date(), "n": pl.Int64()})
+)
+HISTORY_EXAMS = "exams"
+"""An optional column of a history frame: the stored claim's XML3 lines per practitioner,
+group and day (:data:`HISTORY_EXAM`; the exam groups count toward H3's load)."""
+HISTORY_EXAM = pl.List(
+    pl.Struct(
+        {
+            "ma_bac_si": pl.String(),
+            "ma_nhom": pl.String(),
+            "line_date": pl.Date(),
+            "n": pl.Int64(),
+        }
+    )
+)

@@ -22,6 +22,7 @@ from claims.schema import (
     table_schema,
 )
 from claims.store.runs import DOC_VIEWS, has_table
+from claims.store.window import with_window
 
 LINE_VIEWS = ("xml2", "xml3", "xml4", "xml5", *DOC_VIEWS)
 """Every table besides XML1; a store made before the typed documents has no ``xml6``
@@ -115,12 +116,13 @@ def history_of(
     history = frame.select(
         patient_id().alias("patient"), pl.exclude("ma_the_bhyt")
     ).cast(pl.Schema(HISTORY_SCHEMA))
-    return history.join(
+    history = history.join(
         _drugs_of(con, history),
         on=["ma_cskcb", "ma_lk"],
         how="left",
         maintain_order="left",
     )
+    return history if claims is None else with_window(con, claims, history)
 
 
 def _drugs_of(con: duckdb.DuckDBPyConnection, history: pl.DataFrame) -> pl.DataFrame:
