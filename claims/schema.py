@@ -323,7 +323,9 @@ HISTORY_DRUGS = "drugs"
 """An optional column of a history frame beside :data:`HISTORY_SCHEMA`: the stored
 claim's drug lines (:data:`HISTORY_DRUG`), which J6 reads for the days on hand."""
 HISTORY_DRUG = pl.List(
-    pl.Struct({"ma_thuoc": pl.String(), "line_date": pl.Date(), "lieu_dung": pl.String()})
+    pl.Struct(
+        {"ma_thuoc": pl.String(), "line_date": pl.Date(), "lieu_dung": pl.String()}
+    )
 )
 
 
