@@ -238,6 +238,8 @@ def _refused(
     the claimed amounts that can be read, validation's reasons, and the versions that
     would have applied to the claim's admission date."""
     claims = done.need("claims", done.claims).filter(pl.col("status") == "rejected")
+    if claims.is_empty():
+        return {}  # e.g. a run whose only file was refused whole: no submission read
     claimed = _claimed(subs, claims, reference)
     quarantine = with_identities(done.need("quarantine", done.quarantine), subs)
     entries = quarantine.filter(

@@ -45,9 +45,23 @@ def test_the_example_claim_is_assessed_by_the_version_of_its_date(
     packs = select_packs(load_packs(), "vn-bhyt")
     result = assess(*_featured(tmp_path), packs)
     row = result.claims.row(0, named=True)
-    assert row["pack"].startswith("vn-bhyt@2025.01.0#")  # admitted 2025-10-06
-    # its drug 40.290 is not in the (synthetic) catalog of facility 01030: that line is
-    # rejected, the claim partially accepted; 40.153 is billed above the bid price
+    assert row["pack"].startswith("vn-bhyt@2025.01.1#")  # admitted 2025-10-06
+    # the correction's registry and attribute checks: the example's doctors, drug and
+    # service names are not those of the (synthetic) catalogs of facility 01030
+    assert row["outcome"] == "pending_review"
+    assert set(row["reason_codes"]) >= {
+        "DRUG_NOT_IN_CATALOG",
+        "DRUG_PRICE_ABOVE_CATALOG",
+        "PRESCRIBER_NOT_REGISTERED",
+        "SERVICE_NAME_MISMATCH",
+    }
+    # the corrected version, pinned, decides as it did: its drug 40.290 is not in the
+    # catalog (that line rejected, the claim partially accepted); 40.153 is billed
+    # above the bid price
+    old = [p for p in load_packs() if p.spec.version == "2025.01.0"]
+    (tmp_path / "old").mkdir()
+    result = assess(*_featured(tmp_path / "old"), old, pinned=True)
+    row = result.claims.row(0, named=True)
     assert row["outcome"] == "partially_accepted"
     assert row["reason_codes"] == ["DRUG_NOT_IN_CATALOG", "DRUG_PRICE_ABOVE_CATALOG"]
     fired = result.hits.select("table", "line_no", "rule_id").sort("line_no").rows()
