@@ -147,6 +147,8 @@ def document_features(batch: Batch, claims: pl.DataFrame) -> pl.DataFrame:
         _days(pl.col("_hen"), discharge).alias("xml14_after_discharge"),
         (pl.col("_hen") == booked).alias("xml14_matches_tai_kham"),
     )
-    return out.drop("_leave_start", "_hen").with_columns(
-        pl.col(c).cast(d) for c, d in DOCUMENT_CLAIM_FEATURES.items()
+    # the claim's columns as they came, then the declared features in declared order
+    return out.select(
+        *claims.columns,
+        *(pl.col(c).cast(d) for c, d in DOCUMENT_CLAIM_FEATURES.items()),
     )

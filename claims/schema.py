@@ -338,7 +338,16 @@ it (';'-separated, e.g. ``HAM_LUONG;SO_DANG_KY``; null when all match, off-catal
 not checked): XML2 TEN_THUOC, HAM_LUONG, DUONG_DUNG, DON_VI_TINH, SO_DANG_KY; XML3
 TEN_DICH_VU (services) or TEN_VAT_TU (supplies). Text compared trimmed, NFC, case-folded,
 spaces collapsed."""
-LINE_FEATURES |= ATTRIBUTE_LINE_FEATURES
+_ordered = {
+    c: d
+    for c, d in LINE_FEATURES.items()
+    if c not in PAIR_LINE_FEATURES and c not in EPISODE_LINE_FEATURES
+}
+_ordered |= ATTRIBUTE_LINE_FEATURES | PAIR_LINE_FEATURES | EPISODE_LINE_FEATURES
+LINE_FEATURES.clear()
+LINE_FEATURES.update(
+    _ordered
+)  # the order features computes them: registry, pairs, episode
 
 
 # --- document checks (helper "documents", issue 13; claims/features_documents.py) ------

@@ -266,12 +266,17 @@ def test_a_withdrawal_after_settlement_is_reversed_by_the_next_one(
 ) -> None:
     from tests.factories import example_claim, hoso, wrapper
 
+    from claims.pipeline.context import Reference
+
     settings = Settings(data_dir=tmp_path / "data")
+    # the example's doctors are in no built-in catalog: the corrections' registry
+    # checks would reject it whole; the corrected version, pinned, pays it
+    pinned = Reference.load(None, "vn-bhyt", "vn-bhyt@2025.01.0")
     original = example_claim()
     first = tmp_path / "in1"
     first.mkdir()
     (first / "a.xml").write_bytes(wrapper([hoso(original)]))
-    run_inbox(first, settings=settings)
+    run_inbox(first, settings=settings, reference=pinned)
     before, posted, _ = run_settlement(settings, "2025-10", None, excel=False)
     paid = before.frames["facilities"]["accepted"].sum()
     assert paid > 0
@@ -282,7 +287,7 @@ def test_a_withdrawal_after_settlement_is_reversed_by_the_next_one(
     second = tmp_path / "in2"
     second.mkdir()
     (second / "b.xml").write_bytes(wrapper([hoso(withdrawal)]))
-    run_inbox(second, settings=settings)
+    run_inbox(second, settings=settings, reference=pinned)
     after, reposted, _ = run_settlement(settings, "2025-10", None, excel=False)
     row = after.frames["facilities"].row(0, named=True)
     assert row["accepted"] == 0

@@ -238,7 +238,7 @@ def test_the_generated_day_reconciles_in_every_format_issue12(
     )
     files = _files(generated_day.folder)["csv"]
     rejected = files["facilities"]["rejected"].sum()
-    assert rejected == Decimal("1222321.99")
+    assert rejected > 0  # the check below is not vacuous
     for name in ("rejected_lines", "claims", "groups"):
         assert files[name]["rejected_amount"].sum() == rejected, name
     kinds = (
