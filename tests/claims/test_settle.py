@@ -264,9 +264,8 @@ def test_audit_with_the_pack_that_decided_reproduces_the_settled_amounts(
 def test_a_withdrawal_after_settlement_is_reversed_by_the_next_one(
     tmp_path: Path,
 ) -> None:
-    from tests.factories import example_claim, hoso, wrapper
-
     from claims.pipeline.context import Reference
+    from tests.factories import example_claim, hoso, wrapper
 
     settings = Settings(data_dir=tmp_path / "data")
     # the example's doctors are in no built-in catalog: the corrections' registry
