@@ -8,6 +8,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import yaml
 
 from rules.packs import PACKS_ROOT
 from tests.conftest import GeneratedDay
@@ -78,7 +79,9 @@ def test_explain_shows_the_rule_that_fired_on_a_stored_claim(store: Path) -> Non
     line = next(x for x in done.stdout.splitlines() if rule in x)
     assert "fired" in line
     # the stored decision beside the one the stages give now: same run, same outcome
-    stored = next(x for x in done.stdout.splitlines() if "stored" in x)
+    stored = next(
+        x for x in done.stdout.splitlines() if x.strip("│ ").startswith("stored")
+    )
     now = next(x for x in done.stdout.splitlines() if x.strip("│ ").startswith("now"))
     assert stored.split("│")[2:5] == now.split("│")[2:5]
     # the stored row is the stored decision: its run and pack versions
@@ -103,12 +106,19 @@ def test_shadow_reports_what_a_draft_would_change(store: Path, tmp_path: Path) -
     shutil.copytree(PACKS_ROOT, root)
     draft = root / "vn-bhyt" / "2026.12.0"
     draft.mkdir()
-    text = (root / "vn-bhyt" / "2026.07.0" / "pack.yaml").read_text()
-    text = text.replace("version: 2026.07.0", "version: 2026.12.0")
-    text = text.replace("status: released", "status: draft")
-    # every exam becomes a review: the draft must change outcomes
-    text = text.replace("params: {max_exams: 65}", "params: {max_exams: 0}")
-    (draft / "pack.yaml").write_text(text)
+    base = yaml.safe_load((root / "vn-bhyt" / "2026.07.0" / "pack.yaml").read_text())
+    quota = next(r for r in base["rules"] if r["id"] == "H3_EXAM_QUOTA")
+    quota["params"]["max_exams"] = 0  # every exam becomes a review: outcomes change
+    body = {
+        "id": "vn-bhyt",
+        "version": "2026.12.0",
+        "corrects": "2026.07.1",  # the version in force, fragments included
+        "status": "draft",
+        "remove": ["H3_EXAM_QUOTA"],
+        "reason_codes": {},
+        "rules": [quota],
+    }
+    (draft / "pack.yaml").write_text(yaml.safe_dump(body, allow_unicode=True))
     done = _giamdinh(
         "shadow",
         "vn-bhyt@2026.12.0",
