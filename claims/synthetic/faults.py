@@ -453,3 +453,19 @@ def finish_truth(claims: pl.DataFrame, truth: pl.DataFrame) -> pl.DataFrame:
         )
         .select(TRUTH_COLUMNS)
     )
+
+
+def label_kinds(
+    truth: pl.DataFrame, kinds: dict[str, tuple[str, str, str]]
+) -> pl.DataFrame:
+    """The finished truth rows with the expected reason and level of ``kinds``
+    (``kind → (reason, table, level)``); other rows as they were."""
+    mine = pl.col("kind").is_in(list(kinds))
+    out = []
+    for name, at in (("expected_reason", 0), ("level", 2)):
+        values = {k: v[at] for k, v in kinds.items()}
+        mapped = pl.col("kind").replace_strict(
+            values, default=None, return_dtype=pl.String
+        )
+        out.append(pl.when(mine).then(mapped).otherwise(pl.col(name)).alias(name))
+    return truth.with_columns(out)

@@ -140,21 +140,3 @@ def break_documents(
             )
         )
     return tables, pl.concat([pl.DataFrame(schema=_TRUTH), *truth])
-
-
-def label_documents(truth: pl.DataFrame) -> pl.DataFrame:
-    """The finished truth rows with the expected reason and level of document kinds."""
-    reason = {k: v[0] for k, v in DOCUMENT_KINDS.items()}
-    level = {k: v[2] for k, v in DOCUMENT_KINDS.items()}
-    mine = pl.col("kind").is_in(list(DOCUMENT_KINDS))
-    kind = pl.col("kind")
-    return truth.with_columns(
-        pl.when(mine)
-        .then(kind.replace_strict(reason, default=None, return_dtype=pl.String))
-        .otherwise(pl.col("expected_reason"))
-        .alias("expected_reason"),
-        pl.when(mine)
-        .then(kind.replace_strict(level, default=None, return_dtype=pl.String))
-        .otherwise(pl.col("level"))
-        .alias("level"),
-    )

@@ -333,24 +333,3 @@ def break_episode(
         tables[table] = _change(tables[table], picked["_row"], column, text)
         truth.append(_truth(picked, table, FALLBACK, line=False))
     return tables, pl.concat(truth)
-
-
-def label_episode(truth: pl.DataFrame) -> pl.DataFrame:
-    """The finished truth rows with the expected reason and level of episode kinds."""
-    reason = {k: v[0] for k, v in EPISODE_KINDS.items()}
-    level = {k: v[2] for k, v in EPISODE_KINDS.items()}
-    mine = pl.col("kind").is_in(list(EPISODE_KINDS))
-    return truth.with_columns(
-        pl.when(mine)
-        .then(
-            pl.col("kind").replace_strict(reason, default=None, return_dtype=pl.String)
-        )
-        .otherwise(pl.col("expected_reason"))
-        .alias("expected_reason"),
-        pl.when(mine)
-        .then(
-            pl.col("kind").replace_strict(level, default=None, return_dtype=pl.String)
-        )
-        .otherwise(pl.col("level"))
-        .alias("level"),
-    )

@@ -467,24 +467,3 @@ def recode_lines(
     repaired = _rows(services, claims, "prerequisite_missing", kind == "surgery", rng)
     truth.append(_label(services, repaired, "XML3", "prerequisite_missing"))
     return drugs, services, pl.concat(truth, how="vertical_relaxed")
-
-
-def label_registry(truth: pl.DataFrame) -> pl.DataFrame:
-    """The finished truth rows with the expected reason and level of registry kinds."""
-    reason = {k: v[0] for k, v in REGISTRY_KINDS.items()}
-    level = {k: v[2] for k, v in REGISTRY_KINDS.items()}
-    mine = pl.col("kind").is_in(list(REGISTRY_KINDS))
-    return truth.with_columns(
-        pl.when(mine)
-        .then(
-            pl.col("kind").replace_strict(reason, default=None, return_dtype=pl.String)
-        )
-        .otherwise(pl.col("expected_reason"))
-        .alias("expected_reason"),
-        pl.when(mine)
-        .then(
-            pl.col("kind").replace_strict(level, default=None, return_dtype=pl.String)
-        )
-        .otherwise(pl.col("level"))
-        .alias("level"),
-    )

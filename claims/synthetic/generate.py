@@ -38,13 +38,14 @@ from claims.synthetic.faults import (
     copy_duplicates,
     finish_truth,
     inflate,
+    label_kinds,
     miscount,
 )
-from claims.synthetic.faults_documents import break_documents, label_documents
-from claims.synthetic.faults_episode import break_episode, label_episode
+from claims.synthetic.faults_documents import DOCUMENT_KINDS, break_documents
+from claims.synthetic.faults_episode import EPISODE_KINDS, break_episode
 from claims.synthetic.faults_registry import (
+    REGISTRY_KINDS,
     break_registry,
-    label_registry,
     recode_lines,
 )
 from claims.synthetic.lines import (
@@ -323,6 +324,6 @@ def build_chunk(run: Run, index: int) -> tuple[dict[str, pl.DataFrame], pl.DataF
             *pairs,
         ]
     )
-    truth = label_registry(label_episode(finish_truth(claims, truth)))
-    truth = label_documents(truth)
+    kinds = EPISODE_KINDS | REGISTRY_KINDS | DOCUMENT_KINDS
+    truth = label_kinds(finish_truth(claims, truth), kinds)
     return {k: v.drop("ci") for k, v in tables.items()}, truth
