@@ -40,7 +40,7 @@ from claims.pipeline.inbox import (
 )
 from claims.pipeline.placement import PlacementError, place, repair
 from claims.pipeline.selfcheck import claim_objects
-from claims.pipeline.stages import Frames, run_stages
+from claims.pipeline.stages import Frames, OnStage, run_stages
 from claims.price import unpriced_warnings
 from claims.store import (
     Holder,
@@ -131,11 +131,16 @@ def run_inbox(
     on_wait: Callable[[Holder | None], None] | None = None,
     command: str = "run",
     reference: Reference | None = None,
+    on_stage: OnStage | None = None,
 ) -> RunResult:
     """Ingest every submission of ``inbox`` into the store and write the run outputs.
 
     The whole run holds the store's writer lock (``claims.store.lock``): a second
     writer waits for it, up to ``settings.lock_wait`` seconds.
+
+    ``on_stage(name, seconds, frames)`` is called after reading (``read``), after each
+    stage of :data:`claims.pipeline.stages.STAGES` and after writing the run folder and
+    committing it (``write``); a partitioned run calls it once per partition and stage.
 
     Example:
         >>> result = run_inbox(Path("inbox"), settings=Settings(data_dir=Path("data")))
@@ -162,6 +167,7 @@ def run_inbox(
             progress=progress,
             move_files=move_files,
             started=started,
+            on_stage=on_stage,
         )
 
 
@@ -175,6 +181,7 @@ def _run_locked(
     progress: Progress | None,
     move_files: bool,
     started: float,
+    on_stage: OnStage | None = None,
 ) -> RunResult:
     notices = _lock_notices(lock, listing)
     notices += [
@@ -186,7 +193,14 @@ def _run_locked(
         days = stored_days(con)
     if move_files:
         notices += repair(settings, known)
+    clock = time.perf_counter()
     inputs = scan_and_read(listing.inputs, known, settings, progress)
+    if on_stage is not None:
+        on_stage(
+            "read",
+            time.perf_counter() - clock,
+            Frames(submissions=tuple(inputs.submissions)),
+        )
     day = run_date or default_date(inputs.submissions)
     if not inputs.new:
         if move_files:
@@ -200,7 +214,10 @@ def _run_locked(
         )
     run_id = run_id_of(day, inputs.new, reference)
     ctx = RunContext(run_id, day, reference, settings, store_history(settings))
-    done = run_stages(ctx, Frames(submissions=tuple(inputs.submissions)))
+    done = run_stages(
+        ctx, Frames(submissions=tuple(inputs.submissions)), on_stage=on_stage
+    )
+    clock = time.perf_counter()
     notices += unpriced_warnings(
         done.need("prices", done.prices), settings.max_unpriced_share
     )
@@ -208,6 +225,8 @@ def _run_locked(
     receipts = _receipts(ctx, inputs, checked, done)
     frames = _outputs(inputs, checked, done, receipts, run_id)
     out = _store(ctx, frames, receipts, _manifest(ctx, inputs, checked, done, started))
+    if on_stage is not None:
+        on_stage("write", time.perf_counter() - clock, done)
     if move_files:
         failed = {f.name: receipts[f.name] for f in inputs.failures}
         moves = placements(inputs.new, inputs.skipped, inputs.repeats, failed, known)
