@@ -1,0 +1,1 @@
+"""The national-day benchmark harness (``giamdinh bench national-day``) and its baselines."""
