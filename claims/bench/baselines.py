@@ -123,7 +123,7 @@ def run_baselines(
     priced = pricing_baseline(done, prices, sample)
     per_row = per_row_baseline(done, ctx.reference.packs, sample)
     rule_rows = int(str(per_row.detail["rule_rows"]))
-    sql = sql_baseline(done, ctx.reference.packs)
+    sql = sql_baseline(done, ctx.reference.packs, sample)
     pay = pay_baseline(ctx, done, sample)
     settled = settle_baseline(done)
     return {

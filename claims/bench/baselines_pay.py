@@ -16,7 +16,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from claims.bench.baselines_price import differing
+from claims.bench.baselines_price import differing, differing_sql
 from claims.bench.baselines_rules import Timed
 from claims.bench.baselines_sql import (
     FLAGS,
@@ -71,9 +71,8 @@ def pay_baseline(ctx: RunContext, done: Frames, sample: int) -> Timed:
     seconds = time.perf_counter() - started
     plain = (pl.col("package_cut") == 0) & (pl.col("claimed_nguonkhac") <= 0)
     compared = lines.filter(plain)
-    got = con.sql("SELECT * FROM result").pl()
     keys = list(LINE_KEYS)
-    mismatches = differing(compared, got, keys, AMOUNTS, every=False)
+    mismatches = differing_sql(con, compared, "result", keys, AMOUNTS, every=False)
     con.close()
     head = compared.head(max(sample, 10_000))
     con = duckdb.connect()

@@ -57,6 +57,32 @@ def differing(
     return int(joined.select(differs.sum()).item()) + doubled
 
 
+def differing_sql(
+    con: duckdb.DuckDBPyConnection,
+    ours: pl.DataFrame,
+    theirs: str,
+    keys: list[str],
+    columns: list[str],
+    *,
+    every: bool,
+) -> int:
+    """:func:`differing` inside DuckDB, against the table ``theirs`` (a day's lines
+    without a second copy of them in polars). ``keys`` are never null."""
+    con.register("_ours", ours.select(*keys, *columns))
+    on = " AND ".join(f'o."{k}" = t."{k}"' for k in keys)
+    differ = " OR ".join(f'o."{c}" IS DISTINCT FROM t."{c}"' for c in [*keys, *columns])
+    how = "FULL" if every else "LEFT"
+    query = f"SELECT count(*) FILTER (WHERE {differ}) FROM _ours o {how} JOIN {theirs} t ON {on}"
+    found = con.execute(query).fetchall()
+    names = ", ".join(f'"{k}"' for k in keys)
+    doubled = con.execute(
+        f"SELECT count(*) - (SELECT count(*) FROM (SELECT DISTINCT {names} FROM {theirs})) "
+        f"FROM {theirs}"
+    ).fetchall()
+    con.unregister("_ours")
+    return int(found[0][0]) + int(doubled[0][0])
+
+
 def price_inputs(done: Frames) -> tuple[pl.DataFrame, pl.DataFrame]:
     """XML2 and XML3 with the claim's facility, as the price stage joins them."""
     facility = done.tables["XML1"].select(*CLAIM_KEYS, "ma_cskcb")
@@ -103,19 +129,16 @@ def pricing_baseline(done: Frames, prices: PriceCatalogs, sample: int) -> Timed:
     compared on every line and column; the wrong variants on :func:`edge_catalogs`."""
     xml2, xml3 = price_inputs(done)
     started = time.perf_counter()
-    ours = price_lines(xml2, xml3, prices)
+    price_lines(xml2, xml3, prices)  # the engine's time on the same inputs
     engine_s = time.perf_counter() - started
     con = _connect(xml2, xml3, prices)
     started = time.perf_counter()
     con.execute(f"CREATE TABLE out AS {price_sql()}")
     seconds = time.perf_counter() - started
     columns = [c for c in PRICE_SCHEMA if c not in PRICE_KEYS]
-    mismatches = differing(
-        ours, con.sql("SELECT * FROM out").pl(), PRICE_KEYS, columns, every=True
-    )
+    stage = done.need("prices", done.prices)  # the engine's output in the pipeline
+    mismatches = differing_sql(con, stage, "out", PRICE_KEYS, columns, every=True)
     con.close()
-    stage = done.need("prices", done.prices)
-    rerun = differing(stage, ours, PRICE_KEYS, columns, every=True)
     head2, head3 = xml2.head(sample), xml3.head(sample)
     edge = edge_catalogs(prices, price_lines(head2, head3, prices))
     want = price_lines(head2, head3, edge)
@@ -127,13 +150,12 @@ def pricing_baseline(done: Frames, prices: PriceCatalogs, sample: int) -> Timed:
     con.close()
     right = found.pop(PRICE_VARIANTS[0])
     detail: dict[str, object] = {
-        "engine_rerun_vs_stage": rerun,
         "edge_lines": want.height,
         "edge_right_sql": right,
         "wrong_variants": found,
     }
-    total = mismatches + right + rerun
-    return Timed(seconds, ours.height, total, min(found.values()), detail, engine_s)
+    total = mismatches + right
+    return Timed(seconds, stage.height, total, min(found.values()), detail, engine_s)
 
 
 def edge_catalogs(prices: PriceCatalogs, priced: pl.DataFrame) -> PriceCatalogs:

@@ -18,7 +18,13 @@ import duckdb
 import polars as pl
 import rule_engine
 
-from claims.bench.baselines_sql import RULE_COLUMNS, RULE_SQL, RULE_SQL_WRONG, rules_sql
+from claims.bench.baselines_sql import (
+    RULE_COLUMNS,
+    RULE_SQL,
+    RULE_SQL_WRONG,
+    hits_sql,
+    rules_sql,
+)
 from claims.pipeline.stages import Frames
 from claims.schema import CLAIM_KEYS
 from rules.evaluate import Pack, evaluate_table, param_columns
@@ -41,22 +47,37 @@ class Timed(NamedTuple):
     engine_seconds: float | None = None
 
 
-def rule_frames(done: Frames) -> dict[str, pl.DataFrame]:
-    """Per table, the frame the assess stage evaluated, with its ``_pack`` label."""
+def rule_frames(
+    done: Frames,
+    tables: Sequence[str] = RULE_TABLES,
+    *,
+    step: int = 1,
+    columns: Sequence[str] | None = None,
+) -> dict[str, pl.DataFrame]:
+    """Per table, the frame the assess stage evaluated with its ``_pack`` label: every
+    ``step``-th row, only ``columns`` besides the keys (None: all), and only the rows
+    a pack version covers (no rule ran on the others)."""
     assessment = done.need("assessment", done.assessment)
-    found = done.need("features", done.features)
     pack_of = assessment.claims.select(*CLAIM_KEYS, pl.col("pack").alias("_pack"))
-    sources = {
-        "XML1": found.claims,
-        "XML2": found.lines["XML2"],
-        "XML3": found.lines["XML3"],
-        "XML4": done.tables["XML4"],
-        "XML5": done.tables["XML5"],
-    }
-    return {
-        t: f.join(pack_of, on=list(CLAIM_KEYS), how="left", maintain_order="left")
-        for t, f in sources.items()
-    }
+    out = {}
+    for table in tables:
+        frame = _source(done, table)
+        if columns is not None:
+            frame = frame.select(*CLAIM_KEYS, "line_no", *columns)
+        out[table] = (
+            frame.gather_every(step)
+            .join(pack_of, on=list(CLAIM_KEYS), how="left", maintain_order="left")
+            .filter(pl.col("_pack").is_not_null())
+        )
+    return out
+
+
+def _source(done: Frames, table: str) -> pl.DataFrame:
+    """The frame rules of ``table`` read (``claims.assess``)."""
+    found = done.need("features", done.features)
+    if table == "XML1":
+        return found.claims
+    return found.lines[table] if table in found.lines else done.tables[table]
 
 
 def _level(table: str) -> str:
@@ -128,18 +149,6 @@ def hit_mismatches(ours: pl.DataFrame, theirs: pl.DataFrame) -> int:
     return int(joined.select(diff.sum()).item() or 0)
 
 
-def _sampled(
-    frames: Mapping[str, pl.DataFrame], sample: int
-) -> dict[str, pl.DataFrame]:
-    """Every ``step``-th row of each table with a pack: the tables' mix kept."""
-    total = sum(f.height for f in frames.values())
-    step = max(1, math.ceil(total / max(sample, 1)))
-    return {
-        t: f.filter(pl.col("_pack").is_not_null()).gather_every(step)
-        for t, f in frames.items()
-    }
-
-
 def _engine_hits(done: Frames, keys: pl.DataFrame | None = None) -> pl.DataFrame:
     hits = done.need("assessment", done.assessment).hits.filter(
         pl.col("rule_id").is_not_null()
@@ -154,8 +163,8 @@ def per_row_baseline(done: Frames, packs: Sequence[Pack], sample: int) -> Timed:
     """``Rule.matches`` per row for every rule of the claim's pack version on a sample
     of every rule frame; its hits against the engine's on the same rows. The wrong
     variant flips the first ``>`` of a rule (to ``<=``) that then disagrees."""
-    frames = rule_frames(done)
-    sampled = _sampled(frames, sample)
+    total = sum(_source(done, t).height for t in RULE_TABLES)
+    sampled = rule_frames(done, step=max(1, math.ceil(total / max(sample, 1))))
     by_label = {p.label: p for p in packs}
     seconds = 0.0
     hits: list[tuple[object, ...]] = []
@@ -178,7 +187,7 @@ def per_row_baseline(done: Frames, packs: Sequence[Pack], sample: int) -> Timed:
     wrong, flipped = _flipped(sampled, by_label, ours)
     detail: dict[str, object] = {
         "flipped_rule": flipped,
-        "rule_rows": sum(f.height for f in frames.values()),
+        "rule_rows": total,
     }
     return Timed(seconds, rows_sampled, mismatches, wrong, detail)
 
@@ -208,12 +217,13 @@ def _flipped(
     return 0, ""
 
 
-def sql_baseline(done: Frames, packs: Sequence[Pack]) -> Timed:
+def sql_baseline(done: Frames, packs: Sequence[Pack], sample: int) -> Timed:
     """The XML3 line rules of :data:`RULE_SQL` as one DuckDB select over the whole XML3
-    rule frame, next to the engine's ``evaluate_table`` of the same rules (re-run,
-    timed); the SQL's hits against the assess stage's. The wrong variants
-    (:data:`RULE_SQL_WRONG`) must disagree."""
-    frame = rule_frames(done)["XML3"].filter(pl.col("_pack").is_not_null())
+    rule frame, next to the engine's ``evaluate_table`` of the same rules on the same
+    columns (re-run, timed); the SQL's hits against the assess stage's. The wrong
+    variants (:data:`RULE_SQL_WRONG`) run on the first ``sample`` lines (at least
+    10,000) and must disagree."""
+    frame = rule_frames(done, ("XML3",), columns=RULE_COLUMNS)["XML3"]
     subset = [
         dataclasses.replace(
             p, rules=tuple(r for r in _rules_of(p, "XML3") if r.spec.id in RULE_SQL)
@@ -221,43 +231,40 @@ def sql_baseline(done: Frames, packs: Sequence[Pack]) -> Timed:
         for p in packs
     ]
     written = sorted({r.spec.id for p in subset for r in p.rules})
+    rules = {rid: RULE_SQL[rid] for rid in written}
     started = time.perf_counter()
     evaluate_table(frame, "XML3", subset, level="line")
     engine_s = time.perf_counter() - started
     con = duckdb.connect()
-    con.register("_frame", frame.select(*CLAIM_KEYS, "line_no", "_pack", *RULE_COLUMNS))
+    con.register("_frame", frame)
     con.execute("CREATE TABLE lines AS SELECT * FROM _frame")
     con.unregister("_frame")
-    rules = {rid: RULE_SQL[rid] for rid in written}
     started = time.perf_counter()
     con.execute(f"CREATE TABLE out AS {rules_sql(rules)}")
     seconds = time.perf_counter() - started
     ours = _engine_hits(done).filter(
         (pl.col("table") == "XML3") & pl.col("rule_id").is_in(written)
     )
-    mismatches = hit_mismatches(ours, _sql_hits(con.sql("SELECT * FROM out").pl()))
+    mismatches = hit_mismatches(ours, con.sql(hits_sql(rules)).pl())
+    head = frame.head(max(sample, 10_000))
+    con.register("_frame", head)
+    con.execute("CREATE TABLE head AS SELECT * FROM _frame")
+    keys = head.select(*CLAIM_KEYS, "line_no", pl.lit("XML3").alias("table"))
+    want = ours.join(keys, on=["table", *CLAIM_KEYS, "line_no"], how="semi")
     wrong = {}
     for rid, text in RULE_SQL_WRONG.items():
         if rid in rules:
-            got = con.sql(rules_sql({**rules, rid: text})).pl()
-            wrong[rid] = hit_mismatches(ours, _sql_hits(got))
-    detail: dict[str, object] = {"rules": written, "wrong_variants": wrong}
+            variant = {**rules, rid: text}
+            con.execute(
+                f"CREATE OR REPLACE TABLE wrong AS {rules_sql(variant, 'head')}"
+            )
+            got = con.sql(hits_sql(variant, "wrong")).pl()
+            wrong[rid] = hit_mismatches(want, got)
+    con.close()
+    detail: dict[str, object] = {
+        "rules": written,
+        "variant_lines": head.height,
+        "wrong_variants": wrong,
+    }
     least = min(wrong.values(), default=0)
     return Timed(seconds, frame.height, mismatches, least, detail, engine_s)
-
-
-def _sql_hits(out: pl.DataFrame) -> pl.DataFrame:
-    """The SQL's flags as hits: true fired, null not evaluable."""
-    index = [*CLAIM_KEYS, "line_no", "_pack"]
-    long = out.unpivot(index=index, variable_name="rule_id", value_name="_v")
-    return long.filter(pl.col("_v").is_null() | pl.col("_v")).select(
-        pl.lit("XML3").alias("table"),
-        *CLAIM_KEYS,
-        "line_no",
-        "rule_id",
-        pl.col("_pack").alias("pack"),
-        pl.when(pl.col("_v"))
-        .then(pl.lit("fired"))
-        .otherwise(pl.lit("not_evaluable"))
-        .alias("outcome"),
-    )

@@ -8,6 +8,8 @@ deliberately wrong variants the baselines run to show that their checks can fail
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from catalogs.resolve import VERSION
 from claims.errors import ReasonCode as R
 
@@ -184,10 +186,22 @@ RULE_COLUMNS = (
 """The XML3 line frame's columns :data:`RULE_SQL` reads."""
 
 
-def rules_sql(rules: dict[str, str]) -> str:
-    """One select of every rule's flag over the table ``lines`` (keys and pack kept)."""
+def rules_sql(rules: Mapping[str, str], source: str = "lines") -> str:
+    """One select of every rule's flag over the table ``source`` (keys and pack kept)."""
     columns = ", ".join(f'({expr}) AS "{rid}"' for rid, expr in rules.items())
-    return f"SELECT file_id, hoso_idx, line_no, _pack, {columns} FROM lines"
+    return f"SELECT file_id, hoso_idx, line_no, _pack, {columns} FROM {source}"
+
+
+def hits_sql(rules: Mapping[str, str], source: str = "out") -> str:
+    """The flags of :func:`rules_sql`'s table ``source`` as hits (``HIT_SCHEMA``'s
+    compared columns): true fired, null not evaluable, false left out."""
+    return "\nUNION ALL\n".join(
+        f"""SELECT 'XML3' AS "table", file_id, hoso_idx, line_no, '{rid}' AS rule_id,
+       _pack AS pack,
+       CASE WHEN "{rid}" THEN 'fired' ELSE 'not_evaluable' END AS outcome
+FROM {source} WHERE "{rid}" IS NOT FALSE"""
+        for rid in rules
+    )
 
 
 # ---------------------------------------------------------------- payment

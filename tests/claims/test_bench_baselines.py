@@ -8,11 +8,12 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
+import duckdb
 import polars as pl
 import pytest
 
 from claims.bench.baselines import Baseline, run_baselines
-from claims.bench.baselines_price import differing
+from claims.bench.baselines_price import differing, differing_sql
 from claims.bench.baselines_rules import hit_mismatches
 from claims.config import Settings
 from claims.intake import Submission, read_submission
@@ -120,6 +121,13 @@ def test_the_comparisons_count_a_changed_row() -> None:
     assert (
         differing(ours, pl.concat([ours, ours.tail(1)]), ["k"], ["v"], every=True) == 1
     )
+    con = duckdb.connect()
+    for name, theirs in (("same", ours), ("changed", changed), ("short", ours.head(2))):
+        con.register(name, theirs)
+    assert differing_sql(con, ours, "same", ["k"], ["v"], every=True) == 0
+    assert differing_sql(con, ours, "changed", ["k"], ["v"], every=True) == 1
+    assert differing_sql(con, ours, "short", ["k"], ["v"], every=True) == 1
+    assert differing_sql(con, ours.head(2), "same", ["k"], ["v"], every=False) == 0
     hit = {
         "table": ["XML3"],
         "file_id": ["f"],
