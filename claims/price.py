@@ -7,7 +7,15 @@ services (MA_DICH_VU). A line with no valid row is flagged ``NOT_IN_CATALOG``: i
 with its claim and the payment stage pays nothing for it. The catalog price, payment
 ratio and ceiling are carried beside the claimed figures, with ``payable_price`` (the
 lower of claimed and catalog, 0 off-catalog): payment never pays a unit above it.
-Two ``join_asof`` per catalog, no per-row Python.
+
+How (no per-row Python): facility, code and catalog become small integers (Enums of the
+catalogs' own values; a value in no catalog matches nothing); each line's catalog row
+number comes from an equi-join on that key with the date range as a filter, first on
+the facility rows, then on the national rows for the lines still without one; the
+catalog's columns are gathered once by that number. Rows of a key never overlap in a
+resolved catalog; should they (an unchecked frame), the one that starts last on or
+before the date decides (the last of rows starting the same day), and a ``valid_to``
+before the date leaves the line to the national row, as an as-of join would.
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ from typing import NamedTuple
 
 import polars as pl
 
-from catalogs.resolve import VERSION, Catalog, as_of
+from catalogs.resolve import VERSION, Catalog
 from claims.dates import line_date
 from claims.errors import ReasonCode as R
 
@@ -60,6 +68,10 @@ class PriceCatalogs(NamedTuple):
         )
 
 
+PRICE_CATALOGS = ("drugs", "services", "supplies")
+"""The catalogs that price lines, in the order warnings name them."""
+
+
 def price_lines(
     xml2: pl.DataFrame, xml3: pl.DataFrame, prices: PriceCatalogs
 ) -> pl.DataFrame:
@@ -76,26 +88,227 @@ def price_lines(
         One row per input line, drugs first, each table in input order
         (:data:`PRICE_SCHEMA`).
     """
-    drugs = _unified(prices.drugs, "drugs", "ma_thuoc")
-    xml3_catalog = pl.concat(
+    keyed = keyed_catalog(prices)
+    parts = []
+    for table, lines in zip(TABLES, (xml2, xml3), strict=True):
+        probe = probe_keys(lines, table)
+        rows = row_numbers(line_keys(probe, keyed), keyed)
+        parts.append(price_output(probe, rows, keyed, table.name))
+    return pl.concat(parts)
+
+
+class LineTable(NamedTuple):
+    """How one claim table's lines look up their catalog."""
+
+    name: str
+    catalog: pl.Expr
+    """The catalog's name (``drugs``, ``services``, ``supplies``)."""
+    catalog_index: pl.Expr
+    """The catalog's position in :data:`PRICE_CATALOGS`."""
+    code: pl.Expr
+    claimed: str
+    """The claimed unit price column."""
+
+
+_SUPPLY = pl.col("ma_vat_tu").is_not_null()
+TABLES = (
+    LineTable("XML2", pl.lit("drugs"), pl.lit(0), pl.col("ma_thuoc"), "don_gia"),
+    LineTable(
+        "XML3",
+        pl.when(_SUPPLY).then(pl.lit("supplies")).otherwise(pl.lit("services")),
+        pl.when(_SUPPLY).then(2).otherwise(1),
+        pl.coalesce("ma_vat_tu", "ma_dich_vu"),
+        "don_gia_bh",
+    ),
+)
+"""XML2 lines are drugs; XML3 lines with a MA_VAT_TU are supplies, the others services."""
+
+
+class KeyedCatalog(NamedTuple):
+    """The three price catalogs as row numbers under integer keys, and their columns."""
+
+    facility: pl.Enum
+    """The catalogs' facilities."""
+    codes: pl.Enum
+    """The catalogs' codes (of all three)."""
+    by_facility: pl.DataFrame
+    """``fk, _r, valid_from, valid_to``: the facility rows, at most one per key and day."""
+    national: pl.DataFrame
+    """``ck, _r, valid_from, valid_to``: the national rows, likewise."""
+    attached: pl.DataFrame
+    """The output columns a line takes from its row ``_r``; the last row (``missing``)
+    is the one of a line no catalog row prices."""
+
+    @property
+    def missing(self) -> int:
+        """The row number of lines without a catalog row."""
+        return self.attached.height - 1
+
+    def keys(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """``fk`` (facility, catalog and code) and ``ck`` (catalog and code) of the rows
+        of ``frame`` (``ma_cskcb``, ``code``, ``_c``); null where a value is in no
+        catalog."""
+        count = len(PRICE_CATALOGS)
+        code = _physical(frame["code"], self.codes)
+        ck = code * count + frame["_c"].cast(pl.UInt64)
+        fk = _physical(frame["ma_cskcb"], self.facility) * (count * self.codes_count)
+        return pl.DataFrame([(fk + ck).alias("fk"), ck.alias("ck")])
+
+    @property
+    def codes_count(self) -> int:
+        """How many codes the catalogs have."""
+        return self.codes.categories.len()
+
+
+def _physical(values: pl.Series, dtype: pl.Enum) -> pl.Series:
+    """``values`` as their number in ``dtype`` (null if absent), one cast per run of
+    equal values (lines come grouped by facility)."""
+    runs = values.rle().struct.field("value")
+    number = runs.cast(dtype, strict=False).to_physical().cast(pl.UInt64)
+    return number.gather(values.rle_id())
+
+
+def keyed_catalog(prices: PriceCatalogs) -> KeyedCatalog:
+    """Key the catalogs' rows by integers: facility, code and catalog as Enums of the
+    catalogs' own values (a line's value in no catalog becomes null, matching nothing)."""
+    codes_of = ("ma_thuoc", "ma_dich_vu", "ma_vat_tu")
+    catalog = pl.concat(
         [
-            _unified(prices.services, "services", "ma_dich_vu"),
-            _unified(prices.supplies, "supplies", "ma_vat_tu"),
+            _unified(frame, name, code).with_columns(pl.lit(i, pl.UInt64).alias("_c"))
+            for i, (frame, name, code) in enumerate(
+                zip(prices, PRICE_CATALOGS, codes_of, strict=True)
+            )
         ]
     )
-    supply = pl.col("ma_vat_tu").is_not_null()
-    parts = [
-        _price(xml2, "XML2", pl.lit("drugs"), pl.col("ma_thuoc"), "don_gia", drugs),
-        _price(
-            xml3,
-            "XML3",
-            pl.when(supply).then(pl.lit("supplies")).otherwise(pl.lit("services")),
-            pl.coalesce("ma_vat_tu", "ma_dich_vu"),
-            "don_gia_bh",
-            xml3_catalog,
+    facility = pl.Enum(catalog["ma_cskcb"].drop_nulls().unique().sort())
+    codes = pl.Enum(catalog["code"].drop_nulls().unique().sort())
+    empty = pl.DataFrame()
+    keyed = KeyedCatalog(facility, codes, empty, empty, _output_columns(catalog))
+    rows = pl.concat(
+        [
+            catalog.select("valid_from", "valid_to").with_row_index("_r"),
+            keyed.keys(catalog),
+        ],
+        how="horizontal",
+    )
+    return keyed._replace(
+        by_facility=_one_per_day(
+            rows.filter(pl.col("fk").is_not_null()).drop("ck"), "fk"
         ),
-    ]
-    return pl.concat(parts)
+        national=_one_per_day(rows.filter(pl.col("fk").is_null()).drop("fk"), "ck"),
+    )
+
+
+def _output_columns(catalog: pl.DataFrame) -> pl.DataFrame:
+    """The columns a line takes from its catalog row, and a last row of nulls for a line
+    no row prices (``NOT_IN_CATALOG``)."""
+    priced = pl.col("don_gia").is_not_null()
+    columns = catalog.select(
+        pl.col("don_gia").alias("catalog_price"),
+        # a catalog without ratios (services) pays 100 % of its price
+        pl.when(priced)
+        .then(pl.col("tyle_tt_bh").fill_null(100))
+        .alias("catalog_ratio"),
+        pl.col("tran_tt").alias("catalog_ceiling"),
+        pl.col("max_per_day").alias("catalog_max_per_day"),
+        pl.when(pl.col("ma_cskcb").is_null())
+        .then(pl.lit("national"))
+        .otherwise(pl.lit("facility"))
+        .alias("catalog_scope"),
+        VERSION,
+        pl.when(~priced).then(pl.lit(R.NOT_IN_CATALOG.value)).alias("reason_code"),
+    )
+    missing = pl.select(
+        *(pl.lit(None, dtype).alias(name) for name, dtype in columns.schema.items())
+    ).with_columns(pl.lit(R.NOT_IN_CATALOG.value).alias("reason_code"))
+    schema = {name: PRICE_SCHEMA[name] for name in columns.columns}
+    return pl.concat([columns, missing]).cast(schema)  # type: ignore[arg-type]
+
+
+def _one_per_day(rows: pl.DataFrame, key: str) -> pl.DataFrame:
+    """Rows of a key that cannot overlap: each ends at the latest the day before the
+    next one starts (of rows starting the same day, the last in catalog order stays).
+
+    A resolved catalog has no overlapping rows, and keys with a single row pass
+    unchanged; this keeps the as-of meaning (the row starting last on or before the
+    date decides) for any frame.
+    """
+    rows = rows.filter(pl.col(key).is_not_null() & pl.col("valid_from").is_not_null())
+    several = pl.col(key).is_duplicated()
+    single, dated = rows.filter(~several), rows.filter(several)
+    dated = dated.sort(key, "valid_from", "_r")
+    same_key = pl.col(key).shift(-1) == pl.col(key)
+    tied = same_key & (pl.col("valid_from").shift(-1) == pl.col("valid_from"))
+    dated = dated.filter(~tied.fill_null(False))
+    before_next = pl.when(same_key).then(
+        pl.col("valid_from").shift(-1) - pl.duration(days=1)
+    )
+    dated = dated.with_columns(pl.min_horizontal("valid_to", before_next))
+    return pl.concat([single, dated])
+
+
+def probe_keys(lines: pl.DataFrame, table: LineTable) -> pl.DataFrame:
+    """A table's :func:`probe_lines` and the catalog's index ``_c`` (its lookup keys)."""
+    probe = probe_lines(lines, table.catalog, table.code, table.claimed)
+    index = lines.with_columns(table.catalog_index.cast(pl.UInt64).alias("_c"))
+    return probe.with_columns(index["_c"])
+
+
+def line_keys(probe: pl.DataFrame, keyed: KeyedCatalog) -> pl.DataFrame:
+    """Per line: ``_i`` (its number), ``fk``, ``ck`` and ``line_date``."""
+    return pl.concat(
+        [keyed.keys(probe), probe.select("line_date")], how="horizontal"
+    ).with_row_index("_i")
+
+
+def row_numbers(keys: pl.DataFrame, keyed: KeyedCatalog) -> pl.Series:
+    """Each line's catalog row number (:func:`line_keys`): the facility's row valid on
+    the line's date, else the national one; else :attr:`KeyedCatalog.missing`."""
+    row = pl.repeat(keyed.missing, keys.height, dtype=pl.UInt32, eager=True)
+    dated = pl.col("line_date").is_not_null()
+    own = keys.filter(dated & pl.col("fk").is_not_null())
+    hit = valid_rows(own, keyed.by_facility, "fk")
+    row.scatter(hit["_i"], hit["_r"])
+    left = keys.filter(dated & pl.col("ck").is_not_null() & (row == keyed.missing))
+    hit = valid_rows(left, keyed.national, "ck")
+    row.scatter(hit["_i"], hit["_r"])
+    return row
+
+
+def valid_rows(keys: pl.DataFrame, rows: pl.DataFrame, key: str) -> pl.DataFrame:
+    """``_i`` and ``_r``: the lines with the row of their key valid on their date."""
+    return (
+        keys.join(rows, on=key, how="inner")
+        .filter(
+            (pl.col("line_date") >= pl.col("valid_from"))
+            & (
+                pl.col("valid_to").is_null()
+                | (pl.col("line_date") <= pl.col("valid_to"))
+            )
+        )
+        .select("_i", "_r")
+    )
+
+
+def price_output(
+    probe: pl.DataFrame, rows: pl.Series, keyed: KeyedCatalog, table: str
+) -> pl.DataFrame:
+    """The probe rows next to their catalog row's columns, as :data:`PRICE_SCHEMA`."""
+    found = pl.concat([probe, keyed.attached[rows]], how="horizontal")
+    return found.select(
+        *(pl.col(name).cast(PRICE_SCHEMA[name]) for name in ("file_id", "hoso_idx")),
+        pl.lit(table).alias("table"),
+        *(
+            pl.col(name).cast(PRICE_SCHEMA[name])
+            for name in PRICE_SCHEMA
+            if name
+            not in ("file_id", "hoso_idx", "table", "payable_price", "reason_code")
+        ),
+        payable_price(pl.col("claimed_price"), pl.col("catalog_price")).alias(
+            "payable_price"
+        ),
+        "reason_code",
+    )
 
 
 def _unified(resolved: pl.DataFrame, catalog: str, code: str) -> pl.DataFrame:
@@ -124,32 +337,14 @@ def payable_price(claimed: pl.Expr, catalog: pl.Expr) -> pl.Expr:
 
     A null claimed price (a line the validator let through without one) pays nothing.
     """
-    lower = pl.min_horizontal(claimed, catalog)
     return (
         pl.when(catalog.is_null() | claimed.is_null())
-        .then(0)
-        .otherwise(lower)
+        .then(pl.lit(0, pl.Decimal(38, 3)))
+        .when(claimed < catalog)
+        .then(claimed)
+        .otherwise(catalog)
         .cast(pl.Decimal(38, 3))
     )
-
-
-def _price(
-    lines: pl.DataFrame,
-    table: str,
-    catalog: pl.Expr,
-    code: pl.Expr,
-    claimed: str,
-    resolved: pl.DataFrame,
-) -> pl.DataFrame:
-    found = as_of(
-        probe_lines(lines, catalog, code, claimed),
-        resolved,
-        code=("code", "code"),
-        on="line_date",
-        columns=["don_gia", "tyle_tt_bh", "tran_tt", "max_per_day"],
-        by=["catalog"],
-    )
-    return priced_lines(found, table)
 
 
 def probe_lines(
@@ -197,10 +392,6 @@ def priced_lines(found: pl.DataFrame, table: str) -> pl.DataFrame:
         ),
         pl.when(~priced).then(pl.lit(R.NOT_IN_CATALOG.value)).alias("reason_code"),
     ).cast(pl.Schema(PRICE_SCHEMA))
-
-
-PRICE_CATALOGS = ("drugs", "services", "supplies")
-"""The catalogs that price lines, in the order warnings name them."""
 
 
 def unpriced_warnings(prices: pl.DataFrame, limit: float) -> list[str]:
