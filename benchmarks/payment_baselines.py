@@ -1,6 +1,7 @@
 """The baselines of the payment benchmark, and the check that they agree with the engine.
 
-Plain DuckDB SQL, each run in its own process on the engine stages' outputs (see
+Plain DuckDB SQL (its text in ``claims.bench.baselines_sql``, which ``giamdinh bench
+national-day`` runs too), each run in its own process on the engine stages' outputs (see
 ``benchmarks/payment.py``):
 
 * ``sql-pay``: the line arithmetic of the payment stage, given the engine's law quantity,
@@ -34,6 +35,13 @@ import polars as pl
 
 from benchmarks.common import peak_rss_mb
 from benchmarks.payment_engine import read
+from claims.bench.baselines_sql import (
+    FLAGS,
+    PAY_SQL_COLUMNS,
+    SETTLE_SQL_COLUMNS,
+    pay_sql,
+    settle_sql,
+)
 
 BASELINES = {"sql-pay": "pay", "sql-settle": "settle"}
 """Baseline → the engine stage it is compared with."""
@@ -48,197 +56,6 @@ GROUP_SUMS = (
     "rejected_amount",
     "pending_amount",
 )
-FLAGS = ("file_id", "hoso_idx", "out_of_list_budget")
-"""Per claim, the budget flag the SQL reads (``claims.pay.claim_facts``)."""
-
-
-# ---------------------------------------------------------------- SQL
-
-
-def pay_sql(rounding: str = "round", steps: bool = True) -> str:
-    """The payment stage's line arithmetic in SQL over the engine's law inputs.
-
-    Args:
-        rounding: the SQL rounding function (``round`` is half away from zero on
-            DECIMAL, as the engine; ``round_even`` is the wrong, half-even variant).
-        steps: round each product to 2 decimals (the law); False rounds once at the end
-            (a wrong variant).
-    """
-    r = rounding
-    if steps:
-        bv = f"{r}({r}(law_qty * price_bv, 2) * law_ratio_dv * 0.01, 2)"
-        base = f"{r}({r}(law_qty * law_price, 2) * law_ratio_dv * 0.01, 2)"
-        bh = f"{r}({base} * law_ratio_bh * 0.01, 2)"
-    else:
-        bv = f"{r}(law_qty * price_bv * law_ratio_dv * 0.01, 2)"
-        bh = f"{r}(law_qty * law_price * law_ratio_dv * 0.01 * law_ratio_bh * 0.01, 2)"
-    return f"""
-WITH lines AS (
-    SELECT l.file_id, l.hoso_idx, l."table", l.line_no,
-           l.law_qty, l.claimed_price_bv AS price_bv, l.law_price,
-           l.law_ratio_dv, l.law_ratio_bh, l.law_muc_huong,
-           coalesce(l.pham_vi, '1') AS scope,
-           coalesce(f.out_of_list_budget, false) AS budget_paid
-    FROM pay_lines l LEFT JOIN pay_flags f USING (file_id, hoso_idx)
-), amounts AS (
-    SELECT *, {bv} AS bv, {bh} AS bh_all FROM lines
-), scoped AS (
-    SELECT *,
-           CASE WHEN scope = '1' THEN bh_all ELSE 0 END AS bh,
-           CASE WHEN scope = '3' AND budget_paid THEN bv ELSE 0 END AS budget
-    FROM amounts
-), shares AS (
-    SELECT *, {r}(bh * law_muc_huong * 0.01, 2) AS fund FROM scoped
-)
-SELECT file_id, hoso_idx, "table", line_no,
-       bv::DECIMAL(38, 2) AS law_bv,
-       bh::DECIMAL(38, 2) AS law_bh,
-       fund::DECIMAL(38, 2) AS law_bhtt,
-       (bh - fund)::DECIMAL(38, 2) AS law_bncct,
-       (bv - bh - budget)::DECIMAL(38, 2) AS law_bntt
-FROM shares
-"""
-
-
-PAY_SQL_COLUMNS = (
-    "file_id",
-    "hoso_idx",
-    "table",
-    "line_no",
-    "law_qty",
-    "claimed_price_bv",
-    "law_price",
-    "law_ratio_dv",
-    "law_ratio_bh",
-    "law_muc_huong",
-    "pham_vi",
-)
-"""The law inputs the SQL reads from the engine's payment lines."""
-
-
-PENDING = ("apart", "left out", "rejected")
-"""How :func:`settle_sql` counts the claims pending review: ``apart`` (the settlement's
-definition: in requested and in pending, accepted and rejected 0); the wrong variants
-``left out`` (the definition before the settlement reconciled to the line) and
-``rejected`` (their amount rejected instead of pending)."""
-
-
-def settle_sql(pending: str = "apart", unallocated: bool = True) -> str:
-    """Settlement groups per facility, treatment and cost group, as ``settle`` defines
-    them since it reconciles to the line (``claims.settle.lines``).
-
-    A claim asks its XML1 T_BHTT (and T_TONGCHI_BH); its stored decision lines carry
-    part of it in their cost groups, with their accepted amounts only where the claim
-    is accepted in whole or in part. The rest of the XML1 totals (totals minus the
-    lines' sums, negative where the lines ask more; accepted: what the claim pays minus
-    its lines' accepted sums) is in the cost group ``unallocated``, where the
-    quarantined lines are too. The engine counts a quarantined line at the amounts
-    validation kept and its claim's rest smaller by as much, so the group's sums are
-    the totals minus the stored lines either way; a claim is in ``unallocated`` when
-    that rest is not zero or validation quarantined one of its XML2/XML3 lines (then
-    possibly with zeros). Per row, rejected = claimed T_BHTT − accepted − pending, where
-    pending is all a claim pending review asks; no clamping (a line or a rest accepted
-    above what it asks rejects a negative amount).
-
-    Args:
-        pending: one of :data:`PENDING` (``apart``: the definition; the others are
-            wrong variants).
-        unallocated: False: the wrong variant without the ``unallocated`` group (the
-            stored lines only, as before the settlement reconciled to the line).
-    """
-    if pending not in PENDING:
-        msg = f"pending: one of {PENDING}, not {pending!r}"
-        raise ValueError(msg)
-    where = "WHERE outcome <> 'pending_review'" if pending == "left out" else ""
-    is_pending = "false" if pending == "rejected" else "outcome = 'pending_review'"
-    lines_only = "" if unallocated else "WHERE r.cost_group <> 'unallocated'"
-    return f"""
-WITH claims AS (
-    SELECT file_id, hoso_idx, ma_cskcb,
-           CASE WHEN inpatient THEN 'inpatient' ELSE 'outpatient' END AS treatment,
-           {is_pending} AS pending,
-           outcome IN ('accepted', 'partially_accepted') AS pays,
-           claimed_t_tongchi_bh, accepted_t_tongchi_bh, claimed_t_bhtt, accepted_t_bhtt
-    FROM decisions {where}
-), stored AS (
-    SELECT l.file_id, l.hoso_idx, l.cost_group, l.claimed_bh,
-           CASE WHEN c.pays THEN l.accepted_bh ELSE 0 END AS accepted_bh,
-           l.claimed_bhtt,
-           CASE WHEN c.pays THEN l.accepted_bhtt ELSE 0 END AS accepted_bhtt
-    FROM decision_lines l JOIN claims c USING (file_id, hoso_idx)
-), in_lines AS (
-    SELECT file_id, hoso_idx,
-           sum(claimed_bh) AS claimed_bh, sum(accepted_bh) AS accepted_bh,
-           sum(claimed_bhtt) AS claimed_bhtt, sum(accepted_bhtt) AS accepted_bhtt
-    FROM stored
-    GROUP BY ALL
-), quarantined AS (
-    SELECT DISTINCT file_id, hoso_idx
-    FROM reasons
-    WHERE source = 'validation' AND "table" IN ('XML2', 'XML3')
-          AND line_no IS NOT NULL
-), rest AS (
-    SELECT c.file_id, c.hoso_idx, 'unallocated' AS cost_group,
-           c.claimed_t_tongchi_bh - coalesce(s.claimed_bh, 0) AS claimed_bh,
-           CASE WHEN c.pays THEN c.accepted_t_tongchi_bh ELSE 0 END
-               - coalesce(s.accepted_bh, 0) AS accepted_bh,
-           c.claimed_t_bhtt - coalesce(s.claimed_bhtt, 0) AS claimed_bhtt,
-           CASE WHEN c.pays THEN c.accepted_t_bhtt ELSE 0 END
-               - coalesce(s.accepted_bhtt, 0) AS accepted_bhtt,
-           q.file_id IS NOT NULL AS quarantined
-    FROM claims c
-    LEFT JOIN in_lines s USING (file_id, hoso_idx)
-    LEFT JOIN quarantined q USING (file_id, hoso_idx)
-), settled AS (
-    SELECT file_id, hoso_idx, cost_group,
-           claimed_bh, accepted_bh, claimed_bhtt, accepted_bhtt
-    FROM stored
-    UNION ALL
-    SELECT file_id, hoso_idx, cost_group,
-           claimed_bh, accepted_bh, claimed_bhtt, accepted_bhtt
-    FROM rest
-    WHERE quarantined OR claimed_bh <> 0 OR accepted_bh <> 0
-          OR claimed_bhtt <> 0 OR accepted_bhtt <> 0
-)
-SELECT c.ma_cskcb, c.treatment, r.cost_group,
-       sum(r.claimed_bh)::DECIMAL(38, 2) AS claimed_bh,
-       sum(r.accepted_bh)::DECIMAL(38, 2) AS accepted_bh,
-       sum(r.claimed_bhtt)::DECIMAL(38, 2) AS claimed_bhtt,
-       sum(r.accepted_bhtt)::DECIMAL(38, 2) AS accepted_bhtt,
-       sum(CASE WHEN c.pending THEN 0 ELSE r.claimed_bhtt - r.accepted_bhtt END)
-           ::DECIMAL(38, 2) AS rejected_amount,
-       sum(CASE WHEN c.pending THEN r.claimed_bhtt ELSE 0 END)::DECIMAL(38, 2)
-           AS pending_amount
-FROM settled r JOIN claims c USING (file_id, hoso_idx)
-{lines_only}
-GROUP BY ALL
-"""
-
-
-SETTLE_SQL_COLUMNS = {
-    "decisions": (
-        "file_id",
-        "hoso_idx",
-        "ma_cskcb",
-        "inpatient",
-        "outcome",
-        "claimed_t_tongchi_bh",
-        "accepted_t_tongchi_bh",
-        "claimed_t_bhtt",
-        "accepted_t_bhtt",
-    ),
-    "decision_lines": (
-        "file_id",
-        "hoso_idx",
-        "cost_group",
-        "claimed_bh",
-        "accepted_bh",
-        "claimed_bhtt",
-        "accepted_bhtt",
-    ),
-    "reasons": ("file_id", "hoso_idx", "table", "line_no", "source"),
-}
-"""The columns the settlement SQL reads, per table."""
 SETTLE_INPUTS = {
     "decisions": "settle_decisions",
     "decision_lines": "settle_lines",

@@ -143,7 +143,8 @@ def _outputs(stage: str, ctx: Any, done: Any) -> dict[str, pl.DataFrame]:
         catalogs["benefits"].resolve(),
         catalogs["base_salary"].resolve(),
     )
-    facts = claim_facts(done.batch(ctx), benefits, salaries)
+    policy = catalogs["policy"].resolve()
+    facts = claim_facts(done.batch(ctx), benefits, salaries, policy)
     return {
         "pay_lines": done.payment.lines,
         "pay_claims": done.payment.claims,

@@ -23,8 +23,8 @@ import polars as pl
 
 from benchmarks.common import Laps
 from catalogs.resolve import VERSION
+from claims.bench.baselines_sql import price_sql
 from claims.dates import line_date
-from claims.errors import ReasonCode as R
 from claims.price import PriceCatalogs, _unified, priced_lines, probe_lines
 
 CATALOGS = ("drugs", "services", "supplies")
@@ -234,59 +234,9 @@ def _rows_of_table(
     return out
 
 
-DUCKDB_SQL = f"""
-WITH lines AS (
-    SELECT file_id, hoso_idx, 'XML2' AS "table", line_no, ma_cskcb, 'drugs' AS catalog,
-           ma_thuoc AS code, CAST(coalesce(ngay_th_yl, ngay_yl) AS DATE) AS line_date,
-           don_gia AS claimed_price, tyle_tt_bh AS claimed_ratio
-    FROM xml2
-    UNION ALL
-    SELECT file_id, hoso_idx, 'XML3', line_no, ma_cskcb,
-           CASE WHEN ma_vat_tu IS NULL THEN 'services' ELSE 'supplies' END,
-           coalesce(ma_vat_tu, ma_dich_vu), CAST(coalesce(ngay_th_yl, ngay_yl) AS DATE),
-           don_gia_bh, tyle_tt_bh
-    FROM xml3
-), catalog AS (
-    SELECT 'drugs' AS catalog, ma_cskcb, ma_thuoc AS code, valid_from,
-           coalesce(valid_to, DATE '9999-12-31') AS valid_to, don_gia, tyle_tt_bh,
-           NULL::DECIMAL(38, 2) AS tran_tt, NULL::BIGINT AS max_per_day, {VERSION}
-    FROM drugs
-    UNION ALL
-    SELECT 'services', ma_cskcb, ma_dich_vu, valid_from,
-           coalesce(valid_to, DATE '9999-12-31'), don_gia, NULL, NULL, max_per_day,
-           {VERSION}
-    FROM services
-    UNION ALL
-    SELECT 'supplies', ma_cskcb, ma_vat_tu, valid_from,
-           coalesce(valid_to, DATE '9999-12-31'), don_gia, tyle_tt_bh, tran_tt, NULL,
-           {VERSION}
-    FROM supplies
-), found AS (
-    SELECT l.*, f.code IS NOT NULL AS own,
-           CASE WHEN own THEN f.don_gia ELSE n.don_gia END AS catalog_price,
-           CASE WHEN own THEN f.tyle_tt_bh ELSE n.tyle_tt_bh END AS ratio,
-           CASE WHEN own THEN f.tran_tt ELSE n.tran_tt END AS catalog_ceiling,
-           CASE WHEN own THEN f.max_per_day ELSE n.max_per_day END AS catalog_max_per_day,
-           CASE WHEN own THEN 'facility' WHEN n.code IS NOT NULL THEN 'national' END
-               AS catalog_scope,
-           CASE WHEN own THEN f.{VERSION} ELSE n.{VERSION} END AS {VERSION}
-    FROM lines l
-    LEFT JOIN catalog f
-        ON f.catalog = l.catalog AND f.ma_cskcb = l.ma_cskcb AND f.code = l.code
-        AND l.line_date BETWEEN f.valid_from AND f.valid_to
-    LEFT JOIN catalog n
-        ON n.catalog = l.catalog AND n.ma_cskcb IS NULL AND n.code = l.code
-        AND l.line_date BETWEEN n.valid_from AND n.valid_to
-)
-SELECT file_id, hoso_idx, "table", line_no, ma_cskcb, catalog, code, line_date,
-       claimed_price, claimed_ratio, catalog_price,
-       CASE WHEN catalog_price IS NOT NULL THEN coalesce(ratio, 100) END AS catalog_ratio,
-       catalog_ceiling, catalog_max_per_day, catalog_scope, {VERSION},
-       CASE WHEN catalog_price IS NULL OR claimed_price IS NULL THEN 0
-            ELSE least(claimed_price, catalog_price) END::DECIMAL(38, 3) AS payable_price,
-       CASE WHEN catalog_price IS NULL THEN '{R.NOT_IN_CATALOG.value}' END AS reason_code
-FROM found
-"""
+DUCKDB_SQL = price_sql()
+"""The range joins building the engine's 18 output columns (``claims.bench.baselines_sql``,
+which ``giamdinh bench national-day`` runs too)."""
 
 
 DUCKDB_PRICE_SQL = """

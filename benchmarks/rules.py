@@ -1,4 +1,3 @@
-# ruff: noqa: E501  (the SQL of each rule stays on one line)
 """Rule evaluation benchmark: the compiled vn-bhyt line rules next to rule-engine and DuckDB.
 
 Run: ``python benchmarks/rules.py --lines 10000000 --json bench-rules.json``
@@ -29,31 +28,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from claims.assess import load_packs  # noqa: E402
+from claims.bench.baselines_sql import RULE_SQL  # noqa: E402
 from claims.schema import rule_frame_schemas  # noqa: E402
 from rules.evaluate import Pack, evaluate_table, param_columns  # noqa: E402
 
 VERSION = "2025.01.0"
 
-SQL_RULES = {
-    "B8_SCOPE_3_SERVICE": "pham_vi = '3' AND NOT coalesce(regexp_matches(claim_ma_the_bhyt, '^(QN|CA|CY)'), false)",
-    "D7_OUT_OF_SCOPE_SERVICE_PAID": "CASE WHEN pham_vi IS NOT DISTINCT FROM '2' THEN t_bhtt > 0 ELSE false END",
-    "F1_SERVICE_NOT_IN_CATALOG": "NOT coalesce(in_catalog, false)",
-    "F2_SERVICE_PRICE_ABOVE_CATALOG": "CASE WHEN coalesce(in_catalog, false) THEN don_gia_bh > catalog_price ELSE false END",
-    "F4_SUPPLY_RATIO": "ma_vat_tu IS NOT NULL AND coalesce(in_catalog, false) AND tyle_tt_bh IS DISTINCT FROM catalog_ratio",
-    "F5_PERFORMER_MISSING": "coalesce(ma_nhom IN ('1','2','3','8','18'), false) AND nguoi_thuc_hien IS NULL",
-    "F6_MACHINE_MISSING": "coalesce(ma_nhom IN ('1','2','3'), false) AND ma_may IS NULL",
-    "F6_MACHINE_FORMAT": "ma_may IS NOT NULL AND NOT regexp_matches(ma_may, '^(?:[A-ZĐ]{2,3}[.][123][.][0-9]{5}[.][0-9A-Za-z]+$)')",
-    "F7_ANAESTHESIA_MISSING": "ma_nhom IS NOT DISTINCT FROM '8' AND pp_vo_cam IS NULL",
-    "F8_SURGERY_QUANTITY": "CASE WHEN ma_nhom IS NOT DISTINCT FROM '8' THEN so_luong > 1 ELSE false END",
-    "C6_SERVICE_EXECUTED_BEFORE_ORDER": "ngay_th_yl IS NOT NULL AND ngay_yl IS NOT NULL AND ngay_th_yl < ngay_yl",
-    "C7_RESULT_AFTER_DISCHARGE": "ngay_kq IS NOT NULL AND claim_ngay_ra IS NOT NULL AND ngay_kq > claim_ngay_ra",
-    "C8_EXECUTION_EQUALS_RESULT": "coalesce(ma_nhom IN ('1','2','3'), false) AND ngay_kq IS NOT NULL AND ngay_th_yl IS NOT NULL AND ngay_kq = ngay_th_yl",
-    "C9_IMPOSSIBLY_FAST": "coalesce(ma_nhom IN ('1','3'), false) AND ngay_kq IS NOT NULL AND ngay_th_yl IS NOT NULL AND ngay_kq > ngay_th_yl AND ngay_kq - ngay_th_yl < INTERVAL 3 MINUTE",
-    "D9_ZERO_PRICE_CODE": "ma_dich_vu IS NOT NULL AND regexp_matches(ma_dich_vu, '[.]0000$') AND don_gia_bh > 0",
-    "H4_BED_UNITS_PER_DAY": "CASE WHEN coalesce(ma_nhom IN ('14','15','16'), false) THEN units_same_day > 1 ELSE false END",
-    "H6_BEDS_ON_OUTPATIENT": "coalesce(ma_nhom IN ('14','15','16'), false) AND coalesce(claim_ma_loai_kcb IN ('01','02','05','07','08'), false)",
-    "F14_UNITS_PER_DAY": "catalog_max_per_day IS NOT NULL AND units_same_day > catalog_max_per_day",
-}
+SQL_RULES = RULE_SQL
+"""The 18 rules as DuckDB SQL (``claims.bench.baselines_sql``, shared with ``giamdinh
+bench national-day``)."""
 
 
 def make_lines(n: int, seed: int) -> pl.DataFrame:
