@@ -28,6 +28,11 @@ class Settings(BaseSettings):
     or catalog version, rather than claims off the list (env
     ``GIAMDINH_MAX_UNPRICED_SHARE``, 0 to 1)."""
 
+    memory_budget: int | None = Field(default=None, gt=0)
+    """Bytes a run may hold in memory (``--memory-budget``, env
+    ``GIAMDINH_MEMORY_BUDGET``): a day larger than fits runs in partitions
+    (``claims.pipeline.partitions``). None: half the machine's memory."""
+
     @property
     def store_path(self) -> Path:
         """The DuckDB file."""

@@ -13,10 +13,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import polars as pl
 
@@ -28,15 +29,29 @@ from claims.intake.hoso import RAW_SCHEMA
 from claims.messages import MESSAGES
 from claims.pipeline.context import History, Reference, RunContext
 from claims.pipeline.inbox import (
+    Hashed,
     Inputs,
     Listing,
     Progress,
+    Scanned,
     default_date,
     empty_counts,
     file_rows,
     list_inbox,
     placements,
-    scan_and_read,
+    read_inputs,
+    scan_inputs,
+)
+from claims.pipeline.partitions import (
+    DecideTask,
+    Executor,
+    ReadPart,
+    ReadTask,
+    Staging,
+    default_budget,
+    in_process,
+    load_inputs,
+    plan,
 )
 from claims.pipeline.placement import PlacementError, place, repair
 from claims.pipeline.selfcheck import claim_objects
@@ -58,6 +73,8 @@ from claims.store import (
 )
 from claims.validate import Validated
 from claims.xml130 import LINE_TABLES
+
+Engine = Literal["local", "dask"]
 
 _SUBMISSION_SCHEMA = {
     "file_id": pl.String,
@@ -132,6 +149,8 @@ def run_inbox(
     command: str = "run",
     reference: Reference | None = None,
     on_stage: OnStage | None = None,
+    engine: Engine = "local",
+    scheduler: str | None = None,
 ) -> RunResult:
     """Ingest every submission of ``inbox`` into the store and write the run outputs.
 
@@ -141,6 +160,11 @@ def run_inbox(
     ``on_stage(name, seconds, frames)`` is called after reading (``read``), after each
     stage of :data:`claims.pipeline.stages.STAGES` and after writing the run folder and
     committing it (``write``); a partitioned run calls it once per partition and stage.
+
+    The inputs run in partitions when they do not fit ``settings.memory_budget``
+    (``claims.pipeline.partitions``); ``engine="dask"`` runs the partitions as tasks
+    of a Dask cluster (``scheduler``: its address; none: a local cluster), always
+    partitioned, with the same results.
 
     Example:
         >>> result = run_inbox(Path("inbox"), settings=Settings(data_dir=Path("data")))
@@ -158,17 +182,31 @@ def run_inbox(
     ) as lock:
         # listed under the lock: a writer that waited sees what the first one left
         listing = list_inbox(inbox)
-        return _run_locked(
-            listing,
-            reference,
-            settings,
-            lock,
-            run_date=run_date,
-            progress=progress,
-            move_files=move_files,
-            started=started,
-            on_stage=on_stage,
-        )
+        with _executor(engine, scheduler) as executor:
+            return _run_locked(
+                listing,
+                reference,
+                settings,
+                lock,
+                run_date=run_date,
+                progress=progress,
+                move_files=move_files,
+                started=started,
+                on_stage=on_stage,
+                executor=executor,
+            )
+
+
+@contextmanager
+def _executor(engine: Engine, scheduler: str | None) -> Iterator[Executor | None]:
+    """None for the single-process run (partitioned only when the budget says so)."""
+    if engine == "local":
+        yield None
+        return
+    from claims.pipeline.scaleout import dask_executor
+
+    with dask_executor(scheduler) as executor:
+        yield executor
 
 
 def _run_locked(
@@ -182,6 +220,7 @@ def _run_locked(
     move_files: bool,
     started: float,
     on_stage: OnStage | None = None,
+    executor: Executor | None = None,
 ) -> RunResult:
     notices = _lock_notices(lock, listing)
     notices += [
@@ -193,8 +232,20 @@ def _run_locked(
         days = stored_days(con)
     if move_files:
         notices += repair(settings, known)
+    scanned = scan_inputs(listing.inputs, known, settings)
+    parts = plan(scanned.new, scanned.scans, settings.memory_budget or default_budget())
+    if len(parts) > 1 or executor is not None:
+        return _run_partitioned(
+            _Day(scanned, parts, reference, settings, days, known, started),
+            run_date=run_date,
+            move_files=move_files,
+            notices=notices,
+            on_stage=on_stage,
+            executor=executor or in_process,
+        )
     clock = time.perf_counter()
-    inputs = scan_and_read(listing.inputs, known, settings, progress)
+    results = read_inputs(scanned.new, scanned.scans, settings, progress)
+    inputs = dataclasses.replace(scanned.inputs, results=results)
     if on_stage is not None:
         on_stage(
             "read",
@@ -224,7 +275,8 @@ def _run_locked(
     checked = _validated(done)
     receipts = _receipts(ctx, inputs, checked, done)
     frames = _outputs(inputs, checked, done, receipts, run_id)
-    out = _store(ctx, frames, receipts, _manifest(ctx, inputs, checked, done, started))
+    manifest = _manifest(ctx, inputs, checked.counts, frames, started)
+    out = _store(ctx, frames, receipts, manifest)
     if on_stage is not None:
         on_stage("write", time.perf_counter() - clock, done)
     if move_files:
@@ -234,6 +286,141 @@ def _run_locked(
     return dataclasses.replace(
         _result(ctx, out, inputs, checked, done), notices=tuple(notices)
     )
+
+
+@dataclass(frozen=True)
+class _Day:
+    """A partitioned run's inputs, plan and reference."""
+
+    scanned: Scanned
+    parts: list[Hashed]
+    reference: Reference
+    settings: Settings
+    days: dict[str, str]
+    known: dict[str, tuple[str, str]]
+    started: float
+
+
+def _run_partitioned(
+    day: _Day,
+    *,
+    run_date: str | None,
+    move_files: bool,
+    notices: list[str],
+    on_stage: OnStage | None,
+    executor: Executor,
+) -> RunResult:
+    """The run in partitions (``claims.pipeline.partitions``): read and validate each,
+    then the stages from pricing on with the day-wide index, then one commit."""
+    settings, reference, parts = day.settings, day.reference, day.parts
+    staging = Staging.of(settings, parts, reference)
+    notices += [f"removed {p}, left by a run that died" for p in staging.sweep()]
+    reads = [staging.read(n) for n in range(len(parts))]
+    scans = day.scanned.scans
+    read_tasks = [ReadTask(settings, p, scans, reads[n]) for n, p in enumerate(parts)]
+    executor(read_tasks, reference, on_stage)
+    results = [r for folder in reads for r in load_inputs(folder)]
+    inputs = dataclasses.replace(day.scanned.inputs, results=results)
+    run_day = run_date or default_date(inputs.submissions)
+    run_id = run_id_of(run_day, inputs.new, reference)
+    decided = [staging.decided(run_id, n) for n in range(len(parts))]
+    tasks = [
+        DecideTask(
+            settings,
+            (run_id, run_day),
+            (folder, tuple(o for o in reads if o != folder)),
+            decided[n],
+            _finish,
+            read_only=executor is not in_process,
+        )
+        for n, folder in enumerate(reads)
+    ]
+    executor(tasks, reference, on_stage)
+    ctx = RunContext(run_id, run_day, reference, settings)
+    clock = time.perf_counter()
+    result, receipts = _commit_parts(ctx, inputs, reads, decided, day.started)
+    if on_stage is not None:
+        on_stage("write", time.perf_counter() - clock, Frames())
+    staging.remove()
+    notices += result.notices
+    if move_files:
+        failed = {f.name: receipts[f.name] for f in inputs.failures}
+        moves = placements(
+            inputs.new, inputs.skipped, inputs.repeats, failed, day.known
+        )
+        notices += _place(settings, moves, run_day, day.days, run_id=run_id)
+    return dataclasses.replace(result, notices=tuple(notices))
+
+
+def _finish(
+    ctx: RunContext, part: ReadPart, done: Frames
+) -> tuple[dict[str, pl.DataFrame], dict[str, Any]]:
+    """A decided partition's run outputs and receipts, as a one-batch run makes them."""
+    receipts = _receipts(ctx, part.inputs, part.checked, done)
+    return _outputs(part.inputs, part.checked, done, receipts, ctx.run_id), receipts
+
+
+_STORE_TABLES = ("claims", "quarantine", "claim_status")
+"""The run outputs a partitioned run appends to the store's tables from Parquet."""
+
+
+def _commit_parts(
+    ctx: RunContext,
+    inputs: Inputs,
+    reads: list[Path],
+    decided: list[Path],
+    started: float,
+) -> tuple[RunResult, dict[str, dict[str, Any]]]:
+    """Write the run folder from the parts (streamed, in partition order) and commit
+    it; returns the run's result (its frames read back) and every receipt."""
+    names = sorted(p.stem for p in decided[0].glob("*.parquet"))
+    files = {n: [d / f"{n}.parquet" for d in decided] for n in names}
+    lazy = {n: pl.scan_parquet(f) for n, f in files.items()}
+    receipts: dict[str, dict[str, Any]] = {}
+    for folder in decided:
+        receipts |= json.loads((folder / "receipts.json").read_text(encoding="utf-8"))
+    counts = (
+        pl.concat([pl.read_parquet(r / "counts.parquet") for r in reads])
+        .group_by("table", maintain_order=True)
+        .sum()
+    )
+    manifest = _manifest(ctx, inputs, counts, lazy, started)
+    stored: dict[str, pl.DataFrame | Sequence[Path]] = {
+        "submissions": lazy["submissions"].collect(),
+        **{n: files[n] for n in _STORE_TABLES},
+    }
+    out = _store(ctx, dict(lazy), receipts, manifest, stored)
+    statuses = lazy["claim_status"].collect()
+    files_frame = file_rows(
+        inputs.submissions,
+        inputs.failures,
+        inputs.skipped + inputs.repeats,
+        Validated({}, pl.DataFrame(), statuses, counts),
+    )
+    reasons = (
+        lazy["quarantine"]
+        .group_by("table", "reason_code")
+        .len("entries")
+        .sort("entries", "table", "reason_code", descending=[True, False, False])
+        .collect()
+    )
+    priced = lazy["prices"].select("catalog", "reason_code").collect()
+    result = RunResult(
+        ctx.run_id,
+        ctx.run_date,
+        out,
+        files_frame,
+        counts,
+        statuses,
+        reasons,
+        lazy["assessments"].collect(),
+        lazy["rule_hits"]
+        .select("rule_id", "action", "outcome", "reason_code")
+        .collect(),
+        lazy["decisions"].collect(),
+        notices=tuple(unpriced_warnings(priced, ctx.settings.max_unpriced_share)),
+    )
+    return result, receipts
 
 
 def _lock_notices(lock: Lock, listing: Listing) -> list[str]:
@@ -253,11 +440,15 @@ def _lock_notices(lock: Lock, listing: Listing) -> list[str]:
 
 def _store(
     ctx: RunContext,
-    frames: dict[str, pl.DataFrame],
+    frames: Mapping[str, pl.DataFrame | pl.LazyFrame],
     receipts: dict[str, dict[str, Any]],
     manifest: dict[str, Any],
+    stored: Mapping[str, pl.DataFrame | Sequence[Path]] | None = None,
 ) -> Path:
-    """Write the run folder, then commit the run; a failed commit removes the folder."""
+    """Write the run folder, then commit the run; a failed commit removes the folder.
+
+    ``stored``: what the store's tables get (default: ``frames``, which are then
+    DataFrames; a partitioned run passes its parts' Parquet files)."""
     settings = ctx.settings
     out = write_run_dir(
         settings.runs_dir,
@@ -279,7 +470,7 @@ def _store(
     crash_point("after-run-dir")
     try:
         with open_store(settings.store_path) as con:
-            store_run(con, frames, run_row, settings.runs_dir)
+            store_run(con, stored or _eager(frames), run_row, settings.runs_dir)
     except BaseException:
         discard_run_dir(out)
         raise
@@ -397,14 +588,16 @@ def _result(
     )
 
 
-def _decision_counts(decisions: pl.DataFrame) -> list[dict[str, Any]]:
+def _decision_counts(decisions: pl.DataFrame | pl.LazyFrame) -> list[dict[str, Any]]:
     """Claims and money per outcome (amounts as 2-decimal text)."""
     money = ("claimed_t_bhtt", "accepted_t_bhtt", "rejected_amount")
     return (
-        decisions.group_by("outcome")
+        decisions.lazy()
+        .group_by("outcome")
         .agg(pl.len().alias("claims"), *[pl.col(c).sum() for c in money])
         .sort("outcome")
         .with_columns(pl.col(c).cast(pl.String) for c in money)
+        .collect()
         .to_dicts()
     )
 
@@ -457,19 +650,15 @@ def _price_warnings(priced: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _price_counts(priced: pl.DataFrame) -> list[dict[str, Any]]:
-    """Priced lines per catalog and outcome (``reason_code`` null: priced)."""
-    return (
-        priced.group_by("catalog", "reason_code")
-        .len("lines")
-        .sort("catalog", "reason_code", nulls_last=False)
-        .to_dicts()
-    )
-
-
-def _public(frame: pl.DataFrame) -> pl.DataFrame:
+def _public(frame: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame | pl.LazyFrame:
     """Run-output form of a frame: without engine-internal columns."""
-    return frame.drop([c for c in frame.columns if c.startswith("_")])
+    return frame.drop([c for c in frame.collect_schema().names() if c.startswith("_")])
+
+
+def _eager(
+    frames: Mapping[str, pl.DataFrame | pl.LazyFrame],
+) -> dict[str, pl.DataFrame]:
+    return {k: v for k, v in frames.items() if isinstance(v, pl.DataFrame)}
 
 
 def _raw_docs(subs: list[Submission]) -> pl.DataFrame:
@@ -520,11 +709,26 @@ def _submissions(
 
 
 def _manifest(
-    ctx: RunContext, inputs: Inputs, checked: Validated, done: Frames, started: float
+    ctx: RunContext,
+    inputs: Inputs,
+    counts: pl.DataFrame,
+    frames: Mapping[str, pl.DataFrame | pl.LazyFrame],
+    started: float,
 ) -> dict[str, Any]:
+    """The run's manifest; ``frames`` holds the run outputs ``prices``,
+    ``assessments``, ``decisions`` and ``claim_status`` (lazy for a partitioned run)."""
     new = inputs.new
-    priced = done.need("prices", done.prices)
-    assessed = done.need("assessment", done.assessment).claims
+
+    def tally(name: str, *by: str) -> list[dict[str, Any]]:
+        grouped = (
+            frames[name]
+            .lazy()
+            .group_by(*by)
+            .len("claims" if name != "prices" else "lines")
+        )
+        return grouped.sort(*by, nulls_last=False).collect().to_dicts()
+
+    statuses = frames["claim_status"].lazy().group_by("status").len().sort("status")
     return {
         "run_id": ctx.run_id,
         "run_date": ctx.run_date,
@@ -535,15 +739,12 @@ def _manifest(
             for p, h in inputs.hashed
         ],
         "counts": {
-            "validate": checked.counts.to_dicts(),
-            "price": _price_counts(priced),
-            "assess": assessed.group_by("outcome")
-            .len("claims")
-            .sort("outcome")
-            .to_dicts(),
-            "decide": _decision_counts(done.need("decisions", done.decisions).claims),
+            "validate": counts.to_dicts(),
+            "price": tally("prices", "catalog", "reason_code"),
+            "assess": tally("assessments", "outcome"),
+            "decide": _decision_counts(frames["decisions"]),
         },
-        "claims": checked.claims.group_by("status").len().sort("status").to_dicts(),
+        "claims": statuses.collect().to_dicts(),
         "wall_clock": {
             "started_unix": round(started, 3),
             "seconds": round(time.time() - started, 3),

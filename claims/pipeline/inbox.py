@@ -4,6 +4,7 @@ them out of the inbox once the run is stored (refused files to ``failed/`` with 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -16,7 +17,13 @@ import polars as pl
 
 from claims.config import Settings
 from claims.errors import ConfigError
-from claims.intake import FileFailure, Submission, read_submission, scan_submission
+from claims.intake import (
+    FileFailure,
+    Scan,
+    Submission,
+    read_submission,
+    scan_submission,
+)
 from claims.validate import COUNTS_SCHEMA, Validated
 
 Progress = Callable[[str, int, int], None]
@@ -89,22 +96,56 @@ def scan_and_read(
 ) -> Inputs:
     """Hash every input, then read the new ones, two at a time (parsing releases the
     GIL), in input order."""
+    scanned = scan_inputs(paths, known, settings)
+    results = read_inputs(scanned.new, scanned.scans, settings, progress)
+    return dataclasses.replace(scanned.inputs, results=results)
+
+
+@dataclass(frozen=True)
+class Scanned:
+    """Every input hashed and split by what the store knows, before any is read."""
+
+    inputs: Inputs
+    """With no ``results`` yet."""
+    scans: dict[Path, Scan]
+
+    @property
+    def new(self) -> Hashed:
+        return self.inputs.new
+
+
+def scan_inputs(
+    paths: list[Path], known: dict[str, tuple[str, str]], settings: Settings
+) -> Scanned:
+    """Hash every input (two at a time) and split them into new, stored and repeats."""
     limit = settings.max_file_bytes
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="giamdinh-read") as pool:
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="giamdinh-scan") as pool:
         scans = list(pool.map(lambda p: scan_submission(p, max_bytes=limit), paths))
-        hashed = [(p, s.file_id) for p, s in zip(paths, scans, strict=True)]
-        new, skipped, repeats = split_inputs(hashed, known)
-        by_path = dict(zip(paths, scans, strict=True))
+    hashed = [(p, s.file_id) for p, s in zip(paths, scans, strict=True)]
+    new, skipped, repeats = split_inputs(hashed, known)
+    inputs = Inputs(hashed, new, skipped, repeats, [])
+    return Scanned(inputs, dict(zip(paths, scans, strict=True)))
 
-        def read(path: Path) -> Submission | FileFailure:
-            return read_submission(path, max_bytes=limit, scan=by_path[path])
 
-        results: list[Submission | FileFailure] = []
+def read_inputs(
+    new: Hashed,
+    scans: dict[Path, Scan],
+    settings: Settings,
+    progress: Progress | None = None,
+) -> list[Submission | FileFailure]:
+    """Read ``new`` inputs, two at a time (parsing releases the GIL), in input order."""
+    limit = settings.max_file_bytes
+
+    def read(path: Path) -> Submission | FileFailure:
+        return read_submission(path, max_bytes=limit, scan=scans[path])
+
+    results: list[Submission | FileFailure] = []
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="giamdinh-read") as pool:
         for n, result in enumerate(pool.map(read, [p for p, _ in new]), start=1):
             results.append(result)
             if progress is not None:
                 progress("read", n, len(new))
-    return Inputs(hashed, new, skipped, repeats, results)
+    return results
 
 
 def default_date(subs: list[Submission]) -> str:

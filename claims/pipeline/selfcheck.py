@@ -241,7 +241,9 @@ def _refused(
     if claims.is_empty():
         return {}  # e.g. a run whose only file was refused whole: no submission read
     claimed = _claimed(subs, claims, reference)
-    quarantine = with_identities(done.need("quarantine", done.quarantine), subs)
+    quarantine = done.need("quarantine", done.quarantine)
+    if "stt" not in quarantine.columns:  # a partitioned run named its lines when read
+        quarantine = with_identities(quarantine, subs)
     entries = quarantine.filter(
         pl.col("reason_code") != R.LINE_OF_REJECTED_CLAIM.value
     ).join(claims.select(CLAIM_KEYS), on=CLAIM_KEYS, how="semi")

@@ -160,6 +160,7 @@ def decide_stage(ctx: RunContext, frames: Frames) -> Frames:
     assessed = frames.need("assessment", frames.assessment)
     quarantine = frames.quarantine
     if quarantine is not None and frames.submissions:  # name quarantined lines as sent
+        # (a partitioned run named them when it read them, and passes no submissions)
         quarantine = with_identities(quarantine, frames.submissions)
     decided = decide(
         frames.tables["XML1"],

@@ -22,7 +22,7 @@ from claims.schema import (
     table_schema,
 )
 from claims.store.runs import DOC_VIEWS, has_table
-from claims.store.window import with_window
+from claims.store.window import STORED, Sources, with_window
 
 LINE_VIEWS = ("xml2", "xml3", "xml4", "xml5", *DOC_VIEWS)
 """Every table besides XML1; a store made before the typed documents has no ``xml6``
@@ -81,19 +81,23 @@ def _as_validated(table: str, frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def history_of(
-    con: duckdb.DuckDBPyConnection, claims: pl.DataFrame | None = None
+    con: duckdb.DuckDBPyConnection,
+    claims: pl.DataFrame | None = None,
+    sources: Sources = STORED,
 ) -> pl.DataFrame | None:
     """Stored current claims, as the cross-claim windows of the assess stage read them.
 
     With ``claims`` (XML1 rows of a batch), only what their windows can see: the same
     patients, admitted from :data:`VISIT_WINDOW_DAYS` days before the batch's first
     admission or still in hospital then, and admitted by its last discharge.
+    ``sources`` names the tables read (a partitioned run adds its day's other
+    partitions to the store's).
     """
-    if not has_table(con, "claims"):
+    if not has_table(con, sources.claims):
         return None
-    query = """
-        SELECT ma_the_bhyt, ma_cskcb, ma_lk, ngay_vao, ngay_ra, ma_loai_kcb FROM claims
-        WHERE is_current AND NOT withdrawn
+    query = f"""
+        SELECT ma_the_bhyt, ma_cskcb, ma_lk, ngay_vao, ngay_ra, ma_loai_kcb
+        FROM "{sources.claims}" WHERE is_current AND NOT withdrawn
     """
     params: list[object] = []
     if claims is not None:
@@ -117,30 +121,34 @@ def history_of(
         patient_id().alias("patient"), pl.exclude("ma_the_bhyt")
     ).cast(pl.Schema(HISTORY_SCHEMA))
     history = history.join(
-        _drugs_of(con, history),
+        _drugs_of(con, history, sources),
         on=["ma_cskcb", "ma_lk"],
         how="left",
         maintain_order="left",
     )
-    return history if claims is None else with_window(con, claims, history)
+    if claims is None:
+        return history
+    return with_window(con, claims, history, sources)
 
 
-def _drugs_of(con: duckdb.DuckDBPyConnection, history: pl.DataFrame) -> pl.DataFrame:
+def _drugs_of(
+    con: duckdb.DuckDBPyConnection, history: pl.DataFrame, sources: Sources
+) -> pl.DataFrame:
     """The drug lines of the history's claims (current versions), as one list per claim
     (:data:`HISTORY_DRUGS`; J6 counts the days of a drug still on hand)."""
     empty = pl.DataFrame(
         schema={"ma_cskcb": pl.String, "ma_lk": pl.String, HISTORY_DRUGS: HISTORY_DRUG}
     )
-    if history.height == 0 or not has_table(con, "xml2"):
+    if history.height == 0 or not has_table(con, sources.xml2):
         return empty
     con.register("_keys", history.select("ma_cskcb", "ma_lk").unique().to_arrow())
     try:
         lines: pl.DataFrame = con.sql(
-            """
+            f"""
             SELECT c.ma_cskcb, c.ma_lk, x.ma_thuoc, x.lieu_dung,
                    CAST(coalesce(x.ngay_th_yl, x.ngay_yl) AS DATE) AS line_date
-            FROM claims c JOIN _keys k USING (ma_cskcb, ma_lk)
-            JOIN xml2 x USING (file_id, hoso_idx)
+            FROM "{sources.claims}" c JOIN _keys k USING (ma_cskcb, ma_lk)
+            JOIN "{sources.xml2}" x USING (file_id, hoso_idx)
             WHERE c.is_current AND NOT c.withdrawn
             """
         ).pl()

@@ -22,7 +22,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
@@ -171,16 +171,40 @@ def append_table(
     """Append ``frame`` to table ``name`` by column name, creating it if needed."""
     con.register("_incoming", frame.to_arrow())
     try:
-        if not has_table(con, name):
-            sql(con, f'CREATE TABLE "{name}" AS SELECT * FROM _incoming LIMIT 0')
-        else:
-            _add_new_columns(con, name)
-        sql(con, f'INSERT INTO "{name}" BY NAME SELECT * FROM _incoming')
+        _append_incoming(con, name)
     finally:
         # after a failed INSERT the transaction is aborted and so is this call; its
         # error would hide the INSERT's
         with suppress(duckdb.Error):
             con.unregister("_incoming")
+
+
+def append_parquet(
+    con: duckdb.DuckDBPyConnection, name: str, files: Sequence[Path]
+) -> None:
+    """Append the rows of Parquet ``files`` to table ``name`` (DuckDB streams them: a
+    partitioned run's day never sits in memory whole); ``claims`` rows are numbered
+    as versions on the way in (:func:`_version_claims`, in SQL)."""
+    paths = ", ".join(
+        "'" + f.resolve().as_posix().replace("'", "''") + "'" for f in files
+    )
+    source = f"read_parquet([{paths}], union_by_name = true)"
+    if name == "claims":
+        source = _versioned_sql(con, source)
+    sql(con, f"CREATE OR REPLACE TEMP VIEW _incoming AS SELECT * FROM {source}")
+    try:
+        _append_incoming(con, name)
+    finally:
+        with suppress(duckdb.Error):
+            sql(con, "DROP VIEW IF EXISTS _incoming")
+
+
+def _append_incoming(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    if not has_table(con, name):
+        sql(con, f'CREATE TABLE "{name}" AS SELECT * FROM _incoming LIMIT 0')
+    else:
+        _add_new_columns(con, name)
+    sql(con, f'INSERT INTO "{name}" BY NAME SELECT * FROM _incoming')
 
 
 def _add_new_columns(con: duckdb.DuckDBPyConnection, name: str) -> None:
@@ -226,9 +250,29 @@ def _version_claims(
     )
 
 
+def _versioned_sql(con: duckdb.DuckDBPyConnection, source: str) -> str:
+    """:func:`_version_claims` as SQL over ``source`` (a table expression)."""
+    previous = "(SELECT NULL::VARCHAR AS ma_cskcb, NULL::VARCHAR AS ma_lk, 0 AS _prev)"
+    if has_table(con, "claims"):
+        previous = (
+            "(SELECT ma_cskcb, ma_lk, max(version)::BIGINT AS _prev "
+            "FROM claims GROUP BY ALL)"
+        )
+    return f"""(
+        SELECT i.* EXCLUDE (_file_order),
+            CAST(coalesce(p._prev, 0) + row_number() OVER (
+                PARTITION BY i.ma_cskcb, i.ma_lk ORDER BY i._file_order, i.hoso_idx
+            ) AS INTEGER) AS version,
+            (i.ma_doituong_kcb = '{WITHDRAWAL_CODE}') AS withdrawn,
+            true AS is_current
+        FROM {source} i LEFT JOIN {previous} p
+            ON p.ma_cskcb = i.ma_cskcb AND p.ma_lk = i.ma_lk
+    )"""
+
+
 def store_run(
     con: duckdb.DuckDBPyConnection,
-    frames: Mapping[str, pl.DataFrame],
+    frames: Mapping[str, pl.DataFrame | Sequence[Path]],
     run_row: pl.DataFrame,
     runs_dir: Path,
 ) -> None:
@@ -237,16 +281,23 @@ def store_run(
     Args:
         con: the open store.
         frames: ``submissions``, ``claims`` (with ``_file_order``), ``quarantine``,
-            ``claim_status``; the Parquet-kept tables are skipped (the run directory
-            already holds them).
+            ``claim_status``, each a frame or the Parquet files of a partitioned run's
+            parts; the Parquet-kept tables are skipped (the run directory already
+            holds them).
         run_row: the ``runs`` row (run id, date, manifest).
         runs_dir: the root of the run directories, for the views.
     """
     sql(con, "BEGIN TRANSACTION")
     try:
-        _refuse_stored(con, frames["submissions"], run_row)
+        submissions = frames["submissions"]
+        if not isinstance(submissions, pl.DataFrame):
+            submissions = pl.read_parquet(list(submissions), columns=["file_id"])
+        _refuse_stored(con, submissions, run_row)
         for name, frame in frames.items():
             if name in PARQUET_TABLES:
+                continue
+            if not isinstance(frame, pl.DataFrame):
+                append_parquet(con, name, frame)
                 continue
             if name == "claims":
                 frame = _version_claims(con, frame)
@@ -362,10 +413,12 @@ def write_run_dir(
     runs_dir: Path,
     run_date: str,
     run_id: str,
-    frames: Mapping[str, pl.DataFrame],
+    frames: Mapping[str, pl.DataFrame | pl.LazyFrame],
     extra: Mapping[str, object],
 ) -> Path:
     """Write Parquet outputs and JSON files atomically into ``runs/<date>/<run_id>/``.
+
+    A lazy frame (a partitioned run's parts) is streamed to its file.
 
     The files are written to a folder private to this process, then renamed into
     place. A folder already there is a leftover of a run that never committed (the
@@ -408,14 +461,19 @@ def sweep_temporary(runs_dir: Path) -> list[Path]:
 
 
 def _write_files(
-    tmp: Path, frames: Mapping[str, pl.DataFrame], extra: Mapping[str, object]
+    tmp: Path,
+    frames: Mapping[str, pl.DataFrame | pl.LazyFrame],
+    extra: Mapping[str, object],
 ) -> None:
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
     fail_point("run-dir")
     for name, frame in frames.items():
-        frame.write_parquet(tmp / f"{name}.parquet", statistics=False)
+        if isinstance(frame, pl.LazyFrame):
+            frame.sink_parquet(tmp / f"{name}.parquet", statistics=False)
+        else:
+            frame.write_parquet(tmp / f"{name}.parquet", statistics=False)
     for name, value in extra.items():
         target = tmp / name
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -17,6 +17,8 @@ the batch only.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import duckdb
 import polars as pl
 
@@ -34,28 +36,47 @@ from claims.schema import (
 )
 from claims.store.runs import has_table
 
+
+class Sources(NamedTuple):
+    """The tables (or views) the history reads: the store's own, or a partitioned run's
+    views that add the day's other partitions (``claims.pipeline.partitions``)."""
+
+    claims: str = "claims"
+    xml2: str = "xml2"
+    xml3: str = "xml3"
+
+
+STORED = Sources()
+"""The store's tables."""
+
 _CLAIM = "c.ma_the_bhyt, c.ma_cskcb, c.ma_lk, c.ngay_vao, c.ngay_ra, c.ma_loai_kcb"
 _FROM = """
-    FROM claims c JOIN {span} JOIN xml3 x USING (file_id, hoso_idx)
+    FROM "{claims}" c JOIN {span} JOIN "{xml3}" x USING (file_id, hoso_idx)
     WHERE c.is_current AND NOT c.withdrawn AND {where}
 """
 _DAY = "CAST(coalesce(x.ngay_th_yl, x.ngay_yl) AS DATE)"
 _KEYS = ["ma_cskcb", "ma_lk"]
 
 
-def _queries() -> dict[str, str]:
+def _queries(sources: Sources) -> dict[str, str]:
     at_facility = "_spans s USING (ma_cskcb)"
     exam_groups = ", ".join(str(int(g)) for g in EXAM_GROUPS)
     beds = _FROM.format(
+        claims=sources.claims,
+        xml3=sources.xml3,
         span=at_facility,
         where="x.ma_giuong IS NOT NULL AND c.ngay_vao <= s.r1 AND c.ngay_ra >= s.v0",
     )
     machines = _FROM.format(
+        claims=sources.claims,
+        xml3=sources.xml3,
         span=at_facility,
         where=f"x.ma_may IS NOT NULL AND {_DAY} BETWEEN CAST(s.v0 AS DATE) "
         "AND CAST(s.r1 AS DATE)",
     )
     exams = _FROM.format(
+        claims=sources.claims,
+        xml3=sources.xml3,
         span="_days d ON true",
         where=f"TRY_CAST(x.ma_nhom AS BIGINT) IN ({exam_groups}) "
         f"AND {_DAY} BETWEEN d.d0 AND d.d1",
@@ -78,7 +99,10 @@ _FIELDS: dict[str, tuple[pl.DataType, list[str]]] = {
 
 
 def with_window(
-    con: duckdb.DuckDBPyConnection, xml1: pl.DataFrame, history: pl.DataFrame
+    con: duckdb.DuckDBPyConnection,
+    xml1: pl.DataFrame,
+    history: pl.DataFrame,
+    sources: Sources = STORED,
 ) -> pl.DataFrame:
     """``history`` with the stored window of the batch whose XML1 rows are ``xml1``."""
     spans = (
@@ -89,7 +113,7 @@ def with_window(
         )
         .drop_nulls()
     )
-    if spans.height == 0 or not has_table(con, "xml3"):
+    if spans.height == 0 or not has_table(con, sources.xml3):
         return history
     days = spans.select(
         pl.col("v0").min().dt.date().alias("d0"),
@@ -98,7 +122,7 @@ def with_window(
     con.register("_spans", spans.to_arrow())
     con.register("_days", days.to_arrow())
     try:
-        found = {k: con.sql(q).pl() for k, q in _queries().items()}
+        found = {k: con.sql(q).pl() for k, q in _queries(sources).items()}
     finally:
         con.unregister("_spans")
         con.unregister("_days")

@@ -1,0 +1,65 @@
+"""A day's partitions as tasks on a Dask cluster (``giamdinh run --engine dask``).
+
+The partitioned run (``claims.pipeline.partitions``) is already a list of independent
+tasks per step: each reads its inputs and the staging folder and writes its own part.
+Here they are submitted to a ``dask.distributed`` scheduler (``--scheduler ADDRESS``; a
+``LocalCluster`` of one worker process per core when none is given) and gathered; the
+commit stays in the calling process, under the store's writer lock. Workers load the
+reference data themselves, once per process, from the same settings (the catalogs and
+packs of ``--catalog-dir`` and ``pack_id``): the tasks ship paths, not data. A worker
+must see the data folder and the inputs at the same paths (a shared file system).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from claims.errors import ConfigError
+from claims.pipeline.context import Reference
+from claims.pipeline.partitions import Executor, Task, run_task
+from claims.pipeline.stages import OnStage
+
+
+@functools.lru_cache(maxsize=4)
+def _reference(catalog_dir: Path | None, pack_id: str) -> Reference:
+    return Reference.load(catalog_dir, pack_id)
+
+
+def remote(task: Task) -> None:
+    """A task as a worker runs it: with the reference its settings name."""
+    run_task(task, _reference(task.settings.catalog_dir, task.settings.pack_id))
+
+
+@contextmanager
+def dask_executor(
+    scheduler: str | None, workers: int | None = None
+) -> Iterator[Executor]:
+    """An executor on the scheduler at ``scheduler``, or on a local cluster of
+    ``workers`` processes (default: one per core)."""
+    from dask.distributed import Client, LocalCluster
+
+    def run(
+        tasks: Sequence[Task], _reference: Reference, _on_stage: OnStage | None
+    ) -> None:
+        futures = client.map(remote, list(tasks), pure=False)
+        client.gather(futures)
+
+    try:
+        if scheduler is None:
+            cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+            )  # type: ignore[no-untyped-call]
+            with cluster, Client(cluster) as client:  # type: ignore[no-untyped-call]
+                yield run
+        else:
+            with Client(scheduler, timeout=30) as client:  # type: ignore[no-untyped-call]
+                yield run
+    except OSError as exc:
+        msg = f"cannot reach the Dask scheduler {scheduler!r}: {exc}"
+        raise ConfigError(msg) from exc
