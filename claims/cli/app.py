@@ -6,6 +6,7 @@ import typer
 
 from claims.cli import run
 from claims.cli.advance import advance_app
+from claims.cli.bench import app as bench_app
 from claims.cli.catalogs import app as catalogs_app
 from claims.cli.claims import app as claims_app
 from claims.cli.common import Boundary
@@ -25,6 +26,7 @@ app.add_typer(rules_app, name="rules")
 app.add_typer(claims_app, name="claims")
 settle_app.add_typer(advance_app, name="advance")
 app.add_typer(settle_app, name="settle")
+app.add_typer(bench_app, name="bench")
 app.command("audit")(audit_command)
 app.command()(run.generate)
 app.command()(run.ingest)
