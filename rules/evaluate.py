@@ -273,6 +273,12 @@ def version_of(packs: Sequence[Pack], day: pl.Expr, *, pinned: bool = False) -> 
     return out
 
 
+_NO_CSE = pl.QueryOptFlags(comm_subexpr_elim=False)
+"""Common-subexpression elimination off for the rule select: it materialises every
+shared sub-expression (null flags, comparisons) as a column of its own, which made the
+18 XML3 rules about 1.8x slower (benchmarks/rules.py) than evaluating them as written."""
+
+
 def evaluate_table(
     frame: pl.DataFrame,
     table: str,
@@ -283,80 +289,124 @@ def evaluate_table(
 ) -> pl.DataFrame:
     """Rules of ``table`` and ``level`` over ``frame`` (which has a ``_pack`` label column).
 
+    Each version's rules run as one lazy select (one boolean column per rule) on the
+    rows it labels; hits are gathered by row position per rule (``arg_true``), then
+    their keys in one ``gather``: no per-rule copy of the frame.
+
     Returns:
         :data:`HIT_SCHEMA` rows: fired and not-evaluable rules only (with
-        ``keep_passed``, also the rows where a rule passed, as :data:`PASSED`).
+        ``keep_passed``, also the rows where a rule passed, as :data:`PASSED`); by
+        version, then rule, then row.
     """
     keys = [*CLAIM_KEYS, "line_no"] if level == "line" else list(CLAIM_KEYS)
-    parts = []
+    parts = [pl.DataFrame(schema=HIT_SCHEMA)]
+    labels = frame.get_column("_pack")
     for pack in packs:
         rules = [
             r for r in pack.rules if r.spec.table == table and r.spec.level == level
         ]
         if not rules:
             continue
-        rows = (
-            frame.lazy()
-            .filter(pl.col("_pack") == pack.label)
-            .with_columns(param_columns(pack))
+        mine = labels == pack.label
+        rows = frame.lazy()
+        position = None  # the version labels every row: no filter, no positions
+        if not mine.all(ignore_nulls=False):
+            position = mine.arg_true()
+            rows = rows.filter(pl.col("_pack") == pack.label)
+        if position is not None and position.len() == 0:
+            continue
+        result = (
+            rows.with_columns(param_columns(pack))
+            .select(
+                *(r.expr.alias(f"rule__{r.spec.id}") for r in rules),
+                *(
+                    r.adjust.cast(pl.Decimal(38, 3)).alias(f"adjust__{r.spec.id}")
+                    for r in rules
+                    if r.adjust is not None
+                ),
+            )
+            .collect(engine="streaming", optimizations=_NO_CSE)
         )
-        result = rows.select(
-            *keys,
-            *(r.expr.alias(f"rule__{r.spec.id}") for r in rules),
-            *(
-                r.adjust.cast(pl.Decimal(38, 3)).alias(f"adjust__{r.spec.id}")
-                for r in rules
-                if r.adjust is not None
-            ),
-        ).collect()
-        parts.extend(_hits(result, rules, pack, table, keys, keep_passed=keep_passed))
-    empty = pl.DataFrame(schema=HIT_SCHEMA)
-    return pl.concat([empty, *parts], how="vertical_relaxed").cast(
-        pl.Schema(HIT_SCHEMA)
-    )
+        found = _hits(result, rules, keep_passed=keep_passed)
+        if position is not None:
+            found = found.with_columns(
+                pl.lit(position).gather(pl.col("_row")).alias("_row")
+            )
+        parts.append(_labelled(found, frame, keys, pack, rules, table))
+    return pl.concat(parts, how="vertical_relaxed").cast(pl.Schema(HIT_SCHEMA))
 
 
 def _hits(
-    result: pl.DataFrame,
-    rules: Sequence[CompiledRule],
-    pack: Pack,
-    table: str,
-    keys: list[str],
-    *,
-    keep_passed: bool = False,
-) -> list[pl.DataFrame]:
+    result: pl.DataFrame, rules: Sequence[CompiledRule], *, keep_passed: bool
+) -> pl.DataFrame:
+    """``_row`` (position in ``result``), ``_rule`` (index in ``rules``), ``_value``
+    (the rule's outcome: true, false or null) and ``adjust_to``, rule by rule."""
     out = []
-    for r in rules:
-        value = pl.col(f"rule__{r.spec.id}")
-        kept = result if keep_passed else result.filter(value.is_null() | value)
-        hit = kept.select(
+    every = pl.int_range(result.height, dtype=pl.UInt32, eager=True)
+    for i, r in enumerate(rules):
+        value = result.get_column(f"rule__{r.spec.id}")
+        where = every if keep_passed else value.fill_null(True).arg_true()
+        if where.len() == 0:
+            continue
+        adjust = (
+            result.get_column(f"adjust__{r.spec.id}").gather(where)
+            if r.adjust is not None
+            else pl.repeat(None, where.len(), dtype=pl.Decimal(38, 3), eager=True)
+        )
+        out.append(
+            pl.DataFrame(
+                {
+                    "_row": where.cast(pl.UInt32),
+                    "_rule": pl.repeat(i, where.len(), dtype=pl.UInt32, eager=True),
+                    "_value": value.gather(where),
+                    "adjust_to": adjust,
+                }
+            )
+        )
+    schema = {
+        "_row": pl.UInt32(),
+        "_rule": pl.UInt32(),
+        "_value": pl.Boolean(),
+        "adjust_to": pl.Decimal(38, 3),
+    }
+    return pl.concat([pl.DataFrame(schema=schema), *out], how="vertical_relaxed")
+
+
+def _labelled(
+    found: pl.DataFrame,
+    frame: pl.DataFrame,
+    keys: list[str],
+    pack: Pack,
+    rules: Sequence[CompiledRule],
+    table: str,
+) -> pl.DataFrame:
+    """The hits of one version as :data:`HIT_SCHEMA` rows: their keys gathered from
+    ``frame`` at ``_row``, the rule's id, action and reason from ``_rule``."""
+
+    def per_rule(values: list[str]) -> pl.Expr:
+        return pl.lit(pl.Series(values, dtype=pl.String)).gather(pl.col("_rule"))
+
+    value = pl.col("_value")
+    line_no = [] if "line_no" in keys else [pl.lit(None, pl.UInt32).alias("line_no")]
+    where = found.get_column("_row")
+    return (
+        frame.select(pl.col(keys).gather(where))
+        .hstack(found)
+        .select(
             *keys,
+            *line_no,
+            pl.lit(table).alias("table"),
+            per_rule([r.spec.id for r in rules]).alias("rule_id"),
+            pl.lit(pack.label).alias("pack"),
+            per_rule([r.spec.action for r in rules]).alias("action"),
+            per_rule([r.spec.reason_code for r in rules]).alias("reason_code"),
             pl.when(value.is_null())
             .then(pl.lit("not_evaluable"))
             .when(value)
             .then(pl.lit("fired"))
             .otherwise(pl.lit(PASSED))
             .alias("outcome"),
-            (
-                pl.col(f"adjust__{r.spec.id}")
-                if r.adjust is not None
-                else pl.lit(None, pl.Decimal(38, 3))
-            ).alias("adjust_to"),
+            "adjust_to",
         )
-        if hit.height == 0:
-            continue
-        out.append(
-            hit.with_columns(
-                pl.lit(table).alias("table"),
-                pl.lit(r.spec.id).alias("rule_id"),
-                pl.lit(pack.label).alias("pack"),
-                pl.lit(r.spec.action).alias("action"),
-                pl.lit(r.spec.reason_code).alias("reason_code"),
-                *(
-                    []
-                    if "line_no" in keys
-                    else [pl.lit(None, pl.UInt32).alias("line_no")]
-                ),
-            ).select(list(HIT_SCHEMA))
-        )
-    return out
+        .select(list(HIT_SCHEMA))
+    )
