@@ -3,9 +3,11 @@ pipeline on an inbox, self-check files."""
 
 from __future__ import annotations
 
+import enum
 import json
 import shutil
 import sys
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
@@ -33,6 +35,7 @@ from claims.cli.common import (
     waiting,
 )
 from claims.cli.listing import print_table
+from claims.cli.sizes import size_option
 from claims.config import Settings
 from claims.errors import ClaimsError
 
@@ -98,6 +101,60 @@ def generate(
     err.print("lines: " + ", ".join(f"{t} {n:,}" for t, n in summary.lines.items()))
 
 
+MemoryBudget = Annotated[
+    int | None,
+    typer.Option(
+        "--memory-budget",
+        parser=size_option,
+        metavar="SIZE",
+        help="Memory the run may hold, e.g. 8GiB (env GIAMDINH_MEMORY_BUDGET; default "
+        "half the machine's). A larger day runs in partitions of whole files, each "
+        "seeing the others' claims: the results are the same.",
+        show_default=False,
+    ),
+]
+
+
+class EngineChoice(enum.StrEnum):
+    """Where a run's partitions run."""
+
+    local = "local"
+    dask = "dask"
+
+
+EngineOption = Annotated[
+    EngineChoice,
+    typer.Option(
+        "--engine",
+        help="local: this process. dask: the day's partitions as tasks of a Dask "
+        "cluster (--scheduler, or a local cluster of one worker per core); same "
+        "results.",
+    ),
+]
+SchedulerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler",
+        help="Address of a running Dask scheduler (tcp://host:8786) for --engine dask; "
+        "the workers must see the data folder and the inbox at the same paths.",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class Scale:
+    """How a run is spread: its memory budget, engine and scheduler."""
+
+    memory_budget: int | None = None
+    engine: EngineChoice = EngineChoice.local
+    scheduler: str | None = None
+
+    def settings(self, settings: Settings) -> Settings:
+        if self.memory_budget is None:
+            return settings
+        return settings.model_copy(update={"memory_budget": self.memory_budget})
+
+
 def _run(
     inbox: Path,
     settings: Settings,
@@ -105,10 +162,21 @@ def _run(
     *,
     strict: bool,
     command: str = "run",
+    scale: Scale | None = None,
 ) -> int:
     """Run the pipeline with progress; a ClaimsError becomes a clear message and exit 1."""
+    scale = scale or Scale()
+    if scale.scheduler is not None and scale.engine != "dask":
+        raise fail(ValueError("--scheduler needs --engine dask"))
     try:
-        return _run_inbox(inbox, settings, run_date, strict=strict, command=command)
+        return _run_inbox(
+            inbox,
+            scale.settings(settings),
+            run_date,
+            strict=strict,
+            command=command,
+            scale=scale,
+        )
     except ClaimsError as exc:
         raise fail(exc) from exc
 
@@ -120,6 +188,7 @@ def _run_inbox(
     *,
     strict: bool,
     command: str = "run",
+    scale: Scale,
 ) -> int:
     from claims.pipeline.daily import run_inbox
 
@@ -143,6 +212,8 @@ def _run_inbox(
             progress=progress,
             on_wait=waiting(settings),
             command=command,
+            engine="dask" if scale.engine == "dask" else "local",
+            scheduler=scale.scheduler,
         )
     for text in result.notices:
         notice(text)
@@ -271,10 +342,15 @@ def ingest(
     data_dir: DataDir = None,
     catalog_dir: CatalogDir = None,
     wait: Wait = None,
+    memory_budget: MemoryBudget = None,
+    engine: EngineOption = EngineChoice.local,
+    scheduler: SchedulerOption = None,
 ) -> None:
     """Store every submission of INBOX; refused files go to the failed area with a sidecar."""
     settings = settings_for(data_dir, catalog_dir, wait=wait)
-    raise typer.Exit(_run(inbox, settings, None, strict=strict, command="ingest"))
+    scale = Scale(memory_budget, engine, scheduler)
+    code = _run(inbox, settings, None, strict=strict, command="ingest", scale=scale)
+    raise typer.Exit(code)
 
 
 def run(
@@ -292,18 +368,24 @@ def run(
     data_dir: DataDir = None,
     catalog_dir: CatalogDir = None,
     wait: Wait = None,
+    memory_budget: MemoryBudget = None,
+    engine: EngineOption = EngineChoice.local,
+    scheduler: SchedulerOption = None,
 ) -> None:
     """Run the daily pipeline on INBOX for one date (and optionally settle a period).
 
     Only one command writes a data folder at a time: a second one waits for the first
-    (up to --wait seconds), then stops with a message naming it.
+    (up to --wait seconds), then stops with a message naming it. A day larger than
+    --memory-budget runs in partitions; a run that died resumes from its last
+    finished partition when run again.
     """
     try:
         date.fromisoformat(day)
     except ValueError as exc:
         raise fail(ValueError(f"--date {day!r} is not YYYY-MM-DD")) from exc
     settings = settings_for(data_dir, catalog_dir, wait=wait)
-    code = _run(inbox, settings, day, strict=False)
+    scale = Scale(memory_budget, engine, scheduler)
+    code = _run(inbox, settings, day, strict=False, scale=scale)
     if settle is not None:
         _settle(settings, settle)
     raise typer.Exit(code)

@@ -13,6 +13,7 @@ must see the data folder and the inputs at the same paths (a shared file system)
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -40,6 +41,9 @@ def dask_executor(
     """An executor on the scheduler at ``scheduler``, or on a local cluster of
     ``workers`` processes (default: one per core)."""
     from dask.distributed import Client, LocalCluster
+
+    # the cluster's own chatter (a worker killed at shutdown) is not the run's news
+    logging.getLogger("distributed").setLevel(logging.ERROR)
 
     def run(
         tasks: Sequence[Task], _reference: Reference, _on_stage: OnStage | None
