@@ -8,7 +8,10 @@ a multi-day run; a one-day run puts all N claims on its day, so the peak is N it
 the date is the month's last working day. The day is written three ways under the cache
 folder (:func:`day_dir`, keyed by N, seed, facilities and the generator's version):
 
-* ``bulk/`` — the whole day as bulk Parquet (one bulk folder: the day's inbox);
+* ``bulk/`` — the day's inbox: bulk Parquet folders of whole facilities, about
+  :data:`BULK_CLAIMS` claims each (as the day arrives in many submissions; the daily run
+  groups whole inputs into partitions under its memory budget, so one folder of the
+  whole day would be one partition);
 * ``xml/`` — an XML slice of min(N, 100,000) claims, one wrapper per facility (the same
   seed, facilities and date; when N ≤ 100,000 the same claims as the bulk day);
 * ``sample-K/`` — the first K claims of the bulk day as a bulk folder of their own (the
@@ -39,6 +42,8 @@ NATIONAL_FACILITIES = 13_000
 """Facilities sending claims on a national day (reference §6)."""
 XML_SLICE = 100_000
 """The XML slice has min(N, this) claims: ingest is measured on it, per line."""
+BULK_CLAIMS = 25_000
+"""Claims per bulk folder of the day (whole facilities; the last folder takes the rest)."""
 ERROR_RATE = 0.02
 """Share of claims with one injected fault (as the other benchmarks)."""
 LINE_TABLES = ("XML2", "XML3")
@@ -90,9 +95,9 @@ class Day:
         """The XML slice's wrappers, sorted."""
         return sorted(self.xml_inbox.glob("*.xml"))
 
-    def bulk_folder(self) -> Path:
-        """The day's bulk folder (``bulk_<yyyymmdd>``)."""
-        return next(p for p in sorted(self.bulk_inbox.iterdir()) if p.is_dir())
+    def bulk_folders(self) -> list[Path]:
+        """The day's bulk folders (``bulk_<yyyymmdd>_pNNN``), in facility order."""
+        return sorted(p for p in self.bulk_inbox.iterdir() if p.is_dir())
 
 
 def generator_version() -> str:
@@ -121,39 +126,47 @@ def open_facilities(day: date) -> int:
     ).height
 
 
-def day_dir(cache: Path, claims: int, seed: int, facilities: int) -> Path:
-    """The cache folder of a day: one per N, seed, facilities and generator version."""
-    key = f"day-c{claims}-f{facilities}-s{seed}-g{generator_version()}"
+def day_dir(
+    cache: Path, claims: int, seed: int, facilities: int, per_folder: int
+) -> Path:
+    """The cache folder of a day: one per N, seed, facilities, claims per bulk folder
+    and generator version."""
+    key = f"day-c{claims}-f{facilities}-s{seed}-b{per_folder}-g{generator_version()}"
     return cache / key.replace("+", "-")
 
 
 def prepare_day(
-    cache: Path, claims: int, seed: int, facilities: int | None = None
+    cache: Path,
+    claims: int,
+    seed: int,
+    facilities: int | None = None,
+    per_folder: int = BULK_CLAIMS,
 ) -> Day:
     """The day of ``claims`` claims from ``facilities`` facilities (None: every one open
-    on the day, up to :data:`NATIONAL_FACILITIES`): read from ``cache``, or generated
-    into it (in a process of its own) when it is not there."""
+    on the day, up to :data:`NATIONAL_FACILITIES`) in bulk folders of about
+    ``per_folder`` claims: read from ``cache``, or generated into it (in a process of
+    its own) when it is not there."""
     if claims < 1:
         msg = f"a day needs at least one claim, not {claims}"
         raise ValueError(msg)
     facilities = facilities or min(NATIONAL_FACILITIES, open_facilities(DAY))
-    folder = day_dir(cache, claims, seed, facilities)
+    folder = day_dir(cache, claims, seed, facilities, per_folder)
     marker = folder / "day.json"
     generated = not marker.exists()
     if generated:
         if folder.exists():  # a generation that did not finish
             shutil.rmtree(folder)
-        _generate_in_child(folder, claims, facilities, seed)
+        _generate_in_child(folder, (claims, facilities, seed, per_folder))
     summary = json.loads(marker.read_text(encoding="utf-8"))
     lines = sum(summary["day"][t] for t in LINE_TABLES)
     return Day(folder, claims, facilities, seed, lines, summary, generated)
 
 
-def _generate_in_child(folder: Path, claims: int, facilities: int, seed: int) -> None:
+def _generate_in_child(folder: Path, sizes: tuple[int, int, int, int]) -> None:
     """:func:`generate_day_files` in a Python process of its own (its stderr shown)."""
     call = (
         "from pathlib import Path; from claims.bench.day import generate_day_files; "
-        f"generate_day_files(Path({str(folder)!r}), {claims}, {facilities}, {seed})"
+        f"generate_day_files(Path({str(folder)!r}), *{sizes!r})"
     )
     done = subprocess.run([sys.executable, "-c", call], check=False)
     if done.returncode != 0 or not (folder / "day.json").exists():
@@ -161,8 +174,11 @@ def _generate_in_child(folder: Path, claims: int, facilities: int, seed: int) ->
         raise RuntimeError(msg)
 
 
-def generate_day_files(folder: Path, claims: int, facilities: int, seed: int) -> None:
-    """Write the bulk day and its XML slice into ``folder``, ``day.json`` last."""
+def generate_day_files(
+    folder: Path, claims: int, facilities: int, seed: int, per_folder: int
+) -> None:
+    """Write the bulk day (in folders of about ``per_folder`` claims) and its XML
+    slice into ``folder``, ``day.json`` last."""
     from claims.synthetic import generate
 
     started = time.perf_counter()
@@ -172,7 +188,10 @@ def generate_day_files(folder: Path, claims: int, facilities: int, seed: int) ->
         "seed": seed,
         "error_rate": ERROR_RATE,
     }
-    bulk = generate(folder / "bulk", claims=claims, fmt="parquet", **common)
+    bulk = generate(folder / "whole", claims=claims, fmt="parquet", **common)
+    (whole,) = (p for p in (folder / "whole").iterdir() if p.is_dir())
+    folders = split_bulk(whole, folder / "bulk", per_folder)
+    shutil.rmtree(folder / "whole")
     bulk_s = time.perf_counter() - started
     sliced = min(claims, XML_SLICE)
     xml = generate(folder / "xml", claims=sliced, fmt="xml", **common)
@@ -184,6 +203,7 @@ def generate_day_files(folder: Path, claims: int, facilities: int, seed: int) ->
         "error_rate": ERROR_RATE,
         "generator": generator_version(),
         "day": bulk.lines,
+        "bulk_folders": folders,
         "faults": bulk.faults,
         "xml_slice": {"claims": sliced, "files": len(xml.files), "rows": xml.lines},
         "generate_seconds": {
@@ -195,6 +215,29 @@ def generate_day_files(folder: Path, claims: int, facilities: int, seed: int) ->
     (folder / "day.json").write_text(text, encoding="utf-8")
 
 
+def split_bulk(whole: Path, inbox: Path, per_folder: int) -> list[dict[str, int]]:
+    """Write ``whole``'s tables into ``inbox/<name>_pNNN`` folders of whole facilities,
+    about ``per_folder`` claims each, rows in their order; their facilities and claims."""
+    per_facility = (
+        pl.scan_parquet(whole / "xml1.parquet")
+        .group_by("ma_cskcb", maintain_order=True)
+        .len()
+        .with_columns(((pl.col("len").cum_sum() - 1) // per_folder).alias("part"))
+        .collect()
+    )
+    sizes = []
+    for part, rows in per_facility.group_by("part", maintain_order=True):
+        out = inbox / f"{whole.name}_p{int(str(part[0])):03d}"
+        out.mkdir(parents=True)
+        mine = rows["ma_cskcb"].implode()
+        for path in sorted(whole.glob("*.parquet")):
+            pl.scan_parquet(path).filter(pl.col("ma_cskcb").is_in(mine)).sink_parquet(
+                out / path.name
+            )
+        sizes.append({"facilities": rows.height, "claims": int(rows["len"].sum())})
+    return sizes
+
+
 def sample_inbox(day: Day, sample: int) -> Path:
     """An inbox holding the first ``sample`` claims of the bulk day (in the day's order:
     by facility) as one bulk folder, cut once and cached beside the day."""
@@ -203,17 +246,17 @@ def sample_inbox(day: Day, sample: int) -> Path:
         return root
     if root.exists():
         shutil.rmtree(root)
-    source = day.bulk_folder()
-    out = root / source.name
+    sources = day.bulk_folders()
+    out = root / f"{sources[0].name}_sample"
     out.mkdir(parents=True)
     keys = (
-        pl.scan_parquet(source / "xml1.parquet")
+        pl.scan_parquet([s / "xml1.parquet" for s in sources])
         .head(sample)
         .select("ma_cskcb", "ma_lk")
         .collect()
     )
-    for path in sorted(source.glob("*.parquet")):
-        frame = pl.scan_parquet(path)
+    for path in sorted(sources[0].glob("*.parquet")):
+        frame = pl.scan_parquet([s / path.name for s in sources])
         if path.name == "xml1.parquet":
             frame = frame.head(sample)
         else:

@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
-from claims.bench.day import Day, prepare_day, sample_inbox
+from claims.bench.day import BULK_CLAIMS, Day, prepare_day, sample_inbox
 from claims.bench.machine import RssSampler, git_commit, machine, status_bytes
 from claims.bench.measure import (
     DayRun,
@@ -96,6 +96,7 @@ def national_day(
     workers_compare: bool | None = None,
     sample: int = SAMPLE,
     facilities: int | None = None,
+    folder_claims: int = BULK_CLAIMS,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Run the benchmark on a day of ``claims`` claims; every figure, as JSON values.
@@ -111,11 +112,15 @@ def national_day(
         sample: claims of the sample batch the baselines run on.
         facilities: facilities sending (None: every one of the built-in catalog open
             on the day, up to 13,000).
+        folder_claims: claims per bulk folder of the day (whole facilities): the
+            daily run's partitions are groups of whole folders.
         progress: where the steps are shown (default: nowhere).
     """
     shown = progress or Quiet()
     with shown.step(f"the day: {claims:,} claims (generated once, then cached)"):
-        day = prepare_day(cache or default_cache(), claims, seed, facilities)
+        day = prepare_day(
+            cache or default_cache(), claims, seed, facilities, folder_claims
+        )
     shown.log(f"day: {day.folder} ({day.lines:,} lines)")
     reference = _reference(Settings().pack_id)
     work = Path(tempfile.mkdtemp(prefix="work-", dir=day.folder))
@@ -173,7 +178,8 @@ def _measure(
         },
         "seed": day.seed,
         "facilities": day.facilities,
-        "memory_budget": _budget(ran.settings, budget),
+        "bulk_folders": len(day.bulk_folders()),
+        "memory_budget": _budget(ran.settings),
         "machine": machine(),
         "git_commit": git_commit(),
         "pid": os.getpid(),
@@ -216,6 +222,7 @@ def _day_figures(day: Day, ran: DayRun, settled: dict[str, Any]) -> dict[str, An
     return {
         "date": day.summary["date"],
         "wall_seconds": ran.wall_seconds,
+        "partitions": ran.stages["validate"].calls if "validate" in ran.stages else 0,
         "peak_rss_bytes": ran.peak_rss_bytes,
         "read_parquet_seconds": read.seconds if read else None,
         "decided_claims": ran.decided_claims,
@@ -230,11 +237,12 @@ def _day_figures(day: Day, ran: DayRun, settled: dict[str, Any]) -> dict[str, An
     }
 
 
-def _budget(settings: Settings, asked: int | None) -> int | None:
-    """The memory budget the run had: the one asked for, else the engine's default
-    (None while the engine has no budget)."""
-    budget = getattr(settings, "memory_budget", None)
-    return budget if isinstance(budget, int) else asked
+def _budget(settings: Settings) -> int:
+    """The memory budget the day's run had: the one asked for, else the engine's
+    default."""
+    from claims.pipeline.partitions import default_budget
+
+    return settings.memory_budget or default_budget()
 
 
 def _baselines(

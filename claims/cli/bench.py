@@ -78,6 +78,14 @@ Facilities = Annotated[
         "13,000). Fewer make a smaller, faster day for trying the command out.",
     ),
 ]
+FolderClaims = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        help="Claims per bulk folder of the day (whole facilities). The daily run's "
+        "partitions are groups of whole folders, so this is the finest partition.",
+    ),
+]
 
 
 @app.command("national-day")
@@ -90,6 +98,7 @@ def national_day(
     workers_compare: WorkersCompare = None,
     sample: Sample = 20_000,
     facilities: Facilities = None,
+    folder_claims: FolderClaims = 25_000,
 ) -> None:
     """Generate (once) and run a peak day of N claims: XML ingest (on an XML slice of
     min(N, 100,000) claims, per line), validate, price, features, assess, pay, decide,
@@ -107,6 +116,7 @@ def national_day(
             workers_compare=workers_compare,
             sample=sample,
             facilities=facilities,
+            folder_claims=folder_claims,
             progress=steps,
         )
     out.print(report(result))

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from claims.cli.app import app
 from claims.cli.sizes import parse_size
+from claims.pipeline.partitions import BASE_RSS, RSS_PER_LINE
 
 pytestmark = pytest.mark.e2e  # the day is generated in a process of its own
 
@@ -55,6 +56,7 @@ def _bench(tmp_path: Path, name: str, *extra: str) -> dict[str, Any]:
     args = ["bench", "national-day", "--claims", "300", "--seed", "3"]
     args += ["--out", str(out), "--cache", str(tmp_path / "cache"), "--sample", "150"]
     args += ["--facilities", "40"]  # 40 wrappers to read, not 300 of one claim each
+    args += ["--folder-claims", "100"]  # the bulk day in 3 or 4 folders
     result = CliRunner().invoke(app, [*args, *extra])
     assert result.exit_code == 0, result.output
     assert "national day: 300 claims" in result.stdout
@@ -67,6 +69,7 @@ def _check_figures(data: dict[str, Any]) -> None:
     assert data["lines"] > data["claims"]  # about 17 lines a claim
     assert data["seed"] == 3
     assert data["facilities"] == 40
+    assert data["bulk_folders"] >= 3
     stages = data["stages"]
     assert set(STAGES) <= set(stages)
     for name in STAGES:
@@ -102,14 +105,23 @@ def test_national_day_json_and_cache(tmp_path: Path) -> None:
     _check_figures(first)
     assert first["day"]["generated_now"]
 
-    (folder,) = (tmp_path / "cache").glob("day-c300-f40-s3-*")
+    (folder,) = (tmp_path / "cache").glob("day-c300-f40-s3-b100-*")
     kept = [folder / "day.json", *sorted((folder / "bulk").rglob("*.parquet"))]
     kept += sorted((folder / "xml").glob("*.xml"))[:3]
     before = {p: p.stat().st_mtime_ns for p in kept}
-    second = _bench(tmp_path, "second.json", "--no-workers-compare")
+    # a budget for about 2,500 lines a partition: 2 or more partitions of whole folders
+    budget = BASE_RSS + RSS_PER_LINE * 2_500
+    second = _bench(
+        tmp_path, "second.json", "--no-workers-compare", "--memory-budget", str(budget)
+    )
     assert not second["day"]["generated_now"]
     assert {p: p.stat().st_mtime_ns for p in kept} == before
+    _check_figures(second)
     assert second["lines"] == first["lines"]
+    assert second["memory_budget"] == budget
+    assert first["day"]["partitions"] == 1
+    assert second["day"]["partitions"] > 1
+    assert second["stages"]["validate"]["calls"] == second["day"]["partitions"]
     assert second["workers"] is None
     assert "not asked" in second["workers_note"]
 
