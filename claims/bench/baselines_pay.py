@@ -27,6 +27,7 @@ from claims.bench.baselines_sql import (
 )
 from claims.money import MONEY
 from claims.pay import claim_facts
+from claims.pay.shares import PROGRAMME_SOURCES
 from claims.pipeline.context import RunContext
 from claims.pipeline.stages import Frames
 from claims.schema import LINE_KEYS
@@ -63,11 +64,13 @@ def pay_baseline(ctx: RunContext, done: Frames, sample: int) -> Timed:
     )
     lines = payment.lines
     flags = facts.select(FLAGS)
+    funded = programme_lines(done, facts)
     con = duckdb.connect()
     _table(con, "pay_lines", lines.select(PAY_SQL_COLUMNS))
     _table(con, "pay_flags", flags)
+    _table(con, "pay_programme", funded)
     started = time.perf_counter()
-    con.execute(f"CREATE TABLE result AS {pay_sql()}")
+    con.execute(f"CREATE TABLE result AS {pay_sql(programme=True)}")
     seconds = time.perf_counter() - started
     plain = (pl.col("package_cut") == 0) & (pl.col("claimed_nguonkhac") <= 0)
     compared = lines.filter(plain)
@@ -78,9 +81,10 @@ def pay_baseline(ctx: RunContext, done: Frames, sample: int) -> Timed:
     con = duckdb.connect()
     _table(con, "pay_lines", head.select(PAY_SQL_COLUMNS))
     _table(con, "pay_flags", flags)
+    _table(con, "pay_programme", funded)
     wrong = {
-        "half-even rounding": pay_sql("round_even"),
-        "no intermediate rounding": pay_sql(steps=False),
+        "half-even rounding": pay_sql("round_even", programme=True),
+        "no intermediate rounding": pay_sql(steps=False, programme=True),
     }
     found = {
         name: differing(head, con.sql(sql).pl(), keys, AMOUNTS, every=False)
@@ -90,10 +94,26 @@ def pay_baseline(ctx: RunContext, done: Frames, sample: int) -> Timed:
     detail: dict[str, object] = {
         "compared_lines": compared.height,
         "excluded_package_cut_or_other_sources": lines.height - compared.height,
+        "programme_lines": funded.height,
         "variant_lines": head.height,
         "wrong_variants": found,
     }
     return Timed(seconds, lines.height, mismatches, min(found.values()), detail)
+
+
+def programme_lines(done: Frames, facts: pl.DataFrame) -> pl.DataFrame:
+    """The drug lines a programme funds: NGUON_CTRA 2–4 on a claim whose
+    ``programme_line`` policy answer (``claim_facts``' ``_programme``) is
+    ``fund_to_programme`` (``claims.pay.shares``)."""
+    funding = facts.filter(pl.col("_programme") == "fund_to_programme").select(
+        "file_id", "hoso_idx"
+    )
+    return (
+        done.tables["XML2"]
+        .filter(pl.col("nguon_ctra").is_in(PROGRAMME_SOURCES))
+        .join(funding, on=["file_id", "hoso_idx"], how="semi")
+        .select("file_id", "hoso_idx", pl.lit("XML2").alias("table"), "line_no")
+    )
 
 
 def settlement_inputs(done: Frames) -> dict[str, Any]:

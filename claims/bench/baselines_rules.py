@@ -186,8 +186,8 @@ def per_row_baseline(done: Frames, packs: Sequence[Pack], sample: int) -> Timed:
     mismatches = hit_mismatches(ours, _hit_frame(hits))
     wrong, flipped = _flipped(sampled, by_label, ours)
     detail: dict[str, object] = {
-        "flipped_rule": flipped,
         "rule_rows": total,
+        "wrong_variants": {f"flipped {flipped}": wrong},
     }
     return Timed(seconds, rows_sampled, mismatches, wrong, detail)
 

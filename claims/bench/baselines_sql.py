@@ -210,7 +210,9 @@ FLAGS = ("file_id", "hoso_idx", "out_of_list_budget")
 """Per claim, the budget flag the SQL reads (``claims.pay.claim_facts``)."""
 
 
-def pay_sql(rounding: str = "round", *, steps: bool = True) -> str:
+def pay_sql(
+    rounding: str = "round", *, steps: bool = True, programme: bool = False
+) -> str:
     """The payment stage's line arithmetic in SQL over the engine's law inputs.
 
     Args:
@@ -218,7 +220,18 @@ def pay_sql(rounding: str = "round", *, steps: bool = True) -> str:
             DECIMAL, as the engine; ``round_even`` is the wrong, half-even variant).
         steps: round each product to 2 decimals (the law); False rounds once at the end
             (a wrong variant).
+        programme: read the table ``pay_programme`` (``file_id, hoso_idx, table,
+            line_no``): the drug lines a programme funds (NGUON_CTRA 2–4 where the
+            ``programme_line`` policy answers ``fund_to_programme``), whose fund share
+            the programme pays (T_BHTT 0; co-pay and self-pay stay). False: no such
+            lines (the payment benchmark's inputs).
     """
+    funded = "p.line_no IS NOT NULL" if programme else "false"
+    programme_join = (
+        'LEFT JOIN pay_programme p USING (file_id, hoso_idx, "table", line_no)'
+        if programme
+        else ""
+    )
     r = rounding
     if steps:
         bv = f"{r}({r}(law_qty * price_bv, 2) * law_ratio_dv * 0.01, 2)"
@@ -233,8 +246,10 @@ WITH lines AS (
            l.law_qty, l.claimed_price_bv AS price_bv, l.law_price,
            l.law_ratio_dv, l.law_ratio_bh, l.law_muc_huong,
            coalesce(l.pham_vi, '1') AS scope,
-           coalesce(f.out_of_list_budget, false) AS budget_paid
+           coalesce(f.out_of_list_budget, false) AS budget_paid,
+           {funded} AS programme
     FROM pay_lines l LEFT JOIN pay_flags f USING (file_id, hoso_idx)
+    {programme_join}
 ), amounts AS (
     SELECT *, {bv} AS bv, {bh} AS bh_all FROM lines
 ), scoped AS (
@@ -248,7 +263,7 @@ WITH lines AS (
 SELECT file_id, hoso_idx, "table", line_no,
        bv::DECIMAL(38, 2) AS law_bv,
        bh::DECIMAL(38, 2) AS law_bh,
-       fund::DECIMAL(38, 2) AS law_bhtt,
+       (CASE WHEN programme THEN 0 ELSE fund END)::DECIMAL(38, 2) AS law_bhtt,
        (bh - fund)::DECIMAL(38, 2) AS law_bncct,
        (bv - bh - budget)::DECIMAL(38, 2) AS law_bntt
 FROM shares
