@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import numba
+import numpy as np
 import polars as pl
 
 from catalogs.resolve import VERSION, Catalog
@@ -111,6 +113,12 @@ class LineTable(NamedTuple):
 
 
 _SUPPLY = pl.col("ma_vat_tu").is_not_null()
+_ROWS = {
+    "_r": pl.UInt32(),
+    "fk": pl.UInt64(),
+    "valid_from": pl.Date(),
+    "valid_to": pl.Date(),
+}
 TABLES = (
     LineTable("XML2", pl.lit("drugs"), pl.lit(0), pl.col("ma_thuoc"), "don_gia"),
     LineTable(
@@ -124,6 +132,103 @@ TABLES = (
 """XML2 lines are drugs; XML3 lines with a MA_VAT_TU are supplies, the others services."""
 
 
+NO_KEY = np.uint64(2**64 - 1)
+"""A line's key where its facility or code is in no catalog (no key reaches it)."""
+NO_DAY = np.iinfo(np.int32).min
+"""A line's day where it has no date; also ``valid_to`` of no row."""
+OPEN = np.iinfo(np.int32).max
+"""``valid_to`` of an open-ended row."""
+
+
+class RowIndex(NamedTuple):
+    """Catalog rows under one integer key, found by an open-addressing hash table."""
+
+    keys: np.ndarray
+    """The distinct keys (uint64)."""
+    starts: np.ndarray
+    """The rows of ``keys[i]`` are ``starts[i]`` to ``starts[i + 1]`` (int64)."""
+    slots: np.ndarray
+    """The hash table: a position in ``keys``, or -1 (int64; a power of two long)."""
+    valid_from: np.ndarray
+    """Per row, its first day (int32 days since 1970)."""
+    valid_to: np.ndarray
+    """Per row, its last day (:data:`OPEN` if none)."""
+    rows: np.ndarray
+    """Per row, its catalog row number (uint32)."""
+
+
+def _row_index(rows: pl.DataFrame, key: str) -> RowIndex:
+    """``rows`` (``key, _r, valid_from, valid_to``, one row per key and day) indexed."""
+    rows = rows.sort(key)
+    keys = rows[key].to_numpy()
+    first = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if len(keys) else keys
+    starts = np.r_[first, len(keys)].astype(np.int64)
+    distinct = np.ascontiguousarray(keys[first], dtype=np.uint64)
+    return RowIndex(
+        distinct,
+        starts,
+        _hash_table(distinct),
+        rows["valid_from"].to_physical().to_numpy().astype(np.int32),
+        rows["valid_to"].to_physical().fill_null(OPEN).to_numpy().astype(np.int32),
+        rows["_r"].to_numpy().astype(np.uint32),
+    )
+
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+@numba.njit(cache=True)
+def _slot(key: np.uint64, bits: int) -> np.int64:  # pragma: no cover - compiled
+    """Fibonacci hashing: the top ``bits`` bits of ``key`` times the golden ratio."""
+    return np.int64((key * _GOLDEN) >> np.uint64(64 - bits))
+
+
+@numba.njit(cache=True)
+def _hash_table(keys: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    """Open addressing with linear probing, at most half full."""
+    bits = 1
+    while (1 << bits) < 2 * len(keys):
+        bits += 1
+    slots = np.full(1 << bits, -1, dtype=np.int64)
+    mask = (1 << bits) - 1
+    for i in range(len(keys)):
+        h = _slot(keys[i], bits)
+        while slots[h] != -1:
+            h = (h + 1) & mask
+        slots[h] = i
+    return slots
+
+
+@numba.njit(cache=True)
+def _lookup(
+    line_keys: np.ndarray,
+    days: np.ndarray,
+    index: RowIndex,
+    row: np.ndarray,
+    missing: int,
+) -> None:  # pragma: no cover - compiled
+    """Set ``row`` of each line still at ``missing`` to its key's row valid on its day."""
+    keys, starts, slots, valid_from, valid_to, rows = index
+    bits = 0
+    while (1 << bits) < len(slots):
+        bits += 1
+    mask = len(slots) - 1
+    for i in range(len(line_keys)):
+        key, day = line_keys[i], days[i]
+        if row[i] != missing or key == NO_KEY or day == NO_DAY:
+            continue
+        h = _slot(key, bits)
+        while slots[h] != -1:
+            at = slots[h]
+            if keys[at] == key:
+                for j in range(starts[at], starts[at + 1]):
+                    if valid_from[j] <= day <= valid_to[j]:
+                        row[i] = rows[j]
+                        break
+                break
+            h = (h + 1) & mask
+
+
 class KeyedCatalog(NamedTuple):
     """The three price catalogs as row numbers under integer keys, and their columns."""
 
@@ -131,10 +236,10 @@ class KeyedCatalog(NamedTuple):
     """The catalogs' facilities."""
     codes: pl.Enum
     """The catalogs' codes (of all three)."""
-    by_facility: pl.DataFrame
-    """``fk, _r, valid_from, valid_to``: the facility rows, at most one per key and day."""
-    national: pl.DataFrame
-    """``ck, _r, valid_from, valid_to``: the national rows, likewise."""
+    by_facility: RowIndex
+    """The facility rows by ``fk``, at most one per key and day."""
+    national: RowIndex
+    """The national rows by ``ck``, likewise."""
     attached: pl.DataFrame
     """The output columns a line takes from its row ``_r``; the last row (``missing``)
     is the one of a line no catalog row prices."""
@@ -161,11 +266,8 @@ class KeyedCatalog(NamedTuple):
 
 
 def _physical(values: pl.Series, dtype: pl.Enum) -> pl.Series:
-    """``values`` as their number in ``dtype`` (null if absent), one cast per run of
-    equal values (lines come grouped by facility)."""
-    runs = values.rle().struct.field("value")
-    number = runs.cast(dtype, strict=False).to_physical().cast(pl.UInt64)
-    return number.gather(values.rle_id())
+    """``values`` as their number in ``dtype`` (null if absent)."""
+    return values.cast(dtype, strict=False).to_physical().cast(pl.UInt64)
 
 
 def keyed_catalog(prices: PriceCatalogs) -> KeyedCatalog:
@@ -182,7 +284,7 @@ def keyed_catalog(prices: PriceCatalogs) -> KeyedCatalog:
     )
     facility = pl.Enum(catalog["ma_cskcb"].drop_nulls().unique().sort())
     codes = pl.Enum(catalog["code"].drop_nulls().unique().sort())
-    empty = pl.DataFrame()
+    empty = _row_index(pl.DataFrame(schema=_ROWS), "fk")
     keyed = KeyedCatalog(facility, codes, empty, empty, _output_columns(catalog))
     rows = pl.concat(
         [
@@ -191,11 +293,10 @@ def keyed_catalog(prices: PriceCatalogs) -> KeyedCatalog:
         ],
         how="horizontal",
     )
+    own = _one_per_day(rows.filter(pl.col("fk").is_not_null()).drop("ck"), "fk")
+    national = _one_per_day(rows.filter(pl.col("fk").is_null()).drop("fk"), "ck")
     return keyed._replace(
-        by_facility=_one_per_day(
-            rows.filter(pl.col("fk").is_not_null()).drop("ck"), "fk"
-        ),
-        national=_one_per_day(rows.filter(pl.col("fk").is_null()).drop("fk"), "ck"),
+        by_facility=_row_index(own, "fk"), national=_row_index(national, "ck")
     )
 
 
@@ -234,6 +335,8 @@ def _one_per_day(rows: pl.DataFrame, key: str) -> pl.DataFrame:
     date decides) for any frame.
     """
     rows = rows.filter(pl.col(key).is_not_null() & pl.col("valid_from").is_not_null())
+    if rows[key].n_unique() == rows.height:
+        return rows
     several = pl.col(key).is_duplicated()
     single, dated = rows.filter(~several), rows.filter(several)
     dated = dated.sort(key, "valid_from", "_r")
@@ -255,46 +358,27 @@ def probe_keys(lines: pl.DataFrame, table: LineTable) -> pl.DataFrame:
 
 
 def line_keys(probe: pl.DataFrame, keyed: KeyedCatalog) -> pl.DataFrame:
-    """Per line: ``_i`` (its number), ``fk``, ``ck`` and ``line_date``."""
-    return pl.concat(
-        [keyed.keys(probe), probe.select("line_date")], how="horizontal"
-    ).with_row_index("_i")
+    """Per line: ``fk``, ``ck`` and ``line_date``."""
+    return keyed.keys(probe).with_columns(probe["line_date"])
 
 
 def row_numbers(keys: pl.DataFrame, keyed: KeyedCatalog) -> pl.Series:
     """Each line's catalog row number (:func:`line_keys`): the facility's row valid on
     the line's date, else the national one; else :attr:`KeyedCatalog.missing`."""
-    row = pl.repeat(keyed.missing, keys.height, dtype=pl.UInt32, eager=True)
-    dated = pl.col("line_date").is_not_null()
-    own = keys.filter(dated & pl.col("fk").is_not_null())
-    hit = valid_rows(own, keyed.by_facility, "fk")
-    row.scatter(hit["_i"], hit["_r"])
-    left = keys.filter(dated & pl.col("ck").is_not_null() & (row == keyed.missing))
-    hit = valid_rows(left, keyed.national, "ck")
-    row.scatter(hit["_i"], hit["_r"])
-    return row
-
-
-def valid_rows(keys: pl.DataFrame, rows: pl.DataFrame, key: str) -> pl.DataFrame:
-    """``_i`` and ``_r``: the lines with the row of their key valid on their date."""
-    return (
-        keys.join(rows, on=key, how="inner")
-        .filter(
-            (pl.col("line_date") >= pl.col("valid_from"))
-            & (
-                pl.col("valid_to").is_null()
-                | (pl.col("line_date") <= pl.col("valid_to"))
-            )
-        )
-        .select("_i", "_r")
-    )
+    days = keys["line_date"].to_physical().fill_null(NO_DAY).to_numpy()
+    days = np.ascontiguousarray(days, dtype=np.int32)
+    row = np.full(keys.height, keyed.missing, dtype=np.uint32)
+    for key, index in (("fk", keyed.by_facility), ("ck", keyed.national)):
+        found = keys[key].fill_null(NO_KEY).to_numpy()
+        _lookup(np.ascontiguousarray(found, np.uint64), days, index, row, keyed.missing)
+    return pl.Series("_r", row)
 
 
 def price_output(
     probe: pl.DataFrame, rows: pl.Series, keyed: KeyedCatalog, table: str
 ) -> pl.DataFrame:
     """The probe rows next to their catalog row's columns, as :data:`PRICE_SCHEMA`."""
-    found = pl.concat([probe, keyed.attached[rows]], how="horizontal")
+    found = probe.with_columns(keyed.attached[rows].get_columns())
     return found.select(
         *(pl.col(name).cast(PRICE_SCHEMA[name]) for name in ("file_id", "hoso_idx")),
         pl.lit(table).alias("table"),
