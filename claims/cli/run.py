@@ -3,11 +3,9 @@ pipeline on an inbox, self-check files."""
 
 from __future__ import annotations
 
-import enum
 import json
 import shutil
 import sys
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
@@ -35,7 +33,13 @@ from claims.cli.common import (
     waiting,
 )
 from claims.cli.listing import print_table
-from claims.cli.sizes import size_option
+from claims.cli.scale import (
+    EngineChoice,
+    EngineOption,
+    MemoryBudget,
+    Scale,
+    SchedulerOption,
+)
 from claims.config import Settings
 from claims.errors import ClaimsError
 
@@ -101,60 +105,6 @@ def generate(
     err.print("lines: " + ", ".join(f"{t} {n:,}" for t, n in summary.lines.items()))
 
 
-MemoryBudget = Annotated[
-    int | None,
-    typer.Option(
-        "--memory-budget",
-        parser=size_option,
-        metavar="SIZE",
-        help="Memory the run may hold, e.g. 8GiB (env GIAMDINH_MEMORY_BUDGET; default "
-        "half the machine's). A larger day runs in partitions of whole files, each "
-        "seeing the others' claims: the results are the same.",
-        show_default=False,
-    ),
-]
-
-
-class EngineChoice(enum.StrEnum):
-    """Where a run's partitions run."""
-
-    local = "local"
-    dask = "dask"
-
-
-EngineOption = Annotated[
-    EngineChoice,
-    typer.Option(
-        "--engine",
-        help="local: this process. dask: the day's partitions as tasks of a Dask "
-        "cluster (--scheduler, or a local cluster of one worker per core); same "
-        "results.",
-    ),
-]
-SchedulerOption = Annotated[
-    str | None,
-    typer.Option(
-        "--scheduler",
-        help="Address of a running Dask scheduler (tcp://host:8786) for --engine dask; "
-        "the workers must see the data folder and the inbox at the same paths.",
-    ),
-]
-
-
-@dataclass(frozen=True)
-class Scale:
-    """How a run is spread: its memory budget, engine and scheduler."""
-
-    memory_budget: int | None = None
-    engine: EngineChoice = EngineChoice.local
-    scheduler: str | None = None
-
-    def settings(self, settings: Settings) -> Settings:
-        if self.memory_budget is None:
-            return settings
-        return settings.model_copy(update={"memory_budget": self.memory_budget})
-
-
 def _run(
     inbox: Path,
     settings: Settings,
@@ -166,8 +116,7 @@ def _run(
 ) -> int:
     """Run the pipeline with progress; a ClaimsError becomes a clear message and exit 1."""
     scale = scale or Scale()
-    if scale.scheduler is not None and scale.engine != "dask":
-        raise fail(ValueError("--scheduler needs --engine dask"))
+    scale.check()
     try:
         return _run_inbox(
             inbox,
@@ -212,7 +161,7 @@ def _run_inbox(
             progress=progress,
             on_wait=waiting(settings),
             command=command,
-            engine="dask" if scale.engine == "dask" else "local",
+            engine="dask" if scale.engine is EngineChoice.dask else "local",
             scheduler=scale.scheduler,
         )
     for text in result.notices:

@@ -21,6 +21,13 @@ from claims.cli.common import (
     writing,
 )
 from claims.cli.listing import Format, FormatOption, Listing, emit
+from claims.cli.scale import (
+    EngineChoice,
+    EngineOption,
+    MemoryBudget,
+    Scale,
+    SchedulerOption,
+)
 from claims.config import Settings
 from claims.errors import ClaimsError, ConfigError
 from claims.schema import LEDGER_SCHEMA
@@ -341,14 +348,30 @@ def audit(
     catalog_dir: CatalogDir = None,
     wait: Wait = None,
     fmt: FormatOption = Format.table,
+    memory_budget: MemoryBudget = None,
+    engine: EngineOption = EngineChoice.local,
+    scheduler: SchedulerOption = None,
 ) -> None:
     """Post-audit (hậu kiểm): re-assess a settled period with another pack or catalogs and
-    report recoveries and underpayments per facility, rule and claim (decisions untouched)."""
+    report recoveries and underpayments per facility, rule and claim (decisions untouched).
+
+    A period larger than --memory-budget is re-assessed in groups of whole facilities
+    (each seeing the whole store), one after the other or on a Dask cluster (--engine
+    dask): the report is the same."""
     from claims.pipeline.audit import run_audit
 
-    settings = settings_for(data_dir, catalog_dir, wait=wait)
+    scale = Scale(memory_budget, engine, scheduler)
+    scale.check()
+    settings = scale.settings(settings_for(data_dir, catalog_dir, wait=wait))
     try:
-        report, folder = run_audit(settings, period, pack, facility)
+        report, folder = run_audit(
+            settings,
+            period,
+            pack,
+            facility,
+            engine="dask" if scale.engine is EngineChoice.dask else "local",
+            scheduler=scale.scheduler,
+        )
     except ClaimsError as exc:
         raise fail(exc) from exc
     _print_audit(report, fmt)

@@ -15,6 +15,7 @@ listed apart (``pending``) and stay out of the facility sums and the ledger prop
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -24,8 +25,14 @@ from claims.errors import ConfigError
 from claims.ids import content_id, frame_digest
 from claims.money import MONEY
 from claims.pipeline.context import Reference, RunContext
-from claims.pipeline.daily import store_history
-from claims.pipeline.stages import STORED_STAGES, Frames, run_stages
+from claims.pipeline.daily import Engine, executor_for, store_history
+from claims.pipeline.partitions import (
+    LINES_PER_CLAIM,
+    default_budget,
+    in_process,
+    partition_lines,
+)
+from claims.pipeline.stages import STORED_STAGES, Frames, OnStage, run_stages
 from claims.settle import months_of, paid
 from claims.store import open_store, stored_claims
 from claims.store.settlements import current_decisions, write_frames
@@ -35,26 +42,29 @@ ZERO = pl.lit(0).cast(MONEY)
 
 
 def run_audit(
-    settings: Settings, period: str, pack: str, facility: str | None
+    settings: Settings,
+    period: str,
+    pack: str,
+    facility: str | None,
+    *,
+    engine: Engine = "local",
+    scheduler: str | None = None,
 ) -> tuple[dict[str, pl.DataFrame], Path]:
-    """Re-assess ``period`` with ``pack`` and report the differences; (report, folder)."""
+    """Re-assess ``period`` with ``pack`` and report the differences; (report, folder).
+
+    The period's claims are re-assessed in groups of whole facilities that fit
+    ``settings.memory_budget`` (:func:`audit_groups`), each seeing the whole store as
+    its history (so a pair of claims in two groups is still a pair), one after the
+    other or as tasks of a Dask cluster (``engine="dask"``); the results are the same.
+    """
     months = months_of(period)
     reference = Reference.load(settings.catalog_dir, settings.pack_id, pack)
     with open_store(settings.store_path, read_only=True) as con:
         settled, _, settled_reasons = current_decisions(con, months, facility)
-        if settled.height == 0:
-            scope = f" for facility {facility}" if facility else ""
-            msg = f"no decided claims in {period}{scope}; nothing to audit"
-            raise ConfigError(msg)
-        con.register("_audit_keys", settled.select("file_id", "hoso_idx").to_arrow())
-        try:
-            stored = stored_claims(
-                con,
-                "(file_id, hoso_idx) IN (SELECT file_id, hoso_idx FROM _audit_keys)",
-                [],
-            )
-        finally:
-            con.unregister("_audit_keys")
+    if settled.height == 0:
+        scope = f" for facility {facility}" if facility else ""
+        msg = f"no decided claims in {period}{scope}; nothing to audit"
+        raise ConfigError(msg)
     parts = {
         "audit": period,
         "facility": facility,
@@ -63,19 +73,79 @@ def run_audit(
         "decisions": frame_digest(settled.sort("file_id", "hoso_idx")),
     }
     audit_id = content_id("audit", **parts)
-    # the stored claims of other facilities and days stay visible to the windows
-    ctx = RunContext(
-        audit_id, period, reference, settings, store_history(settings, read_only=True)
-    )
-    frames = Frames(tables=stored.tables, claims=stored.quarantined)
-    done = run_stages(ctx, frames, stages=STORED_STAGES)
-    redone = done.need("decisions", done.decisions)
-    report = compare(settled, settled_reasons, redone.claims, redone.reasons)
+    budget = settings.memory_budget or default_budget()
+    tasks = [
+        AuditTask(settings, (audit_id, period), keys, pack)
+        for keys in audit_groups(settled, budget)
+    ]
+    with executor_for(engine, scheduler) as executor:
+        done = (executor or in_process)(tasks, reference, None)
+    redone = [d for d in done if d[0].height]
+    claims = pl.concat([d[0] for d in redone]) if redone else done[0][0]
+    reasons = pl.concat([d[1] for d in redone]) if redone else done[0][1]
+    report = compare(settled, settled_reasons, claims, reasons)
     folder = settings.data_dir / "audits" / period / audit_id
     write_frames(folder, report)
     body = json.dumps(parts, sort_keys=True)
     (folder / "audit.json").write_text(body + "\n", encoding="utf-8")
     return report, folder
+
+
+def audit_groups(settled: pl.DataFrame, budget: int) -> list[pl.DataFrame]:
+    """The settled claims' keys in groups of whole facilities (in code order) whose
+    estimated detail lines fit ``budget``."""
+    capacity = max(1, partition_lines(budget) // LINES_PER_CLAIM)
+    per_facility = (
+        settled.group_by("ma_cskcb").len("claims").sort("ma_cskcb", nulls_last=True)
+    )
+    # a facility never splits: its group is where its first claim falls
+    group = (per_facility["claims"].cum_sum() - per_facility["claims"]) // capacity
+    groups = per_facility.with_columns(group.alias("_group")).select(
+        "ma_cskcb", "_group"
+    )
+    keyed = settled.select(*KEYS, "ma_cskcb").join(
+        groups, on="ma_cskcb", how="left", nulls_equal=True
+    )
+    return [
+        part.select(KEYS)
+        for part in keyed.sort("_group", *KEYS).partition_by(
+            "_group", maintain_order=True
+        )
+    ]
+
+
+@dataclass(frozen=True)
+class AuditTask:
+    """One group of the audit: its stored claims re-assessed, decided in memory."""
+
+    settings: Settings
+    ids: tuple[str, str]
+    """The audit id and period."""
+    keys: pl.DataFrame
+    pack: str | None = None
+
+    def run(
+        self, reference: Reference, on_stage: OnStage | None = None
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """The group's re-decided claims and reasons."""
+        settings = self.settings
+        with open_store(settings.store_path, read_only=True) as con:
+            con.register("_audit_keys", self.keys.to_arrow())
+            try:
+                stored = stored_claims(
+                    con,
+                    "(file_id, hoso_idx) IN (SELECT file_id, hoso_idx FROM _audit_keys)",
+                    [],
+                )
+            finally:
+                con.unregister("_audit_keys")
+        # the stored claims of other facilities and days stay visible to the windows
+        history = store_history(settings, read_only=True)
+        ctx = RunContext(*self.ids, reference, settings, history)
+        frames = Frames(tables=stored.tables, claims=stored.quarantined)
+        done = run_stages(ctx, frames, stages=STORED_STAGES, on_stage=on_stage)
+        redone = done.need("decisions", done.decisions)
+        return redone.claims, redone.reasons
 
 
 def compare(

@@ -182,7 +182,7 @@ def run_inbox(
     ) as lock:
         # listed under the lock: a writer that waited sees what the first one left
         listing = list_inbox(inbox)
-        with _executor(engine, scheduler) as executor:
+        with executor_for(engine, scheduler) as executor:
             return _run_locked(
                 listing,
                 reference,
@@ -198,7 +198,7 @@ def run_inbox(
 
 
 @contextmanager
-def _executor(engine: Engine, scheduler: str | None) -> Iterator[Executor | None]:
+def executor_for(engine: Engine, scheduler: str | None) -> Iterator[Executor | None]:
     """None for the single-process run (partitioned only when the budget says so)."""
     if engine == "local":
         yield None

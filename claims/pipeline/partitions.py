@@ -37,7 +37,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 import polars as pl
@@ -79,6 +79,10 @@ def default_budget() -> int:
     except (ValueError, OSError, AttributeError):
         return 8 * GIB
     return max(GIB, pages * size // 2)
+
+
+LINES_PER_CLAIM = 21
+"""Detail lines per claim nationally (reference §6): sizes a partition of stored claims."""
 
 
 def partition_lines(budget: int) -> int:
@@ -381,6 +385,21 @@ def load_inputs(folder: Path) -> list[Submission | FileFailure]:
     return results
 
 
+class Task(Protocol):
+    """One independent piece of a partitioned job: it reads paths and the store and
+    writes its own part (or returns a small result), so any executor may run it."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def pack(self) -> str | None:
+        """``ID@VERSION`` a task decides with (None: the packs by date)."""
+        ...
+
+    def run(self, reference: Reference, on_stage: OnStage | None = None) -> Any: ...
+
+
 @dataclass(frozen=True)
 class ReadTask:
     """Step 1 of one partition (:func:`read_part`)."""
@@ -389,6 +408,7 @@ class ReadTask:
     part: Hashed
     scans: dict[Path, Scan]
     out: Path
+    pack: str | None = None
 
     def run(self, reference: Reference, on_stage: OnStage | None = None) -> None:
         read_part(self.settings, reference, self.part, self.scans, self.out, on_stage)
@@ -399,17 +419,19 @@ class DecideTask:
     """Step 2 of one partition (:func:`decide_part`)."""
 
     settings: Settings
-    run: tuple[str, str]
+    ids: tuple[str, str]
+    """The run id and date."""
     folders: tuple[Path, tuple[Path, ...]]
     out: Path
     finish: Finish
     read_only: bool = False
+    pack: str | None = None
 
-    def run_task(self, reference: Reference, on_stage: OnStage | None = None) -> None:
+    def run(self, reference: Reference, on_stage: OnStage | None = None) -> None:
         decide_part(
             self.settings,
             reference,
-            self.run,
+            self.ids,
             self.folders,
             self.out,
             self.finish,
@@ -418,23 +440,13 @@ class DecideTask:
         )
 
 
-Task = ReadTask | DecideTask
-Executor = Callable[[Sequence[Task], Reference, OnStage | None], None]
+Executor = Callable[[Sequence[Task], Reference, OnStage | None], list[Any]]
 """``executor(tasks, reference, on_stage)``: runs every task (in any order: they are
-independent), each writing its own part; returns when all are written."""
-
-
-def run_task(task: Task, reference: Reference, on_stage: OnStage | None = None) -> None:
-    """Run one task."""
-    if isinstance(task, ReadTask):
-        task.run(reference, on_stage)
-    else:
-        task.run_task(reference, on_stage)
+independent) and returns their results in the tasks' order."""
 
 
 def in_process(
     tasks: Sequence[Task], reference: Reference, on_stage: OnStage | None
-) -> None:
+) -> list[Any]:
     """The single-process executor: the tasks one after the other."""
-    for task in tasks:
-        run_task(task, reference, on_stage)
+    return [task.run(reference, on_stage) for task in tasks]

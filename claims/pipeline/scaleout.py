@@ -17,21 +17,23 @@ import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from claims.errors import ConfigError
 from claims.pipeline.context import Reference
-from claims.pipeline.partitions import Executor, Task, run_task
+from claims.pipeline.partitions import Executor, Task
 from claims.pipeline.stages import OnStage
 
 
 @functools.lru_cache(maxsize=4)
-def _reference(catalog_dir: Path | None, pack_id: str) -> Reference:
-    return Reference.load(catalog_dir, pack_id)
+def _reference(catalog_dir: Path | None, pack_id: str, pack: str | None) -> Reference:
+    return Reference.load(catalog_dir, pack_id, pack)
 
 
-def remote(task: Task) -> None:
-    """A task as a worker runs it: with the reference its settings name."""
-    run_task(task, _reference(task.settings.catalog_dir, task.settings.pack_id))
+def remote(task: Task) -> Any:
+    """A task as a worker runs it: with the reference its settings (and pin) name."""
+    settings = task.settings
+    return task.run(_reference(settings.catalog_dir, settings.pack_id, task.pack))
 
 
 @contextmanager
@@ -47,9 +49,9 @@ def dask_executor(
 
     def run(
         tasks: Sequence[Task], _reference: Reference, _on_stage: OnStage | None
-    ) -> None:
+    ) -> list[Any]:
         futures = client.map(remote, list(tasks), pure=False)
-        client.gather(futures)
+        return list(client.gather(futures))
 
     try:
         if scheduler is None:
