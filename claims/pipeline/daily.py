@@ -51,6 +51,7 @@ from claims.pipeline.partitions import (
     default_budget,
     in_process,
     load_inputs,
+    oversized,
     plan,
 )
 from claims.pipeline.placement import PlacementError, place, repair
@@ -315,6 +316,8 @@ def _run_partitioned(
     settings, reference, parts = day.settings, day.reference, day.parts
     staging = Staging.of(settings, parts, reference)
     notices += [f"removed {p}, left by a run that died" for p in staging.sweep()]
+    budget = settings.memory_budget or default_budget()
+    notices += oversized(parts, day.scanned.scans, budget)
     reads = [staging.read(n) for n in range(len(parts))]
     scans = day.scanned.scans
     read_tasks = [ReadTask(settings, p, scans, reads[n]) for n, p in enumerate(parts)]

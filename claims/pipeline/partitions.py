@@ -123,6 +123,24 @@ def plan(new: Hashed, scans: dict[Path, Scan], budget: int) -> list[Hashed]:
     return parts
 
 
+def oversized(parts: list[Hashed], scans: dict[Path, Scan], budget: int) -> list[str]:
+    """A notice per input that alone holds more lines than ``budget`` allows: it runs
+    in a partition of its own, above the budget."""
+    capacity = partition_lines(budget)
+    notices = []
+    for part in parts:
+        for path, _ in part:
+            lines = estimated_lines(path, scans[path].size)
+            if lines > capacity:
+                notices.append(
+                    f"{path.name} holds about {lines:,} detail lines, more than the "
+                    f"memory budget's {capacity:,} per partition: it runs alone and "
+                    "may use more memory (split a bulk load into folders of facility "
+                    "groups, or raise --memory-budget)"
+                )
+    return notices
+
+
 @dataclass(frozen=True)
 class Staging:
     """The staging folder of one partitioned run (one plan of inputs)."""
