@@ -9,7 +9,8 @@ national-day`` runs too), each run in its own process on the engine stages' outp
   does the arithmetic): THANH_TIEN_BV = round(round(qty × price_bv) × ratio_dv/100),
   THANH_TIEN_BH = round(round(round(qty × price) × ratio_dv/100) × ratio_bh/100), each
   rounded half-up to 2 decimals as DECIMAL(38,2); out-of-scope lines have no BH part;
-  fund = round(BH × MUC_HUONG/100), co-pay = BH − fund, self-pay = BV − BH − budget;
+  fund = round(BH × MUC_HUONG/100) (0 on a drug line a programme funds), co-pay = BH − fund,
+  self-pay = BV − BH − budget;
 * ``sql-settle``: the settlement groups (per facility × treatment × cost group: claimed
   and accepted BH and T_BHTT, rejected, pending) from the decisions (their outcome and
   XML1 totals), the decision lines and validation's reasons on XML2/XML3 lines (which
@@ -46,6 +47,8 @@ from claims.bench.baselines_sql import (
 BASELINES = {"sql-pay": "pay", "sql-settle": "settle"}
 """Baseline → the engine stage it is compared with."""
 LINE_KEYS = ["file_id", "hoso_idx", "table", "line_no"]
+PROGRAMME = tuple(LINE_KEYS)
+"""The drug lines a programme funds (``claims.bench.baselines_pay.programme_lines``)."""
 AMOUNTS = ("law_bv", "law_bh", "law_bhtt", "law_bncct", "law_bntt")
 GROUP_KEYS = ["ma_cskcb", "treatment", "cost_group"]
 GROUP_SUMS = (
@@ -88,7 +91,8 @@ def run_baseline(method: str, work: Path, write: bool) -> dict[str, Any]:
     if method == "sql-pay":
         _load(con, "pay_lines", work / "pay_lines.parquet", PAY_SQL_COLUMNS)
         _load(con, "pay_flags", work / "pay_flags.parquet", FLAGS)
-        sql, out = pay_sql(), "sql_pay"
+        _load(con, "pay_programme", work / "pay_programme.parquet", PROGRAMME)
+        sql, out = pay_sql(programme=True), "sql_pay"
     else:
         _load_settle(con, work)
         sql, out = settle_sql(), "sql_settle"
@@ -203,11 +207,12 @@ def _pay_variants(work: Path, head: pl.DataFrame) -> dict[str, int]:
         '(file_id, hoso_idx, "table", line_no)'
     )
     _load(con, "pay_flags", work / "pay_flags.parquet", FLAGS)
+    _load(con, "pay_programme", work / "pay_programme.parquet", PROGRAMME)
     variants: dict[str, int] = {}
     for name, sql in (
-        ("pay, as the baseline", pay_sql()),
-        ("pay, half-even rounding", pay_sql("round_even")),
-        ("pay, no intermediate rounding", pay_sql(steps=False)),
+        ("pay, as the baseline", pay_sql(programme=True)),
+        ("pay, half-even rounding", pay_sql("round_even", programme=True)),
+        ("pay, no intermediate rounding", pay_sql(steps=False, programme=True)),
     ):
         got = con.sql(sql).pl()
         variants[name] = _differing(head, got, LINE_KEYS, AMOUNTS, every=False)[

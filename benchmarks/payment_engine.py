@@ -136,6 +136,7 @@ def _outputs(stage: str, ctx: Any, done: Any) -> dict[str, pl.DataFrame]:
         return {"prices": done.prices}
     if stage == "assess":
         return {"hits": done.assessment.hits, "assessed": done.assessment.claims}
+    from claims.bench.baselines_pay import programme_lines
     from claims.pay import claim_facts  # pay: the SQL baseline's budget flag
 
     catalogs = ctx.reference.catalogs
@@ -149,6 +150,7 @@ def _outputs(stage: str, ctx: Any, done: Any) -> dict[str, pl.DataFrame]:
         "pay_lines": done.payment.lines,
         "pay_claims": done.payment.claims,
         "pay_flags": facts.select("file_id", "hoso_idx", "out_of_list_budget"),
+        "pay_programme": programme_lines(done, facts),
     }
 
 
