@@ -149,6 +149,17 @@ def hit_mismatches(ours: pl.DataFrame, theirs: pl.DataFrame) -> int:
     return int(joined.select(diff.sum()).item() or 0)
 
 
+def evaluate_seconds(done: Frames, packs: Sequence[Pack]) -> float:
+    """Seconds of ``evaluate_table`` alone over every rule frame of ``done`` (the rules
+    of each claim's pack version, hits included): the assess stage without its joins,
+    outcomes and hit values, as ``benchmarks/rules.py`` times the engine."""
+    frames = rule_frames(done)
+    started = time.perf_counter()
+    for table, frame in frames.items():
+        evaluate_table(frame, table, packs, level=_level(table))
+    return time.perf_counter() - started
+
+
 def _engine_hits(done: Frames, keys: pl.DataFrame | None = None) -> pl.DataFrame:
     hits = done.need("assessment", done.assessment).hits.filter(
         pl.col("rule_id").is_not_null()

@@ -100,6 +100,9 @@ def test_the_samples_and_the_rows_they_stand_for(
     assert baselines["rules_vs_duckdb"].rows == day.done.tables["XML3"].height
     per_row = baselines["rules_vs_rule_engine"]
     assert per_row.sampled_rows < per_row.rows  # sampled, then extrapolated
+    evaluate = per_row.detail["evaluate_table_seconds"]
+    assert isinstance(evaluate, float)
+    assert evaluate > 0  # the rules alone, re-run on the same frames
     ingest = baselines["ingest_vs_lxml"]
     assert ingest.sampled_rows >= 2000 or ingest.detail["files"] == len(day.files)
     assert ingest.ratio == pytest.approx(
