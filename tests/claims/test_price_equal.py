@@ -14,19 +14,21 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import polars as pl
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from catalogs.resolve import VERSION
 from catalogs.schema import DRUGS, SERVICES, SUPPLIES
+from claims import price
+from claims.errors import ReasonCode as R
 from claims.price import (
     PRICE_SCHEMA,
     TABLES,
     PriceCatalogs,
     _unified,
     price_lines,
-    priced_lines,
     probe_lines,
 )
 
@@ -83,6 +85,32 @@ def _as_of(lines: pl.DataFrame, catalog: pl.DataFrame) -> pl.DataFrame:
     return indexed.join(matched, on="_i", how="left", maintain_order="left").drop("_i")
 
 
+def _priced(found: pl.DataFrame, table: str) -> pl.DataFrame:
+    """The previous engine's output columns from the probe and the joined catalog row."""
+    priced = pl.col("don_gia").is_not_null()
+    claimed, catalog = pl.col("claimed_price"), pl.col("don_gia")
+    return found.select(
+        "file_id",
+        "hoso_idx",
+        pl.lit(table).alias("table"),
+        *("line_no", "ma_cskcb", "catalog", "code", "line_date"),
+        *("claimed_price", "claimed_ratio"),
+        catalog.alias("catalog_price"),
+        pl.when(priced)
+        .then(pl.col("tyle_tt_bh").fill_null(100))
+        .alias("catalog_ratio"),
+        pl.col("tran_tt").alias("catalog_ceiling"),
+        pl.col("max_per_day").alias("catalog_max_per_day"),
+        "catalog_scope",
+        VERSION,
+        pl.when(catalog.is_null() | claimed.is_null())
+        .then(0)
+        .otherwise(pl.min_horizontal(claimed, catalog))
+        .alias("payable_price"),
+        pl.when(~priced).then(pl.lit(R.NOT_IN_CATALOG.value)).alias("reason_code"),
+    ).cast(pl.Schema(PRICE_SCHEMA))
+
+
 def _reference(
     xml2: pl.DataFrame, xml3: pl.DataFrame, prices: PriceCatalogs
 ) -> pl.DataFrame:
@@ -98,7 +126,7 @@ def _reference(
     parts = []
     for table, lines, catalog in zip(TABLES, (xml2, xml3), catalogs, strict=True):
         probe = probe_lines(lines, table.catalog, table.code, table.claimed)
-        parts.append(priced_lines(_as_of(probe, catalog), table.name))
+        parts.append(_priced(_as_of(probe, catalog), table.name))
     return pl.concat(parts)
 
 
@@ -204,10 +232,21 @@ def _lines(lines: Sequence[tuple[object, ...]]) -> tuple[pl.DataFrame, pl.DataFr
 # ---------------------------------------------------------------- the property
 
 
+LOOKUPS = pytest.mark.parametrize(
+    "hashed_from", [0, 10**9], ids=["numba hash lookup", "polars join"]
+)
+"""Both ways :func:`claims.price.row_numbers` finds rows (by the batch's size)."""
+
+
+@LOOKUPS
 @given(st.lists(catalog_row, max_size=14), st.lists(line, max_size=25))
 def test_price_lines_equals_the_as_of_join(
-    rows: list[tuple[object, ...]], lines: list[tuple[object, ...]]
+    hashed_from: int,
+    monkeypatch: pytest.MonkeyPatch,
+    rows: list[tuple[object, ...]],
+    lines: list[tuple[object, ...]],
 ) -> None:
+    monkeypatch.setattr(price, "HASHED_FROM", hashed_from)
     prices = _catalogs(rows)
     xml2, xml3 = _lines(lines)
     ours = price_lines(xml2, xml3, prices)
@@ -216,10 +255,12 @@ def test_price_lines_equals_the_as_of_join(
     assert_frame_equal(ours, _reference(xml2, xml3, prices))
 
 
-def test_the_row_starting_last_decides_and_a_withdrawn_one_leaves_it_to_national() -> (
-    None
-):
+@LOOKUPS
+def test_the_row_starting_last_decides_and_a_withdrawn_one_leaves_it_to_national(
+    hashed_from: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Overlapping rows (a frame no loader checked): the as-of meaning, spelled out."""
+    monkeypatch.setattr(price, "HASHED_FROM", hashed_from)
     rows = [
         ("drugs", "01001", "A", 0, None, Decimal(10)),  # v0: open from day 0
         ("drugs", "01001", "A", 4, 1, Decimal(20)),  # v1: days 4-5 only
@@ -239,7 +280,11 @@ def test_the_row_starting_last_decides_and_a_withdrawn_one_leaves_it_to_national
     )
 
 
-def test_lines_of_a_table_keep_their_order_whatever_priced_them() -> None:
+@LOOKUPS
+def test_lines_of_a_table_keep_their_order_whatever_priced_them(
+    hashed_from: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(price, "HASHED_FROM", hashed_from)
     rows = [
         ("services", None, "A", 0, None, Decimal(5)),
         ("services", "01002", "B", 0, None, Decimal(6)),
