@@ -21,22 +21,23 @@ would report the parent's peak.
 
 Methods:
 
-* ``engine``: ``claims.price.price_lines`` (two ``join_asof`` passes per table).
+* ``engine``: ``claims.price.price_lines`` (facility, code and catalog as Enum numbers,
+  each line's catalog row number from a hash lookup on that key with the date range,
+  facility rows first, then national rows for the lines left; one gather).
 * ``duckdb``: one ``LEFT JOIN`` of the lines to the catalog rows on catalog, facility,
   code and ``date BETWEEN valid_from AND coalesce(valid_to, 9999-12-31)``, a second on
   catalog and code to the national rows, the facility row preferred; it builds the same
   18 output columns as the engine, into a DuckDB table.
 * ``duckdb-price``: the same two joins returning the catalog price only (the bare join).
-* ``rows``: a prototype kept in ``pricing_methods.py``, not the engine: keys
-  dictionary-encoded to integers (facility, code, catalog as Enums), an equi-join on the
-  key with a date range filter giving each line its catalog row number (scattered into
-  one array, the national pass only over lines still without one), then one gather of
-  the catalog columns. Same output as the engine, column for column.
+* ``asof``: the previous engine, kept in ``pricing_methods.py`` (until 2026-12-03): per
+  table a backward ``join_asof`` on the facility rows, the ``valid_to`` check, the same
+  on the national rows for the lines left, re-joined to the lines by row index. Same
+  output as the engine, column for column.
 
 Every method's output is compared with the engine's on each of its columns for every
 line (``mismatches`` counts lines whose catalog price differs; it must be 0). ``--stages``
-adds a run of a step-by-step copy of the engine's as-of (checked equal to it) that times
-each step.
+adds a run of the engine step by step from its own pieces (checked equal to it) that
+times each step.
 """
 
 from __future__ import annotations
@@ -69,18 +70,18 @@ from benchmarks.pricing_methods import (  # noqa: E402
     DUCKDB_SQL,
     compare,
     engine_stages,
-    price_by_rows,
+    price_by_asof,
     priced_by,
 )
 from catalogs.resolve import VERSION, load_catalogs  # noqa: E402
 from claims.price import PriceCatalogs, price_lines  # noqa: E402
 
-METHODS = ("engine", "duckdb", "duckdb-price", "rows")
+METHODS = ("engine", "duckdb", "duckdb-price", "asof")
 LABELS = {
     "engine": "engine price_lines",
     "duckdb": "DuckDB range joins",
     "duckdb-price": "DuckDB range joins, price only",
-    "rows": "prototype: int keys + row gather",
+    "asof": "previous engine: join_asof",
     "stages": "engine, step by step",
 }
 YEAR = date(2025, 1, 1)
@@ -273,7 +274,7 @@ def _memory() -> dict[str, float]:
 
 
 def run_polars(method: str, work: Path, write: bool) -> dict[str, Any]:
-    """Time one run of a polars method (``engine``, ``rows``, ``stages``)."""
+    """Time one run of a polars method (``engine``, ``asof``, ``stages``)."""
     t0 = time.perf_counter()
     xml2 = pl.read_parquet(work / "xml2.parquet")
     xml3 = pl.read_parquet(work / "xml3.parquet")
@@ -284,8 +285,8 @@ def run_polars(method: str, work: Path, write: bool) -> dict[str, Any]:
     t0, cpu0 = time.perf_counter(), time.process_time()
     if method == "engine":
         priced = price_lines(xml2, xml3, prices)
-    elif method == "rows":
-        priced = price_by_rows(xml2, xml3, prices, lap)
+    elif method == "asof":
+        priced = price_by_asof(xml2, xml3, prices, lap)
     else:
         priced = engine_stages(xml2, xml3, prices, lap)
     seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
@@ -462,9 +463,9 @@ def _table(report: dict[str, Any]) -> str:
     if steps:
         text.append("\nengine steps (best of runs, s):")
         text.extend(f"  {s:7.3f}  {k}" for k, s in steps.items())
-    steps = report["methods"].get("rows", {}).get("steps_best_s")
+    steps = report["methods"].get("asof", {}).get("steps_best_s")
     if steps:
-        text.append("\nprototype steps (best of runs, s):")
+        text.append("\nprevious engine's steps (best of runs, s):")
         text.extend(f"  {s:7.3f}  {k}" for k, s in steps.items())
     return "\n".join(text)
 

@@ -1,31 +1,40 @@
 """The methods of the pricing benchmark next to the engine's ``price_lines``, and the
 check that they agree with it (see ``benchmarks/pricing.py``).
 
-* ``engine_stages``: a step-by-step copy of ``price_lines`` (the as-of joins inlined),
-  timed per step and checked equal to the engine (``--stages``);
-* ``price_by_rows``: the ``rows`` prototype (integer keys, equi-join with a date filter,
-  row numbers scattered, one gather);
+* ``engine_stages``: ``price_lines`` step by step from its own pieces (``keyed_catalog``,
+  ``probe_keys``, ``line_keys``, ``row_numbers``, ``price_output``), timed per step and
+  checked equal to the engine (``--stages``);
+* ``price_by_asof``: the previous engine (until 2026-12-03): per table a backward
+  ``join_asof`` on the facility rows, then on the national rows for the lines left,
+  re-joined to the lines by row index; timed per step;
 * ``DUCKDB_SQL``, ``DUCKDB_PRICE_SQL``: plain DuckDB range joins building the engine's
   output, and the bare join (the catalog price only).
-
-The step-by-step copy and the prototype reuse ``price_lines``' own pieces
-(``probe_lines``, ``priced_lines`` and the private ``_unified``, the catalogs in one
-shape), so they cannot drift from the engine's output columns.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import polars as pl
 
 from benchmarks.common import Laps
 from catalogs.resolve import VERSION
 from claims.bench.baselines_sql import price_sql
-from claims.dates import line_date
-from claims.price import PriceCatalogs, _unified, priced_lines, probe_lines
+from claims.errors import ReasonCode as R
+from claims.price import (
+    HASHED_FROM,
+    PRICE_SCHEMA,
+    PriceCatalogs,
+    _unified,
+    keyed_catalog,
+    line_keys,
+    price_output,
+    probe_keys,
+    probe_lines,
+    row_numbers,
+)
+from claims.price import TABLES as ENGINE_TABLES
 
 CATALOGS = ("drugs", "services", "supplies")
 KEY = ["table", "line_no"]
@@ -51,7 +60,28 @@ ATTACHED = ["don_gia", "tyle_tt_bh", "tran_tt", "max_per_day", VERSION]
 def engine_stages(
     xml2: pl.DataFrame, xml3: pl.DataFrame, prices: PriceCatalogs, lap: Laps
 ) -> pl.DataFrame:
-    """``price_lines`` with ``catalogs.resolve.as_of`` inlined, step by step, timed."""
+    """``price_lines`` from its own pieces, step by step, timed."""
+    keyed = keyed_catalog(prices, hashed=xml2.height + xml3.height >= HASHED_FROM)
+    lap("catalogs: integer keys, row index, output columns")
+    parts = []
+    for table, lines in zip(ENGINE_TABLES, (xml2, xml3), strict=True):
+        probe = probe_keys(lines, table)
+        lap("probe columns")
+        keys = line_keys(probe, keyed)
+        lap("line keys (strings to Enum numbers)")
+        rows = row_numbers(keys, keyed)
+        lap("row numbers (facility rows, then national)")
+        parts.append(price_output(probe, rows, keyed, table.name))
+        lap("gather catalog columns, output columns")
+    out = pl.concat(parts)
+    lap("concat tables")
+    return out
+
+
+def price_by_asof(
+    xml2: pl.DataFrame, xml3: pl.DataFrame, prices: PriceCatalogs, lap: Laps
+) -> pl.DataFrame:
+    """The previous engine (``catalogs.resolve.as_of`` inlined), step by step, timed."""
     drugs = _unified(prices.drugs, "drugs", "ma_thuoc")
     xml3_catalog = pl.concat(
         [
@@ -116,122 +146,37 @@ def engine_stages(
         lap("concat passes")
         joined = indexed.join(matched, on="_i", how="left", maintain_order="left")
         lap("re-join to lines by row index")
-        parts.append(priced_lines(joined.drop("_i"), table))
+        parts.append(_priced_lines(joined.drop("_i"), table))
         lap("output columns")
     out = pl.concat(parts)
     lap("concat tables")
     return out
 
 
-class _Keyed(NamedTuple):
-    """The prototype's catalog: row numbers under integer keys, and its columns."""
-
-    keys: Callable[[pl.Expr, pl.Expr, pl.Expr], list[pl.Expr]]
-    """(facility, code, catalog index) → the ``fk`` and ``ck`` key expressions."""
-    by_facility: pl.DataFrame
-    national: pl.DataFrame
-    attached: pl.DataFrame
-
-
-def _keyed(prices: PriceCatalogs) -> _Keyed:
-    """Facility, code and catalog as small integers through Enums of the catalog's own
-    values (a value not in the catalog becomes null and matches nothing); ``fk`` keys
-    the facility rows, ``ck`` the national ones."""
-    catalog = pl.concat(
-        [
-            _unified(prices.drugs, "drugs", "ma_thuoc"),
-            _unified(prices.services, "services", "ma_dich_vu"),
-            _unified(prices.supplies, "supplies", "ma_vat_tu"),
-        ]
-    )
-    facility = pl.Enum(catalog["ma_cskcb"].drop_nulls().unique().sort())
-    codes = pl.Enum(catalog["code"].drop_nulls().unique().sort())
-    width = len(CATALOGS) * codes.categories.len()
-
-    def keys(fac: pl.Expr, code: pl.Expr, index: pl.Expr) -> list[pl.Expr]:
-        ck = code.cast(codes, strict=False).to_physical().cast(pl.UInt64) * len(
-            CATALOGS
-        ) + index.cast(pl.UInt64)
-        fk = fac.cast(facility, strict=False).to_physical().cast(pl.UInt64) * width + ck
-        return [fk.alias("fk"), ck.alias("ck")]
-
-    index = pl.col("catalog").replace_strict(
-        {name: i for i, name in enumerate(CATALOGS)}, return_dtype=pl.UInt64
-    )
-    rows = catalog.with_row_index("_r").select(
-        "_r", *keys(pl.col("ma_cskcb"), pl.col("code"), index), "valid_from", "valid_to"
-    )
-    attached = catalog.select(
-        *ATTACHED,
-        pl.when(pl.col("ma_cskcb").is_null())
-        .then(pl.lit("national"))
-        .otherwise(pl.lit("facility"))
-        .alias("catalog_scope"),
-    )
-    return _Keyed(
-        keys,
-        rows.filter(pl.col("fk").is_not_null()).drop("ck"),
-        rows.filter(pl.col("fk").is_null()).drop("fk"),
-        attached,
-    )
-
-
-def price_by_rows(
-    xml2: pl.DataFrame, xml3: pl.DataFrame, prices: PriceCatalogs, lap: Laps
-) -> pl.DataFrame:
-    """Prototype: each line's catalog row number by integer-key equi-join, then a gather.
-
-    A catalog key's rows never overlap, so at most one row per line survives the date
-    filter; its number is scattered into one array per table, the national pass only
-    runs over lines still without a row, and the catalog's columns are gathered once by
-    that array.
-    """
-    keyed = _keyed(prices)
-    lap("catalogs: unified shape, integer keys")
-    parts = [
-        _rows_of_table(spec, lines, keyed, lap)
-        for spec, lines in zip(TABLES, (xml2, xml3), strict=True)
-    ]
-    out = pl.concat(parts)
-    lap("concat tables")
-    return out
-
-
-def _rows_of_table(
-    spec: tuple[Any, ...], lines: pl.DataFrame, keyed: _Keyed, lap: Laps
-) -> pl.DataFrame:
-    """One table's lines priced by the prototype (:func:`price_by_rows`)."""
-    table, catalog_name, catalog_index, code, claimed = spec
-    valid = (pl.col("line_date") >= pl.col("valid_from")) & (
-        pl.col("valid_to").is_null() | (pl.col("line_date") <= pl.col("valid_to"))
-    )
-    probe = probe_lines(lines, catalog_name, code, claimed)
-    lap("probe columns")
-    lines_keyed = lines.select(
-        *keyed.keys(pl.col("ma_cskcb"), code, catalog_index),
-        line_date().alias("line_date"),
-    ).with_row_index("_i")
-    lap("line keys (strings to Enum)")
-    row = pl.repeat(None, probe.height, dtype=pl.UInt32, eager=True)
-    dated = pl.col("line_date").is_not_null()
-    hit = (
-        lines_keyed.filter(pl.col("fk").is_not_null() & dated)
-        .join(keyed.by_facility, on="fk", how="inner")
-        .filter(valid)
-    )
-    lap("equi-join + date filter: facility")
-    row.scatter(hit["_i"], hit["_r"])
-    lap("scatter row numbers")
-    rest = lines_keyed.filter(row.is_null() & pl.col("ck").is_not_null() & dated)
-    hit = rest.join(keyed.national, on="ck", how="inner").filter(valid)
-    lap("equi-join + date filter: national")
-    row.scatter(hit["_i"], hit["_r"])
-    lap("scatter row numbers")
-    found = pl.concat([probe, keyed.attached[row]], how="horizontal")
-    lap("gather catalog columns")
-    out = priced_lines(found, table)
-    lap("output columns")
-    return out
+def _priced_lines(found: pl.DataFrame, table: str) -> pl.DataFrame:
+    """The previous engine's output: probe rows with their catalog row's columns."""
+    priced = pl.col("don_gia").is_not_null()
+    claimed, catalog = pl.col("claimed_price"), pl.col("don_gia")
+    return found.select(
+        "file_id",
+        "hoso_idx",
+        pl.lit(table).alias("table"),
+        *("line_no", "ma_cskcb", "catalog", "code", "line_date"),
+        *("claimed_price", "claimed_ratio"),
+        catalog.alias("catalog_price"),
+        pl.when(priced)
+        .then(pl.col("tyle_tt_bh").fill_null(100))
+        .alias("catalog_ratio"),
+        pl.col("tran_tt").alias("catalog_ceiling"),
+        pl.col("max_per_day").alias("catalog_max_per_day"),
+        "catalog_scope",
+        VERSION,
+        pl.when(catalog.is_null() | claimed.is_null())
+        .then(0)
+        .otherwise(pl.min_horizontal(claimed, catalog))
+        .alias("payable_price"),
+        pl.when(~priced).then(pl.lit(R.NOT_IN_CATALOG.value)).alias("reason_code"),
+    ).cast(pl.Schema(PRICE_SCHEMA))
 
 
 DUCKDB_SQL = price_sql()
