@@ -56,7 +56,7 @@ from claims.pipeline.stages import (
     run_stages,
     stages_named,
 )
-from claims.store import has_table, history_of, open_store
+from claims.store import StoreError, has_table, history_of, open_store
 from claims.store.window import Sources
 from claims.validate import Validated
 
@@ -189,14 +189,33 @@ class Staging:
 
 
 def _atomic(final: Path, write: Callable[[Path], None]) -> None:
-    """Write a part into a private folder, then rename it into place."""
+    """Write a part into a private folder, then rename it into place.
+
+    Raises:
+        StoreError: a write failed (disk full…); the parts already written stay for
+            the rerun, nothing of the run is committed.
+    """
     tmp = final.parent / f".{final.name}.{os.getpid()}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    write(tmp)
-    if final.exists():
-        shutil.rmtree(final)
-    tmp.rename(final)
+    try:
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        write(tmp)
+        if final.exists():
+            shutil.rmtree(final)
+        tmp.rename(final)
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        free = (
+            shutil.disk_usage(final.parent.parent).free
+            if final.parent.parent.exists()
+            else 0
+        )
+        msg = (
+            f"could not write the partition {final} ({free:,} bytes free there), "
+            f"nothing of the run was committed: {exc}. Free space (or fix the cause) "
+            "and run again: the partitions already written are reused"
+        )
+        raise StoreError(msg) from exc
 
 
 def _stand_in(result: Submission | FileFailure) -> Submission | FileFailure:
