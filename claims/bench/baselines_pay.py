@@ -98,7 +98,7 @@ def pay_baseline(ctx: RunContext, done: Frames, sample: int) -> Timed:
         "variant_lines": head.height,
         "wrong_variants": found,
     }
-    return Timed(seconds, lines.height, mismatches, min(found.values()), detail)
+    return Timed(seconds, lines.height, mismatches, next(iter(found.values())), detail)
 
 
 def programme_lines(done: Frames, facts: pl.DataFrame) -> pl.DataFrame:
@@ -196,4 +196,6 @@ def settle_baseline(done: Frames) -> Timed:
         "wrong_variants": found,
     }
     rows = given["lines"].height
-    return Timed(seconds, rows, mismatches, min(found.values()), detail, engine_s)
+    return Timed(
+        seconds, rows, mismatches, next(iter(found.values())), detail, engine_s
+    )

@@ -277,5 +277,5 @@ def sql_baseline(done: Frames, packs: Sequence[Pack], sample: int) -> Timed:
         "variant_lines": head.height,
         "wrong_variants": wrong,
     }
-    least = min(wrong.values(), default=0)
+    least = next(iter(wrong.values()), 0)
     return Timed(seconds, frame.height, mismatches, least, detail, engine_s)

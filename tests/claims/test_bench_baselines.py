@@ -88,7 +88,7 @@ def test_every_wrong_variant_is_caught(baselines: dict[str, Baseline]) -> None:
         assert b.wrong_variant_mismatches > 0, (name, b.detail)
         variants = b.detail["wrong_variants"]
         assert isinstance(variants, dict), name
-        assert min(variants.values()) == b.wrong_variant_mismatches, name
+        assert next(iter(variants.values())) == b.wrong_variant_mismatches, name
 
 
 def test_the_samples_and_the_rows_they_stand_for(
