@@ -153,7 +153,6 @@ def _measure(
     shutil.rmtree(ran.settings.data_dir, ignore_errors=True)
     with shown.step(f"reading the XML slice ({len(day.xml_files):,} files)"):
         xml = read_xml_slice(day, reference, work, rss)
-    shutil.rmtree(work / "xml-data", ignore_errors=True)
     with shown.step(f"one sample batch of {sample:,} claims through every stage"):
         batch = run_sample(sample_inbox(day, sample), reference, work, ran.period)
     with shown.step("baselines on the sample (lxml, DuckDB, rule-engine)"):

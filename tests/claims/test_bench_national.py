@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from claims.bench import measure
 from claims.cli.app import app
 from claims.cli.sizes import parse_size
 from claims.pipeline.partitions import BASE_RSS, RSS_PER_LINE
@@ -86,6 +87,7 @@ def _check_figures(data: dict[str, Any]) -> None:
     assert xml["claims"] == 300  # min(N, 100,000): the whole day in XML
     assert xml["lines"] == data["lines"]  # same seed and size: the same claims
     assert stages["ingest"]["seconds"] == pytest.approx(xml["seconds"])
+    assert xml["runs"] == -(-xml["files"] // 10) > 1
     assert data["day"]["wall_seconds"] >= sum(
         stages[s]["seconds"] for s in STAGES if s not in ("ingest", "settle")
     )
@@ -99,7 +101,10 @@ def _check_figures(data: dict[str, Any]) -> None:
     assert machine["versions"]["polars"]
 
 
-def test_national_day_json_and_cache(tmp_path: Path) -> None:
+def test_national_day_json_and_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(measure, "FILES_PER_READ", 10)  # the slice read in 4 runs
     first = _bench(tmp_path, "first.json", "--no-workers-compare")
     assert set(KEYS) <= set(first)
     _check_figures(first)
