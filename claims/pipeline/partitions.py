@@ -69,6 +69,10 @@ RSS_PER_LINE = 3500
 reference data: 7.9 GB for 2.25M lines in one batch (issue 14's measurement)."""
 BASE_RSS = 2 * GIB
 """The reference data (catalogs, packs) and the interpreter, before any row."""
+LINES_PER_INPUT = 520
+"""What an input costs beyond its lines, in lines: reading keeps about 1.8 MB per XML
+file (its frames per table) until validation, measured by ``giamdinh bench
+national-day`` (a run over 10,609 files of a 50,000-claim slice reached 16.7 GB)."""
 STAGING = "staging"
 
 
@@ -112,7 +116,7 @@ def plan(new: Hashed, scans: dict[Path, Scan], budget: int) -> list[Hashed]:
     current: Hashed = []
     held = 0
     for path, digest in new:
-        lines = estimated_lines(path, scans[path].size)
+        lines = estimated_lines(path, scans[path].size) + LINES_PER_INPUT
         if current and held + lines > capacity:
             parts.append(current)
             current, held = [], 0
