@@ -117,6 +117,7 @@ def national_day(
         progress: where the steps are shown (default: nowhere).
     """
     shown = progress or Quiet()
+    load_at_start = list(os.getloadavg())
     with shown.step(f"the day: {claims:,} claims (generated once, then cached)"):
         day = prepare_day(
             cache or default_cache(), claims, seed, facilities, folder_claims
@@ -134,6 +135,7 @@ def national_day(
     finally:
         shutil.rmtree(work, ignore_errors=True)
     result["peak_rss_bytes"] = max(status_bytes("VmHWM"), rss.peak)
+    result["machine"]["load_average_at_start"] = load_at_start
     return result
 
 
