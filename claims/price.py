@@ -10,12 +10,14 @@ lower of claimed and catalog, 0 off-catalog): payment never pays a unit above it
 
 How (no per-row Python): facility, code and catalog become small integers (Enums of the
 catalogs' own values; a value in no catalog matches nothing); each line's catalog row
-number comes from an equi-join on that key with the date range as a filter, first on
-the facility rows, then on the national rows for the lines still without one; the
-catalog's columns are gathered once by that number. Rows of a key never overlap in a
-resolved catalog; should they (an unchecked frame), the one that starts last on or
-before the date decides (the last of rows starting the same day), and a ``valid_to``
-before the date leaves the line to the national row, as an as-of join would.
+number comes from a lookup on that key with the date range, first in the facility rows,
+then in the national rows for the lines still without one (a numba hash table from
+:data:`HASHED_FROM` lines, polars equi-joins below); the output columns are gathered
+once by that number from the catalog, whose last row is the one of unpriced lines.
+Rows of a key never overlap in a resolved catalog; should they (an unchecked frame),
+the one that starts last on or before the date decides (the last of rows starting the
+same day), and a ``valid_to`` before the date leaves the line to the national row, as
+an as-of join would.
 """
 
 from __future__ import annotations
@@ -112,11 +114,11 @@ class LineTable(NamedTuple):
     """The claimed unit price column."""
 
 
-_SUPPLY = pl.col("ma_vat_tu").is_not_null()
 HASHED_FROM = 2_000_000
 """From this many lines a call looks rows up in numba hash tables rather than by polars
 joins: numba's start, once per process (about 0.3 s of CPU), costs more than the
 lookup saves on fewer lines (0.08 s per million)."""
+_SUPPLY = pl.col("ma_vat_tu").is_not_null()
 TABLES = (
     LineTable("XML2", pl.lit("drugs"), pl.lit(0), pl.col("ma_thuoc"), "don_gia"),
     LineTable(
@@ -133,7 +135,7 @@ TABLES = (
 NO_KEY = np.uint64(2**64 - 1)
 """A line's key where its facility or code is in no catalog (no key reaches it)."""
 NO_DAY = np.iinfo(np.int32).min
-"""A line's day where it has no date; also ``valid_to`` of no row."""
+"""A line's day where it has no date (such a line is never looked up)."""
 OPEN = np.iinfo(np.int32).max
 """``valid_to`` of an open-ended row."""
 
