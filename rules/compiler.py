@@ -51,8 +51,8 @@ from rules.translate import (
     cast_to,
     common_kind,
     decimal_literal,
+    outcome,
     translate,
-    truthy,
 )
 from rules.types import (
     BOOLEAN,
@@ -104,7 +104,7 @@ def compile_reading(
     schema = instances(schema)
     parsed = parse(text, schema)
     root = Compiler(parsed, schema).compile_root()
-    return _outcome(root, truthy(root)).alias("rule"), _read(parsed)
+    return _constant(outcome(root)).alias("rule"), _read(parsed)
 
 
 def compile_value(
@@ -192,12 +192,19 @@ def _instance(name: str, dtype: object) -> pl.DataType:
 def _outcome(root: Value, result: pl.Expr) -> pl.Expr:
     if root.error is not None:
         result = pl.when(root.error).then(None).otherwise(result)
+    return _constant(result)
+
+
+def _constant(result: pl.Expr) -> pl.Expr:
     if not result.meta.root_names():  # a constant: one value per row, not one in all
         result = result.gather(pl.repeat(0, pl.len(), dtype=pl.UInt32))
     return result
 
 
 # --- leaves: literals, columns, built-in constants ---------------------------------------
+
+_NEVER = pl.lit(False)
+"""A literal is never null."""
 
 
 @translate.register
@@ -207,7 +214,7 @@ def _(_node: rast.NullExpression, _rule: Compiler) -> Value:
 
 @translate.register
 def _(node: rast.BooleanExpression, _rule: Compiler) -> Value:
-    return Value(pl.lit(bool(node.value), pl.Boolean()), BOOLEAN)
+    return Value(pl.lit(bool(node.value), pl.Boolean()), BOOLEAN, null=_NEVER)
 
 
 @translate.register
@@ -217,7 +224,7 @@ def _(node: rast.FloatExpression, rule: Compiler) -> Value:
 
 @translate.register
 def _(node: rast.StringExpression, _rule: Compiler) -> Value:
-    return Value(pl.lit(node.value, pl.String()), STRING)
+    return Value(pl.lit(node.value, pl.String()), STRING, null=_NEVER)
 
 
 @translate.register
@@ -226,12 +233,13 @@ def _(node: rast.DatetimeExpression, rule: Compiler) -> Value:
     if value.utcoffset() != dt.timedelta(0):
         msg = f"a date-time literal with a UTC offset ({value.isoformat()}); write it in UTC"
         raise rule.fail(msg)
-    return Value(pl.lit(value.replace(tzinfo=None), pl.Datetime("us")), DATETIME)
+    literal = pl.lit(value.replace(tzinfo=None), pl.Datetime("us"))
+    return Value(literal, DATETIME, null=_NEVER)
 
 
 @translate.register
 def _(node: rast.TimedeltaExpression, _rule: Compiler) -> Value:
-    return Value(pl.lit(node.value, pl.Duration("us")), TIMEDELTA)
+    return Value(pl.lit(node.value, pl.Duration("us")), TIMEDELTA, null=_NEVER)
 
 
 @translate.register(rast.ArrayExpression)
@@ -265,6 +273,8 @@ def _(node: rast.SymbolExpression, rule: Compiler) -> Value:
     value = pl.col(node.name)
     if dtype != kind.dtype():
         value = value.cast(kind.dtype())
+    if dtype.is_integer() and dtype != pl.UInt64():
+        return Value(value, kind, stored=pl.col(node.name))
     if kind.name != "ARRAY":
         return Value(value, kind)
     # rule-engine refuses an ARRAY value holding nulls among non-null members

@@ -273,12 +273,6 @@ def version_of(packs: Sequence[Pack], day: pl.Expr, *, pinned: bool = False) -> 
     return out
 
 
-_NO_CSE = pl.QueryOptFlags(comm_subexpr_elim=False)
-"""Common-subexpression elimination off for the rule select: it materialises every
-shared sub-expression (null flags, comparisons) as a column of its own, which made the
-18 XML3 rules about 1.8x slower (benchmarks/rules.py) than evaluating them as written."""
-
-
 def evaluate_table(
     frame: pl.DataFrame,
     table: str,
@@ -286,6 +280,7 @@ def evaluate_table(
     *,
     level: str,
     keep_passed: bool = False,
+    positions: bool = False,
 ) -> pl.DataFrame:
     """Rules of ``table`` and ``level`` over ``frame`` (which has a ``_pack`` label column).
 
@@ -296,10 +291,12 @@ def evaluate_table(
     Returns:
         :data:`HIT_SCHEMA` rows: fired and not-evaluable rules only (with
         ``keep_passed``, also the rows where a rule passed, as :data:`PASSED`); by
-        version, then rule, then row.
+        version, then rule, then row. With ``positions``, also ``_row``: the hit row's
+        position in ``frame`` (UInt32).
     """
     keys = [*CLAIM_KEYS, "line_no"] if level == "line" else list(CLAIM_KEYS)
-    parts = [pl.DataFrame(schema=HIT_SCHEMA)]
+    schema = {**HIT_SCHEMA, "_row": pl.UInt32()} if positions else HIT_SCHEMA
+    parts = [pl.DataFrame(schema=schema)]
     labels = frame.get_column("_pack")
     for pack in packs:
         rules = [
@@ -325,15 +322,16 @@ def evaluate_table(
                     if r.adjust is not None
                 ),
             )
-            .collect(engine="streaming", optimizations=_NO_CSE)
+            .collect()
         )
         found = _hits(result, rules, keep_passed=keep_passed)
         if position is not None:
             found = found.with_columns(
                 pl.lit(position).gather(pl.col("_row")).alias("_row")
             )
-        parts.append(_labelled(found, frame, keys, pack, rules, table))
-    return pl.concat(parts, how="vertical_relaxed").cast(pl.Schema(HIT_SCHEMA))
+        hits = _labelled(found, frame, keys, pack, rules, table)
+        parts.append(hits.with_columns(found.get_column("_row")) if positions else hits)
+    return pl.concat(parts, how="vertical_relaxed").cast(pl.Schema(schema))
 
 
 def _hits(

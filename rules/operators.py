@@ -10,6 +10,7 @@ rule-engine's 28-digit result.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import operator
 from collections.abc import Callable
 from decimal import Decimal
@@ -31,6 +32,7 @@ from rules.translate import (
     has_null,
     is_null,
     literal_index,
+    outcome,
     translate,
     truthy,
     unify,
@@ -52,17 +54,26 @@ _DATETIME_MAX = dt.datetime(9999, 12, 31, 23, 59, 59, 999999)
 def _(node: rast.LogicExpression, rule: Compiler) -> Value:
     left, right = rule.compile(node.left), rule.compile(node.right)
     lt, rt = truthy(left), truthy(right)
+    # Kleene and/or of the left side's truthiness with the right side's outcome is the
+    # outcome where the left side does not raise: a falsy (and) or truthy (or) left
+    # side decides without evaluating the right side, else the right side's outcome
     if node.type == "and":
         # a falsy left side decides without evaluating the right side
-        return Value(lt & rt, BOOLEAN, any_error(left.error, guard(lt, right.error)))
-    return Value(lt | rt, BOOLEAN, any_error(left.error, guard(~lt, right.error)))
+        error = any_error(left.error, guard(lt, right.error))
+        value, both = lt & rt, lt & outcome(right)
+    else:
+        error = any_error(left.error, guard(~lt, right.error))
+        value, both = lt | rt, lt | outcome(right)
+    if left.error is not None:
+        both = pl.when(left.error).then(pl.lit(None, pl.Boolean())).otherwise(both)
+    return Value(value, BOOLEAN, error, outcome=both)
 
 
 @translate.register
 def _(node: rast.UnaryExpression, rule: Compiler) -> Value:
     right = rule.compile(node.right)
     if node.type == "not":
-        return Value(~truthy(right), BOOLEAN, right.error)
+        return Value(~truthy(right), BOOLEAN, right.error, outcome=~outcome(right))
     if right.kind.name not in ("FLOAT", "TIMEDELTA"):
         msg = f"unary minus on {right.kind}"
         raise rule.fail(msg, RuleTypeError)
@@ -122,6 +133,14 @@ def _column_first(a: pl.Expr, b: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     return (b, a) if _is_constant(a) else (a, b)
 
 
+def _integers(left: Value, right: Value, kind: Kind) -> tuple[pl.Expr, pl.Expr]:
+    """Both sides cast to ``kind``, or two integer columns as stored (compared exactly
+    as integers, without the cast of every row to a decimal)."""
+    if left.stored is not None and right.stored is not None:
+        return left.stored, right.stored
+    return cast_to(left, kind), cast_to(right, kind)
+
+
 @translate.register
 def _(node: rast.ComparisonExpression, rule: Compiler) -> Value:
     left, right = rule.compile(node.left), rule.compile(node.right)
@@ -137,7 +156,7 @@ def _(node: rast.ComparisonExpression, rule: Compiler) -> Value:
     if NULL in (left.kind, right.kind):
         equal = is_null(left) & is_null(right)
     else:
-        a, b = _column_first(cast_to(left, kind), cast_to(right, kind))
+        a, b = _column_first(*_integers(left, right, kind))
         equal = a.eq_missing(b)
     return Value(equal if node.type == "eq" else ~equal, BOOLEAN, error)
 
@@ -149,6 +168,7 @@ def _ordered(
     if kind.name in ("ARRAY", "SET", "NULL"):
         msg = f"ordering {kind} values"
         raise rule.fail(msg)
+    a, b = _integers(left, right, kind)
     left_null, right_null = is_null(left), is_null(right)
     if _is_constant(a):
         a, b, op = b, a, _FLIPPED[op]
@@ -263,7 +283,8 @@ def _(node: Any, rule: Compiler) -> Value:
     if kinds == ("STRING", "STRING") and add:
         return Value(left.value + right.value, STRING, error)
     if kinds == ("DATETIME", "DATETIME") and not add:
-        return Value(left.value - right.value, TIMEDELTA, error)
+        null = any_error(is_null(left), is_null(right))
+        return Value(left.value - right.value, TIMEDELTA, error, null=null)
     if kinds == ("TIMEDELTA", "TIMEDELTA"):
         value = left.value + right.value if add else left.value - right.value
         return Value(value, TIMEDELTA, error)
@@ -326,10 +347,17 @@ def _in_literal(values: list[Any], member: Value, rule: Compiler) -> Value:
                 )
                 raise rule.fail(msg, RuleTypeError)
             kind = common
+    value = cast_to(member, kind)
+    if len(values) <= _FEW_MEMBERS:  # a few comparisons beat hashing every row
+        each = [value.eq_missing(pl.lit(v, kind.dtype())) for v in values]
+        return Value(functools.reduce(operator.or_, each), BOOLEAN, member.error)
     items = pl.Series(values, dtype=kind.dtype()).implode()
-    return Value(
-        cast_to(member, kind).is_in(items, nulls_equal=True), BOOLEAN, member.error
-    )
+    return Value(value.is_in(items, nulls_equal=True), BOOLEAN, member.error)
+
+
+_FEW_MEMBERS = 8
+"""Up to this many literals, ``in`` is compared member by member (``==`` on a string
+column is about 3x faster per member than ``is_in``'s hash of every row; 5 codes: 3.5x)."""
 
 
 _KINDS = {str: STRING, bool: BOOLEAN, dt.timedelta: TIMEDELTA}

@@ -33,6 +33,15 @@ class Value:
     kind: Kind
     error: pl.Expr | None = None
     """Boolean, never null; None when the node never raises."""
+    stored: pl.Expr | None = None
+    """An integer column as stored, before its cast to a decimal: nulls and comparisons
+    of two integer columns read it without the cast; None otherwise."""
+    null: pl.Expr | None = None
+    """Where the value is null, when that is cheaper than testing the value (a literal:
+    never; a difference of date-times: where an operand is); None: test the value."""
+    outcome: pl.Expr | None = None
+    """The node's :func:`outcome` where ``and``/``or``/``not`` compose it from their
+    operands' (each subtree evaluated once); None: derived from value and error."""
 
 
 @dataclass
@@ -86,7 +95,11 @@ def any_error(*errors: pl.Expr | None) -> pl.Expr | None:
 
 def is_null(v: Value) -> pl.Expr:
     """Whether the value is null (always, for the ``null`` literal)."""
-    return pl.lit(True) if v.kind == NULL else v.value.is_null()
+    if v.kind == NULL:
+        return pl.lit(True)
+    if v.null is not None:
+        return v.null
+    return (v.stored if v.stored is not None else v.value).is_null()
 
 
 def guard(condition: pl.Expr, error: pl.Expr | None) -> pl.Expr:
@@ -115,6 +128,15 @@ def truthy(v: Value) -> pl.Expr:
     return out.fill_null(False)
 
 
+def outcome(v: Value) -> pl.Expr:
+    """Rule-engine's truthiness of the value, null on the rows where it raises."""
+    if v.outcome is not None:
+        return v.outcome
+    if v.error is None:
+        return truthy(v)
+    return pl.when(v.error).then(pl.lit(None, pl.Boolean())).otherwise(truthy(v))
+
+
 def common_kind(a: Kind, b: Kind) -> Kind | None:
     """The kind both sides are cast to (decimal scales and empty literals unified)."""
     if a == NULL:
@@ -132,8 +154,11 @@ def common_kind(a: Kind, b: Kind) -> Kind | None:
 
 
 def cast_to(v: Value, kind: Kind) -> pl.Expr:
-    """The value cast to ``kind`` (as is when it is of that kind)."""
-    return v.value if v.kind == kind else v.value.cast(kind.dtype())
+    """The value cast to ``kind`` (as is when it is of that kind; an integer column
+    cast once, from its stored type)."""
+    if v.kind == kind:
+        return v.value
+    return (v.stored if v.stored is not None else v.value).cast(kind.dtype())
 
 
 def unify(
@@ -178,7 +203,8 @@ def decimal_literal(value: Decimal, rule: Compiler) -> Value:
     if max(value.adjusted() + 1, 1) + scale > 38:
         msg = f"the number {value} needs more than 38 digits"
         raise rule.fail(msg)
-    return Value(pl.lit(value, pl.Decimal(38, scale)), Kind("FLOAT", scale=scale))
+    literal = pl.lit(value, pl.Decimal(38, scale))
+    return Value(literal, Kind("FLOAT", scale=scale), null=pl.lit(False))
 
 
 def has_null(items: pl.Expr) -> pl.Expr:
