@@ -8,6 +8,7 @@ validation types them), and claim-level errors. Every frame carries
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,6 +90,11 @@ class Scan:
 
 def empty_table(table: str) -> pl.DataFrame:
     """A raw frame of ``table`` with no rows."""
+    return _empty_table(table).clear()  # built once: most files leave most tables out
+
+
+@functools.cache
+def _empty_table(table: str) -> pl.DataFrame:
     schema: dict[str, pl.DataType] = {
         "file_id": pl.String(),
         "hoso_idx": pl.UInt32(),
