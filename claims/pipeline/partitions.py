@@ -57,7 +57,7 @@ from claims.pipeline.stages import (
     stages_named,
 )
 from claims.store import StoreError, has_table, history_of, open_store
-from claims.store.window import Sources
+from claims.store.window import STORED, Sources
 from claims.validate import Validated
 
 GIB = 1024**3
@@ -367,7 +367,10 @@ def partition_history(
     def history(xml1: pl.DataFrame) -> pl.DataFrame | None:
         if settings.store_path.is_file():
             with open_store(settings.store_path, read_only=read_only) as con:
-                return history_of(con, xml1, day_sources(con, others))
+                sources = day_sources(con, others) if others else STORED
+                return history_of(con, xml1, sources)
+        if not others:  # the day's only partition, and nothing stored yet
+            return None
         with duckdb.connect() as con:
             return history_of(con, xml1, day_sources(con, others))
 
