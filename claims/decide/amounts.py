@@ -101,16 +101,29 @@ def _accepted(
         hits.filter(pl.col("outcome") == "fired")
         .filter(pl.col("line_no").is_not_null() & (pl.col("action") == "reject"))
         .group_by(LINE_KEYS)
-        .agg(pl.col("reason_code").sort().first().alias("_line_refusal"))
+        .agg(  # the first code in sort order (a null sorts first), without a sort
+            pl.when(pl.col("reason_code").is_null().any())
+            .then(pl.lit(None, pl.String))
+            .otherwise(pl.col("reason_code").min())
+            .alias("_line_refusal")
+        )
     )
     zero = pl.lit(0).cast(MONEY)
     paid = pl.col("refused_by").is_null()
-    return (
+    # the refusals are joined on the key columns alone, then set beside the lines
+    refusals = (
         lines.lazy()
+        .select(LINE_KEYS)
         .join(claim_refusal.lazy(), on=CLAIM_KEYS, how="left", maintain_order="left")
         .join(
             line_rejects.lazy(), on=list(LINE_KEYS), how="left", maintain_order="left"
         )
+        .drop(LINE_KEYS)
+        .collect()
+    )
+    return (
+        lines.hstack(refusals.get_columns())
+        .lazy()
         .with_columns(
             pl.coalesce(
                 "_claim_refusal",

@@ -139,6 +139,9 @@ def _reason_rows(
     ``line`` may be an expression choosing per row. ``item_code`` defaults to the
     frame's ``item_code`` (else ``code``, the payment lines' item); ``bhxh_code`` to the
     engine's BHXH code of the reason code."""
+    # one chunk per column: polars 2.1 panics ("i < self.len()") formatting a message
+    # from a Decimal column in two chunks (a claim's XML1 T_BHTT after a join)
+    frame = frame.rechunk()
     on_line = pl.lit(line) if isinstance(line, bool) else line
     stt = pl.col("stt") if "stt" in frame.columns else pl.lit(None, pl.Int64)
     if item_code is None:

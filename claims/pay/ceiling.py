@@ -71,24 +71,26 @@ def item_ceiling(lines: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def exam_day_cap(lines: pl.DataFrame, claims: pl.DataFrame) -> pl.DataFrame:
+def exam_day_cap(lines: pl.DataFrame) -> pl.DataFrame:
     """The exam fees of a claim's day together at most ``exam_day_cap_multiple`` (a
     ``threshold`` row, 2: HT CK-053) × the price of its dearest exam; the excess is
     spread over the day's exams in proportion and moves to self-pay (``EXAM_DAY_CAP``).
-    With exams ranked 100/30/30/30/10 it binds only on quantities above 1."""
+    With exams ranked 100/30/30/30/10 it binds only on quantities above 1. ``lines``
+    carry their claim's ``_exam_cap``."""
     zero = pl.lit(0).cast(MONEY)
     exam = (pl.col("table") == "XML3") & pl.col("ma_nhom").is_in(EXAM_GROUPS)
     group = [*CLAIM_KEYS, "line_date"]
     day = (
-        lines.select(*CLAIM_KEYS, "line_date", "law_bh", "law_price", exam.alias("_in"))
-        .with_row_index("_i")
-        .filter(pl.col("_in"))
-        .join(
-            claims.select(*CLAIM_KEYS, "_exam_cap"),
-            on=CLAIM_KEYS,
-            how="left",
-            maintain_order="left",
+        lines.select(
+            pl.int_range(pl.len(), dtype=pl.UInt32).alias("_i"),
+            *CLAIM_KEYS,
+            "line_date",
+            "law_bh",
+            "law_price",
+            "_exam_cap",
+            exam.alias("_in"),
         )
+        .filter(pl.col("_in"))
         .with_columns(
             pl.max_horizontal(
                 pl.col("law_bh").sum().over(group)
@@ -109,14 +111,22 @@ def exam_day_cap(lines: pl.DataFrame, claims: pl.DataFrame) -> pl.DataFrame:
     ).select("_i", "_exam_cut")
     capped = pl.col("_exam_cut").fill_null(zero)
     return (
-        lines.with_row_index("_i")
-        .join(cuts, on="_i", how="left", maintain_order="left")
+        lines.with_columns(_by_row(lines.height, cuts, "_exam_cut", MONEY))
         .with_columns(
             (pl.col("law_bh") - capped).cast(MONEY).alias("law_bh"),
             cut(R.EXAM_DAY_CAP, capped > 0),
         )
-        .drop("_i", "_exam_cut")
+        .drop("_exam_cut")
     )
+
+
+def _by_row(
+    height: int, values: pl.DataFrame, name: str, dtype: pl.DataType
+) -> pl.Series:
+    """``name`` of ``values`` put back on the rows ``_i`` of a frame of ``height`` rows
+    (null on the others): a scatter, not a join."""
+    out = pl.repeat(None, height, dtype=dtype, eager=True).alias(name)
+    return out.scatter(values["_i"], values[name].cast(dtype)) if values.height else out
 
 
 def trantt_cap(lines: pl.DataFrame) -> pl.DataFrame:
@@ -132,23 +142,27 @@ def trantt_cap(lines: pl.DataFrame) -> pl.DataFrame:
     )  # fmt: skip
 
 
-def supplies_ceiling(lines: pl.DataFrame, claims: pl.DataFrame) -> pl.DataFrame:
+def supplies_ceiling(lines: pl.DataFrame) -> pl.DataFrame:
     """Cap each package's in-scope supplies at the ceiling; spread the excess. A package
     is a GOI_VTYT of the claim, or (``loose_supplies_package`` = ``claim``) the claim's
-    supplies without one (``_pkg`` empty)."""
+    supplies without one (``_pkg`` empty). ``lines`` carry their claim's
+    ``supplies_ceiling`` and ``_loose``."""
     zero = pl.lit(0).cast(MONEY)
     named = pl.col("goi_vtyt").fill_null("").str.strip_chars()
     loose = (pl.col("_loose") == "claim").fill_null(False)
     package = _SUPPLY & (pl.col("pham_vi").fill_null("1") == "1")
     group = [*CLAIM_KEYS, "_pkg"]
     packaged = (
-        lines.select(*CLAIM_KEYS, "goi_vtyt", "pham_vi", "table", "ma_nhom", "law_bh")
-        .with_row_index("_i")
-        .join(
-            claims.select(*CLAIM_KEYS, "supplies_ceiling", "_loose"),
-            on=CLAIM_KEYS,
-            how="left",
-            maintain_order="left",
+        lines.select(
+            pl.int_range(pl.len(), dtype=pl.UInt32).alias("_i"),
+            *CLAIM_KEYS,
+            "goi_vtyt",
+            "pham_vi",
+            "table",
+            "ma_nhom",
+            "law_bh",
+            "supplies_ceiling",
+            "_loose",
         )
         .filter(package & ((named != "") | loose))
         .with_columns(named.alias("_pkg"))
@@ -170,9 +184,7 @@ def supplies_ceiling(lines: pl.DataFrame, claims: pl.DataFrame) -> pl.DataFrame:
     if cuts.height == 0:  # the usual case: no package above the ceiling
         return lines.with_columns(zero.alias("package_cut"))
     return (
-        lines.with_row_index("_i")
-        .join(cuts, on="_i", how="left", maintain_order="left")
-        .drop("_i")
+        lines.with_columns(_by_row(lines.height, cuts, "package_cut", MONEY))
         .with_columns(pl.col("package_cut").fill_null(zero))
         .with_columns((pl.col("law_bh") - pl.col("package_cut")).alias("law_bh"))
     )

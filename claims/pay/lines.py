@@ -78,6 +78,15 @@ def lines_of(batch: Batch, hits: pl.DataFrame | None) -> pl.DataFrame:
     )
 
 
+def join_columns(
+    frame: pl.DataFrame, right: pl.DataFrame, on: list[str]
+) -> pl.DataFrame:
+    """``frame`` with the other columns of ``right`` (one row per key) beside it: a
+    left join computed on the key columns alone, so the wide frame is not copied."""
+    found = frame.select(on).join(right, on=on, how="left", maintain_order="left")
+    return frame.hstack(found.drop(on).get_columns())
+
+
 def cut(reason: R, when: pl.Expr) -> pl.Expr:
     """``pay_reason``: the line's first payment cut, else ``reason`` where ``when``."""
     new = pl.when(when.fill_null(False)).then(pl.lit(reason.value))
@@ -126,7 +135,11 @@ def _priced(batch: Batch) -> pl.DataFrame:
         "catalog_ceiling",
         pl.col("reason_code").alias("price_reason"),
     )
-    return lines.join(prices, on=list(LINE_KEYS), how="left", maintain_order="left")
+    keys = list(LINE_KEYS)
+    if prices.height == lines.height and prices.select(keys).equals(lines.select(keys)):
+        # the usual case: ``price_lines`` keeps the lines' order, so no join is needed
+        return lines.hstack(prices.drop(keys))
+    return lines.join(prices, on=keys, how="left", maintain_order="left")
 
 
 def _accepted_quantity(
@@ -140,29 +153,23 @@ def _accepted_quantity(
     qty = pl.col("so_luong")
     if hits is None or not hits.height:
         return lines.with_columns(pl.lit(False).alias("_refused")), qty
-    refused = (
+    action = pl.col("action")
+    capping = action.is_in(["cap", "adjust"]) & pl.col("adjust_to").is_not_null()
+    marks = (
         hits.filter(
             (pl.col("outcome") == "fired")
-            & (pl.col("action") == "reject")
             & pl.col("line_no").is_not_null()
-        )
-        .select(LINE_KEYS)
-        .unique()
-        .with_columns(pl.lit(True).alias("_refused"))
-    )
-    lines = lines.join(
-        refused, on=list(LINE_KEYS), how="left", maintain_order="left"
-    ).with_columns(pl.col("_refused").fill_null(False))
-    caps = (
-        hits.filter(
-            (pl.col("outcome") == "fired")
-            & pl.col("action").is_in(["cap", "adjust"])
-            & pl.col("adjust_to").is_not_null()
+            & ((action == "reject") | capping)
         )
         .group_by(LINE_KEYS)
-        .agg(pl.col("adjust_to").min().alias("_cap"))
+        .agg(
+            (action == "reject").any().alias("_refused"),
+            pl.col("adjust_to").filter(capping).min().alias("_cap"),
+        )
+    )  # one join for both: the refused lines and the lowest cap of each line
+    lines = join_columns(lines, marks, list(LINE_KEYS)).with_columns(
+        pl.col("_refused").fill_null(False)
     )
-    lines = lines.join(caps, on=list(LINE_KEYS), how="left", maintain_order="left")
     qty = (
         pl.when(pl.col("_cap").is_not_null() & (pl.col("_cap") < qty))
         .then(pl.max_horizontal(pl.col("_cap"), pl.lit(0).cast(QUANTITY)))

@@ -31,20 +31,28 @@ from claims.schema import (
 )
 
 
-def service_ratios(
-    lines: pl.DataFrame, benefits: pl.DataFrame, claims: pl.DataFrame
-) -> pl.DataFrame:
-    """TYLE_TT_DV by law: exam sequence, surgeries and procedures, shared beds."""
+def service_ratios(lines: pl.DataFrame, benefits: pl.DataFrame) -> pl.DataFrame:
+    """TYLE_TT_DV by law: exam sequence, surgeries and procedures, shared beds.
+    ``lines`` carry their claim's ``_adm``, ``_session`` and ``_bed_low``."""
     xml3 = pl.col("table") == "XML3"
     exam = xml3 & pl.col("ma_nhom").is_in(EXAM_GROUPS)
     works = xml3 & pl.col("ma_nhom").is_in((*SURGERY_GROUPS, *PROCEDURE_GROUPS))
     bed = xml3 & pl.col("ma_nhom").is_in(BED_GROUPS)
-    needed = ("_i", *CLAIM_KEYS, "line_date", "stt", "line_no", "ma_nhom")
+    needed = ("_i", *CLAIM_KEYS, "line_date", "stt", "line_no", "ma_nhom", "table")
     ranked = (
-        lines.with_row_index("_i")
+        lines.select(
+            pl.int_range(pl.len(), dtype=pl.UInt32).alias("_i"),
+            *needed[1:],
+            "law_price",
+            "law_qty",
+            "nguoi_thuc_hien",
+            "_start",
+            "_end",
+            "_adm",
+            "_session",
+        )
         .filter(exam | works)
-        .select(*needed, "law_price", "law_qty", "nguoi_thuc_hien", "_start", "_end")
-        .join(claims.select(*CLAIM_KEYS, "_adm", "_session"), on=CLAIM_KEYS, how="left")
+        .drop("table")
     )
     exams = ranked.filter(pl.col("ma_nhom").is_in(EXAM_GROUPS))
     special = pl.concat(
@@ -64,13 +72,14 @@ def service_ratios(
         .then(_bed_ratio(claimed, benefits))
         .otherwise(pl.min_horizontal(claimed, pl.lit(100)))
     )
-    low = claims.select(*CLAIM_KEYS, "_bed_low")
+    # the ranked lines' ratios go back to their rows by position (no join)
+    ruled = pl.repeat(None, lines.height, dtype=pl.Int64, eager=True).alias("_law")
+    if special.height:
+        ruled = ruled.scatter(special["_i"], special["_law"])
     return (
-        lines.with_row_index("_i")
-        .join(special, on="_i", how="left", maintain_order="left")
-        .join(low, on=CLAIM_KEYS, how="left", maintain_order="left")
+        lines.with_columns(ruled)
         .with_columns(law.fill_null(claimed).cast(pl.Int64).alias("law_ratio_dv"))
-        .drop("_i", "_law", "_bed_low")
+        .drop("_law")
     )
 
 
@@ -85,7 +94,16 @@ def transfer_days(lines: pl.DataFrame) -> pl.DataFrame:
     )
     group = [*CLAIM_KEYS, "line_date"]
     halves = (
-        lines.with_row_index("_i")
+        lines.select(
+            pl.int_range(pl.len(), dtype=pl.UInt32).alias("_i"),
+            *group,
+            "table",
+            "ma_nhom",
+            "law_qty",
+            "law_price",
+            "stt",
+            "line_no",
+        )
         .filter(half)
         .sort(
             [*group, "law_price", "stt", "line_no"],
@@ -115,17 +133,8 @@ def transfer_days(lines: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def payment_ratios(lines: pl.DataFrame, claims: pl.DataFrame) -> pl.DataFrame:
-    """TYLE_TT_BH by law and the budget-paid scope of level-5 cards."""
-    facts = claims.select(
-        *CLAIM_KEYS,
-        "ignore_payment_ratio",
-        "out_of_list_budget",
-        "transport_covered",
-        "cover_from",
-        "cover_to",
-    )
-    lines = lines.join(facts, on=CLAIM_KEYS, how="left", maintain_order="left")
+def payment_ratios(lines: pl.DataFrame) -> pl.DataFrame:
+    """TYLE_TT_BH by law (``lines`` carry their claim's ``ignore_payment_ratio``)."""
     ratio = (
         pl.when(pl.col("ignore_payment_ratio"))
         .then(pl.lit(100))

@@ -176,9 +176,10 @@ def muc_huong(claims: pl.DataFrame, totals: pl.DataFrame) -> pl.DataFrame:
     low-cost threshold (on the law's T_TONGCHI_BH). ``_drug_muc`` is its drug lines':
     the same, except chronic-disease drugs handed out at primary level on a higher-level
     prescription (a visit type the ``chronic_drug_visits`` policy names), which get the
-    card's level × route unless the visit is low-cost (§2.3.2)."""
+    card's level × route unless the visit is low-cost (§2.3.2). ``totals``:
+    ``law_t_tongchi_bh`` per claim row ``_c`` of ``claims``."""
     claims = claims.join(
-        totals, on=CLAIM_KEYS, how="left", maintain_order="left"
+        totals, on="_c", how="left", maintain_order="left"
     ).with_columns(pl.col("law_t_tongchi_bh").fill_null(pl.lit(0).cast(MONEY)))
     on_route = pl.col("on_route").fill_null(False)
     below = pl.col("law_t_tongchi_bh") < pl.col("low_cost_limit")
@@ -226,17 +227,15 @@ def shares(lines: pl.DataFrame, claims: pl.DataFrame) -> pl.DataFrame:
     1 = case (a), support for this patient: the shares are computed as usual, then the
     other sources offset self-pay, then co-pay, then the fund; 2 = case (b), support
     given to the facility: it comes off the cost first and the rest is split as usual.
+
+    ``lines`` carry the claim's facts and ``_c``, the row of their claim in ``claims``
+    (:func:`claims.pay.pay`): its MUC_HUONG is taken by position, not joined.
     """
-    facts = claims.select(
-        *CLAIM_KEYS,
-        pl.col("law_muc_huong").alias("_muc"),
-        "_drug_muc",
-        "on_route",
-        "exempt_from",
-        "_other_case",
-        "_programme",
+    row = lines["_c"]
+    lines = lines.with_columns(
+        claims["law_muc_huong"].gather(row).alias("_muc"),
+        claims["_drug_muc"].gather(row).alias("_drug_muc"),
     )
-    lines = lines.join(facts, on=CLAIM_KEYS, how="left", maintain_order="left")
     return _programme(_offset(_split(lines)))
 
 

@@ -20,7 +20,7 @@ from claims.pay.ceiling import (
     supplies_ceiling,
     trantt_cap,
 )
-from claims.pay.lines import AMOUNTS, PERCENT, amounts, lines_of
+from claims.pay.lines import AMOUNTS, PERCENT, amounts, join_columns, lines_of
 from claims.pay.ratios import payment_ratios, service_ratios, transfer_days
 from claims.pay.shares import claim_facts, muc_huong, shares
 from claims.schema import CLAIM_KEYS, Batch
@@ -83,6 +83,27 @@ PAY_CLAIM_SCHEMA: dict[str, pl.DataType] = {
 """One row per claim: the facts its MUC_HUONG was decided from."""
 
 
+LINE_FACTS = (
+    "_adm",
+    "_session",
+    "_bed_low",
+    "ignore_payment_ratio",
+    "out_of_list_budget",
+    "transport_covered",
+    "cover_from",
+    "cover_to",
+    "supplies_ceiling",
+    "_loose",
+    "_exam_cap",
+    "on_route",
+    "exempt_from",
+    "_other_case",
+    "_programme",
+)
+"""The claim's facts the line steps read (all but MUC_HUONG, known after the lines'
+amounts)."""
+
+
 class Payment(NamedTuple):
     """The payment stage's result."""
 
@@ -110,15 +131,17 @@ def pay(
         hits: rule hits (``rules.evaluate.HIT_SCHEMA``); fired ``cap``/``adjust`` hits
             set the accepted quantity of their line (the lowest wins).
     """
-    claims = claim_facts(batch, benefits, salaries, policy)
+    claims = claim_facts(batch, benefits, salaries, policy).with_row_index("_c")
     lines = transfer_days(lines_of(batch, hits))
-    lines = service_ratios(lines, benefits, claims)
-    lines = payment_ratios(lines, claims)
-    lines = item_ceiling(amounts(lines))
-    lines = exam_day_cap(supplies_ceiling(lines, claims), claims)
+    # the claim's facts every step reads, joined once (``_c``: the claim's row)
+    lines = join_columns(
+        lines, claims.select(*CLAIM_KEYS, "_c", *LINE_FACTS), list(CLAIM_KEYS)
+    )
+    lines = payment_ratios(service_ratios(lines, benefits))
+    lines = exam_day_cap(supplies_ceiling(item_ceiling(amounts(lines))))
     # the low-cost threshold is tested on what is assessed: refused lines do not count
     # (out-of-catalog lines and lines outside the card's window have law_bh 0)
-    totals = lines.group_by(CLAIM_KEYS).agg(
+    totals = lines.group_by("_c").agg(
         pl.col("law_bh").filter(~pl.col("_refused")).sum().alias("law_t_tongchi_bh")
     )
     claims = muc_huong(claims, totals)
