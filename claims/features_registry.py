@@ -20,7 +20,7 @@ None) the catalog columns read as registered, and the capacities are null.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import polars as pl
 
@@ -433,7 +433,32 @@ def _with_attributes(lines: pl.DataFrame, attrs: pl.DataFrame | None) -> pl.Data
         *(pl.col(k).alias(f"_c_{k}") for k in _KINDS),
     )
     out = lines.join(found, on=LINE, how="left", maintain_order="left")
-    differs = []
+    # normalising text is costly and nearly every line sends its catalog's text as
+    # is: only the lines where some field differs as sent are normalised and compared
+    raw = _differs(supply, _same, drug=drug)
+    normalised = _differs(supply, _norm, drug=drug)
+    suspects = (
+        out.with_row_index("_i")
+        .filter(pl.any_horizontal(d.is_not_null() for d in raw))
+        .select("_i", _listed(normalised).alias("catalog_mismatch"))
+    )
+    return (
+        out.with_row_index("_i")
+        .join(suspects, on="_i", how="left", maintain_order="left")
+        .drop("_i", "_scope", *(f"_c_{k}" for k in _KINDS))
+    )
+
+
+def _same(value: pl.Expr) -> pl.Expr:
+    return value
+
+
+def _differs(
+    supply: pl.Expr, norm: Callable[[pl.Expr], pl.Expr], *, drug: bool
+) -> list[pl.Expr]:
+    """Per compared field, its name where the line's text (under ``norm``) differs
+    from the catalog row's, else null."""
+    differs: list[pl.Expr] = []
     for catalog, fields in ATTRIBUTES.items():
         if (catalog == "drugs") != drug:
             continue
@@ -441,16 +466,16 @@ def _with_attributes(lines: pl.DataFrame, attrs: pl.DataFrame | None) -> pl.Data
             pl.lit(True) if drug else (supply == (catalog == "supplies"))
         )
         for column, kind, field in fields:
-            wanted, given = _norm(pl.col(f"_c_{kind}")), _norm(pl.col(column))
+            wanted, given = norm(pl.col(f"_c_{kind}")), norm(pl.col(column))
             same = given.eq_missing(wanted)
             if kind == "name" and drug:
-                with_strength = _norm(pl.col("_c_name") + " " + pl.col("_c_strength"))
+                with_strength = norm(pl.col("_c_name") + " " + pl.col("_c_strength"))
                 same = same | given.eq_missing(with_strength)
             bad = here & wanted.is_not_null() & given.is_not_null() & ~same
             differs.append(pl.when(bad).then(pl.lit(field)))
+    return differs
+
+
+def _listed(differs: list[pl.Expr]) -> pl.Expr:
     listed = pl.concat_list(differs).list.drop_nulls()
-    return out.with_columns(
-        pl.when(listed.list.len() > 0)
-        .then(listed.list.join(";"))
-        .alias("catalog_mismatch")
-    ).drop("_scope", *(f"_c_{k}" for k in _KINDS))
+    return pl.when(listed.list.len() > 0).then(listed.list.join(";"))
