@@ -25,6 +25,13 @@ Known bugs, each shown by a strict ``xfail`` test below (remove the marker with 
    ``claims/features.py`` ``_patient_windows`` (line 241) then drops the other
    partition's version as "the same claim", while one batch counts both versions:
    ``same_day_claims`` 1 vs 3 in the J1 reason's values.
+3. The same two versions are numbered in an arbitrary order (about one run in two
+   here: the withdrawal becomes version 1 and the withdrawn claim stays current).
+   ``claims/validate/tables.py`` line 146 numbers ``file_order`` within the
+   validated batch, so each partition's files restart at 0, and
+   ``claims/store/runs.py`` ``_versioned_sql`` (lines 263-264: ``row_number() OVER
+   (PARTITION BY ma_cskcb, ma_lk ORDER BY _file_order, hoso_idx)``) then ties across
+   partitions. Hence a non-strict xfail: it passes when the tie falls right.
 """
 
 from __future__ import annotations
@@ -51,12 +58,11 @@ from tests.claims.test_window_checks import (
     _bed,
     _claim,
     _department_beds,
-    _file,
     _limit,
     _machine_capacity,
     _template,
 )
-from tests.factories import Claim, example_claim, with_key
+from tests.factories import Claim, example_claim, hoso, with_key, wrapper
 
 FACILITIES = 5
 
@@ -140,6 +146,24 @@ def _practitioner(reference: Reference) -> Files:
     ]
 
 
+def _at(claim: Claim, facility: str) -> Claim:
+    """``claim`` as sent by ``facility``."""
+    for rows in claim.values():
+        for row in rows:
+            if "MA_CSKCB" in row:
+                row["MA_CSKCB"] = facility
+    return claim
+
+
+def _practitioner_places(_reference: Reference) -> Files:
+    """BS001 examines at the example's facility and at another one on one day: the
+    two facilities' files, so two partitions of any plan that groups facilities."""
+    return [
+        [_claim("A", 1, [_template(0)])],
+        [_at(_claim("B", 2, [_template(0)]), "79001")],
+    ]
+
+
 def _patient_stays(_reference: Reference) -> Files:
     return [
         [_claim("A", 1, [_template(1)], stay=("00800", "21000"))],
@@ -184,6 +208,7 @@ STRADDLES: dict[str, tuple[Callable[[Reference], Files], str]] = {
     "bed": (_bed_shared, "H9_BED_SHARED"),
     "machine": (_machine, "J4_MACHINE_OVER_CAPACITY"),
     "practitioner": (_practitioner, "H3_EXAM_QUOTA"),
+    "practitioner-places": (_practitioner_places, "J3_PRACTITIONER_TWO_PLACES"),
     "patient-stays": (_patient_stays, "J2_OVERLAPPING_STAY"),
     "patient-drugs": (_patient_drugs, "J6_DRUG_ON_HAND"),
     "facility-day": (_facility_day, "J1_SAME_DAY_CLAIMS"),
@@ -211,10 +236,12 @@ def _on_b(ran: Ran, rule: str) -> tuple[set[str], set[str]]:
 
 
 def _inbox(root: Path, files: Files) -> Path:
-    """Every file of ``files`` from the example's facility, in inbox order."""
+    """Every file of ``files`` (sent by its first claim's facility), in inbox order."""
     inbox = root / "inbox"
+    inbox.mkdir(parents=True)
     for n, claims in enumerate(files):
-        _file(inbox, f"{n}.xml", claims)
+        sender = claims[0]["XML1"][0]["MA_CSKCB"] or ""
+        (inbox / f"{n}.xml").write_bytes(wrapper([hoso(c) for c in claims], sender))
     return inbox
 
 
@@ -294,6 +321,11 @@ def _stored_versions(ran: Ran) -> pl.DataFrame:
     return frame
 
 
+@pytest.mark.xfail(
+    strict=False,
+    reason="bug: file_order restarts at 0 in each partition, so versions of a claim "
+    "in two partitions tie in claims/store/runs.py _versioned_sql (arbitrary order)",
+)
 def test_versions_of_a_claim_in_two_partitions_are_stored_as_in_one_batch(
     versions: Pair,
 ) -> None:
