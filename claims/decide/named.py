@@ -120,31 +120,28 @@ def fired_rules(
     the values it read (the nulls among them)."""
     texts = rule_texts(packs)
     keys = [*CLAIM_KEYS, "table", "line_no", "rule_id", "pack"]
-    named = (
-        values.select(*keys, "stt", "item_code", "values")
-        if values is not None
-        else pl.DataFrame(
-            schema={
-                **{k: hits.schema[k] for k in keys},
-                "stt": pl.Int64(),
-                "item_code": pl.String(),
-                "values": REASON_VALUES,
-            }
-        )
+    fired = hits.filter(pl.col("outcome").is_in(["fired", "not_evaluable"])).join(
+        texts, on=["pack", "rule_id"], how="left"
     )
+    if values is not None:
+        named = values.select(*keys, "stt", "item_code", "values")
+        fired = fired.join(named, on=keys, how="left", nulls_equal=True)
+    else:  # nothing to join: the columns a join would leave empty
+        fired = fired.with_columns(
+            pl.lit(None, pl.Int64).alias("stt"),
+            pl.lit(None, pl.String).alias("item_code"),
+            pl.lit(None, REASON_VALUES).alias("values"),
+        )
     own = lines.select(
         *LINE_KEYS, pl.col("stt").alias("_stt"), pl.col("code").alias("_code")
+    )  # the line's STT and item, joined on the key columns alone (one row per line)
+    found = fired.select(LINE_KEYS).join(
+        own, on=list(LINE_KEYS), how="left", maintain_order="left"
     )
-    fired = (
-        hits.filter(pl.col("outcome").is_in(["fired", "not_evaluable"]))
-        .join(texts, on=["pack", "rule_id"], how="left")
-        .join(named, on=keys, how="left", nulls_equal=True)
-        .join(own, on=list(LINE_KEYS), how="left")
-        .with_columns(
-            pl.coalesce("stt", "_stt").alias("stt"),
-            pl.coalesce("item_code", "_code").alias("item_code"),
-            pl.col("values").fill_null(pl.lit([], REASON_VALUES)),
-        )
+    fired = fired.hstack(found.drop(LINE_KEYS).get_columns()).with_columns(
+        pl.coalesce("stt", "_stt").alias("stt"),
+        pl.coalesce("item_code", "_code").alias("item_code"),
+        pl.col("values").fill_null(pl.lit([], REASON_VALUES)),
     )
     template = pl.coalesce(
         "template",
