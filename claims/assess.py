@@ -104,7 +104,11 @@ def assess(
     )
     pack_of = claims.select(*CLAIM_KEYS, "_pack")
     keep = keep_every_rule
-    results = [evaluate_table(claims, "XML1", packs, level="claim", keep_passed=keep)]
+    results = [
+        evaluate_table(
+            claims, "XML1", packs, level="claim", keep_passed=keep, positions=True
+        )
+    ]
     frames = {"XML1": claims}
     for table, frame in (
         ("XML2", found.lines["XML2"]),
@@ -114,7 +118,14 @@ def assess(
     ):
         frames[table] = frame.join(pack_of, on=CLAIM_KEYS, how="left")
         results.append(
-            evaluate_table(frames[table], table, packs, level="line", keep_passed=keep)
+            evaluate_table(
+                frames[table],
+                table,
+                packs,
+                level="line",
+                keep_passed=keep,
+                positions=True,
+            )
         )
     uncovered = claims.filter(pl.col("_pack").is_null()).select(
         *CLAIM_KEYS,
@@ -126,23 +137,28 @@ def assess(
         pl.lit(NO_RULE_PACK).alias("reason_code"),
         pl.lit("fired").alias("outcome"),
         pl.lit(None, pl.Decimal(38, 3)).alias("adjust_to"),
+        pl.lit(None, pl.UInt32).alias("_row"),
     )
-    every = pl.concat([*results, uncovered.cast(pl.Schema(HIT_SCHEMA))])
-    checked = every if keep else None
+    schema = pl.Schema({**HIT_SCHEMA, "_row": pl.UInt32()})
+    placed = pl.concat([*results, uncovered.cast(schema)])
+    checked = placed.drop("_row") if keep else None
     if keep:
-        every = every.filter(pl.col("outcome") != PASSED)
+        placed = placed.filter(pl.col("outcome") != PASSED)
+    every = placed.drop("_row")
     outcomes = _outcomes(claims, every)
     if outcomes.height != batch.xml1.height:
         msg = f"{batch.xml1.height} claims in, {outcomes.height} assessed"
         raise ConservationError(msg)
-    return Assessment(every, outcomes, checked, hit_values(every, frames, packs))
+    return Assessment(every, outcomes, checked, hit_values(placed, frames, packs))
 
 
 def hit_values(
     hits: pl.DataFrame, frames: Mapping[str, pl.DataFrame], packs: Sequence[Pack]
 ) -> pl.DataFrame:
-    """:data:`VALUES_SCHEMA` rows for the fired and not-evaluable hits: one join per
-    rule that fired (never per row), selecting the columns its expression reads."""
+    """:data:`VALUES_SCHEMA` rows for the fired and not-evaluable hits (``hits`` with
+    ``_row``, each hit row's position in its table's frame, as ``evaluate_table`` gives
+    it): per rule that fired (never per row), the columns its expression reads gathered
+    at those positions."""
     fired = hits.filter(
         pl.col("outcome").is_in(["fired", "not_evaluable"])
         & pl.col("rule_id").is_not_null()
@@ -173,14 +189,17 @@ def _values_of(
     table: str,
 ) -> pl.DataFrame:
     """The hit rows of one rule with the values of the columns it reads (``read``:
-    the compiled rule's, from rule-engine's AST at compile time)."""
+    the compiled rule's, from rule-engine's AST at compile time), gathered from
+    ``frame`` at the rows' ``_row``."""
     line = table != "XML1"
     keys = [*CLAIM_KEYS, "line_no"] if line else list(CLAIM_KEYS)
     own = [c for c in read if c in frame.columns and c not in keys]
     codes = [c for c in ITEM_CODE_COLUMNS.get(table, ()) if c in frame.columns]
     extra = ["stt", *codes] if line and "stt" in frame.columns else []
-    picked = frame.select(*keys, *dict.fromkeys([*own, *extra]))
-    found = rows.join(picked, on=keys, how="left").with_columns(
+    where = rows.get_column("_row")
+    picked = [frame.get_column(c).gather(where) for c in dict.fromkeys([*own, *extra])]
+    hit = rows.select(*CLAIM_KEYS, "table", "line_no", "rule_id", "pack")
+    found = hit.hstack(picked).with_columns(
         param_literal(pack.params[c]).alias(c) for c in read if c in pack.params
     )
     values = [
