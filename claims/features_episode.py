@@ -28,6 +28,7 @@ from claims.schema import (
     BED_GROUPS,
     CLAIM_KEYS,
     EPISODE_LINE_FEATURES,
+    HISTORY_DAY,
     HISTORY_DRUGS,
     INPATIENT,
     Batch,
@@ -140,16 +141,25 @@ def _stored_supply(history: pl.DataFrame | None, claims: pl.DataFrame) -> pl.Dat
         "line_date": pl.Date,
         "dosage_days": pl.Int64,
         "_stored": pl.String,
+        "file_id": pl.String,
+        "hoso_idx": pl.UInt32,
     }
     if history is None or HISTORY_DRUGS not in history.columns:
         return pl.DataFrame(schema=schema)
     own = claims.select("ma_cskcb", "ma_lk")
+    # a claim of the run's own day in another partition is ordered as a batch claim
+    # (by its keys), one of an earlier run before every batch line of its date
+    day = [pl.col(c) if c in history.columns else pl.lit(None) for c in HISTORY_DAY]
     stored = (
         history.join(own, on=["ma_cskcb", "ma_lk"], how="anti")
         .filter(~pl.col("ma_loai_kcb").is_in(INPATIENT))
         .select(
             pl.col("patient").alias("_patient"),
-            pl.concat_str("ma_cskcb", pl.lit("/"), "ma_lk").alias("_stored"),
+            pl.when(day[0].is_null())
+            .then(pl.concat_str("ma_cskcb", pl.lit("/"), "ma_lk"))
+            .alias("_stored"),
+            day[0].cast(pl.String).alias("file_id"),
+            day[1].cast(pl.UInt32).alias("hoso_idx"),
             HISTORY_DRUGS,
         )
         .explode(HISTORY_DRUGS)
@@ -163,6 +173,7 @@ def _stored_supply(history: pl.DataFrame | None, claims: pl.DataFrame) -> pl.Dat
         "line_date",
         days.cast(pl.Int64, strict=False).alias("dosage_days"),
         "_stored",
+        *CLAIM_KEYS,
     ).cast(schema)  # type: ignore[arg-type]
 
 
@@ -189,10 +200,7 @@ def _on_hand(
             *CLAIM_KEYS,
         )
     )
-    stored = _stored_supply(history, claims).with_columns(
-        pl.lit(None, pl.String).alias("file_id"),
-        pl.lit(None, pl.UInt32).alias("hoso_idx"),
-    )
+    stored = _stored_supply(history, claims)
     claim = ["_stored", *CLAIM_KEYS]
     supplied = (
         pl.concat([batch, stored.select(batch.columns)])

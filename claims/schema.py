@@ -319,6 +319,10 @@ EPISODE_LINE_FEATURES: dict[str, pl.DataType] = {
 some date (XML3). Null where the table has no such input."""
 CLAIM_FEATURES |= EPISODE_CLAIM_FEATURES
 LINE_FEATURES |= EPISODE_LINE_FEATURES
+HISTORY_DAY = ("day_file_id", "day_hoso_idx")
+"""Optional columns of a history frame: the claim keys of a row that is a claim of the
+run's own day in another partition (null for a claim of an earlier run), so checks
+that order claims (J6) order it as one batch would."""
 HISTORY_DRUGS = "drugs"
 """An optional column of a history frame beside :data:`HISTORY_SCHEMA`: the stored
 claim's drug lines (:data:`HISTORY_DRUG`), which J6 reads for the days on hand."""

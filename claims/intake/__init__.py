@@ -15,7 +15,7 @@ from claims.intake.submission import (
     empty_table,
     file_sha256,
 )
-from claims.intake.wrapper import read_submission, scan_submission
+from claims.intake.wrapper import facilities_of, read_submission, scan_submission
 
 __all__ = [
     "FileFailure",
@@ -23,6 +23,7 @@ __all__ = [
     "Scan",
     "Submission",
     "empty_table",
+    "facilities_of",
     "failure_receipt",
     "file_sha256",
     "read_submission",

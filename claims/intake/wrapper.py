@@ -51,6 +51,26 @@ _HEADER = {
 }
 
 
+def facilities_of(path: Path, scan: Scan) -> frozenset[str]:
+    """The facilities an input's claims come from, without reading it: an XML file's
+    sender (MACSKCB, from the bytes its scan kept), a bulk folder's XML1 ``ma_cskcb``
+    values (one column read). Empty when unknown (a refused or headless file)."""
+    if path.is_dir():
+        for suffix, read in ((".parquet", pl.read_parquet), (".csv", pl.read_csv)):
+            table = path / f"xml1{suffix}"
+            if table.is_file():
+                try:
+                    column = read(table, columns=["ma_cskcb"])["ma_cskcb"]
+                except (pl.exceptions.PolarsError, OSError):
+                    return frozenset()
+                return frozenset(str(v) for v in column.drop_nulls().unique())
+        return frozenset()
+    found = _HEADER["MACSKCB"].search(scan.edges)
+    return (
+        frozenset({found.group(1).decode("utf-8", "replace")}) if found else frozenset()
+    )
+
+
 def scan_submission(path: Path, *, max_bytes: int) -> Scan:
     """Hash an input (and check an XML file's bytes) without parsing it."""
     if path.is_dir():

@@ -1,10 +1,11 @@
 """A day in partitions: memory set by a budget, not by the day's size.
 
-The inputs of a run are grouped, in inbox order, into partitions of whole inputs (a
-facility's XML file, or a bulk folder) whose estimated detail lines fit the memory
-budget (:func:`plan`). Whole inputs, and so whole facilities: every version of a claim
-(MA_CSKCB, MA_LK) and the withdrawal that cancels it are in one partition, the bed,
-machine and department keys are facility-local, and each receipt is one partition's.
+The inputs of a run are grouped into partitions of whole inputs (a facility's XML
+file, or a bulk folder) and whole facilities (all inputs holding a facility's claims go
+together) whose estimated detail lines fit the memory budget (:func:`plan`): every
+version of a claim (MA_CSKCB, MA_LK) and the withdrawal that cancels it are in one
+partition, numbered as in one batch, the bed, machine and department keys are
+facility-local, and each receipt is one partition's.
 An input larger than the budget runs alone (a facility's file is bounded by
 ``max_file_bytes``; a bulk load should be split by facility groups).
 
@@ -45,7 +46,7 @@ import pyarrow.parquet as pq
 
 from claims.config import Settings
 from claims.ids import engine_version
-from claims.intake import FileFailure, Scan, Submission
+from claims.intake import FileFailure, Scan, Submission, facilities_of
 from claims.pipeline.context import History, Reference, RunContext
 from claims.pipeline.identify import with_identities
 from claims.pipeline.inbox import Hashed, Inputs, read_inputs
@@ -110,21 +111,50 @@ def estimated_lines(path: Path, size: int) -> int:
 
 
 def plan(new: Hashed, scans: dict[Path, Scan], budget: int) -> list[Hashed]:
-    """``new`` inputs in inbox order, grouped into partitions that fit ``budget``."""
+    """``new`` inputs grouped into partitions that fit ``budget``: the inputs of one
+    facility (its files of the day, the bulk folders holding its claims) always in
+    the same partition, each partition's inputs in inbox order."""
     capacity = partition_lines(budget)
+    order = {path: n for n, (path, _) in enumerate(new)}
     parts: list[Hashed] = []
     current: Hashed = []
     held = 0
-    for path, digest in new:
-        lines = estimated_lines(path, scans[path].size) + LINES_PER_INPUT
+    for group in _facility_groups(new, scans):
+        lines = sum(
+            estimated_lines(p, scans[p].size) + LINES_PER_INPUT for p, _ in group
+        )
         if current and held + lines > capacity:
-            parts.append(current)
+            parts.append(sorted(current, key=lambda i: order[i[0]]))
             current, held = [], 0
-        current.append((path, digest))
+        current += group
         held += lines
     if current:
-        parts.append(current)
+        parts.append(sorted(current, key=lambda i: order[i[0]]))
     return parts
+
+
+def _facility_groups(new: Hashed, scans: dict[Path, Scan]) -> list[Hashed]:
+    """The inputs in groups that share a facility (transitively), in inbox order of
+    their first input: every version of a claim (MA_CSKCB, MA_LK) and its withdrawal
+    fall in one group."""
+    root = list(range(len(new)))
+
+    def find(n: int) -> int:
+        while root[n] != n:
+            root[n] = root[root[n]]
+            n = root[n]
+        return n
+
+    first: dict[str, int] = {}
+    for n, (path, _) in enumerate(new):
+        for facility in sorted(facilities_of(path, scans[path])):
+            other = first.setdefault(facility, n)
+            a, b = find(n), find(other)
+            root[max(a, b)] = min(a, b)
+    groups: dict[int, Hashed] = {}
+    for n, item in enumerate(new):
+        groups.setdefault(find(n), []).append(item)
+    return [groups[k] for k in sorted(groups)]
 
 
 def oversized(parts: list[Hashed], scans: dict[Path, Scan], budget: int) -> list[str]:
@@ -312,7 +342,7 @@ _DAY_COLUMNS = {
     "xml3": "file_id, hoso_idx, ma_giuong, ma_khoa, ma_nhom, ma_may, ma_bac_si, "
     "ngay_th_yl, ngay_yl",
 }
-DAY_SOURCES = Sources("_day_claims", "_day_xml2", "_day_xml3")
+DAY_SOURCES = Sources("_day_claims", "_day_xml2", "_day_xml3", day=True)
 
 
 def day_sources(con: duckdb.DuckDBPyConnection, others: Sequence[Path]) -> Sources:
@@ -333,7 +363,8 @@ def day_sources(con: duckdb.DuckDBPyConnection, others: Sequence[Path]) -> Sourc
 
     day = f"SELECT {_DAY_COLUMNS['claims']} FROM {files('XML1')}"
     stored_claims = (
-        f"SELECT {_DAY_COLUMNS['claims']}, is_current, withdrawn FROM claims s "
+        f"SELECT {_DAY_COLUMNS['claims']}, is_current, withdrawn, false AS _day "
+        "FROM claims s "
         "WHERE NOT EXISTS (SELECT 1 FROM _day_keys d "
         "WHERE d.ma_cskcb = s.ma_cskcb AND d.ma_lk = s.ma_lk) UNION ALL "
         if has_table(con, "claims")
@@ -344,7 +375,7 @@ def day_sources(con: duckdb.DuckDBPyConnection, others: Sequence[Path]) -> Sourc
     )
     con.execute(
         f"CREATE OR REPLACE TEMP VIEW {DAY_SOURCES.claims} AS {stored_claims}"
-        f"SELECT *, true AS is_current, false AS withdrawn FROM ({day})"
+        f"SELECT *, true AS is_current, false AS withdrawn, true AS _day FROM ({day})"
     )
     for table, view in (("xml2", DAY_SOURCES.xml2), ("xml3", DAY_SOURCES.xml3)):
         stored = (

@@ -14,6 +14,7 @@ import polars as pl
 
 from claims.schema import (
     CLAIM_KEYS,
+    HISTORY_DAY,
     HISTORY_DRUG,
     HISTORY_DRUGS,
     HISTORY_SCHEMA,
@@ -95,8 +96,14 @@ def history_of(
     """
     if not has_table(con, sources.claims):
         return None
+    day = (
+        ", CASE WHEN _day THEN file_id END AS day_file_id, "
+        "CASE WHEN _day THEN hoso_idx END AS day_hoso_idx"
+        if sources.day
+        else ""
+    )
     query = f"""
-        SELECT ma_the_bhyt, ma_cskcb, ma_lk, ngay_vao, ngay_ra, ma_loai_kcb
+        SELECT ma_the_bhyt, ma_cskcb, ma_lk, ngay_vao, ngay_ra, ma_loai_kcb{day}
         FROM "{sources.claims}" WHERE is_current AND NOT withdrawn
     """
     params: list[object] = []
@@ -119,7 +126,7 @@ def history_of(
             con.unregister("_patients")
     history = frame.select(
         patient_id().alias("patient"), pl.exclude("ma_the_bhyt")
-    ).cast(pl.Schema(HISTORY_SCHEMA))
+    ).cast(pl.Schema(_history_schema(sources)))
     history = history.join(
         _drugs_of(con, history, sources),
         on=["ma_cskcb", "ma_lk"],
@@ -129,6 +136,15 @@ def history_of(
     if claims is None:
         return history
     return with_window(con, claims, history, sources)
+
+
+def _history_schema(sources: Sources) -> dict[str, pl.DataType]:
+    if not sources.day:
+        return HISTORY_SCHEMA
+    return HISTORY_SCHEMA | {
+        HISTORY_DAY[0]: pl.String(),
+        HISTORY_DAY[1]: pl.UInt32(),
+    }
 
 
 def _drugs_of(

@@ -44,6 +44,9 @@ class Sources(NamedTuple):
     claims: str = "claims"
     xml2: str = "xml2"
     xml3: str = "xml3"
+    day: bool = False
+    """The claims view has ``_day`` (true for the day's own claims): the history then
+    carries their keys (``claims.schema.HISTORY_DAY``)."""
 
 
 STORED = Sources()

@@ -11,27 +11,9 @@ receipts, manifest (but its wall clock) and store tables:
 - after a partitioned run killed with SIGKILL once its first part was staged: the
   rerun reuses the staged parts and equals a clean partitioned run.
 
-Known bugs, each shown by a strict ``xfail`` test below (remove the marker with the fix):
-
-1. J6 drug on hand, a same-day pair in two partitions. ``claims/features_episode.py``
-   ``_on_hand`` (line 207: ``.sort("_patient", "ma_thuoc", "_from", *claim,
-   nulls_last=True)``) puts supply with ``_stored`` set before batch lines of the same
-   date; the day's other partitions reach a partition as history (``_stored`` set, no
-   file_id), so both visits of the pair get days on hand, where one batch gives them
-   only to the later in (file_id, hoso_idx) order.
-2. Two versions of a claim in two partitions. ``claims/pipeline/partitions.py``
-   ``plan`` (line 108) groups whole inputs, not whole facilities, so a facility's two
-   files of a day can fall into two partitions (the docstring, line 5, assumes not).
-   ``claims/features.py`` ``_patient_windows`` (line 241) then drops the other
-   partition's version as "the same claim", while one batch counts both versions:
-   ``same_day_claims`` 1 vs 3 in the J1 reason's values.
-3. The same two versions are numbered in an arbitrary order (about one run in two
-   here: the withdrawal becomes version 1 and the withdrawn claim stays current).
-   ``claims/validate/tables.py`` line 146 numbers ``file_order`` within the
-   validated batch, so each partition's files restart at 0, and
-   ``claims/store/runs.py`` ``_versioned_sql`` (lines 263-264: ``row_number() OVER
-   (PARTITION BY ma_cskcb, ma_lk ORDER BY _file_order, hoso_idx)``) then ties across
-   partitions. Hence a non-strict xfail: it passes when the tie falls right.
+A facility's inputs always share a partition (every version of a claim is numbered as
+in one batch); a claim of the day in another partition is ordered as a batch claim
+(J6 flags the later of two same-day visits, in (file_id, hoso_idx) order, as one batch).
 """
 
 from __future__ import annotations
@@ -142,7 +124,7 @@ def _practitioner(reference: Reference) -> Files:
     quota = _limit(reference, "H3_EXAM_QUOTA", "max_exams")
     return [
         [_claim("A", 1, [_template(0)] * quota)],
-        [_claim("B", 2, [_template(0)])],
+        [_at(_claim("B", 2, [_template(0)]), "79001")],
     ]
 
 
@@ -167,7 +149,7 @@ def _practitioner_places(_reference: Reference) -> Files:
 def _patient_stays(_reference: Reference) -> Files:
     return [
         [_claim("A", 1, [_template(1)], stay=("00800", "21000"))],
-        [_claim("B", 1, [_template(1)], stay=("11000", "31000"))],
+        [_at(_claim("B", 1, [_template(1)], stay=("11000", "31000")), "79001")],
     ]
 
 
@@ -185,7 +167,7 @@ def _on_day(claim: Claim, day: int) -> Claim:
 def _patient_drugs(_reference: Reference) -> Files:
     """The example's drugs for 5 and 7 days, then the same two days later: B's are
     still on hand."""
-    later = _on_day(with_key(example_claim(), "B"), 2)
+    later = _at(_on_day(with_key(example_claim(), "B"), 2), "79001")
     return [[with_key(example_claim(), "A")], [later]]
 
 
@@ -213,6 +195,9 @@ STRADDLES: dict[str, tuple[Callable[[Reference], Files], str]] = {
     "patient-drugs": (_patient_drugs, "J6_DRUG_ON_HAND"),
     "facility-day": (_facility_day, "J1_SAME_DAY_CLAIMS"),
 }
+
+
+FACILITY_LOCAL = {"department", "bed", "machine", "facility-day"}
 
 
 def _on_b(ran: Ran, rule: str) -> tuple[set[str], set[str]]:
@@ -254,7 +239,11 @@ def test_a_pair_straddling_two_partitions_is_found_as_in_one_batch(
     inbox = _inbox(tmp_path, files)
     one = run_day(inbox, tmp_path / "one", pinned)
     parts = run_day(inbox, tmp_path / "parts", pinned, memory_budget=1)
-    assert (one.reads, parts.reads) == (1, len(files))
+    # a facility's files share a partition: facility-local keys (department, bed,
+    # machine, facility) never straddle; patient and practitioner keys do
+    senders = {claims[0]["XML1"][0]["MA_CSKCB"] for claims in files}
+    assert (one.reads, parts.reads) == (1, len(senders))
+    assert key in FACILITY_LOCAL or parts.reads == 2
     fired, reasons = _on_b(parts, rule)
     assert fired, f"{rule} did not fire on B across partitions"
     assert fired <= reasons
@@ -262,21 +251,20 @@ def test_a_pair_straddling_two_partitions_is_found_as_in_one_batch(
     assert_same_run(one, parts)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: J6 counts a same-day visit of another partition as earlier supply "
-    "(claims/features_episode.py, _on_hand's sort puts stored supply first)",
-)
 def test_drugs_of_two_visits_on_one_day_in_two_partitions_as_in_one_batch(
     tmp_path: Path, pinned: Reference
 ) -> None:
     """One batch flags the later of two same-day visits (in file_id, hoso_idx order)
-    with J6; each partition sees the other's visit as stored supply, which sorts
-    before every batch line of its date, so both are flagged."""
-    files = [[with_key(example_claim(), "A")], [with_key(example_claim(), "B")]]
+    with J6; the partition of the later one sees the earlier as a claim of the day
+    (ordered by its keys, not as earlier stored supply), so only it is flagged."""
+    files = [
+        [with_key(example_claim(), "A")],
+        [_at(with_key(example_claim(), "B"), "79001")],
+    ]
     inbox = _inbox(tmp_path, files)
     one = run_day(inbox, tmp_path / "one", pinned)
     parts = run_day(inbox, tmp_path / "parts", pinned, memory_budget=1)
+    assert parts.reads == 2
     hits = [
         pl.read_parquet(r.run_dir / "rule_hits.parquet")
         .filter(pl.col("rule_id") == "J6_DRUG_ON_HAND")
@@ -291,9 +279,9 @@ def test_drugs_of_two_visits_on_one_day_in_two_partitions_as_in_one_batch(
 
 @pytest.fixture(scope="module")
 def versions(tmp_path_factory: pytest.TempPathFactory, pinned: Reference) -> Pair:
-    """The claim key (MA_CSKCB, MA_LK) is facility-local, but a facility's two files
-    of a day may fall into two partitions: claim A sent in the first and re-sent
-    changed in the second, claim W sent in the first and withdrawn in the second."""
+    """A facility's two files of a day share a partition whatever the budget: claim A
+    sent in the first and re-sent changed in the second, claim W sent in the first
+    and withdrawn in the second."""
     tmp_path = tmp_path_factory.mktemp("versions")
     # without drugs: a same-day pair's J6 is the known bug of the test above
     kept, again, first, withdrawal = (
@@ -304,7 +292,7 @@ def versions(tmp_path_factory: pytest.TempPathFactory, pinned: Reference) -> Pai
     inbox = _inbox(tmp_path, [[kept, first], [again, withdrawal]])
     one = run_day(inbox, tmp_path / "one", pinned)
     parts = run_day(inbox, tmp_path / "parts", pinned, memory_budget=1)
-    assert (one.reads, parts.reads) == (1, 2)
+    assert (one.reads, parts.reads) == (1, 1)
     return one, parts
 
 
@@ -321,12 +309,7 @@ def _stored_versions(ran: Ran) -> pl.DataFrame:
     return frame
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="bug: file_order restarts at 0 in each partition, so versions of a claim "
-    "in two partitions tie in claims/store/runs.py _versioned_sql (arbitrary order)",
-)
-def test_versions_of_a_claim_in_two_partitions_are_stored_as_in_one_batch(
+def test_versions_of_a_claim_in_two_files_are_stored_as_in_one_batch(
     versions: Pair,
 ) -> None:
     one, parts = versions
@@ -339,13 +322,7 @@ def test_versions_of_a_claim_in_two_partitions_are_stored_as_in_one_batch(
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a facility's two files in two partitions; each partition's history "
-    "drops the other's versions of its claims (claims/features.py _patient_windows), "
-    "one batch counts both: same_day_claims 1 vs 3",
-)
-def test_versions_of_a_claim_in_two_partitions_are_assessed_as_in_one_batch(
+def test_versions_of_a_claim_in_two_files_are_assessed_as_in_one_batch(
     versions: Pair,
 ) -> None:
     assert_same_run(*versions)
@@ -422,3 +399,20 @@ def test_a_partitioned_run_killed_then_rerun_equals_a_clean_one(
     assert not (data / "staging").exists()
     assert_same_run(day.parts, rerun)
     shutil.rmtree(data)
+
+
+def test_plan_keeps_a_facilitys_inputs_together_in_inbox_order() -> None:
+    """Every input of one facility (transitively, through a bulk folder holding
+    several) in one partition, each partition in inbox order, whatever the budget."""
+    from claims.intake import Scan
+    from claims.pipeline.partitions import plan
+
+    senders = ["01030", "79001", "01030", "48001", "79001"]
+    new = [(Path(f"/nowhere/{n}.xml"), f"h{n}") for n in range(len(senders))]
+    scans = {
+        path: Scan(digest, 10_000, edges=f"<MACSKCB>{s}</MACSKCB>".encode())
+        for (path, digest), s in zip(new, senders, strict=True)
+    }
+    parts = plan(new, scans, budget=1)
+    assert [[d for _, d in p] for p in parts] == [["h0", "h2"], ["h1", "h4"], ["h3"]]
+    assert plan(new, scans, budget=64 * 1024**3) == [new]
