@@ -18,16 +18,16 @@ from catalogs.resolve import Catalog, load_catalogs
 from claims.assess import load_packs
 from claims.config import Settings
 from claims.errors import ConfigError
-from claims.schema import Registries
+from claims.schema import Batch, Registries
 from claims.validate.codes import code_list_frame
 from rules.evaluate import Pack, select_packs
 
-History = Callable[[pl.DataFrame], pl.DataFrame | None]
-"""``history(xml1)``: the stored claims the cross-claim windows of these XML1 rows can
-see (``claims.schema.HISTORY_SCHEMA``), or None for a run that sees only its batch."""
+History = Callable[[Batch], pl.DataFrame | None]
+"""``history(batch)``: the stored claims the cross-claim windows of the batch can see
+(``claims.schema.HISTORY_SCHEMA``), or None for a run that sees only its batch."""
 
 
-def no_history(_xml1: pl.DataFrame) -> None:
+def no_history(_batch: Batch) -> None:
     """The history of a run that sees only its own batch (self-check, audit)."""
     return None
 

@@ -60,6 +60,7 @@ from claims.pipeline.partitions import (
 from claims.pipeline.placement import PlacementError, place, repair
 from claims.pipeline.stages import Frames, OnStage, run_stages
 from claims.price import unpriced_warnings
+from claims.schema import Batch
 from claims.store import (
     Holder,
     Lock,
@@ -68,6 +69,7 @@ from claims.store import (
     history_of,
     known_files,
     open_store,
+    practitioners_of,
     store_run,
     stored_days,
     sweep_temporary,
@@ -118,9 +120,9 @@ def store_history(settings: Settings, *, read_only: bool = False) -> History:
     ``read_only`` for the commands that only read the store (explain, shadow, audit).
     """
 
-    def history(xml1: pl.DataFrame) -> pl.DataFrame | None:
+    def history(batch: Batch) -> pl.DataFrame | None:
         with open_store(settings.store_path, read_only=read_only) as con:
-            return history_of(con, xml1)
+            return history_of(con, batch.xml1, practitioners=practitioners_of(batch))
 
     return history
 

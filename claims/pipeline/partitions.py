@@ -57,7 +57,14 @@ from claims.pipeline.stages import (
     run_stages,
     stages_named,
 )
-from claims.store import StoreError, has_table, history_of, open_store
+from claims.schema import Batch
+from claims.store import (
+    StoreError,
+    has_table,
+    history_of,
+    open_store,
+    practitioners_of,
+)
 from claims.store.window import STORED, Sources
 from claims.validate import Validated
 
@@ -395,15 +402,16 @@ def partition_history(
 ) -> History:
     """The history of one partition: the store's claims plus the day's ``others``."""
 
-    def history(xml1: pl.DataFrame) -> pl.DataFrame | None:
+    def history(batch: Batch) -> pl.DataFrame | None:
+        xml1, practitioners = batch.xml1, practitioners_of(batch)
         if settings.store_path.is_file():
             with open_store(settings.store_path, read_only=read_only) as con:
                 sources = day_sources(con, others) if others else STORED
-                return history_of(con, xml1, sources)
+                return history_of(con, xml1, sources, practitioners)
         if not others:  # the day's only partition, and nothing stored yet
             return None
         with duckdb.connect() as con:
-            return history_of(con, xml1, day_sources(con, others))
+            return history_of(con, xml1, day_sources(con, others), practitioners)
 
     return history
 

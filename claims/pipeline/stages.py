@@ -126,7 +126,7 @@ def price_stage(ctx: RunContext, frames: Frames) -> Frames:
 def features_stage(ctx: RunContext, frames: Frames) -> Frames:
     """The claim and line frames rules read, with the history's cross-claim windows."""
     batch = frames.batch(ctx)
-    found = features(batch, ctx.history(batch.xml1))
+    found = features(batch, ctx.history(batch))
     return dataclasses.replace(frames, features=found)
 
 

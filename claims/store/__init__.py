@@ -46,6 +46,7 @@ from claims.store.settlements import (
     write_frames,
     write_workbooks,
 )
+from claims.store.window import practitioners_of
 
 __all__ = [
     "ADVANCES_SCHEMA",
@@ -82,6 +83,7 @@ __all__ = [
     "open_store",
     "posted_entries",
     "posted_periods",
+    "practitioners_of",
     "quarantined_amounts",
     "sql",
     "store_run",

@@ -85,6 +85,7 @@ def history_of(
     con: duckdb.DuckDBPyConnection,
     claims: pl.DataFrame | None = None,
     sources: Sources = STORED,
+    practitioners: pl.Series | None = None,
 ) -> pl.DataFrame | None:
     """Stored current claims, as the cross-claim windows of the assess stage read them.
 
@@ -92,7 +93,8 @@ def history_of(
     patients, admitted from :data:`VISIT_WINDOW_DAYS` days before the batch's first
     admission or still in hospital then, and admitted by its last discharge.
     ``sources`` names the tables read (a partitioned run adds its day's other
-    partitions to the store's).
+    partitions to the store's); ``practitioners``, the batch's examining ones: the
+    exams of other practitioners are not read (only theirs count for the batch).
     """
     if not has_table(con, sources.claims):
         return None
@@ -135,7 +137,7 @@ def history_of(
     )
     if claims is None:
         return history
-    return with_window(con, claims, history, sources)
+    return with_window(con, claims, history, sources, practitioners)
 
 
 def _history_schema(sources: Sources) -> dict[str, pl.DataType]:

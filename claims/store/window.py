@@ -32,6 +32,7 @@ from claims.schema import (
     HISTORY_MACHINE,
     HISTORY_MACHINES,
     HISTORY_SCHEMA,
+    Batch,
     patient_id,
 )
 from claims.store.runs import has_table
@@ -61,7 +62,7 @@ _DAY = "CAST(coalesce(x.ngay_th_yl, x.ngay_yl) AS DATE)"
 _KEYS = ["ma_cskcb", "ma_lk"]
 
 
-def _queries(sources: Sources) -> dict[str, str]:
+def _queries(sources: Sources, *, by_practitioner: bool = False) -> dict[str, str]:
     at_facility = "_spans s USING (ma_cskcb)"
     exam_groups = ", ".join(str(int(g)) for g in EXAM_GROUPS)
     beds = _FROM.format(
@@ -82,7 +83,12 @@ def _queries(sources: Sources) -> dict[str, str]:
         xml3=sources.xml3,
         span="_days d ON true",
         where=f"TRY_CAST(x.ma_nhom AS BIGINT) IN ({exam_groups}) "
-        f"AND {_DAY} BETWEEN d.d0 AND d.d1",
+        f"AND {_DAY} BETWEEN d.d0 AND d.d1"
+        + (
+            " AND x.ma_bac_si IN (SELECT ma_bac_si FROM _practitioners)"
+            if by_practitioner
+            else ""
+        ),
     )
     return {
         HISTORY_BEDS: f"SELECT {_CLAIM}, x.ma_khoa, x.ma_giuong, x.ma_nhom {beds}",
@@ -106,6 +112,7 @@ def with_window(
     xml1: pl.DataFrame,
     history: pl.DataFrame,
     sources: Sources = STORED,
+    practitioners: pl.Series | None = None,
 ) -> pl.DataFrame:
     """``history`` with the stored window of the batch whose XML1 rows are ``xml1``."""
     spans = (
@@ -124,11 +131,16 @@ def with_window(
     )
     con.register("_spans", spans.to_arrow())
     con.register("_days", days.to_arrow())
+    if practitioners is not None:
+        con.register("_practitioners", practitioners.to_frame("ma_bac_si").to_arrow())
+    queries = _queries(sources, by_practitioner=practitioners is not None)
     try:
-        found = {k: con.sql(q).pl() for k, q in _queries(sources).items()}
+        found = {k: con.sql(q).pl() for k, q in queries.items()}
     finally:
         con.unregister("_spans")
         con.unregister("_days")
+        if practitioners is not None:
+            con.unregister("_practitioners")
     claims = [c.select(_CLAIM.replace("c.", "").split(", ")) for c in found.values()]
     window = (
         pl.concat(claims, how="vertical_relaxed")
@@ -165,6 +177,14 @@ BED_COLUMNS: dict[str, pl.DataType] = {
     "claim_ngay_ra": pl.Datetime("us"),
 }
 """What the bed sweeps read of a line (``claims.features_registry._stays``)."""
+
+
+def practitioners_of(batch: Batch) -> pl.Series:
+    """The batch's examining practitioners (MA_BAC_SI of its exam lines, as sent):
+    the exams of the stored window that can count with the batch's."""
+    nhom = pl.col("ma_nhom").cast(pl.Int64, strict=False).cast(pl.String)
+    exam = nhom.is_in(list(EXAM_GROUPS))
+    return batch.xml3.filter(exam)["ma_bac_si"].drop_nulls().unique().sort()
 
 
 def _stored(
