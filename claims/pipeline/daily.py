@@ -11,9 +11,10 @@ times appear only in the run manifest.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,7 +61,7 @@ from claims.pipeline.partitions import (
 from claims.pipeline.placement import PlacementError, place, repair
 from claims.pipeline.stages import Frames, OnStage, run_stages
 from claims.price import unpriced_warnings
-from claims.schema import Batch
+from claims.schema import CLAIM_KEYS, Batch
 from claims.store import (
     Holder,
     Lock,
@@ -265,7 +266,7 @@ def _run_locked(
     receipts = receipts_of(ctx, inputs, checked, done)
     frames = run_outputs(inputs, checked, done, receipts, run_id)
     manifest = manifest_of(ctx, inputs, checked.counts, frames, started)
-    out = _store(ctx, frames, receipts, manifest)
+    out = _store(ctx, frames, receipts.items(), manifest)
     if on_stage is not None:
         on_stage("write", time.perf_counter() - clock, done)
     if move_files:
@@ -367,21 +368,19 @@ def _commit_parts(
     names = sorted(p.stem for p in decided[0].glob("*.parquet"))
     files = {n: [d / f"{n}.parquet" for d in decided] for n in names}
     lazy = {n: pl.scan_parquet(f) for n, f in files.items()}
-    receipts: dict[str, dict[str, Any]] = {}
-    for folder in decided:
-        receipts |= json.loads((folder / "receipts.json").read_text(encoding="utf-8"))
     counts = (
         pl.concat([pl.read_parquet(r / "counts.parquet") for r in reads])
         .group_by("table", maintain_order=True)
         .sum()
     )
     manifest = manifest_of(ctx, inputs, counts, lazy, started)
+    # the store appends from the parts' Parquet (DuckDB streams it) and the receipts
+    # are written one part at a time: the commit holds no frame of the whole day
     stored: dict[str, pl.DataFrame | Sequence[Path]] = {
-        "submissions": lazy["submissions"].collect(),
-        **{n: files[n] for n in _STORE_TABLES},
+        n: files[n] for n in ("submissions", *_STORE_TABLES)
     }
-    out = _store(ctx, dict(lazy), receipts, manifest, stored)
-    statuses = lazy["claim_status"].collect()
+    out = _store(ctx, dict(lazy), _part_receipts(decided), manifest, stored)
+    statuses = lazy["claim_status"].select("file_id", "status").collect()
     files_frame = file_rows(
         inputs.submissions,
         inputs.failures,
@@ -404,14 +403,33 @@ def _commit_parts(
         counts,
         statuses,
         reasons,
-        lazy["assessments"].collect(),
+        lazy["assessments"].select(*CLAIM_KEYS, "outcome").collect(),
         lazy["rule_hits"]
         .select("rule_id", "action", "outcome", "reason_code")
         .collect(),
-        lazy["decisions"].collect(),
+        lazy["decisions"].select(*CLAIM_KEYS, *_DECISION_TALLY).collect(),
         notices=tuple(unpriced_warnings(priced, ctx.settings.max_unpriced_share)),
     )
+    failed = {f.name for f in inputs.failures}
+    receipts = {n: r for n, r in _part_receipts(decided) if n in failed}
     return result, receipts
+
+
+_DECISION_TALLY = (
+    "outcome",
+    "period",
+    "claimed_t_bhtt",
+    "accepted_t_bhtt",
+    "rejected_amount",
+)
+"""The columns of a partitioned run's result ``decisions`` (what the CLI tallies)."""
+
+
+def _part_receipts(decided: list[Path]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every receipt of the parts, one part read at a time."""
+    for folder in decided:
+        text = (folder / "receipts.json").read_text(encoding="utf-8")
+        yield from json.loads(text).items()
 
 
 def _lock_notices(lock: Lock, listing: Listing) -> list[str]:
@@ -432,7 +450,7 @@ def _lock_notices(lock: Lock, listing: Listing) -> list[str]:
 def _store(
     ctx: RunContext,
     frames: Mapping[str, pl.DataFrame | pl.LazyFrame],
-    receipts: dict[str, dict[str, Any]],
+    receipts: Iterable[tuple[str, dict[str, Any]]],
     manifest: dict[str, Any],
     stored: Mapping[str, pl.DataFrame | Sequence[Path]] | None = None,
 ) -> Path:
@@ -446,10 +464,10 @@ def _store(
         ctx.run_date,
         ctx.run_id,
         {k: public_form(v) for k, v in frames.items()},
-        {
-            "manifest.json": manifest,
-            **{f"receipts/{n}.json": r for n, r in receipts.items()},
-        },
+        itertools.chain(
+            [("manifest.json", manifest)],
+            ((f"receipts/{n}.json", r) for n, r in receipts),
+        ),
     )
     run_row = pl.DataFrame(
         {

@@ -22,7 +22,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
@@ -414,9 +414,11 @@ def write_run_dir(
     run_date: str,
     run_id: str,
     frames: Mapping[str, pl.DataFrame | pl.LazyFrame],
-    extra: Mapping[str, object],
+    extra: Mapping[str, object] | Iterable[tuple[str, object]],
 ) -> Path:
     """Write Parquet outputs and JSON files atomically into ``runs/<date>/<run_id>/``.
+
+    ``extra``: the JSON files by name (pairs are written as they come, one at a time).
 
     A lazy frame (a partitioned run's parts) is streamed to its file.
 
@@ -463,7 +465,7 @@ def sweep_temporary(runs_dir: Path) -> list[Path]:
 def _write_files(
     tmp: Path,
     frames: Mapping[str, pl.DataFrame | pl.LazyFrame],
-    extra: Mapping[str, object],
+    extra: Mapping[str, object] | Iterable[tuple[str, object]],
 ) -> None:
     if tmp.exists():
         shutil.rmtree(tmp)
@@ -474,7 +476,7 @@ def _write_files(
             frame.sink_parquet(tmp / f"{name}.parquet", statistics=False)
         else:
             frame.write_parquet(tmp / f"{name}.parquet", statistics=False)
-    for name, value in extra.items():
+    for name, value in extra.items() if isinstance(extra, Mapping) else extra:
         target = tmp / name
         target.parent.mkdir(parents=True, exist_ok=True)
         text = json.dumps(
