@@ -65,6 +65,7 @@ from claims.store import (
     open_store,
     practitioners_of,
 )
+from claims.store.runs import parquet_source
 from claims.store.window import STORED, Sources
 from claims.validate import Validated
 
@@ -362,11 +363,7 @@ def day_sources(con: duckdb.DuckDBPyConnection, others: Sequence[Path]) -> Sourc
     """
 
     def files(table: str) -> str:
-        paths = [o / "tables" / f"{table}.parquet" for o in others]
-        quoted = ", ".join(
-            "'" + p.resolve().as_posix().replace("'", "''") + "'" for p in paths
-        )
-        return f"read_parquet([{quoted}], union_by_name = true)"
+        return parquet_source([o / "tables" / f"{table}.parquet" for o in others])
 
     day = f"SELECT {_DAY_COLUMNS['claims']} FROM {files('XML1')}"
     stored_claims = (

@@ -185,10 +185,7 @@ def append_parquet(
     """Append the rows of Parquet ``files`` to table ``name`` (DuckDB streams them: a
     partitioned run's day never sits in memory whole); ``claims`` rows are numbered
     as versions on the way in (:func:`_version_claims`, in SQL)."""
-    paths = ", ".join(
-        "'" + f.resolve().as_posix().replace("'", "''") + "'" for f in files
-    )
-    source = f"read_parquet([{paths}], union_by_name = true)"
+    source = parquet_source(files)
     if name == "claims":
         source = _versioned_sql(con, source)
     sql(con, f"CREATE OR REPLACE TEMP VIEW _incoming AS SELECT * FROM {source}")
@@ -197,6 +194,14 @@ def append_parquet(
     finally:
         with suppress(duckdb.Error):
             sql(con, "DROP VIEW IF EXISTS _incoming")
+
+
+def parquet_source(files: Sequence[Path]) -> str:
+    """A DuckDB table expression reading ``files`` (Parquet, by column name)."""
+    quoted = ", ".join(
+        "'" + f.resolve().as_posix().replace("'", "''") + "'" for f in files
+    )
+    return f"read_parquet([{quoted}], union_by_name = true)"
 
 
 def _append_incoming(con: duckdb.DuckDBPyConnection, name: str) -> None:
