@@ -22,6 +22,7 @@ ID_PARTS: dict[str, tuple[str, ...]] = {
     "settlement": ("advances", "decisions", "period", "scope"),
     "advance": ("amount", "facility", "period", "recorded_at"),
     "advance_reversal": ("advance", "recorded_at"),
+    "sample": ("allocation", "period", "population", "seed", "size", "strata"),
 }
 """The parts of each kind of id.
 
@@ -34,6 +35,8 @@ ID_PARTS: dict[str, tuple[str, ...]] = {
   and the digest of the advances it nets.
 - ``advance``: the facility, the period, the amount and when it was recorded.
 - ``advance_reversal``: the advance's id and when its reversal was recorded.
+- ``sample``: a review sample's period, seed, strata spec (JSON), size, allocation rule
+  and the digest of the population it was drawn from (strata and keys, in key order).
 """
 
 

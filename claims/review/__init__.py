@@ -6,4 +6,32 @@ decisions (append-only) and the samples, and the pipeline composes them.
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from claims.review.extrapolate import (
+    ESTIMATOR,
+    Extrapolation,
+    NotReviewed,
+    t_quantile,
+)
+from claims.review.extrapolate import extrapolate as estimate_overpayment
+from claims.review.sample import (
+    RISK_BANDS,
+    STRATA,
+    Sample,
+    allocate,
+    draw_sample,
+    parse_strata,
+)
+
+__all__: list[str] = [
+    "ESTIMATOR",
+    "RISK_BANDS",
+    "STRATA",
+    "Extrapolation",
+    "NotReviewed",
+    "Sample",
+    "allocate",
+    "draw_sample",
+    "estimate_overpayment",
+    "parse_strata",
+    "t_quantile",
+]
