@@ -68,12 +68,28 @@ def generate(
         typer.Option(help="Ground-truth file (default <out>.truth.parquet)."),
     ] = None,
     catalog_dir: CatalogDir = None,
+    anomaly_rate: Annotated[
+        float,
+        typer.Option(
+            help="Share of claims with an injected anomaly: valid alone, far off in "
+            "aggregate (split episode, long stay, padded services, drug-heavy, inflated "
+            "cost; claims.synthetic.anomalies). Disjoint from the faulted claims, so "
+            "--error-rate + --anomaly-rate ≤ 1; written to the truth file with "
+            "category 'anomaly'. 0 (default) leaves the output as without anomalies."
+        ),
+    ] = 0.0,
 ) -> None:
-    """Generate a realistic, seeded day of submissions with labelled injected errors."""
+    """Generate a realistic, seeded day (or --days, e.g. a month) of submissions with
+    labelled injected errors and anomalies."""
     from claims.synthetic.generate import generate as run_generate
+    from claims.synthetic.run import check_rates
 
     if fmt not in ("xml", "parquet"):
         raise fail(ValueError(f"--format must be xml or parquet, not {fmt!r}"))
+    try:
+        check_rates(error_rate, anomaly_rate, ("--error-rate", "--anomaly-rate"))
+    except ValueError as exc:
+        raise fail(exc) from exc
     try:
         the_day = date.fromisoformat(day)
     except ValueError as exc:
@@ -91,14 +107,16 @@ def generate(
             fmt=chosen,
             truth=truth,
             catalog_dir=catalog_dir,
+            anomaly_rate=anomaly_rate,
         )
     table = Table(title="generated")
-    for column in ("files", "claims", "faults", "truth"):
+    for column in ("files", "claims", "faults", "anomalies", "truth"):
         table.add_column(column)
     table.add_row(
         str(len(summary.files)),
         f"{summary.claims:,}",
         f"{summary.faults:,}",
+        f"{summary.anomalies:,}",
         str(summary.truth),
     )
     print_table(err, table)

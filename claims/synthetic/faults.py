@@ -62,8 +62,10 @@ TRUTH_COLUMNS = (
     "kind",
     "expected_reason",
     "level",
+    "category",
 )
-"""Columns of the truth file (:func:`finish_truth`)."""
+"""Columns of the truth file (:func:`finish_truth`); ``category`` is ``fault`` for a
+rule fault and ``anomaly`` for an anomaly (:mod:`claims.synthetic.anomalies`)."""
 ORPHAN_SUFFIX = "X"
 """Appended to an orphan line's MA_LK: it names no claim of the submission."""
 TRUTH_SCHEMA = {"ci": pl.Int64, "table": pl.String, "stt": pl.String, "kind": pl.String}
@@ -450,6 +452,7 @@ def finish_truth(claims: pl.DataFrame, truth: pl.DataFrame) -> pl.DataFrame:
             .then(pl.lit("claim"))
             .otherwise(pl.lit("line"))
             .alias("level"),
+            pl.lit("fault").alias("category"),
         )
         .select(TRUTH_COLUMNS)
     )

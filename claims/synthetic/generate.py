@@ -29,6 +29,7 @@ from typing import Literal
 import numpy as np
 import polars as pl
 
+from claims.synthetic.anomalies import anomaly_truth, inflate_doses
 from claims.synthetic.documents import document_tables
 from claims.synthetic.faults import (
     TRUTH_COLUMNS,
@@ -98,6 +99,7 @@ class GenerateSummary:
     claims: int
     lines: dict[str, int]
     faults: int
+    anomalies: int = 0
 
 
 def generate_day(
@@ -109,6 +111,7 @@ def generate_day(
     seed: int = 0,
     error_rate: float = 0.02,
     catalog_dir: Path | None = None,
+    anomaly_rate: float = 0.0,
 ) -> SyntheticDay:
     """Generate ``claims`` claims discharged over ``days`` days ending on ``day``.
 
@@ -120,10 +123,13 @@ def generate_day(
         seed: seeds every random choice.
         error_rate: share of claims that get exactly one injected fault.
         catalog_dir: catalog overlay root (``facilities`` and ``code_lists``).
+        anomaly_rate: share of claims that get exactly one anomaly (plausible alone,
+            far off in aggregate; :mod:`claims.synthetic.anomalies`), disjoint from
+            the faulted ones. 0 makes the same bytes as a generator without anomalies.
 
     Returns:
         The tables (``pl.String`` columns in spec order, ``ma_cskcb`` first on line
-        tables), the truth (one row per fault, sorted by ``ma_cskcb, ma_lk, table,
+        tables), the truth (one row per fault or anomaly, sorted by ``ma_cskcb, ma_lk, table,
         stt``) and the drawn facilities.
 
     Raises:
@@ -131,7 +137,7 @@ def generate_day(
     """
     run = plan_run(
         claims=claims, facilities=facilities, day=day, days=days, seed=seed,
-        error_rate=error_rate, catalog_dir=catalog_dir,
+        error_rate=error_rate, catalog_dir=catalog_dir, anomaly_rate=anomaly_rate,
     )  # fmt: skip
     parts = [build_chunk(run, i) for i in range(len(run.chunks))]
     tables = {t: pl.concat([p[0][t] for p in parts]) for t in TABLES}
@@ -184,6 +190,7 @@ def generate(
     fmt: Literal["xml", "parquet"] = "xml",
     truth: Path | None = None,
     catalog_dir: Path | None = None,
+    anomaly_rate: float = 0.0,
 ) -> GenerateSummary:
     """Generate and write submissions chunk by chunk, and the truth beside them.
 
@@ -207,14 +214,16 @@ def generate(
         raise ValueError(msg)
     run = plan_run(
         claims=claims, facilities=facilities, day=day, days=days, seed=seed,
-        error_rate=error_rate, catalog_dir=catalog_dir,
+        error_rate=error_rate, catalog_dir=catalog_dir, anomaly_rate=anomaly_rate,
     )  # fmt: skip
     files, truths, lines = _write_chunks(run, out, fmt)
     frame = _sorted_truth(truths)
     truth_path.parent.mkdir(parents=True, exist_ok=True)
     frame.write_parquet(truth_path)
     counts = dict(sorted(lines.items()))
-    return GenerateSummary(files, truth_path, claims, counts, frame.height)
+    anomalies = int((frame["category"] == "anomaly").sum())
+    faults = frame.height - anomalies
+    return GenerateSummary(files, truth_path, claims, counts, faults, anomalies)
 
 
 def _write_chunks(
@@ -269,7 +278,7 @@ def _priced_lines(
     claims: pl.DataFrame, rng: np.random.Generator
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Drug and service lines with every amount, the claim totals and content truth."""
-    drugs = number_lines(drug_lines(claims, rng))
+    drugs = number_lines(inflate_doses(claims, drug_lines(claims, rng)))
     services = number_lines(service_lines(claims, rng))
     services = law_service_ratios(services)
     drugs = full_ratio_for_level_one(claims, drugs)
@@ -326,4 +335,5 @@ def build_chunk(run: Run, index: int) -> tuple[dict[str, pl.DataFrame], pl.DataF
     )
     kinds = EPISODE_KINDS | REGISTRY_KINDS | DOCUMENT_KINDS
     truth = label_kinds(finish_truth(claims, truth), kinds)
+    truth = pl.concat([truth, anomaly_truth(claims)])
     return {k: v.drop("ci") for k, v in tables.items()}, truth

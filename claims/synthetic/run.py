@@ -11,6 +11,10 @@ partner claim (a duplicate of a claim at the same facility and day; an inpatient
 overlapping another one at another facility) or a crowd (one practitioner examining
 implausibly many patients in a day) are chosen first; what a kind cannot fill is passed
 on, and the claim-level kinds at the end can take any claim. Partners stay unfaulted.
+
+Then exactly ``round(claims × anomaly_rate)`` other claims get one anomaly each
+(:func:`claims.synthetic.anomalies.choose_anomalies`, from a generator of their own so
+that a run without anomalies keeps its bytes).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import numpy as np
 import polars as pl
 
 from catalogs.loader import load_versions
+from claims.synthetic.anomalies import anomaly_rng, choose_anomalies
 from claims.synthetic.clinical import add_clinical
 from claims.synthetic.faults_documents import DOCUMENT_KINDS
 from claims.synthetic.faults_documents import STAYS as DOCUMENT_STAYS
@@ -65,6 +70,33 @@ def open_facilities(catalog: pl.DataFrame, first: date, last: date) -> pl.DataFr
     ).sort("ma_tinh", "ma_cskcb")
 
 
+def check_rates(
+    error_rate: float,
+    anomaly_rate: float,
+    names: tuple[str, str] = ("error_rate", "anomaly_rate"),
+) -> None:
+    """Both rates within [0, 1] and their sum at most 1 (a claim gets one or none).
+
+    Args:
+        error_rate: share of claims with a fault.
+        anomaly_rate: share of claims with an anomaly.
+        names: how the two rates are called in the message (CLI option names).
+
+    Raises:
+        ValueError: naming the bad rate, its value and the bound it breaks.
+    """
+    for name, rate in zip(names, (error_rate, anomaly_rate), strict=True):
+        if not 0 <= rate <= 1:
+            msg = f"{name} must be within [0, 1], not {rate}"
+            raise ValueError(msg)
+    if error_rate + anomaly_rate > 1:
+        msg = (
+            f"{names[0]} + {names[1]} must be at most 1 (a claim gets a fault or an "
+            f"anomaly, not both), not {error_rate} + {anomaly_rate}: lower one of them"
+        )
+        raise ValueError(msg)
+
+
 def plan_run(
     *,
     claims: int,
@@ -74,11 +106,13 @@ def plan_run(
     seed: int,
     error_rate: float,
     catalog_dir: Path | None,
+    anomaly_rate: float = 0.0,
 ) -> Run:
     """Plan every claim of the run (see :func:`claims.synthetic.generate.generate_day`)."""
     if claims < 1 or facilities < 1 or days < 1 or not 0 <= error_rate <= 1:
         msg = "claims, facilities and days must be ≥ 1 and error_rate within [0, 1]"
         raise ValueError(msg)
+    check_rates(error_rate, anomaly_rate)
     rng = np.random.default_rng(seed)
     catalog = load_versions("facilities", catalog_dir)[-1].rows
     day_list = [day - timedelta(days=i) for i in reversed(range(days))]
@@ -98,9 +132,13 @@ def plan_run(
     doctors = staff(drawn, catalog)
     plan = add_clinical(visits, people, doctors, rng).with_columns(people["age"])
     plan = plan.hstack(choose_faults(plan, round(claims * error_rate), rng).drop("cid"))
-    # an overlapping stay is the partner's person, treated at another facility
+    plan = choose_anomalies(plan, round(claims * anomaly_rate), anomaly_rng(seed))
+    # an overlapping stay is the partner's person, treated at another facility; the
+    # second claim of a split episode is the first's person
     overlap = (plan["fault"] == "overlapping_stay").fill_null(False).to_numpy()
     pid = np.where(overlap, plan["partner"].to_numpy(), plan["cid"].to_numpy())
+    episode = plan["a_partner"].to_numpy()
+    pid = np.where(episode >= 0, episode, pid)
     person = people.drop("age")[pid].with_columns(pl.Series("pid", pid))
     plan = assign_routes(plan.hstack(person), higher, rng)
     plan = _identifiers(_cards(plan, rng))
@@ -114,7 +152,8 @@ def _cards(plan: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
     """Card text; ~1 % of claims change card mid-stay (two cards, aligned date lists).
 
     Only clean inpatient stays of two days or more change card, and never a claim that
-    a fault refers to, so the card lists never mask or fake an injected fault.
+    a fault refers to nor an anomalous one, so the card lists never mask or fake an
+    injected fault or anomaly.
     """
     n = plan.height
     partners = plan["partner"].to_numpy()
@@ -122,6 +161,7 @@ def _cards(plan: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
     used[partners[partners >= 0]] = True
     eligible = (
         plan["fault"].is_null().to_numpy()
+        & plan["anomaly"].is_null().to_numpy()
         & ~used
         & (plan["loai"] == "03").to_numpy()
         & (plan["los"] >= 2).to_numpy()
