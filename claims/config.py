@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 from pydantic import Field
@@ -32,6 +33,28 @@ class Settings(BaseSettings):
     """Bytes a run may hold in memory (``--memory-budget``, env
     ``GIAMDINH_MEMORY_BUDGET``): a day larger than fits runs in partitions
     (``claims.pipeline.partitions``). None: half the machine's memory."""
+
+    review_risk_threshold: float = Field(default=0.8, ge=0.0, le=1.0)
+    """A claim whose anomaly risk score (``anomaly_scores.risk``, 0 to 1) is at least
+    this is held for an assessor's review and enters the review queue (env
+    ``GIAMDINH_REVIEW_RISK_THRESHOLD``)."""
+    review_due_days: int = Field(default=10, ge=1)
+    """Days an assessor has to decide a claim of the review queue, counted from the date
+    of the run that stored it (env ``GIAMDINH_REVIEW_DUE_DAYS``)."""
+    review_four_eyes_amount: Decimal = Field(default=Decimal("5000000"), ge=0)
+    """A review decision that cuts more than this (đồng of T_BHTT, against the engine's
+    provisional accepted amount) waits for a second assessor's approval before it is
+    paid (env ``GIAMDINH_REVIEW_FOUR_EYES_AMOUNT``)."""
+    review_lock_minutes: float = Field(default=30.0, gt=0)
+    """Minutes a claim taken by an assessor (``giamdinh review take``) stays locked to
+    them; after that another assessor may take it (env
+    ``GIAMDINH_REVIEW_LOCK_MINUTES``)."""
+    review_priority_high: Decimal = Field(default=Decimal("10000000"), ge=0)
+    """A queued claim whose money at risk (claimed T_BHTT × risk) is at least this many
+    đồng has priority 1, ``cao`` (env ``GIAMDINH_REVIEW_PRIORITY_HIGH``)."""
+    review_priority_medium: Decimal = Field(default=Decimal("1000000"), ge=0)
+    """At least this many đồng (and below the high band): priority 2, ``trung bình``;
+    below it: priority 3, ``thấp`` (env ``GIAMDINH_REVIEW_PRIORITY_MEDIUM``)."""
 
     @property
     def store_path(self) -> Path:

@@ -22,6 +22,7 @@ ID_PARTS: dict[str, tuple[str, ...]] = {
     "settlement": ("advances", "decisions", "period", "scope"),
     "advance": ("amount", "facility", "period", "recorded_at"),
     "advance_reversal": ("advance", "recorded_at"),
+    "review": ("assessor", "claim", "decided_at", "lines"),
     "sample": ("allocation", "period", "population", "seed", "size", "strata"),
 }
 """The parts of each kind of id.
@@ -35,6 +36,9 @@ ID_PARTS: dict[str, tuple[str, ...]] = {
   and the digest of the advances it nets.
 - ``advance``: the facility, the period, the amount and when it was recorded.
 - ``advance_reversal``: the advance's id and when its reversal was recorded.
+- ``review``: an assessor's decision on a claim: the claim version (``ma_cskcb``,
+  ``ma_lk``, ``file_id``, ``hoso_idx``), the digest of its line decisions, the assessor and
+  when it was decided (to the microsecond).
 - ``sample``: a review sample's period, seed, strata spec (JSON), size, allocation rule
   and the digest of the population it was drawn from (strata and keys, in key order).
 """

@@ -11,6 +11,7 @@ from claims.cli.catalogs import app as catalogs_app
 from claims.cli.claims import app as claims_app
 from claims.cli.common import Boundary
 from claims.cli.rules import app as rules_app
+from claims.cli.review import app as review_app
 from claims.cli.settle import app as settle_app
 from claims.cli.settle import audit as audit_command
 
@@ -27,6 +28,7 @@ app.add_typer(claims_app, name="claims")
 settle_app.add_typer(advance_app, name="advance")
 app.add_typer(settle_app, name="settle")
 app.add_typer(bench_app, name="bench")
+app.add_typer(review_app, name="review")
 app.command("audit")(audit_command)
 app.command()(run.generate)
 app.command()(run.ingest)

@@ -12,6 +12,7 @@ import duckdb
 import polars as pl
 
 from claims.errors import ConfigError
+from claims.store.review import reviewed_current
 from claims.store.runs import has_table
 
 
@@ -53,7 +54,33 @@ def current_decisions(
         ).pl()
     finally:
         con.unregister("_keys")
-    return decisions, lines, reasons
+    return _with_reviews(con, decisions, lines, reasons)
+
+
+def _with_reviews(
+    con: duckdb.DuckDBPyConnection,
+    decisions: pl.DataFrame,
+    lines: pl.DataFrame,
+    reasons: pl.DataFrame,
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """The claims an assessor decided in their current reviewed version
+    (``claims.store.review.reviewed_current``) in place of the engine's."""
+    reviewed = reviewed_current(con, decisions)
+    if reviewed is None or reviewed.decisions.height == 0:
+        return decisions, lines, reasons
+    keys = reviewed.decisions.select("file_id", "hoso_idx")
+
+    def replaced(engine: pl.DataFrame, review: pl.DataFrame) -> pl.DataFrame:
+        kept = engine.join(keys, on=["file_id", "hoso_idx"], how="anti")
+        return pl.concat([kept, review.select(engine.columns).cast(engine.schema)])
+
+    return (
+        replaced(decisions, reviewed.decisions).sort(
+            "ma_cskcb", "ma_lk", "file_id", "hoso_idx"
+        ),
+        replaced(lines, reviewed.lines).sort("file_id", "hoso_idx", "table", "line_no"),
+        replaced(reasons, reviewed.reasons),
+    )
 
 
 KEPT_AMOUNTS = ("claimed_bh", "claimed_bhtt")

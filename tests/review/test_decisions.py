@@ -1,0 +1,196 @@
+"""Assessors' decisions on the generated day's store: they re-enter settlement and the
+ledger, four-eyes and locks hold, they survive a rerun, and bad decisions are refused."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from claims.cli.settle import run_settlement
+from claims.config import Settings
+from claims.pipeline import review as rv
+from claims.pipeline.daily import run_inbox
+from claims.review import ReviewError, parse_line
+from claims.store.review import ReviewLocked
+from claims.store.runs import open_store
+from tests.conftest import PERIOD, GeneratedDay
+
+T0 = "2026-11-02T08:00:00.000000+00:00"
+T1 = "2026-11-02T09:00:00.000000+00:00"
+T2 = "2026-11-02T10:00:00.000000+00:00"
+T3 = "2026-11-02T11:00:00.000000+00:00"
+
+
+def _store(day: GeneratedDay, tmp_path: Path, **values: Any) -> Settings:
+    base = day.copy(tmp_path / "data")
+    return Settings(data_dir=base.data_dir, **values)
+
+
+def _first_pending(settings: Settings) -> tuple[dict[str, Any], pl.DataFrame]:
+    """The top claim of the queue held by a rule, and its engine lines."""
+    with open_store(settings.store_path) as con:
+        queue = rv.queue(con, settings, months=[PERIOD])
+        row = queue.filter(pl.col("held_by") == "rule").row(0, named=True)
+        lines = rv.stored.engine_version(con, row["ma_cskcb"], row["ma_lk"]).lines
+    return row, lines.filter(pl.col("accepted_bhtt") > 10)
+
+
+def _decide(settings: Settings, row: dict[str, Any], *lines: str, **kw: Any) -> Any:
+    with open_store(settings.store_path) as con:
+        return rv.decide(
+            con,
+            settings,
+            row["ma_cskcb"],
+            row["ma_lk"],
+            [parse_line(t) for t in lines],
+            assessor=kw.get("assessor", "gdv1"),
+            justification=kw.get("justification", "Kiểm tra hồ sơ bệnh án"),
+            reason_code=kw.get("reason_code"),
+            decided_at=kw.get("at", T0),
+        )
+
+
+def _accepted(settlement: Any, facility: str) -> Decimal:
+    frame = settlement.frames["facilities"].filter(pl.col("ma_cskcb") == facility)
+    return Decimal(frame["accepted"][0])
+
+
+def test_a_decision_changes_the_settled_amount_by_its_reduction_and_reposts_one_facility(
+    generated_day: GeneratedDay, tmp_path: Path
+) -> None:
+    settings = _store(generated_day, tmp_path)
+    row, lines = _first_pending(settings)
+    line = lines.row(0, named=True)
+    facility = row["ma_cskcb"]
+    accepted_all = _decide(settings, row, f"{line['table']}:{line['stt']}=accept")
+    assert accepted_all.state == "decided"
+    first, posted, _ = run_settlement(settings, PERIOD, None, excel=False, posted_at=T1)
+    paid = Decimal(accepted_all.decision["accepted_t_bhtt"][0])
+    before = _accepted(generated_day.settlement, facility)
+    assert _accepted(first, facility) == before + paid
+    assert set(posted["ma_cskcb"]) == {facility}
+    with open_store(settings.store_path) as con:
+        rv.contest(
+            con, facility, row["ma_lk"], reason="Chỉ định đúng", by=facility, at=T1
+        )
+    cut = Decimal(line["accepted_bhtt"]) - Decimal("10.00")
+    target = f"{line['table']}:{line['stt']}=reduce:{cut}"
+    with pytest.raises(ReviewError, match="contested"):
+        _decide(settings, row, target, at=T2)
+    second = _decide(settings, row, target, assessor="gdv2", at=T2)
+    assert second.reduction == Decimal("10.00")
+    again, reposted, _ = run_settlement(
+        settings, PERIOD, None, excel=False, posted_at=T3
+    )
+    assert _accepted(again, facility) == _accepted(first, facility) - Decimal("10.00")
+    assert set(reposted["ma_cskcb"]) == {facility}
+    assert set(reposted["kind"]) == {"reversal", "settlement"}
+    others = again.frames["facilities"].filter(pl.col("ma_cskcb") != facility)
+    assert others.equals(
+        first.frames["facilities"].filter(pl.col("ma_cskcb") != facility)
+    )
+    receipt = rv.receipt_path(settings, facility, second.review_id)
+    assert "không chấp nhận" in receipt.read_text(encoding="utf-8")
+
+
+def test_four_eyes_a_large_cut_waits_for_a_different_assessor(
+    generated_day: GeneratedDay, tmp_path: Path
+) -> None:
+    settings = _store(generated_day, tmp_path, review_four_eyes_amount=Decimal("5"))
+    row, lines = _first_pending(settings)
+    line = lines.row(0, named=True)
+    reviewed = _decide(settings, row, f"{line['table']}:{line['stt']}=reject")
+    assert reviewed.state == "awaiting_approval"
+    settled, _, _ = run_settlement(settings, PERIOD, None, excel=False, posted_at=T1)
+    pending = settled.frames["pending"].filter(pl.col("ma_lk") == row["ma_lk"])
+    assert pending.height == 1  # not current, not paid
+    with open_store(settings.store_path) as con:
+        with pytest.raises(ReviewError, match="cannot approve"):
+            rv.approve(con, settings, reviewed.review_id, approver="gdv1", at=T1)
+        rv.approve(con, settings, reviewed.review_id, approver="gdv2", at=T2)
+        with pytest.raises(ReviewError, match="approved"):
+            rv.approve(con, settings, reviewed.review_id, approver="gdv3", at=T2)
+    after, _, _ = run_settlement(settings, PERIOD, None, excel=False, posted_at=T3)
+    assert after.frames["pending"].filter(pl.col("ma_lk") == row["ma_lk"]).height == 0
+    paid = after.frames["claims"].filter(pl.col("ma_lk") == row["ma_lk"])
+    assert paid["accepted_bhtt"].sum() == reviewed.decision["accepted_t_bhtt"][0]
+
+
+def test_a_claim_locked_by_another_assessor_is_refused(
+    generated_day: GeneratedDay, tmp_path: Path
+) -> None:
+    settings = _store(generated_day, tmp_path)
+    row, lines = _first_pending(settings)
+    line = lines.row(0, named=True)
+    facility, claim = row["ma_cskcb"], row["ma_lk"]
+    with open_store(settings.store_path) as con:
+        rv.take(con, settings, facility, claim, assessor="gdv1", at=T0, expires_at=T2)
+        with pytest.raises(ReviewLocked, match="gdv1"):
+            rv.take(
+                con, settings, facility, claim, assessor="gdv2", at=T1, expires_at=T3
+            )
+    with pytest.raises(ReviewLocked, match="locked to assessor gdv1"):
+        _decide(
+            settings,
+            row,
+            f"{line['table']}:{line['stt']}=accept",
+            assessor="gdv2",
+            at=T1,
+        )
+    # the lock expired: another assessor may decide
+    done = _decide(
+        settings, row, f"{line['table']}:{line['stt']}=accept", assessor="gdv2", at=T3
+    )
+    assert done.state == "decided"
+
+
+def test_decisions_survive_a_rerun_of_the_day(
+    generated_day: GeneratedDay, tmp_path: Path
+) -> None:
+    settings = _store(generated_day, tmp_path)
+    row, lines = _first_pending(settings)
+    line = lines.row(0, named=True)
+    reviewed = _decide(settings, row, f"{line['table']}:{line['stt']}=reject")
+    run_inbox(generated_day.inbox, settings=settings, move_files=False)
+    with open_store(settings.store_path) as con:
+        record = rv.show(con, settings, row["ma_cskcb"], row["ma_lk"])
+        queued = rv.queue(con, settings, months=[PERIOD])
+    assert record.current is not None
+    assert (
+        record.current.decisions["accepted_t_bhtt"][0]
+        == (reviewed.decision["accepted_t_bhtt"][0])
+    )
+    assert (
+        row["ma_lk"]
+        not in queued.filter(pl.col("ma_cskcb") == row["ma_cskcb"])["ma_lk"].to_list()
+    )
+
+
+def test_bad_decisions_are_refused_with_the_value_and_the_fix(
+    generated_day: GeneratedDay, tmp_path: Path
+) -> None:
+    settings = _store(generated_day, tmp_path)
+    row, lines = _first_pending(settings)
+    line = lines.row(0, named=True)
+    where = f"{line['table']}:{line['stt']}"
+    above = Decimal(line["claimed_bhtt"]) + 1
+    with pytest.raises(ReviewError, match="above the claimed T_BHTT"):
+        _decide(settings, row, f"{where}=reduce:{above}")
+    with pytest.raises(ReviewError, match="justification"):
+        _decide(settings, row, f"{where}=reject", justification="  ")
+    with pytest.raises(ReviewError, match=r"S\.004\.351"):
+        _decide(settings, row, f"{where}=reject", reason_code="X.1")
+    with pytest.raises(ReviewError, match="has no line XML3:9999"):
+        _decide(settings, row, "XML3:9999=reject")
+    with pytest.raises(ReviewError, match="not TABLE:STT=ACTION"):
+        parse_line("XML9:1=drop")
+    decided = generated_day.sql(
+        "SELECT d.ma_cskcb, d.ma_lk FROM decisions d JOIN claims c "
+        "USING (file_id, hoso_idx) WHERE c.is_current AND d.outcome = 'accepted' LIMIT 1"
+    ).row(0, named=True)
+    with pytest.raises(ReviewError, match="not pending review"):
+        _decide(settings, decided, f"{where}=accept")
