@@ -40,6 +40,12 @@ from claims.store.runs import (
     sweep_temporary,
     write_run_dir,
 )
+from claims.store.samples import (
+    period_population,
+    reviewed_amounts,
+    sample_of,
+    store_sample,
+)
 from claims.store.settlements import (
     current_decisions,
     quarantined_amounts,
@@ -81,12 +87,16 @@ __all__ = [
     "ledger_of",
     "ledger_periods",
     "open_store",
+    "period_population",
     "posted_entries",
     "posted_periods",
     "practitioners_of",
     "quarantined_amounts",
+    "reviewed_amounts",
+    "sample_of",
     "sql",
     "store_run",
+    "store_sample",
     "stored_claims",
     "stored_days",
     "sweep_temporary",

@@ -1,0 +1,177 @@
+"""``review sample`` → the store → ``review extrapolate``, on a real DuckDB store of a
+generated day, through a Typer app that registers the two commands as the ``review``
+group will."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import duckdb
+import polars as pl
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from claims.cli.common import Boundary
+from claims.cli.sampling import extrapolate, sample
+from claims.config import Settings
+from tests.conftest import DAY, PERIOD
+
+REVIEW_RUN = "review-fixture-run"
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """A generated day of 150 claims at 4 facilities, run into a fresh store."""
+    from claims.pipeline.daily import run_inbox
+    from claims.synthetic import generate
+
+    root = tmp_path_factory.mktemp("sample-cli")
+    generate(root / "inbox", claims=150, facilities=4, day=DAY, seed=3, fmt="xml")
+    settings = Settings(data_dir=root / "data")
+    run_inbox(root / "inbox", settings=settings, move_files=False)
+    return settings
+
+
+def app() -> typer.Typer:
+    review = typer.Typer(cls=Boundary)
+    review.command("sample")(sample)
+    review.command("extrapolate")(extrapolate)
+    return review
+
+
+def invoke(settings: Settings, *args: str) -> tuple[int, str, str]:
+    runner = CliRunner()
+    got = runner.invoke(app(), [*args, "--data-dir", str(settings.data_dir)])
+    return got.exit_code, got.stdout, got.stderr
+
+
+def review_some(
+    settings: Settings, claims: pl.DataFrame
+) -> dict[tuple[str, int], Decimal]:
+    """Record reviewed decision versions of ``claims`` (every other one cut by 10 % of
+    its engine-accepted T_BHTT, rounded down to the đồng; the rest unchanged); the
+    overpayment of each.
+
+    The review module (``claims.store.review``) is written at the same time as this
+    test: the fixture appends the reviewed versions directly, as the engine's decision
+    rows with the new amount and a ``review_id``, in a run folder of their own with its
+    ``runs`` row, so that the store's ``decisions`` view holds them beside the engine's.
+    """
+    with duckdb.connect(str(settings.store_path)) as con:
+        con.register("_keys", claims.select("file_id", "hoso_idx").to_arrow())
+        engine = con.sql(
+            "SELECT d.* FROM decisions d JOIN _keys USING (file_id, hoso_idx) "
+            "ORDER BY d.ma_cskcb, d.ma_lk"
+        ).pl()
+        cut = pl.int_range(pl.len()) % 2 == 0
+        reduction = (
+            pl.when(cut)
+            .then((pl.col("accepted_t_bhtt") / 10).floor().cast(pl.Decimal(38, 2)))
+            .otherwise(pl.lit(Decimal(0)).cast(pl.Decimal(38, 2)))
+        )
+        reviewed = engine.with_columns(reduction.alias("_cut")).with_columns(
+            (pl.col("accepted_t_bhtt") - pl.col("_cut")).alias("accepted_t_bhtt"),
+            pl.lit(REVIEW_RUN).alias("run_id"),
+            pl.format("rv-{}-{}", "file_id", "hoso_idx").alias("review_id"),
+        )
+        folder = settings.runs_dir / DAY.isoformat() / REVIEW_RUN
+        folder.mkdir(parents=True)
+        reviewed.drop("_cut").write_parquet(folder / "decisions.parquet")
+        con.execute(
+            f"INSERT INTO runs SELECT * REPLACE ('{REVIEW_RUN}' AS run_id) FROM runs LIMIT 1"
+        )
+    return {
+        (r["file_id"], r["hoso_idx"]): r["_cut"]
+        for r in reviewed.select("file_id", "hoso_idx", "_cut").iter_rows(named=True)
+    }
+
+
+def test_sample_store_review_extrapolate(store: Settings) -> None:
+    code, stdout, stderr = invoke(
+        store, "sample", "--period", PERIOD, "--size", "24", "--seed", "11",
+        "--format", "json",
+    )  # fmt: skip
+    assert code == 0, stderr
+    drawn = json.loads(stdout)
+    assert drawn["seed"] == 11
+    assert sum(row["sampled"] for row in drawn["allocation"]) == 24
+    assert len(drawn["claims"]) == 24
+    with duckdb.connect(str(store.store_path), read_only=True) as con:
+        stored = con.sql("SELECT * FROM review_sample_claims").pl()
+        population = con.execute(
+            "SELECT count(*) FROM decisions d JOIN claims c USING (file_id, hoso_idx) "
+            "WHERE c.is_current AND NOT d.withdrawn"
+        ).fetchone()
+    assert stored["sample_id"].unique().to_list() == [drawn["sample_id"]]
+    assert stored.height == 24
+    assert population is not None
+    assert sum(row["population"] for row in drawn["allocation"]) == population[0]
+
+    # the same draw again is refused: it is stored already
+    code, _, stderr = invoke(
+        store, "sample", "--period", PERIOD, "--size", "24", "--seed", "11"
+    )
+    assert code == 1
+    assert f"sample {drawn['sample_id']} is stored already" in stderr
+
+    code, _, stderr = invoke(store, "extrapolate", drawn["sample_id"])
+    assert code == 1
+    assert "24 of the 24 sampled claims are not reviewed yet" in " ".join(
+        stderr.split()
+    )
+
+    cuts = review_some(store, stored)
+    code, stdout, stderr = invoke(
+        store, "extrapolate", drawn["sample_id"], "--format", "json"
+    )
+    assert code == 0, stderr
+    got = json.loads(stdout)
+    assert got["not_reviewed"] == 0
+    assert got["estimator"].startswith("stratified expansion (Horvitz–Thompson)")
+    # the expansion estimate by hand: Σ_h N_h × (the stratum's cuts) / n_h
+    sizes = {row["stratum"]: row["population"] for row in drawn["allocation"]}
+    per: dict[str, list[Decimal]] = {}
+    for row in stored.iter_rows(named=True):
+        per.setdefault(row["stratum"], []).append(
+            cuts[(row["file_id"], row["hoso_idx"])]
+        )
+    expected = sum(
+        (Decimal(sizes[s]) * sum(v) / len(v)).quantize(Decimal("0.01"))
+        for s, v in per.items()
+    )
+    total = got["totals"][0]
+    assert total["estimator"] == "expansion"
+    assert Decimal(total["estimate"]) == expected
+    assert Decimal(total["lower"]) <= expected <= Decimal(total["upper"])
+    # strata are facilities: the facilities' totals add up to the estimate
+    facilities = got["facilities"]
+    assert {f["ma_cskcb"] for f in facilities} == set(stored["ma_cskcb"])
+    assert sum(Decimal(f["estimate"]) for f in facilities) == expected
+
+    code, stdout, _ = invoke(store, "extrapolate", drawn["sample_id"])
+    assert code == 0
+    assert "stratified expansion" in stdout
+    assert f"{expected:,.2f}" in stdout
+
+
+def test_unknown_sample_and_bad_options_are_told(store: Settings) -> None:
+    code, _, stderr = invoke(store, "extrapolate", "0123456789abcdef")
+    assert code == 1
+    assert "no review sample '0123456789abcdef'" in stderr
+    code, _, stderr = invoke(store, "sample", "--period", PERIOD, "--size", "3")
+    assert code == 1
+    with duckdb.connect(str(store.store_path), read_only=True) as con:
+        found = con.execute(
+            "SELECT count(DISTINCT ma_cskcb) FROM claims WHERE is_current"
+        ).fetchone()
+    assert found is not None
+    facilities = found[0]
+    assert (
+        f"--size 3 cannot give each of the {facilities} strata its 2 claims: "
+        f"give --size {2 * facilities} or more"
+    ) in " ".join(stderr.split())
+    code, _, stderr = invoke(store, "sample", "--period", "2026-13", "--size", "10")
+    assert code == 1
+    assert "period '2026-13' is not YYYY-MM" in stderr
