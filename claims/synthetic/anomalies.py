@@ -6,6 +6,13 @@ the rule pack, but it stands out against its peers or against the patient's othe
 claims, which is what the payer's "giám định chủ động" looks for (reference §4.3
 group J, §4.5). Kinds, from the reference's descriptions:
 
+``frequent_visits`` (J7: patients with abnormally many visits)
+    One patient's 4–7 outpatient exams (01) at one facility over the run (at most 5 in
+    30 days): the same principal and secondary diagnoses and doctor at every visit,
+    visits at least 4 days apart, each prescribing 5 days of drugs. Every visit is
+    anomalous. Peers: one person, one visit. Kept under the pack's
+    ``J7_FREQUENT_VISITS`` (8 visits in 30 days) and ``J6_DRUG_ON_HAND`` (3 days of
+    the same drug left) so that no rule fires; it needs a run of 19 days or more.
 ``episode_split`` (J7, "tách đợt": one episode split into several claims)
     One inpatient stay (MA_LOAI_KCB 03, no surgery) billed as two claims of the same
     facility: the first stay is discharged on its day, the second claim is the same
@@ -29,10 +36,12 @@ group J, §4.5). Kinds, from the reference's descriptions:
 
 Per-claim rules stay silent by construction: quantities follow the dosage text (E10),
 stays never overlap and the readmission is another day (J1, J2), items are distinct
-within a visit (F14), bed-days equal the stay (H4), and money is computed from the
-lines (D4, D5). A patient's many visits for the same condition (J7, frequent visits)
-is not injected: at the pack's threshold it is a rule (``J7_FREQUENT_VISITS``), below
-it, the drugs of each visit would overlap the last (J6).
+within a visit (F14), bed-days equal the stay (H4), repeated visits stay under J6 and
+J7, and money is computed from the lines (D4, D5).
+
+Limits: a run's persons are otherwise all distinct (one claim each), so any patient
+with two claims stands out; the magnitudes above are documented, not calibrated
+against real data.
 
 The claims are chosen with their own generator (:func:`anomaly_rng`), after the
 faults and disjoint from them and from the claims faults refer to; with no anomaly
@@ -49,6 +58,7 @@ from claims.synthetic.items import drug_items, xml3_items
 from claims.synthetic.people import MAX_STAY
 
 KINDS = (
+    "frequent_visits",
     "episode_split",
     "long_stay",
     "padded_services",
@@ -66,9 +76,18 @@ SPLIT_GAP = (2, 11)
 PADDING = {"n_lab": (6, 10), "n_img": (2, 4), "n_func": (1, 3)}
 DRUG_HEAVY = (15, 25)
 DOSE_FACTOR = (3, 6)
+VISITS = (4, 7)
+"""Visits of one ``frequent_visits`` patient in the run: at least 4, at most 7, under
+the pack's ``J7_FREQUENT_VISITS`` threshold of 8 in 30 days."""
+VISIT_SPACING = 3
+"""Visits fall in every other window of this many days: at least 4 days apart."""
+VISIT_DRUG_DAYS = 5
+"""Days of drugs each visit prescribes: at most 1 day left at the next visit (J6
+allows 3)."""
 PLAN_COLUMNS = ("anomaly", "a_partner", "dose_x")
-"""Columns the plan gains: the kind (null when none), the episode's first claim (-1)
-and the dose factor of ``inflated_cost`` (1)."""
+"""Columns the plan gains: the kind (null when none), the claim whose person and
+condition it repeats (the episode's or the patient's first claim; -1) and the dose
+factor of ``inflated_cost`` (1)."""
 
 
 def anomaly_rng(seed: int) -> np.random.Generator:
@@ -101,6 +120,7 @@ def _eligible(plan: pl.DataFrame) -> dict[str, np.ndarray]:
     stay = (kind == "03") & ~plan["surgical"].to_numpy()
     lo, hi = LONG_STAY_FROM
     return {
+        "frequent_visits": kind == "01",
         "episode_split": stay,
         "long_stay": (kind == "03") & (los >= lo) & (los <= hi),
         "padded_services": (kind == "01") & (plan["tier_idx"].to_numpy() >= 1),
@@ -139,6 +159,46 @@ def _episodes(
     return matched["cid"].to_numpy(), matched["cid_b"].to_numpy()
 
 
+def _visit_chains(
+    plan: pl.DataFrame, ok: np.ndarray, need: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Up to ``need`` outpatient exams of one facility in chains of :data:`VISITS`
+    (one patient each): one exam per every other :data:`VISIT_SPACING`-day window.
+
+    Returns:
+        The chosen claims and each one's first visit (its chain's patient).
+    """
+    frame = plan.select("cid", "fac", "day").filter(pl.Series(ok))
+    frame = frame.with_columns(
+        pl.Series("r", rng.random(frame.height)),
+        ((pl.col("day") - plan["day"].min()) // VISIT_SPACING).alias("window"),
+    ).filter(pl.col("window") % 2 == 0)
+    slot = pl.int_range(pl.len()).over("fac", "window")
+    chains = (
+        frame.sort("fac", "window", "r")
+        .with_columns(slot.alias("slot"))
+        .sort("fac", "slot", "window")
+        .with_columns(pl.int_range(pl.len()).over("fac", "slot").alias("rank"))
+        .filter(pl.col("rank") < VISITS[1])
+        .with_columns(
+            pl.len().over("fac", "slot").alias("size"),
+            pl.col("cid").first().over("fac", "slot").alias("first"),
+            pl.col("r").first().over("fac", "slot").alias("key"),
+        )
+        .filter(pl.col("size") >= VISITS[0])
+        .sort("key", "first", "rank")
+    )
+    sizes = chains.unique("first", keep="first", maintain_order=True)["size"]
+    ends = sizes.cum_sum()
+    whole = int((ends <= need).sum())
+    take = int(ends[whole - 1]) if whole else 0
+    left = need - take
+    if whole < len(sizes) and min(left, int(sizes[whole])) >= VISITS[0]:
+        take += min(left, int(sizes[whole]))  # a shorter last chain
+    chosen = chains.head(take)
+    return chosen["cid"].to_numpy(), chosen["first"].to_numpy()
+
+
 def choose_anomalies(
     plan: pl.DataFrame, total: int, rng: np.random.Generator
 ) -> pl.DataFrame:
@@ -162,7 +222,10 @@ def choose_anomalies(
     for number, name in enumerate(KINDS):  # what a kind cannot fill passes on
         need = anomaly_counts(total)[name] + carry
         ok = free & masks[name]
-        if name == "episode_split":
+        if name == "frequent_visits":
+            chosen, first = _visit_chains(plan, ok, need, rng)
+            partner[chosen] = np.where(first == chosen, -1, first)
+        elif name == "episode_split":
             first, second = _episodes(plan, ok, need // 2, rng)
             partner[second] = first
             chosen = np.concatenate([first, second])
@@ -202,7 +265,7 @@ def _split_episodes(plan: pl.DataFrame, rng: np.random.Generator) -> pl.DataFram
     admitted the day after the first's discharge, lines scaled to its new stay."""
     n = plan.height
     first = np.maximum(plan["a_partner"].to_numpy(), 0)
-    second = pl.col("a_partner") >= 0
+    second = (pl.col("a_partner") >= 0) & _is("episode_split")
     copied = ("dept", "khoa", "doctor", "dx", "dx_text", "kt")
     vao = (plan["day"].to_numpy()[first] + 1) * MINUTES + rng.integers(420, 661, n)
     los = pl.col("day") - pl.Series(plan["day"].to_numpy()[first]) - 1
@@ -248,6 +311,21 @@ def _split_episodes(plan: pl.DataFrame, rng: np.random.Generator) -> pl.DataFram
     )
 
 
+def _frequent_visits(plan: pl.DataFrame) -> pl.DataFrame:
+    """A patient's later visits repeat the first's condition and doctor; every visit
+    prescribes :data:`VISIT_DRUG_DAYS` days of drugs."""
+    first = np.maximum(plan["a_partner"].to_numpy(), 0)
+    mine = _is("frequent_visits")
+    later = mine & (pl.col("a_partner") >= 0)
+    return plan.with_columns(
+        *(
+            pl.when(later).then(plan[c].gather(first)).otherwise(pl.col(c))
+            for c in ("doctor", "dx", "dx_text", "kt")
+        ),
+        pl.when(mine).then(VISIT_DRUG_DAYS).otherwise("drug_days").alias("drug_days"),
+    )
+
+
 def _long_stays(plan: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
     """Stays ×3–5 as long, admission earlier, a bed-day and a note per day."""
     factor = pl.Series(rng.uniform(*LONG_STAY_FACTOR, plan.height))
@@ -279,7 +357,7 @@ def apply_anomalies(plan: pl.DataFrame, rng: np.random.Generator) -> pl.DataFram
     built (:func:`inflate_doses`). Everything else the tables hold follows the plan.
     """
     n = plan.height
-    plan = _long_stays(_split_episodes(plan, rng), rng)
+    plan = _long_stays(_split_episodes(_frequent_visits(plan), rng), rng)
     tier = pl.col("tier_idx")
     padded = []
     for column, bounds in PADDING.items():

@@ -23,7 +23,7 @@ from claims.synthetic.people import MAX_STAY
 from claims.synthetic.run import Run, plan_run
 
 KEYS = ["ma_cskcb", "ma_lk"]
-ARGS = {"claims": 3000, "facilities": 15, "days": 12, "seed": 5, "error_rate": 0.03}
+ARGS = {"claims": 3000, "facilities": 15, "days": 24, "seed": 5, "error_rate": 0.03}
 RATE = 0.05
 # digests of generate(claims=600, facilities=6, days=3, seed=3, error_rate=0.05)
 # computed with the generator of commit 3a74cb7, before anomalies existed
@@ -161,6 +161,26 @@ def test_episode_split_is_one_stay_billed_twice(day: SyntheticDay) -> None:
     assert (gap == 1).all()  # discharged, readmitted the next day
 
 
+def test_frequent_visits_are_one_patient_many_times(day: SyntheticDay) -> None:
+    xml1 = _claims_of(day, "frequent_visits").with_columns(_date("ngay_vao").alias("d"))
+    patients = xml1.group_by("ma_cskcb", "ma_the_bhyt").agg(
+        pl.len().alias("n"),
+        pl.col("ma_benh_chinh").n_unique().alias("dx"),
+        pl.col("ma_loai_kcb").unique().alias("types"),
+        pl.col("d").sort().diff().dt.total_days().min().alias("gap"),
+        (pl.col("d").max() - pl.col("d").min()).dt.total_days().alias("span"),
+    )
+    assert patients["n"].is_between(4, 7).all()
+    assert (patients["dx"] == 1).all()
+    assert patients["types"].to_list() == [["01"]] * patients.height
+    assert (patients["gap"] >= 4).all()
+    # under the pack's 8 visits in 30 days: the rule would not see them
+    assert (patients["n"] < 8).all()
+    others = day.tables["XML1"].join(xml1.select(KEYS), on=KEYS, how="anti")
+    cards = xml1.select("ma_the_bhyt").unique()
+    assert others.join(cards, on="ma_the_bhyt").is_empty()  # no other claim of theirs
+
+
 def test_long_stay_is_several_times_as_long(runs: tuple[Run, Run]) -> None:
     mine, before = runs[0].claims, runs[1].claims
     chosen = (mine["anomaly"] == "long_stay").fill_null(False)
@@ -237,14 +257,14 @@ def test_inflated_cost_is_above_its_unchanged_twin(runs: tuple[Run, Run]) -> Non
 
 def test_anomalies_pass_the_daily_run_and_are_paid_in_full(tmp_path: Path) -> None:
     summary = generate(
-        tmp_path / "inbox", claims=600, facilities=5, days=10, seed=3,
+        tmp_path / "inbox", claims=400, facilities=4, days=24, seed=3,
         error_rate=0.0, anomaly_rate=0.1,
     )  # fmt: skip
     result = run_inbox(tmp_path / "inbox", settings=Settings(data_dir=tmp_path / "d"))
     truth = _anomalies(pl.read_parquet(summary.truth))
     assert set(truth["kind"]) == set(KINDS)
     decided = result.decisions.join(truth.select(*KEYS, "kind"), on=KEYS)
-    assert decided.height == truth.height == 60
+    assert decided.height == truth.height == 40
     assert set(decided["outcome"]) == {"accepted"}, decided.group_by(
         "kind", "outcome"
     ).len()
