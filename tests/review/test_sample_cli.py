@@ -22,8 +22,10 @@ REVIEW_RUN = "review-fixture-run"
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """A generated day of 150 claims at 4 facilities, run into a fresh store."""
+def stores(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Settings]:
+    """A generated day of 150 claims at 4 facilities, run into two fresh stores: one
+    for the commands (its fixture adds decision rows to its run folders), one for the
+    review module."""
     from claims.pipeline.daily import run_inbox
     from claims.synthetic import generate
 
@@ -31,7 +33,14 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     generate(root / "inbox", claims=150, facilities=4, day=DAY, seed=3, fmt="xml")
     settings = Settings(data_dir=root / "data")
     run_inbox(root / "inbox", settings=settings, move_files=False)
-    return settings
+    other = Settings(data_dir=root / "other")
+    run_inbox(root / "inbox", settings=other, move_files=False)
+    return settings, other
+
+
+@pytest.fixture
+def store(stores: tuple[Settings, Settings]) -> Settings:
+    return stores[0]
 
 
 def app() -> typer.Typer:
@@ -175,3 +184,50 @@ def test_unknown_sample_and_bad_options_are_told(store: Settings) -> None:
     code, _, stderr = invoke(store, "sample", "--period", "2026-13", "--size", "10")
     assert code == 1
     assert "period '2026-13' is not YYYY-MM" in stderr
+
+
+def test_a_claim_decided_by_an_assessor_counts_as_reviewed(
+    stores: tuple[Settings, Settings],
+) -> None:
+    """Through the review module itself: an assessor reduces one line of a claim
+    pending review; the claim's overpayment is that line's cut, and a claim nobody
+    decided stays not reviewed."""
+    from claims.pipeline.review import decide
+    from claims.review import LineDecision
+    from claims.store.runs import open_store
+    from claims.store.samples import reviewed_amounts
+
+    settings = stores[1]
+    with open_store(settings.store_path) as con:
+        pending = con.sql(
+            "SELECT d.ma_cskcb, d.ma_lk, d.file_id, d.hoso_idx, d.claimed_t_bhtt, "
+            "l.table, l.stt, l.accepted_bhtt FROM decisions d "
+            "JOIN decision_lines l USING (file_id, hoso_idx) "
+            "WHERE d.outcome = 'pending_review' AND l.accepted_bhtt > 1000 "
+            "ORDER BY d.ma_cskcb, d.ma_lk, l.table, l.stt LIMIT 1"
+        ).pl()
+        other = con.sql(
+            "SELECT ma_cskcb, ma_lk, file_id, hoso_idx, claimed_t_bhtt FROM decisions "
+            "WHERE outcome = 'accepted' ORDER BY ma_cskcb, ma_lk LIMIT 1"
+        ).pl()
+        assert pending.height == 1, "the generated day holds a claim pending review"
+        line = pending.row(0, named=True)
+        kept = (line["accepted_bhtt"] / 2).quantize(Decimal("0.01"))
+        decide(
+            con,
+            settings,
+            line["ma_cskcb"],
+            line["ma_lk"],
+            [LineDecision(line["table"], line["stt"], "reduce", amount=kept)],
+            assessor="gdv01",
+            justification="Thuốc vượt số lượng chỉ định",
+            reason_code=None,
+            decided_at="2026-11-02T08:00:00.000000+00:00",
+        )
+        claims = pl.concat([pending.select(other.columns), other]).with_columns(
+            pl.lit("all").alias("stratum")
+        )
+        got = reviewed_amounts(con, claims, [PERIOD])
+    assert got["reviewed"].to_list() == [True, False]
+    assert got["overpayment"][0] == line["accepted_bhtt"] - kept
+    assert got["overpayment"][1] is None
