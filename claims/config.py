@@ -28,6 +28,18 @@ class Settings(BaseSettings):
     than this share of its lines unpriced (NOT_IN_CATALOG): a wrong ``--catalog-dir``
     or catalog version, rather than claims off the list (env
     ``GIAMDINH_MAX_UNPRICED_SHARE``, 0 to 1)."""
+    anomaly_min_group: int = Field(default=30, ge=1)
+    """The smallest peer group an anomaly score compares a claim with: a smaller group
+    falls back to a coarser one (``claims.anomalies.peers``; env
+    ``GIAMDINH_ANOMALY_MIN_GROUP``)."""
+    anomaly_scale_floor: float = Field(default=0.25, ge=0.0)
+    """The smallest within-group scale of a robust z-score, as a share of the feature's
+    scale over the whole period (``claims.anomalies.robust``; env
+    ``GIAMDINH_ANOMALY_SCALE_FLOOR``)."""
+    anomaly_readmit_days: int = Field(default=7, ge=0)
+    """Two claims of one patient at one facility this many days apart or fewer count as
+    a readmission ("tách đợt", reference §4.3 J7 names "a short window" [U]; env
+    ``GIAMDINH_ANOMALY_READMIT_DAYS``)."""
 
     memory_budget: int | None = Field(default=None, gt=0)
     """Bytes a run may hold in memory (``--memory-budget``, env

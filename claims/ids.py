@@ -22,6 +22,7 @@ ID_PARTS: dict[str, tuple[str, ...]] = {
     "settlement": ("advances", "decisions", "period", "scope"),
     "advance": ("amount", "facility", "period", "recorded_at"),
     "advance_reversal": ("advance", "recorded_at"),
+    "scoring": ("catalogs", "claims", "engine", "parameters", "period"),
     "review": ("assessor", "claim", "decided_at", "lines"),
     "sample": ("allocation", "period", "population", "seed", "size", "strata"),
 }
@@ -36,6 +37,8 @@ ID_PARTS: dict[str, tuple[str, ...]] = {
   and the digest of the advances it nets.
 - ``advance``: the facility, the period, the amount and when it was recorded.
 - ``advance_reversal``: the advance's id and when its reversal was recorded.
+- ``scoring``: a period's anomaly scores: the period, the digest of the scored claims'
+  keys, the catalog and pack labels, the scoring parameters and the engine version.
 - ``review``: an assessor's decision on a claim: the claim version (``ma_cskcb``,
   ``ma_lk``, ``file_id``, ``hoso_idx``), the digest of its line decisions, the assessor and
   when it was decided (to the microsecond).

@@ -1,10 +1,46 @@
 """Anomaly scores: claims far from their peers, explained (reference §4.3 J7, J8).
 
-Pure frames in, frames out, like the other stages: peer groups, robust z-scores
-(median/MAD), a 0–1 risk per claim and per facility, the words an assessor reads, and
-the evaluation of scores against a truth file.
+Pure frames in, frames out, like the other stages: a profile per claim (``profile``),
+peer groups with a fallback for small ones (``peers``), robust z-scores (median/MAD,
+``robust``), a calibrated 0–1 risk per claim and per facility (``score``), the words an
+assessor reads (``explain``), and the evaluation of scores against a truth file
+(``evaluate``).
 """
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from claims.anomalies.evaluate import (
+    TRUTH_COLUMNS,
+    Evaluation,
+    Measures,
+    anomalies_of,
+    evaluate,
+    reviewed,
+)
+from claims.anomalies.explain import explanations
+from claims.anomalies.peers import MIN_GROUP, PEER_LEVELS, assign_peers
+from claims.anomalies.profile import FEATURES, Feature, Profile, claim_profiles
+from claims.anomalies.robust import SCALE_FLOOR, robust_z
+from claims.anomalies.score import Scoring, facility_risk, score_claims
+
+__all__ = [
+    "FEATURES",
+    "MIN_GROUP",
+    "PEER_LEVELS",
+    "SCALE_FLOOR",
+    "TRUTH_COLUMNS",
+    "Evaluation",
+    "Feature",
+    "Measures",
+    "Profile",
+    "Scoring",
+    "anomalies_of",
+    "assign_peers",
+    "claim_profiles",
+    "evaluate",
+    "explanations",
+    "facility_risk",
+    "reviewed",
+    "robust_z",
+    "score_claims",
+]

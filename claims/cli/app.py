@@ -6,6 +6,7 @@ import typer
 
 from claims.cli import run
 from claims.cli.advance import advance_app
+from claims.cli.anomalies import app as anomalies_app
 from claims.cli.bench import app as bench_app
 from claims.cli.catalogs import app as catalogs_app
 from claims.cli.claims import app as claims_app
@@ -29,6 +30,7 @@ settle_app.add_typer(advance_app, name="advance")
 app.add_typer(settle_app, name="settle")
 app.add_typer(bench_app, name="bench")
 app.add_typer(review_app, name="review")
+app.add_typer(anomalies_app, name="anomalies")
 app.command("audit")(audit_command)
 app.command()(run.generate)
 app.command()(run.ingest)

@@ -2,10 +2,12 @@
 
 ``context`` (what a run decides with), ``stages`` (the stages and ``run_stages``),
 ``daily`` and ``inbox`` (the daily run), ``selfcheck`` (``giamdinh check``), ``audit``
-(post-audit) and ``explain`` (``rules explain`` and ``rules shadow``). Interfaces (the
-CLI, the API) call these; nothing below imports them.
+(post-audit), ``explain`` (``rules explain`` and ``rules shadow``) and ``anomalies``
+(a period's anomaly scores). Interfaces (the CLI, the API) call these; nothing below
+imports them.
 """
 
+from claims.pipeline.anomalies import ScoredPeriod, score_period, score_tables
 from claims.pipeline.audit import run_audit
 from claims.pipeline.context import Reference, RunContext, no_history
 from claims.pipeline.daily import RunResult, run_inbox, store_history
@@ -29,6 +31,7 @@ __all__ = [
     "Reference",
     "RunContext",
     "RunResult",
+    "ScoredPeriod",
     "Shadowed",
     "StageOrderError",
     "Step",
@@ -38,6 +41,8 @@ __all__ = [
     "run_audit",
     "run_inbox",
     "run_stages",
+    "score_period",
+    "score_tables",
     "shadow",
     "stages_named",
     "store_history",

@@ -1,8 +1,9 @@
 """The store: an embedded DuckDB file plus Parquet run folders (``runs``), the stored
 claims read back (``read``), settlements and the ledger (``settlements``, ``ledger``),
-and the crash points fault tests use (``faults``). It reads and writes; it decides
-nothing."""
+anomaly scores (``anomalies``) and the crash points fault tests use (``faults``). It
+reads and writes; it decides nothing."""
 
+from claims.store.anomalies import scores_of, write_scores
 from claims.store.faults import crash_point, fail_point
 from claims.store.ledger import (
     ADVANCE_REVERSALS_SCHEMA,
@@ -94,6 +95,7 @@ __all__ = [
     "quarantined_amounts",
     "reviewed_amounts",
     "sample_of",
+    "scores_of",
     "sql",
     "store_run",
     "store_sample",
@@ -102,6 +104,7 @@ __all__ = [
     "sweep_temporary",
     "write_frames",
     "write_run_dir",
+    "write_scores",
     "write_workbooks",
     "writer_lock",
 ]

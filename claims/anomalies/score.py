@@ -1,0 +1,174 @@
+"""One 0–1 risk per claim and per facility, calibrated on the frame scored.
+
+Claim risk. Each feature of :data:`~claims.anomalies.profile.FEATURES` is transformed
+(log1p for costs, days and counts; as is for shares) and turned into a robust z within
+the claim's peer group (``claims.anomalies.robust``). A feature contributes
+``½ · max(z, 0)²`` (``½ · z²`` for a two-sided feature): the log-likelihood ratio of
+the claim's value against its peers' centre under a normal model, so a contribution of
+4.5 is three scales above the peers' median. The claim's ``statistic`` is the sum of
+its contributions (a one-sided χ²-type distance from its peers; a claim far on one
+feature and one moderately off on several both rise). It is calibrated empirically:
+``risk`` = the share of the frame's claims whose statistic is lower, so a risk of
+0.99 means the claim is further from its peers than 99 % of the period's claims, and
+reviewing the claims with risk ≥ 1 − c reviews a share c of them. Ties share a risk.
+The ranking is invariant to row order and deterministic; money does not enter the risk
+(the review queue weighs it by the money at risk).
+
+Facility risk. A facility's claims' risks are uniform on [0, 1] when nothing sets it
+apart, so ``claims_z`` = (mean risk − ½) · √(12 n) is a standard normal statistic of
+how far its n claims sit above their peers. When an earlier month is known, ``trend_z``
+is the robust z, among the facilities of the same level, of the change of the log of
+the facility's median cost per claim from that month to this one. The facility's
+statistic is ``½ · max(claims_z, 0)² + ½ · max(trend_z, 0)²`` and its risk the share of
+the frame's facilities with a lower statistic.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import polars as pl
+
+from claims.anomalies.peers import MIN_GROUP, assign_peers
+from claims.anomalies.profile import FEATURES, Feature
+from claims.anomalies.robust import SCALE_FLOOR, robust_z
+
+KEYS = ("file_id", "hoso_idx", "ma_cskcb", "ma_lk")
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """The parameters of a scoring (``Settings.anomaly_*``).
+
+    Attributes:
+        min_group: the smallest peer group (``claims.anomalies.peers``).
+        scale_floor: the smallest within-group scale as a share of the feature's
+            scale over the frame (``claims.anomalies.robust``).
+    """
+
+    min_group: int = MIN_GROUP
+    scale_floor: float = SCALE_FLOOR
+
+
+def _transformed(feature: Feature) -> pl.Expr:
+    value = pl.col(feature.name).cast(pl.Float64)
+    if feature.transform == "log":
+        value = value.clip(lower_bound=0).log1p()
+    return value.alias(f"{feature.name}__x")
+
+
+def _contribution(feature: Feature) -> pl.Expr:
+    z = pl.col(f"{feature.name}__x__z").fill_null(0.0)
+    if feature.tail == "upper":
+        z = z.clip(lower_bound=0.0)
+    return (0.5 * z * z).alias(f"{feature.name}__c")
+
+
+def score_claims(profiles: pl.DataFrame, scoring: Scoring = Scoring()) -> pl.DataFrame:
+    """``profiles`` (``claims.anomalies.profile.claim_profiles``) scored, in their order.
+
+    Adds ``peer_level, peer_group, peer_n``; per feature ``f``: ``f__median`` (the peer
+    group's median of the raw value), ``f__z`` and ``f__c`` (its contribution);
+    ``statistic`` and ``risk`` (0–1, see the module).
+    """
+    transformed = profiles.with_columns(_transformed(f) for f in FEATURES)
+    peered = assign_peers(transformed, scoring.min_group)
+    raw_medians = _raw_medians(peered)
+    scored = robust_z(
+        peered,
+        {f"{f.name}__x": f.min_scale for f in FEATURES},
+        scoring.scale_floor,
+    )
+    contributions = [f"{f.name}__c" for f in FEATURES]
+    scored = scored.with_columns(_contribution(f) for f in FEATURES).with_columns(
+        pl.sum_horizontal(contributions).alias("statistic"),
+        *(pl.col(f"{f.name}__x__z").alias(f"{f.name}__z") for f in FEATURES),
+    )
+    n = scored.height
+    risk = (
+        (pl.col("statistic").rank("min") - 1).cast(pl.Float64) / n if n else pl.lit(0.0)
+    )
+    kept = [
+        *profiles.columns,
+        "peer_level",
+        "peer_group",
+        "peer_n",
+        *(f"{f.name}__z" for f in FEATURES),
+        *contributions,
+        "statistic",
+    ]
+    return (
+        scored.select(kept)
+        .join(raw_medians, on="peer_group", how="left", maintain_order="left")
+        .with_columns(risk.alias("risk"))
+    )
+
+
+def _raw_medians(peered: pl.DataFrame) -> pl.DataFrame:
+    """``peer_group`` and ``f__median`` of each feature's raw value (what an assessor
+    reads beside the claim's own)."""
+    from claims.anomalies.robust import peer_stats
+
+    raw = peered.with_columns(pl.col(f.name).cast(pl.Float64) for f in FEATURES)
+    stats = peer_stats(raw, [f.name for f in FEATURES])
+    return stats.select("peer_group", *(f"{f.name}__median" for f in FEATURES))
+
+
+def facility_risk(
+    scores: pl.DataFrame, earlier: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """One row per facility of ``scores``, by MA_CSKCB: ``ma_cskcb, level, claims,
+    mean_risk, claims_z, median_cost, earlier_median_cost, trend_z, statistic, risk``.
+
+    ``earlier``: ``ma_cskcb, median_cost`` of an earlier month (None: no trend).
+    """
+    facilities = scores.group_by("ma_cskcb").agg(
+        pl.col("level").first(),
+        pl.len().alias("claims"),
+        pl.col("risk").mean().alias("mean_risk"),
+        pl.col("cost").cast(pl.Float64).median().alias("median_cost"),
+    )
+    facilities = facilities.with_columns(
+        ((pl.col("mean_risk") - 0.5) * (12 * pl.col("claims")).sqrt()).alias("claims_z")
+    )
+    if earlier is None or earlier.height == 0:
+        facilities = facilities.with_columns(
+            pl.lit(None, pl.Float64).alias("earlier_median_cost"),
+            pl.lit(None, pl.Float64).alias("trend_z"),
+        )
+    else:
+        facilities = _with_trend(facilities, earlier)
+    half_square = [
+        (0.5 * pl.col(c).fill_null(0.0).clip(lower_bound=0.0) ** 2)
+        for c in ("claims_z", "trend_z")
+    ]
+    n = facilities.height
+    return (
+        facilities.with_columns(pl.sum_horizontal(half_square).alias("statistic"))
+        .with_columns(
+            ((pl.col("statistic").rank("min") - 1).cast(pl.Float64) / max(n, 1)).alias(
+                "risk"
+            )
+        )
+        .sort("ma_cskcb")
+    )
+
+
+def _with_trend(facilities: pl.DataFrame, earlier: pl.DataFrame) -> pl.DataFrame:
+    before = earlier.select(
+        "ma_cskcb", pl.col("median_cost").cast(pl.Float64).alias("earlier_median_cost")
+    )
+    joined = facilities.join(before, on="ma_cskcb", how="left")
+    change = (
+        pl.col("median_cost").log1p() - pl.col("earlier_median_cost").log1p()
+    ).alias("_change")
+    joined = joined.with_columns(change)
+    centre = pl.col("_change").median().over("level")
+    deviation = (pl.col("_change") - centre).abs()
+    scale = pl.max_horizontal(
+        deviation.median().over("level") * 1.4826, pl.lit(math.log(1.1))
+    )
+    return joined.with_columns(
+        ((pl.col("_change") - centre) / scale).alias("trend_z")
+    ).drop("_change")

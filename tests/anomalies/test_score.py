@@ -1,0 +1,99 @@
+"""Claim and facility risks: order, monotony, explanation."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import polars as pl
+import pytest
+
+from claims.anomalies import explanations, facility_risk, score_claims
+from claims.money import MONEY
+from tests.anomalies.helpers import profiles
+
+
+def _keyed(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.sort("ma_cskcb", "ma_lk")
+
+
+def test_invariant_to_row_order() -> None:
+    frame = profiles()
+    shuffled = frame.sample(fraction=1.0, shuffle=True, seed=3)
+    a = explanations(score_claims(frame))
+    b = explanations(score_claims(shuffled))
+    assert not frame["ma_lk"].equals(shuffled["ma_lk"])
+    columns = ["ma_cskcb", "ma_lk", "risk", "statistic", "peer_group", "explanation"]
+    assert _keyed(a.select(columns)).equals(_keyed(b.select(columns)))
+    assert facility_risk(score_claims(frame)).equals(
+        facility_risk(score_claims(shuffled))
+    )
+
+
+def test_risk_is_share_of_claims_below() -> None:
+    scored = score_claims(profiles(n=200))
+    assert scored["risk"].min() == 0.0
+    assert scored.select(pl.col("risk").max() < 1.0).item()
+    top = scored.sort("statistic").tail(1)
+    below = scored.filter(pl.col("statistic") < top["statistic"][0]).height
+    assert top["risk"][0] == pytest.approx(below / 200)
+
+
+def _moved(frame: pl.DataFrame, row: int, factor: str) -> pl.DataFrame:
+    cost = frame["cost"].to_list()
+    cost[row] = cost[row] * Decimal(factor)
+    return frame.with_columns(pl.Series("cost", cost, dtype=MONEY))
+
+
+def test_a_claim_moved_far_from_its_peers_scores_higher() -> None:
+    frame = profiles()
+    before = score_claims(frame).row(10, named=True)
+    after = score_claims(_moved(frame, 10, "4")).row(10, named=True)
+    further = score_claims(_moved(frame, 10, "8")).row(10, named=True)
+    assert before["statistic"] < after["statistic"] < further["statistic"]
+    assert after["risk"] > before["risk"]
+    assert further["risk"] == pytest.approx((frame.height - 1) / frame.height)
+
+
+def test_explanation_names_value_median_and_peers() -> None:
+    frame = _moved(profiles(), 10, "4")
+    scored = explanations(score_claims(frame))
+    row = scored.row(10, named=True)
+    median = row["cost__median"]
+    ratio = float(row["cost"]) / median
+    words = row["explanation"]
+    assert words.startswith("Chi phí hồ sơ ")
+    assert f"gấp {round(ratio, 1):.1f}".replace(".", ",") in words
+    assert "lần trung vị nhóm (" in words
+    assert (
+        "so với nhóm cấp cơ bản · khoa K01 · tỉnh 01 · loại KCB 01 (300 hồ sơ)" in words
+    )
+    assert row["top_features"][0] == "cost"
+    # thousands with dots: the cost as the assessor reads it
+    whole = f"{round(float(row['cost'])):,}".replace(",", ".")
+    assert f"Chi phí hồ sơ {whole} đ" in words
+
+
+def test_a_typical_claim_is_given_no_reasons() -> None:
+    scored = explanations(score_claims(profiles()))
+    calm = scored.sort("statistic").row(0, named=True)
+    assert calm["explanation"].startswith("Không có đặc điểm nào cách xa trung vị nhóm")
+    assert calm["top_features"] == []
+
+
+def test_facility_risk_ranks_the_facility_whose_claims_stand_out() -> None:
+    frame = profiles(n=600, facilities=6)
+    costly = frame.with_columns(
+        pl.when(pl.col("ma_cskcb") == "01003")
+        .then(pl.col("cost") * Decimal("1.6"))
+        .otherwise(pl.col("cost"))
+        .cast(MONEY)
+        .alias("cost")
+    )
+    facilities = facility_risk(score_claims(costly))
+    assert facilities.sort("risk")["ma_cskcb"][-1] == "01003"
+    earlier = pl.DataFrame(
+        {"ma_cskcb": [f"01{i:03d}" for i in range(1, 7)], "median_cost": [2.7e5] * 6}
+    )
+    trended = facility_risk(score_claims(costly), earlier)
+    assert trended.sort("trend_z")["ma_cskcb"][-1] == "01003"
+    assert trended["trend_z"].is_not_null().all()
