@@ -30,6 +30,10 @@ from catalogs.rows import Window, type_rows
 from catalogs.schema import SCHEMAS, CatalogSchema
 from catalogs.spec import CatalogManifest
 
+_YAML = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's safe loader where PyYAML was built with it (several times faster), else
+the pure-Python one: the same documents either way."""
+
 BUILTIN_ROOT = Path(__file__).parent / "data"
 
 
@@ -144,7 +148,7 @@ def load_version(
     """Load one version directory, checking the manifest, the rows' sha256 and the rows."""
     manifest_path = directory / "manifest.yaml"
     try:
-        raw = yaml.safe_load(manifest_path.read_text(encoding="utf-8"))
+        raw = yaml.load(manifest_path.read_text(encoding="utf-8"), Loader=_YAML)
         manifest = CatalogManifest.model_validate(raw)
     except FileNotFoundError as exc:
         msg = "manifest.yaml is missing"

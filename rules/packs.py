@@ -24,6 +24,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from claims.errors import ClaimsError, ConfigError
 from rules.sources import FRAGMENTS, SourceError, resolve
 
+_YAML = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's safe loader where PyYAML was built with it (several times faster), else
+the pure-Python one: the same documents either way."""
+
 PACKS_ROOT = Path(__file__).parent / "packs"
 LOCK_PATH = PACKS_ROOT / "LOCK.yaml"
 _VERSION = re.compile(r"^\d{4}\.\d{2}\.\d+$")
@@ -240,7 +244,7 @@ def read_lock(path: Path = LOCK_PATH) -> dict[str, dict[str, str]]:
     """``pack id → version → data_hash`` of the released versions."""
     if not path.is_file():
         return {}
-    loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    loaded = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML) or {}
     return {str(k): {str(v): str(h) for v, h in vs.items()} for k, vs in loaded.items()}
 
 

@@ -18,7 +18,6 @@ MA_DOITUONG_KCB 8 is a withdrawal. Every version stays queryable.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import time
@@ -27,6 +26,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import duckdb
+import orjson
 import polars as pl
 
 from claims.errors import ClaimsError, ConfigError, TransientError
@@ -414,6 +414,20 @@ def _create_views(con: duckdb.DuckDBPyConnection, runs_dir: Path) -> None:
         )
 
 
+_JSON_FILE = (
+    orjson.OPT_INDENT_2
+    | orjson.OPT_SORT_KEYS
+    | orjson.OPT_APPEND_NEWLINE
+    | orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+)
+"""A run folder's JSON files (receipts, manifest): two-space indents, sorted keys,
+UTF-8 as is, a final newline; dates, times and dataclasses through ``default=str``.
+The same bytes as ``json.dumps(…, indent=2, sort_keys=True, ensure_ascii=False)``,
+written by orjson (a national day's receipts: several times faster than the standard
+library's pure-Python indenting encoder)."""
+
+
 def write_run_dir(
     runs_dir: Path,
     run_date: str,
@@ -484,7 +498,4 @@ def _write_files(
     for name, value in extra.items() if isinstance(extra, Mapping) else extra:
         target = tmp / name
         target.parent.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(
-            value, ensure_ascii=False, indent=2, sort_keys=True, default=str
-        )
-        target.write_text(text + "\n", encoding="utf-8")
+        target.write_bytes(orjson.dumps(value, default=str, option=_JSON_FILE))
