@@ -20,8 +20,8 @@ shares ``size × N_h / N`` are floored, raised to the minimum, and the rest of `
 goes one by one to the strata with the largest remainders (largest-remainder rounding;
 ties by stratum name). The allocation sums to ``size`` exactly.
 
-**Draw**: the population is sorted by its keys (stratum, MA_CSKCB, MA_LK, file_id,
-HOSO index), a ``numpy.random.Generator`` (PCG64) seeded with the recorded seed gives
+**Draw**: the population is sorted by stratum and claim version (file_id, HOSO
+index: unique), a ``numpy.random.Generator`` (PCG64) seeded with the recorded seed gives
 that order a random permutation, and each stratum keeps its ``n_h`` claims with the
 smallest permutation ranks: a simple random sample without replacement per stratum.
 The same population and seed give the same sample whatever the population's row order.
@@ -52,6 +52,8 @@ KEYS = ("ma_cskcb", "ma_lk", "file_id", "hoso_idx")
 """A claim version's keys in the population and the sample."""
 POPULATION_COLUMNS = (*KEYS, "ma_loai_kcb", "claimed_t_bhtt", "risk")
 """What :func:`draw_sample` needs of each claim (``risk`` null where unscored)."""
+ORDER = ("file_id", "hoso_idx")
+"""What orders the claims of a stratum before the draw: a claim version's unique key."""
 _DIMENSION_COLUMN = {"facility": "ma_cskcb", "type": "ma_loai_kcb"}
 
 
@@ -198,7 +200,7 @@ def draw_sample(
     labelled = (
         population.select(POPULATION_COLUMNS)
         .with_columns(stratum_labels(population, strata, bands).alias("stratum"))
-        .sort("stratum", *KEYS)
+        .sort("stratum", *ORDER)
     )
     allocation = _allocation(labelled, size)
     rng = np.random.Generator(np.random.PCG64(seed))
