@@ -231,3 +231,28 @@ def test_a_claim_decided_by_an_assessor_counts_as_reviewed(
     assert got["reviewed"].to_list() == [True, False]
     assert got["overpayment"][0] == line["accepted_bhtt"] - kept
     assert got["overpayment"][1] is None
+
+
+def test_risk_strata_read_the_periods_anomaly_scores(
+    stores: tuple[Settings, Settings],
+) -> None:
+    from claims.pipeline.anomalies import score_period
+
+    settings = stores[1]
+    score_period(settings, PERIOD)
+    code, stdout, stderr = invoke(
+        settings, "sample", "--period", PERIOD, "--size", "12", "--strata", "risk",
+        "--risk-bands", "0.5,0.9", "--seed", "5", "--format", "json",
+    )  # fmt: skip
+    assert code == 0, stderr
+    drawn = json.loads(stdout)
+    with duckdb.connect(str(settings.store_path), read_only=True) as con:
+        risks = con.sql(
+            "SELECT CASE WHEN risk >= 0.9 THEN 'r2' WHEN risk >= 0.5 THEN 'r1' "
+            "ELSE 'r0' END AS stratum, count(*) AS population "
+            "FROM anomaly_scores WHERE period = ? GROUP BY ALL ORDER BY 1",
+            params=[PERIOD],
+        ).pl()
+    got = {row["stratum"]: row["population"] for row in drawn["allocation"]}
+    assert got == dict(risks.iter_rows())
+    assert drawn["strata"]["risk_bands"] == [0.5, 0.9]
