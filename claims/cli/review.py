@@ -163,13 +163,15 @@ def show_cmd(
         ("events", record.events),
     ]  # fmt: skip
     if current is not None:
+        said = current.reasons.filter(pl.col("source") == "review")
+        listings.append(("review reasons", said.select(REASONS_SHOWN)))
         listings.append(
             ("current reviewed version", current.decisions.select(
                 "outcome", "claimed_t_bhtt", "accepted_t_bhtt", "rejected_amount"
             ))
         )  # fmt: skip
     if fmt is Format.table:
-        emit(out, listings, fmt, limit=60)
+        emit(out, [(t, f) for t, f in listings if f.height], fmt, limit=60)
         for receipt in record.receipts:
             out.print(f"receipt {receipt['review_id']}: {receipt['thong_diep']}")
     else:

@@ -194,3 +194,30 @@ def test_bad_decisions_are_refused_with_the_value_and_the_fix(
     ).row(0, named=True)
     with pytest.raises(ReviewError, match="not pending review"):
         _decide(settings, decided, f"{where}=accept")
+
+
+def test_a_new_version_of_a_reviewed_claim_is_pending_again(
+    generated_day: GeneratedDay, tmp_path: Path
+) -> None:
+    """The review is for the version it decided: a resubmission (a new file holding
+    the claim) is assessed afresh and, held again, is back in the queue unreviewed."""
+    settings = _store(generated_day, tmp_path)
+    row, lines = _first_pending(settings)
+    line = lines.row(0, named=True)
+    _decide(settings, row, f"{line['table']}:{line['stt']}=reject")
+    name = generated_day.sql(
+        f"SELECT name FROM submissions WHERE file_id = '{row['file_id']}'"
+    )["name"].item()
+    original = next(f for f in generated_day.files if f.name == name)
+    inbox = tmp_path / "resubmitted"
+    inbox.mkdir()
+    (inbox / f"again-{name}").write_bytes(original.read_bytes() + b"\n")
+    run_inbox(inbox, settings=settings, run_date="2026-10-16", move_files=False)
+    with open_store(settings.store_path) as con:
+        queued = rv.queue(con, settings, facility=row["ma_cskcb"])
+        record = rv.show(con, settings, row["ma_cskcb"], row["ma_lk"])
+    again = queued.filter(pl.col("ma_lk") == row["ma_lk"]).row(0, named=True)
+    assert again["status"] == "open"
+    assert again["file_id"] != row["file_id"]
+    assert record.current is None
+    assert record.reviews.height == 1  # the old version's review stays in its history
