@@ -43,6 +43,25 @@ from claims.cli.scale import (
 from claims.config import Settings
 from claims.errors import ClaimsError
 
+GenerateDays = Annotated[
+    int,
+    typer.Option(
+        help="Consecutive days ending at --date (a calendar month: --date "
+        "2026-10-31 --days 31; month-end days get more claims)."
+    ),
+]
+AnomalyRate = Annotated[
+    float,
+    typer.Option(
+        help="Share of claims with an injected anomaly: valid alone, far off in "
+        "aggregate (frequent visits, split episode, long stay, padded services, "
+        "drug-heavy, inflated cost; claims.synthetic.anomalies). Disjoint from the "
+        "faulted claims, so --error-rate + --anomaly-rate ≤ 1; written to the truth "
+        "file with category 'anomaly'. 0 (default) leaves the output as without "
+        "anomalies."
+    ),
+]
+
 
 def generate(
     out_dir: Annotated[
@@ -55,7 +74,7 @@ def generate(
     day: Annotated[
         str, typer.Option("--date", help="Day of the claims, YYYY-MM-DD.")
     ] = "2026-10-15",
-    days: Annotated[int, typer.Option(help="Consecutive days ending at --date.")] = 1,
+    days: GenerateDays = 1,
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same bytes.")] = 0,
     error_rate: Annotated[
         float, typer.Option(help="Share of claims with an injected fault.")
@@ -68,16 +87,7 @@ def generate(
         typer.Option(help="Ground-truth file (default <out>.truth.parquet)."),
     ] = None,
     catalog_dir: CatalogDir = None,
-    anomaly_rate: Annotated[
-        float,
-        typer.Option(
-            help="Share of claims with an injected anomaly: valid alone, far off in "
-            "aggregate (split episode, long stay, padded services, drug-heavy, inflated "
-            "cost; claims.synthetic.anomalies). Disjoint from the faulted claims, so "
-            "--error-rate + --anomaly-rate ≤ 1; written to the truth file with "
-            "category 'anomaly'. 0 (default) leaves the output as without anomalies."
-        ),
-    ] = 0.0,
+    anomaly_rate: AnomalyRate = 0.0,
 ) -> None:
     """Generate a realistic, seeded day (or --days, e.g. a month) of submissions with
     labelled injected errors and anomalies."""
