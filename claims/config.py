@@ -46,10 +46,11 @@ class Settings(BaseSettings):
     ``GIAMDINH_MEMORY_BUDGET``): a day larger than fits runs in partitions
     (``claims.pipeline.partitions``). None: half the machine's memory."""
 
-    review_risk_threshold: float = Field(default=0.8, ge=0.0, le=1.0)
+    review_risk_threshold: float = Field(default=0.99, ge=0.0, le=1.0)
     """A claim whose anomaly risk score (``anomaly_scores.risk``, 0 to 1) is at least
     this is held for an assessor's review and enters the review queue (env
-    ``GIAMDINH_REVIEW_RISK_THRESHOLD``)."""
+    ``GIAMDINH_REVIEW_RISK_THRESHOLD``). The risk is the share of the period's claims
+    that score lower (``claims.anomalies``), so 0.99 holds about the riskiest 1 %."""
     review_due_days: int = Field(default=10, ge=1)
     """Days an assessor has to decide a claim of the review queue, counted from the date
     of the run that stored it (env ``GIAMDINH_REVIEW_DUE_DAYS``)."""

@@ -41,7 +41,7 @@ QUEUE_COLUMNS = (
 class QueueRules:
     """The settings the queue applies (``claims.config.Settings`` fields)."""
 
-    risk_threshold: float = 0.8
+    risk_threshold: float = 0.99
     due_days: int = 10
     priority_high: Decimal = Decimal("10000000")
     priority_medium: Decimal = Decimal("1000000")

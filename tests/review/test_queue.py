@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import polars as pl
 
 from claims.money import MONEY
 from claims.review import QueueRules, review_queue
+from claims.store.runs import open_store
+from tests.conftest import PERIOD, GeneratedDay
 
 RULES = QueueRules(risk_threshold=0.8, due_days=10,
                    priority_high=Decimal("1000"), priority_medium=Decimal("100"))  # fmt: skip
@@ -79,3 +82,26 @@ def test_a_decided_claim_leaves_and_a_contest_reopens_it_without_its_assessor() 
     assert row["status"] == "reopened"
     assert row["excluded"] == ["gdv1"]
     assert row["due_date"] == date(2026, 10, 30)
+
+
+def test_claims_held_by_their_score_join_the_queue_with_their_explanation(
+    generated_day: GeneratedDay, tmp_path: Path
+) -> None:
+    from claims.pipeline.anomalies import score_period
+    from claims.pipeline.review import queue
+
+    settings = generated_day.copy(tmp_path / "data")
+    score_period(settings, PERIOD)
+    with open_store(settings.store_path, read_only=True) as con:
+        found = queue(con, settings, months=[PERIOD])
+        risky = con.sql(
+            "SELECT ma_lk FROM anomaly_scores WHERE risk >= ?",
+            params=[settings.review_risk_threshold],
+        ).pl()
+    by_score = found.filter(pl.col("held_by").str.contains("score"))
+    assert set(by_score["ma_lk"]) == set(risky["ma_lk"])
+    assert by_score.height > 0
+    assert by_score["explanation"].is_not_null().all()
+    only_score = by_score.filter(pl.col("held_by") == "score")
+    assert (only_score["risk"] >= settings.review_risk_threshold).all()
+    assert found["money_at_risk"].is_sorted(descending=True)
