@@ -25,6 +25,13 @@ from claims.store.ledger import (
 )
 from claims.store.lock import Holder, Lock, StoreBusy, holder_of, writer_lock
 from claims.store.read import StoredClaims, history_of, stored_claims
+from claims.store.review import (
+    ReviewLocked,
+    ReviewVersion,
+    review_candidates,
+    review_states,
+    reviewed_current,
+)
 from claims.store.runs import (
     PARQUET_TABLES,
     STORE_TABLES,
@@ -64,6 +71,8 @@ __all__ = [
     "AlreadyStored",
     "Holder",
     "Lock",
+    "ReviewLocked",
+    "ReviewVersion",
     "StoreBusy",
     "StoreError",
     "StoredClaims",
@@ -93,7 +102,10 @@ __all__ = [
     "posted_periods",
     "practitioners_of",
     "quarantined_amounts",
+    "review_candidates",
+    "review_states",
     "reviewed_amounts",
+    "reviewed_current",
     "sample_of",
     "scores_of",
     "sql",
