@@ -221,3 +221,48 @@ def test_a_new_version_of_a_reviewed_claim_is_pending_again(
     assert again["file_id"] != row["file_id"]
     assert record.current is None
     assert record.reviews.height == 1  # the old version's review stays in its history
+
+
+def test_the_reviewed_version_pays_a_quantity_pro_rata_and_recomputes_the_outcome(
+    generated_day: GeneratedDay,
+) -> None:
+    from claims.review import review
+
+    with open_store(generated_day.settings.store_path, read_only=True) as con:
+        queued = rv.queue(con, generated_day.settings, months=[PERIOD])
+        row = queued.filter(pl.col("held_by") == "rule").row(0, named=True)
+        engine = rv.stored.engine_version(con, row["ma_cskcb"], row["ma_lk"])
+    lines = engine.lines.filter(
+        (pl.col("claimed_qty") >= 2) & (pl.col("accepted_bhtt") > 0)
+    )
+    line = lines.row(0, named=True)
+    half = line["claimed_qty"] / 2
+    common: dict[str, Any] = {
+        "assessor": "gdv1",
+        "justification": "Số lượng thực dùng",
+        "reason_code": "S.005.433",
+        "decided_at": T0,
+    }
+    paid = review(
+        engine.decisions, engine.lines, engine.reasons,
+        [parse_line(f"{line['table']}:{line['stt']}=qty:{half}")],
+        four_eyes=Decimal("1000000000"), **common,
+    )  # fmt: skip
+    expected = (Decimal(line["accepted_bhtt"]) / 2).quantize(Decimal("0.01"))
+    reviewed = paid.lines.filter(pl.col("line_no") == line["line_no"]).row(
+        0, named=True
+    )
+    assert abs(reviewed["accepted_bhtt"] - expected) <= Decimal("0.01")
+    assert paid.reduction == Decimal(line["accepted_bhtt"]) - reviewed["accepted_bhtt"]
+    assert paid.decision["outcome"].item() == "partially_accepted"
+    assert paid.state == "decided"
+    assert paid.records["reason_code"].to_list() == ["S.005.433"]
+    pairs = engine.lines.select("table", "stt").unique().iter_rows()
+    every = [parse_line(f"{t}:{s}=reject") for t, s in pairs]
+    nothing = review(
+        engine.decisions, engine.lines, engine.reasons, every,
+        four_eyes=Decimal("0"), **common,
+    )  # fmt: skip
+    assert nothing.decision["outcome"].item() == "rejected"
+    assert nothing.state == "awaiting_approval"
+    assert (nothing.lines["accepted_bhtt"] == 0).all()
