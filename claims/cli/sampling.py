@@ -187,7 +187,7 @@ def extrapolate(
         with open_store(settings.store_path, read_only=True) as con:
             row, claims = sample_of(con, sample_id)
             period = str(row["period"])
-            found = reviewed_amounts(con, claims, months_of(period))
+            found = reviewed_amounts(con, claims)
         strata = pl.DataFrame(json.loads(str(row["allocation"]))).select(
             "stratum",
             pl.col("population").cast(pl.Int64),

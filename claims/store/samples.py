@@ -2,14 +2,14 @@
 drawn (``review_samples``, ``review_sample_claims``, append-only), and what review
 found on each sampled claim.
 
-A sampled claim is **reviewed** when its current decision carries a ``review_id`` (an
-assessor's decision version; ``claims.store.settlements.current_decisions`` returns it
-as current), or, for a store that gives the reviewed version without its id, when
-``review_decisions`` holds a review of it in force (decided or approved). Its
-overpayment is the T_BHTT the engine's decision accepted (the claim version's decision
-without a review id, of its earliest run) minus the T_BHTT its current decision
-accepts. A sampled claim whose version was superseded by a newer one since the draw is
-no longer current: it counts as not reviewed.
+A sampled claim is **reviewed** when its claim version has a review in force
+(``claims.store.review``: decided, or approved; its current reviewed version is the one
+``claims.store.settlements.current_decisions`` takes as current), or when the
+``decisions`` view holds a version of it with a ``review_id``. Its overpayment is the
+T_BHTT the engine's decision accepted (the version's decision without a review id, of
+its earliest run) minus the T_BHTT its current reviewed version accepts. A sampled
+claim whose version was superseded by a newer one since the draw is no longer current:
+it counts as not reviewed.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ import polars as pl
 
 from claims.errors import ConfigError
 from claims.money import MONEY
+from claims.store.review import reviewed_current
 from claims.store.runs import append_table, has_table, sql
-from claims.store.settlements import current_decisions
 
 SAMPLES_SCHEMA: dict[str, pl.DataType] = {
     "sample_id": pl.String(),
@@ -57,56 +57,57 @@ def period_population(
     T_BHTT and the anomaly risk (null when the period was not scored: no
     ``anomaly_scores`` table, or no row for the claim).
 
+    One SQL over the decisions and claims (a reviewed version keeps the claim's keys
+    and claimed money, so the engine's decision tells them); no decision line is read.
+
     Raises:
         ConfigError: the store holds no claims yet.
     """
-    current = current_decisions(con, list(months), None)[0]
-    decisions = current.unique(list(_KEYS), keep="first", maintain_order=True).filter(
-        ~pl.col("withdrawn").fill_null(False)
-    )
-    con.register("_keys", decisions.select(_KEYS).to_arrow())
-    try:
-        types = con.sql(
-            "SELECT c.file_id, c.hoso_idx, any_value(c.ma_loai_kcb) AS ma_loai_kcb "
-            "FROM claims c JOIN _keys USING (file_id, hoso_idx) GROUP BY ALL"
-        ).pl()
-        risks = _risks(con, months)
-    finally:
-        con.unregister("_keys")
-    return (
-        decisions.select("ma_cskcb", "ma_lk", *_KEYS, "claimed_t_bhtt")
-        .join(types, on=list(_KEYS), how="left")
-        .join(risks, on=list(_KEYS), how="left")
-        .select(
-            "ma_cskcb",
-            "ma_lk",
-            *_KEYS,
-            "ma_loai_kcb",
-            pl.col("claimed_t_bhtt").cast(MONEY),
-            pl.col("risk").cast(pl.Float64),
+    if not has_table(con, "claims") or not has_table(con, "decisions"):
+        msg = (
+            "the store holds no claims yet; run `giamdinh run` or `giamdinh demo` first"
         )
-    )
-
-
-def _risks(con: duckdb.DuckDBPyConnection, months: Sequence[str]) -> pl.DataFrame:
-    if not has_table(con, "anomaly_scores"):
-        return pl.DataFrame(
-            schema={"file_id": pl.String, "hoso_idx": pl.UInt32, "risk": pl.Float64}
-        )
+        raise ConfigError(msg)
     found: pl.DataFrame = con.sql(
-        "SELECT s.file_id, s.hoso_idx, max(s.risk)::DOUBLE AS risk "
-        "FROM anomaly_scores s JOIN _keys USING (file_id, hoso_idx) "
-        "WHERE s.period IN (SELECT unnest(?)) GROUP BY ALL",
-        params=[list(months)],
+        f"""
+        WITH population AS (
+            SELECT d.file_id, d.hoso_idx, any_value(d.ma_cskcb) AS ma_cskcb,
+                any_value(d.ma_lk) AS ma_lk, any_value(c.ma_loai_kcb) AS ma_loai_kcb,
+                any_value(d.claimed_t_bhtt) AS claimed_t_bhtt
+            FROM decisions d JOIN claims c USING (file_id, hoso_idx)
+            WHERE c.is_current AND d.period IN (SELECT unnest($months))
+                AND NOT coalesce(d.withdrawn, false)
+            GROUP BY ALL
+        )
+        SELECT p.ma_cskcb, p.ma_lk, p.file_id, p.hoso_idx, p.ma_loai_kcb,
+            p.claimed_t_bhtt, r.risk
+        FROM population p LEFT JOIN ({_risks(con)}) r USING (file_id, hoso_idx)
+        """,
+        params={"months": list(months)},
     ).pl()
-    return found
+    return found.select(
+        "ma_cskcb",
+        "ma_lk",
+        pl.col("file_id").cast(pl.String),
+        pl.col("hoso_idx").cast(pl.UInt32),
+        "ma_loai_kcb",
+        pl.col("claimed_t_bhtt").cast(MONEY),
+        pl.col("risk").cast(pl.Float64),
+    )
 
 
-def engine_rows(decisions: pl.DataFrame) -> pl.DataFrame:
-    """The engine's own decision rows (no ``review_id``, or none set)."""
-    if "review_id" not in decisions.columns:
-        return decisions
-    return decisions.filter(pl.col("review_id").is_null())
+def _risks(con: duckdb.DuckDBPyConnection) -> str:
+    """The SQL of the claims' risks of the months (``$months``), from the stored
+    anomaly scores (``claims.store.anomalies``), or of none."""
+    if not has_table(con, "anomaly_scores"):
+        return (
+            "SELECT NULL::VARCHAR AS file_id, NULL::UINTEGER AS hoso_idx, "
+            "NULL::DOUBLE AS risk WHERE false"
+        )
+    return (
+        "SELECT file_id, hoso_idx, max(risk)::DOUBLE AS risk FROM anomaly_scores "
+        "WHERE period IN (SELECT unnest($months)) GROUP BY ALL"
+    )
 
 
 def store_sample(
@@ -176,44 +177,97 @@ def sample_of(
 
 
 def reviewed_amounts(
-    con: duckdb.DuckDBPyConnection, claims: pl.DataFrame, months: Sequence[str]
+    con: duckdb.DuckDBPyConnection, claims: pl.DataFrame
 ) -> pl.DataFrame:
     """``claims`` (a sample's) with ``engine_accepted``, ``review_accepted``,
     ``review_id``, ``reviewed`` and ``overpayment`` (engine − review; null when the
-    claim is not reviewed)."""
-    current = current_decisions(con, list(months), None)[0]
-    if "review_id" not in current.columns:
-        current = current.with_columns(pl.lit(None, pl.String).alias("review_id"))
-    # a reviewed version carries its review id; else the current row is the engine's
-    # (or, when the store gives the reviewed version without its id, the review's)
+    claim is not reviewed). Reads the sampled claims' decisions only: the engine's, a
+    reviewed version in the ``decisions`` view (with its ``review_id``), and the
+    current reviewed version of ``claims.store.review`` (which
+    ``current_decisions`` takes as current)."""
+    keys = claims.select(_KEYS)
+    in_force = _reviews_in_force(con, keys)
+    version = reviewed_current(con, in_force.select(_KEYS))
+    by_review = (
+        version.decisions.select(
+            *_KEYS, pl.col("accepted_t_bhtt").cast(MONEY).alias("_by_review")
+        )
+        if version is not None
+        else pl.DataFrame(
+            schema={"file_id": pl.String, "hoso_idx": pl.UInt32, "_by_review": MONEY}
+        )
+    )
     chosen = (
-        current.with_columns(pl.col("review_id").cast(pl.String))
-        .sort(pl.col("review_id").is_not_null(), maintain_order=True)
-        .group_by(_KEYS, maintain_order=True)
-        .last()
-        .join(_reviews_in_force(con, claims), on=list(_KEYS), how="left")
+        _current_keys(con, keys)
+        .join(_view_reviews(con, keys), on=list(_KEYS), how="left")
+        .join(in_force, on=list(_KEYS), how="left")
+        .join(by_review.unique(list(_KEYS)), on=list(_KEYS), how="left")
         .select(
             *_KEYS,
-            pl.col("accepted_t_bhtt").cast(MONEY).alias("current_accepted"),
-            pl.coalesce("review_id", "_in_force").alias("review_id"),
+            pl.coalesce("_in_force", "review_id").alias("review_id"),
+            pl.when(pl.col("_in_force").is_not_null())
+            .then(pl.col("_by_review"))
+            .otherwise(pl.col("_by_view"))
+            .cast(MONEY)
+            .alias("review_accepted"),
         )
     )
     return (
         claims.join(_engine_accepted(con, claims), on=list(_KEYS), how="left")
         .join(chosen, on=list(_KEYS), how="left")
-        .with_columns(
-            pl.col("review_id").is_not_null().alias("reviewed"),
-            pl.when(pl.col("review_id").is_not_null())
-            .then(pl.col("current_accepted"))
-            .alias("review_accepted"),
-        )
+        .with_columns(pl.col("review_id").is_not_null().alias("reviewed"))
         .with_columns(
             (pl.col("engine_accepted") - pl.col("review_accepted"))
             .cast(MONEY)
             .alias("overpayment"),
         )
-        .drop("current_accepted")
     )
+
+
+def _current_keys(con: duckdb.DuckDBPyConnection, keys: pl.DataFrame) -> pl.DataFrame:
+    """Which of ``keys`` are still their claim's current version."""
+    con.register("_keys", keys.to_arrow())
+    try:
+        found: pl.DataFrame = con.sql(
+            "SELECT file_id, hoso_idx FROM claims JOIN _keys USING (file_id, hoso_idx) "
+            "WHERE is_current"
+        ).pl()
+    finally:
+        con.unregister("_keys")
+    return found.with_columns(pl.col("hoso_idx").cast(pl.UInt32))
+
+
+def _view_reviews(con: duckdb.DuckDBPyConnection, keys: pl.DataFrame) -> pl.DataFrame:
+    """Reviewed versions the ``decisions`` view holds (rows with a ``review_id``; the
+    latest run's), when it has that column."""
+    empty = pl.DataFrame(
+        schema={
+            "file_id": pl.String,
+            "hoso_idx": pl.UInt32,
+            "review_id": pl.String,
+            "_by_view": MONEY,
+        }
+    )
+    if "review_id" not in _columns(con, "decisions"):
+        return empty
+    con.register("_keys", keys.to_arrow())
+    try:
+        found: pl.DataFrame = con.sql(
+            "SELECT d.file_id, d.hoso_idx, "
+            "arg_max(d.review_id, r.run_date || r.run_id) AS review_id, "
+            "arg_max(d.accepted_t_bhtt, r.run_date || r.run_id) AS _by_view "
+            "FROM decisions d JOIN _keys USING (file_id, hoso_idx) "
+            "JOIN runs r USING (run_id) WHERE d.review_id IS NOT NULL GROUP BY ALL"
+        ).pl()
+    finally:
+        con.unregister("_keys")
+    return pl.concat([empty, found], how="diagonal_relaxed")
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    """The columns ``table`` has now (a view over Parquet gains the columns of newer
+    files: it is described as it reads, not as it was created)."""
+    return {str(r[0]) for r in sql(con, f'DESCRIBE SELECT * FROM "{table}"')}
 
 
 def _reviews_in_force(
@@ -242,14 +296,7 @@ def _engine_accepted(
 ) -> pl.DataFrame:
     """The T_BHTT the engine's first decision of each claim version accepted (the
     decision row without a review id, of the earliest run)."""
-    columns = {
-        str(r[0])
-        for r in sql(
-            con,
-            "SELECT column_name FROM information_schema.columns "
-            "WHERE table_name = 'decisions'",
-        )
-    }
+    columns = _columns(con, "decisions")
     engine_only = "d.review_id IS NULL" if "review_id" in columns else "true"
     con.register("_keys", claims.select(_KEYS).to_arrow())
     try:

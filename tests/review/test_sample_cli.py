@@ -227,7 +227,7 @@ def test_a_claim_decided_by_an_assessor_counts_as_reviewed(
         claims = pl.concat([pending.select(other.columns), other]).with_columns(
             pl.lit("all").alias("stratum")
         )
-        got = reviewed_amounts(con, claims, [PERIOD])
+        got = reviewed_amounts(con, claims)
     assert got["reviewed"].to_list() == [True, False]
     assert got["overpayment"][0] == line["accepted_bhtt"] - kept
     assert got["overpayment"][1] is None
