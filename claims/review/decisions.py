@@ -518,8 +518,8 @@ def _review_reasons(
         pl.concat_list(claimed, value).cast(REASON_VALUES).alias("values"),
         pl.lit("review").alias("source"),
         pl.format(
-            "Giám định viên {} {} dòng {} STT {}{}: {}",
-            pl.lit(assessor), action_text, "table", "stt", detail, pl.lit(justification),
+            "Giám định viên {}: dòng {} STT {} {}{}. Lý do: {}",
+            pl.lit(assessor), "table", "stt", action_text, detail, pl.lit(justification),
         ).alias("message"),
         pl.lit(review_id).alias("review_id"),
     )  # fmt: skip

@@ -93,6 +93,13 @@ def test_a_decision_changes_the_settled_amount_by_its_reduction_and_reposts_one_
     assert others.equals(
         first.frames["facilities"].filter(pl.col("ma_cskcb") != facility)
     )
+    told = again.frames["rejected_lines"].filter(
+        (pl.col("ma_lk") == row["ma_lk"])
+        & (pl.col("table") == line["table"])
+        & (pl.col("stt") == line["stt"])
+    )
+    assert told["rejected_amount"].to_list() == [Decimal("10.00")]
+    assert "REVIEW_REDUCED: Giám định viên gdv2" in told["reasons"].item()
     receipt = rv.receipt_path(settings, facility, second.review_id)
     assert "không chấp nhận" in receipt.read_text(encoding="utf-8")
 
