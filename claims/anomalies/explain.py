@@ -4,9 +4,9 @@ For each claim the (at most) :data:`TOP` features with the largest contributions
 statistic (``claims.anomalies.score``), each as the claim's value against its peer
 group's median, e.g. "Chi phí hồ sơ 4.250.000 đ, gấp 3,8 lần trung vị nhóm
 (1.120.000 đ)", then the peer group named: "so với nhóm cấp chuyên sâu · khoa K01 ·
-tỉnh 01 · loại KCB 01 (523 hồ sơ)". Numbers are written the Vietnamese way (``.``
-between thousands, ``,`` before decimals). Built with expressions, for every claim at
-once.
+tỉnh 01 · loại KCB 01 · chẩn đoán J18 (523 hồ sơ)". Numbers are written the
+Vietnamese way (``.`` between thousands, ``,`` before decimals). Built with
+expressions, for every claim at once.
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from claims.anomalies.profile import FEATURES, LEVELS
 
 TOP = 3
 """Features named per claim."""
-MIN_CONTRIBUTION = 0.5
-"""A feature is named only when it contributes at least this much (one scale above
-the peers' median): a claim close to its peers is not given reasons it does not have."""
+MIN_CONTRIBUTION = 1e-9
+"""A feature is named only when it contributes (its z is in the frame's tail, see
+``claims.anomalies.score``): a claim close to its peers is not given reasons it does
+not have."""
 
 
 def thousands(value: pl.Expr) -> pl.Expr:
@@ -110,9 +111,9 @@ def _texts(readmit_days: int) -> dict[str, pl.Expr]:
 
 def peer_words() -> pl.Expr:
     """The peer group a claim was compared with, named."""
-    level, department, province, claim_type = (
+    level, department, province, claim_type, diagnosis = (
         pl.col("peer_group").str.split("|").list.get(i, null_on_oob=True)
-        for i in range(4)
+        for i in range(5)
     )
 
     def part(value: pl.Expr, named: pl.Expr, every: str) -> pl.Expr:
@@ -120,11 +121,12 @@ def peer_words() -> pl.Expr:
 
     level_words = level.replace_strict(LEVELS, default=level)
     return pl.format(
-        "so với nhóm {} · {} · {} · {} ({} hồ sơ)",
+        "so với nhóm {} · {} · {} · {} · {} ({} hồ sơ)",
         part(level, pl.format("cấp {}", level_words), "mọi cấp"),
         part(department, pl.format("khoa {}", department), "mọi khoa"),
         part(province, pl.format("tỉnh {}", province), "mọi tỉnh"),
         part(claim_type, pl.format("loại KCB {}", claim_type), "mọi loại KCB"),
+        part(diagnosis, pl.format("chẩn đoán {}", diagnosis), "mọi chẩn đoán"),
         pl.col("peer_n"),
     )
 

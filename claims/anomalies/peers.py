@@ -1,35 +1,44 @@
 """Peer groups: the claims a claim is compared with (reference §4.3 J8, §3.6).
 
-The finest group is facility level (``level_2025``) × department (the first MA_KHOA)
-× province (MA_CSKCB characters 1–2) × claim type (MA_LOAI_KCB). A group with fewer
-than ``min_group`` claims of the frame is too small for a median and a MAD to mean
-anything, so the claim falls back, in order: drop the province, then the department,
-then the level (claim type alone, whatever its size). The group a claim
-ended in (``peer_group``, ``peer_level``, ``peer_n``) is part of its explanation.
+The peer group is facility level (``level_2025``) × department (the first MA_KHOA) ×
+province (MA_CSKCB characters 1–2) × claim type (MA_LOAI_KCB), and, first, the
+principal diagnosis (ICD-10 3-character category): J8 compares a claim's cost, stay
+and service mix with "the peer distribution for the same diagnosis/facility rank", and
+without the diagnosis a pneumonia's stay is compared with a delivery's. A group with
+fewer than ``min_group`` claims of the frame is too small for a median and a MAD to
+mean anything, so the claim falls back, in order: drop the province, then the
+department, then the level (the diagnosis and claim type alone); then the same without
+the diagnosis (level × department × province × type, and so on to the claim type
+alone, whatever its size). The group a claim ended in (``peer_group``, ``peer_level``,
+``peer_n``) is part of its explanation.
 """
 
 from __future__ import annotations
 
 import polars as pl
 
-PEER_LEVELS: tuple[tuple[str, ...], ...] = (
+_WITHOUT_DIAGNOSIS: tuple[tuple[str, ...], ...] = (
     ("level", "department", "province", "claim_type"),
     ("level", "department", "claim_type"),
     ("level", "claim_type"),
     ("claim_type",),
 )
+PEER_LEVELS: tuple[tuple[str, ...], ...] = (
+    *((*keys, "icd3") for keys in _WITHOUT_DIAGNOSIS),
+    *_WITHOUT_DIAGNOSIS,
+)
 """The peer keys from the finest to the coarsest (the documented fallback). Claims of
 different types (an outpatient visit, an inpatient stay) are never compared: a claim
 type with fewer than ``min_group`` claims is its own group whatever its size."""
-PEER_PARTS = ("level", "department", "province", "claim_type")
+PEER_PARTS = ("level", "department", "province", "claim_type", "icd3")
 """The parts a ``peer_group`` label names, ``*`` where the group spans them all."""
 MIN_GROUP = 30
 """The default smallest peer group (``Settings.anomaly_min_group``)."""
 
 
 def peer_label(keys: tuple[str, ...]) -> pl.Expr:
-    """The ``peer_group`` label of a level: ``level|department|province|type`` with
-    ``*`` for the parts the level does not hold."""
+    """The ``peer_group`` label of a level: ``level|department|province|type|icd3``
+    with ``*`` for the parts the level does not hold."""
     return pl.concat_str(
         [pl.col(p) if p in keys else pl.lit("*") for p in PEER_PARTS], separator="|"
     )

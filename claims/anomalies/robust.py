@@ -1,9 +1,13 @@
 """Robust z-scores within peer groups: (x − median) / scale, vectorized.
 
-scale = 1.4826 × MAD (the MAD of a normal sample times 1.4826 estimates its standard
-deviation). When a group's MAD is 0 (more than half its claims share one value: every
-outpatient's SO_NGAY_DTRI is 0) the scale is 1.2533 × the mean absolute deviation from
-the median (the same normal-consistent correction for the mean deviation), and never
+scale = the larger of 1.4826 × MAD (the MAD of a normal sample times 1.4826 estimates
+its standard deviation) and the tail spread: (q90 − median) / 1.2816 for a feature
+scored on its upper tail, (q90 − q10) / 2.5631 for one scored on both (each also a
+standard deviation for a normal sample). The tail spread keeps a skewed or
+zero-inflated feature (most claims hold no supplies, a tenth hold many) from making its
+ordinary tail look enormous, and stays robust while less than a tenth of a group is
+contaminated. When both are 0 the scale is 1.2533 × the mean absolute deviation from
+the median (the normal-consistent correction for the mean deviation); it is never
 below a floor: the feature's ``min_scale`` (in its transformed units) nor ``floor`` ×
 the feature's scale over the whole frame (so that a tightly packed group does not make
 a small deviation enormous).
@@ -23,20 +27,34 @@ MAD_SCALE = 1.4826
 """1 / Φ⁻¹(3/4): MAD → standard deviation for a normal sample."""
 MEAN_AD_SCALE = 1.2533
 """√(π/2): mean absolute deviation → standard deviation for a normal sample."""
+TAIL = 0.9
+"""The quantile of the tail spread."""
+TAIL_SCALE = 1.2816
+"""Φ⁻¹(0.9): (q90 − median) → standard deviation for a normal sample."""
 SCALE_FLOOR = 0.25
 """The default ``floor`` (``Settings.anomaly_scale_floor``)."""
 
 
-def _scale(column: str) -> pl.Expr:
+def _scale(column: str, *, upper: bool) -> pl.Expr:
     """The robust scale of ``column`` within the aggregation context."""
-    deviation = (pl.col(column) - pl.col(column).median()).abs()
-    mad = deviation.median() * MAD_SCALE
-    return pl.when(mad > 0).then(mad).otherwise(deviation.mean() * MEAN_AD_SCALE)
+    value = pl.col(column)
+    deviation = (value - value.median()).abs()
+    high = value.quantile(TAIL, interpolation="linear")
+    if upper:
+        tail = (high - value.median()) / TAIL_SCALE
+    else:
+        low = value.quantile(1 - TAIL, interpolation="linear")
+        tail = (high - low) / (2 * TAIL_SCALE)
+    scale = pl.max_horizontal(deviation.median() * MAD_SCALE, tail)
+    return pl.when(scale > 0).then(scale).otherwise(deviation.mean() * MEAN_AD_SCALE)
 
 
-def peer_stats(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+def peer_stats(
+    frame: pl.DataFrame, columns: list[str], upper: frozenset[str] = frozenset()
+) -> pl.DataFrame:
     """``peer_group`` and, per column ``c``, ``c__median`` and ``c__scale`` for every
-    group of every level of :data:`PEER_LEVELS` (one row per group label)."""
+    group of every level of :data:`PEER_LEVELS` (one row per group label); ``upper``:
+    the columns scored on their upper tail only."""
     parts = []
     for keys in PEER_LEVELS:
         stats = [
@@ -44,7 +62,7 @@ def peer_stats(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
             for c in columns
             for e in (
                 pl.col(c).median().alias(f"{c}__median"),
-                _scale(c).alias(f"{c}__scale"),
+                _scale(c, upper=c in upper).alias(f"{c}__scale"),
             )
         ]
         grouped = frame.group_by(list(keys)).agg(*stats)
@@ -60,10 +78,12 @@ def robust_z(
     frame: pl.DataFrame,
     min_scales: dict[str, float],
     floor: float = SCALE_FLOOR,
+    upper: frozenset[str] = frozenset(),
 ) -> pl.DataFrame:
     """``frame`` (with ``peer_group`` and the numeric columns of ``min_scales``) plus,
     per column ``c``, ``c__median`` (its peer group's), ``c__scale`` (after the floors)
-    and ``c__z``, the robust z of the claim's value within its peer group.
+    and ``c__z``, the robust z of the claim's value within its peer group; ``upper``:
+    the columns scored on their upper tail only (their tail spread is one-sided).
 
     Raises:
         ValueError: ``floor`` is negative.
@@ -72,8 +92,10 @@ def robust_z(
         msg = f"the scale floor is a share of a feature's overall scale, >= 0, not {floor}"
         raise ValueError(msg)
     columns = list(min_scales)
-    overall = frame.select(_scale(c).fill_null(0.0).alias(c) for c in columns).row(0)
-    stats = peer_stats(frame, columns)
+    overall = frame.select(
+        _scale(c, upper=c in upper).fill_null(0.0).alias(c) for c in columns
+    ).row(0)
+    stats = peer_stats(frame, columns, upper)
     joined = frame.join(stats, on="peer_group", how="left", maintain_order="left")
     return joined.with_columns(
         pl.max_horizontal(

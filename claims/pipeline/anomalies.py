@@ -63,7 +63,11 @@ def _previous(year: int, month: int) -> tuple[int, int]:
 def parameters(settings: Settings) -> tuple[Scoring, Profile]:
     """The scoring's parameters from the settings."""
     return (
-        Scoring(settings.anomaly_min_group, settings.anomaly_scale_floor),
+        Scoring(
+            settings.anomaly_min_group,
+            settings.anomaly_scale_floor,
+            settings.anomaly_tail_share,
+        ),
         Profile(settings.anomaly_readmit_days),
     )
 

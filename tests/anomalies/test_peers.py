@@ -9,16 +9,20 @@ from claims.anomalies.peers import assign_peers
 
 
 def _claims() -> pl.DataFrame:
-    # 40 claims of province 01, 5 of province 02 (same level, department, type),
-    # 3 of another department in province 02, 2 of type 03
+    # type 01: 35 claims of J00 and 5 of J18 in province 01, 5 of J00 in province 02
+    # (same level and department), 3 of J00 in another department in province 02;
+    # type 03: 2 claims
     rows = (
-        [("basic", "K01", "01", "01")] * 40
-        + [("basic", "K01", "02", "01")] * 5
-        + [("basic", "K18", "02", "01")] * 3
-        + [("primary", "K01", "02", "03")] * 2
+        [("basic", "K01", "01", "01", "J00")] * 35
+        + [("basic", "K01", "01", "01", "J18")] * 5
+        + [("basic", "K01", "02", "01", "J00")] * 5
+        + [("basic", "K18", "02", "01", "J00")] * 3
+        + [("primary", "K01", "02", "03", "J00")] * 2
     )
     return pl.DataFrame(
-        rows, schema=["level", "department", "province", "claim_type"], orient="row"
+        rows,
+        schema=["level", "department", "province", "claim_type", "icd3"],
+        orient="row",
     )
 
 
@@ -26,10 +30,15 @@ def test_fallback_drops_province_then_department_then_level() -> None:
     out = assign_peers(_claims(), min_group=30)
     groups = out.group_by("peer_group", "peer_level", "peer_n").len().sort("peer_group")
     assert groups.rows() == [
-        ("*|*|*|03", 3, 2, 2),  # type 03 alone: its own group however small
-        ("basic|*|*|01", 2, 48, 3),  # K18 has 3 claims of its department: level only
-        ("basic|K01|*|01", 1, 45, 5),  # province 02's 5 join province 01 at K01
-        ("basic|K01|01|01", 0, 40, 40),
+        # type 03 alone, without its diagnosis: its own group however small
+        ("*|*|*|03|*", 7, 2, 2),
+        # K18's 3: the level's J00 claims of type 01 (35 + 5 + 3)
+        ("basic|*|*|01|J00", 2, 43, 3),
+        # province 02's 5 join province 01's 35 at K01, J00
+        ("basic|K01|*|01|J00", 1, 40, 5),
+        # J18 has 5 claims at every level with a diagnosis: its peers without it
+        ("basic|K01|01|01|*", 4, 40, 5),
+        ("basic|K01|01|01|J00", 0, 35, 35),
     ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 
 import polars as pl
@@ -47,11 +48,15 @@ def _moved(frame: pl.DataFrame, row: int, factor: str) -> pl.DataFrame:
 def test_a_claim_moved_far_from_its_peers_scores_higher() -> None:
     frame = profiles()
     before = score_claims(frame).row(10, named=True)
+    nearer = score_claims(_moved(frame, 10, "1.5")).row(10, named=True)
     after = score_claims(_moved(frame, 10, "4")).row(10, named=True)
     further = score_claims(_moved(frame, 10, "8")).row(10, named=True)
-    assert before["statistic"] < after["statistic"] < further["statistic"]
-    assert after["risk"] > before["risk"]
-    assert further["risk"] == pytest.approx((frame.height - 1) / frame.height)
+    assert before["statistic"] < nearer["statistic"] < after["statistic"]
+    assert before["risk"] < nearer["risk"] < after["risk"]
+    # beyond every peer: the largest cost z of the frame, the riskiest claim
+    assert further["statistic"] == after["statistic"]
+    assert after["cost__c"] == pytest.approx(math.log(frame.height))
+    assert after["risk"] > 0.95
 
 
 def test_explanation_names_value_median_and_peers() -> None:
@@ -65,7 +70,8 @@ def test_explanation_names_value_median_and_peers() -> None:
     assert f"gấp {round(ratio, 1):.1f}".replace(".", ",") in words
     assert "lần trung vị nhóm (" in words
     assert (
-        "so với nhóm cấp cơ bản · khoa K01 · tỉnh 01 · loại KCB 01 (300 hồ sơ)" in words
+        "so với nhóm cấp cơ bản · khoa K01 · tỉnh 01 · loại KCB 01 · chẩn đoán J00 "
+        "(300 hồ sơ)" in words
     )
     assert row["top_features"][0] == "cost"
     # thousands with dots: the cost as the assessor reads it
