@@ -235,7 +235,11 @@ def choose_anomalies(
         kind[chosen], free[chosen] = number, False
         carry = need - len(chosen)
     if carry:
-        msg = f"{carry} anomalies could not be placed among {n} claims"
+        msg = (
+            f"{carry} of {total} anomalies could not be placed among {n} claims: too "
+            "few claims fit their kinds (stays, outpatient exams, claims with drugs); "
+            "lower --anomaly-rate"
+        )
         raise ValueError(msg)
     names = pl.Series([*KINDS, None])  # index -1 → null
     plan = plan.with_columns(

@@ -59,13 +59,20 @@ def _digest(folder: Path) -> str:
     return h.hexdigest()
 
 
-@pytest.mark.parametrize(("claims", "rate"), [(3000, RATE), (700, 0.013), (401, 0.3)])
-def test_the_rate_is_exact(claims: int, rate: float) -> None:
-    args = {**ARGS, "claims": claims, "facilities": 8}
+@pytest.mark.parametrize(
+    ("claims", "rate", "days"),
+    [(3000, RATE, 24), (700, 0.013, 24), (401, 0.3, 24), (500, 0.1, 1)],
+)
+def test_the_rate_is_exact(claims: int, rate: float, days: int) -> None:
+    """Exactly round(claims × rate), also when a kind cannot be placed (one day: no
+    repeated visits, no split episode) and its share passes on to the others."""
+    args = {**ARGS, "claims": claims, "facilities": 8, "days": days}
     truth = generate_day(**args, anomaly_rate=rate).truth  # type: ignore[arg-type]
     mine = _anomalies(truth)
     assert mine.height == round(claims * rate)
     assert mine.select(KEYS).is_unique().all()  # one anomaly per claim
+    if days == 1:
+        assert set(mine["kind"]) == set(KINDS) - {"frequent_visits", "episode_split"}
 
 
 def test_every_kind_appears(day: SyntheticDay) -> None:
@@ -129,6 +136,11 @@ def test_rates_are_checked() -> None:
         ValueError, match="error_rate \\+ anomaly_rate must be at most 1"
     ):
         generate_day(claims=10, facilities=2, error_rate=0.6, anomaly_rate=0.5)
+
+
+def test_too_many_anomalies_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match=r"could not be placed.*lower --anomaly-rate"):
+        generate_day(claims=300, facilities=3, error_rate=0, anomaly_rate=1.0)
 
 
 # ---- each kind's defining property
