@@ -1,5 +1,5 @@
 """``giamdinh review …``: the review queue and assessors' decisions (queue, show, take,
-release, decide, approve, contest), on the embedded store under the writer lock.
+release, decide, approve, refuse, contest), on the embedded store under the writer lock.
 
 Every command that acts names its user: ``--as USER`` or ``GIAMDINH_USER``. The
 sampling commands (``review sample``, ``review extrapolate``) live in
@@ -305,6 +305,31 @@ def approve_cmd(
     except ClaimsError as exc:
         raise fail(exc) from exc
     out.print(f"review {review_id} approved by {approver}: it is now current")
+
+
+@app.command("refuse")
+def refuse_cmd(
+    review_id: Annotated[str, typer.Argument(help="The review id.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why it is not approved.")],
+    user: User = None,
+    data_dir: DataDir = None,
+    wait: Wait = None,
+) -> None:
+    """Refuse another assessor's review awaiting approval: the claim is open again."""
+    from claims.pipeline.review import approve
+
+    approver = _user(user)
+    settings = settings_for(data_dir, None, wait=wait)
+    try:
+        stack, con = _open(settings, f"review refuse {review_id}")
+        with stack:
+            approve(con, settings, review_id, approver=approver, at=_stamp(_now()),
+                    refuse=reason)  # fmt: skip
+    except ClaimsError as exc:
+        raise fail(exc) from exc
+    out.print(
+        f"review {review_id} refused by {approver}: the claim is open for review again"
+    )
 
 
 @app.command("contest")

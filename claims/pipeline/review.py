@@ -190,13 +190,43 @@ def approve(
     *,
     approver: str,
     at: str,
+    refuse: str | None = None,
 ) -> dict[str, Any]:
-    """A second assessor approves a review awaiting approval; it becomes current.
+    """A second assessor approves a review awaiting approval (it becomes current), or
+    with ``refuse`` (the reason) refuses it (the claim is open for a decision again).
 
     Raises:
-        ReviewError: no such review, it does not await approval, or the approver is
-            the assessor who decided it.
+        ReviewError: no such review, it does not await approval, the approver is the
+            assessor who decided it, or a refusal without a reason.
     """
+    state = _awaiting(
+        con, review_id, approver, "refuse" if refuse is not None else "approve"
+    )
+    if refuse is not None and not refuse.strip():
+        msg = "a refusal needs a reason: --reason TEXT (lý do không phê duyệt)"
+        raise ReviewError(msg)
+    outcome = "approved" if refuse is None else "refused"
+    records = stored.review_records(con, review_id).with_columns(
+        pl.lit(outcome).alias("state"),
+        pl.lit(approver).alias("approved_by"),
+        pl.lit(at).alias("approved_at"),
+    )
+    text = f"phê duyệt review {review_id}" if refuse is None else refuse.strip()
+    event = _event(state, "approve" if refuse is None else "refuse", approver, at, text)
+    with _transaction(con):
+        stored.append_approval(con, records)
+        stored.append_event(con, event)
+    version = stored.reviewed_version(con, review_id)
+    write_receipt(settings, version.decisions, version.reasons, review_id, state=outcome,
+                  assessor=state["assessor"], decided_at=state["decided_at"],
+                  approved_by=approver)  # fmt: skip
+    return {**state, "state": outcome, "approved_by": approver, "approved_at": at}
+
+
+def _awaiting(
+    con: duckdb.DuckDBPyConnection, review_id: str, approver: str, verb: str
+) -> dict[str, Any]:
+    """The state of a review awaiting approval by someone other than ``approver``."""
     states = stored.review_states(con).filter(pl.col("review_id") == review_id)
     if states.height == 0:
         msg = (
@@ -208,29 +238,16 @@ def approve(
     if state["state"] != "awaiting_approval":
         msg = (
             f"review {review_id} is {state['state']}: only a review awaiting approval "
-            "can be approved"
+            f"can be approved or refused"
         )
         raise ReviewError(msg)
     if approver == state["assessor"]:
         msg = (
-            f"assessor {approver} decided review {review_id} and cannot approve it "
-            "(four-eyes rule): another assessor approves it"
+            f"assessor {approver} decided review {review_id} and cannot {verb} it "
+            f"(four-eyes rule): another assessor does"
         )
         raise ReviewError(msg)
-    records = stored.review_records(con, review_id).with_columns(
-        pl.lit("approved").alias("state"),
-        pl.lit(approver).alias("approved_by"),
-        pl.lit(at).alias("approved_at"),
-    )
-    event = _event(state, "approve", approver, at, f"phê duyệt review {review_id}")
-    with _transaction(con):
-        stored.append_approval(con, records)
-        stored.append_event(con, event)
-    version = stored.reviewed_version(con, review_id)
-    write_receipt(settings, version.decisions, version.reasons, review_id, state="approved",
-                  assessor=state["assessor"], decided_at=state["decided_at"],
-                  approved_by=approver)  # fmt: skip
-    return {**state, "state": "approved", "approved_by": approver, "approved_at": at}
+    return state
 
 
 def contest(

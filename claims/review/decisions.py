@@ -74,8 +74,9 @@ BHXH_REASONS: dict[str, str] = {
 """The BHXH rejection reason codes a review decision may carry (reference §4.4, CV
 266/TTKS-NV 2025, PL1 services and PL2 drugs; the meanings of the groups are [U])."""
 ACTIONS = ("accept", "reject", "reduce", "qty")
-STATES = ("decided", "awaiting_approval", "approved")
-"""A review's states: in force at once, waiting for a second assessor, approved."""
+STATES = ("decided", "awaiting_approval", "approved", "refused")
+"""A review's states: in force at once, waiting for a second assessor, approved,
+refused by the second assessor (never in force)."""
 REVIEW_CODES = {
     "accept": "REVIEW_ACCEPTED",
     "reject": "REVIEW_REJECTED",

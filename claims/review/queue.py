@@ -5,7 +5,8 @@ A current claim version is held for review by a rule (its decision's outcome is
 at least ``Settings.review_risk_threshold``). It is in the queue while no review of it
 is in force, or when a contest was recorded after its latest review (``reopened``); a
 review waiting for a second assessor's approval keeps it in the queue as
-``awaiting_approval``. A claim decided and not contested leaves the queue.
+``awaiting_approval``; a review the second assessor refused leaves it ``open``. A claim
+decided and not contested leaves the queue.
 
 Ranking: by money at risk = claimed T_BHTT × risk, largest first (then facility and
 MA_LK). A rule-held claim counts risk 1.0 (the rule says it must be looked at: all of
@@ -157,6 +158,8 @@ def _status(states: pl.DataFrame, contests: pl.DataFrame) -> pl.DataFrame:
             .then(pl.lit("reopened"))
             .when(pl.col("_state") == "awaiting_approval")
             .then(pl.lit("awaiting_approval"))
+            .when(pl.col("_state") == "refused")
+            .then(pl.lit("open"))
             .otherwise(pl.lit("decided"))
             .alias("status"),
             "contested_at",

@@ -16,6 +16,8 @@ _STATE_SAID = {
     "awaiting_approval": "Quyết định giảm trừ đang chờ giám định viên thứ hai phê duyệt "
     "(chưa có hiệu lực thanh toán)",
     "approved": "Quyết định đã được giám định viên thứ hai phê duyệt",
+    "refused": "Quyết định giảm trừ không được giám định viên thứ hai phê duyệt; hồ sơ "
+    "chờ giám định lại (không có hiệu lực)",
 }
 _OUTCOME_SAID = {
     "accepted": "hồ sơ được chấp nhận thanh toán",

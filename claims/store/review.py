@@ -3,7 +3,8 @@
 - ``review_decisions``: one row per reviewed line of a review (its id, the claim version
   ``file_id, hoso_idx``, the line, the action and amount, the BHXH reason code, the
   justification, who and when, and ``state``). An approval appends the review's rows
-  again with ``state = 'approved'``, ``approved_by`` and ``approved_at``.
+  again with ``state = 'approved'`` (or ``'refused'``: the claim is open again),
+  ``approved_by`` and ``approved_at``.
 - ``review_versions``, ``review_version_lines``, ``review_version_reasons``: the reviewed
   decision version of the claim (the engine's ``decisions`` / ``decision_lines`` /
   ``decision_reasons`` rows, same ids and hashes, with the review's amounts and
@@ -108,9 +109,11 @@ _STATES = """
         any_value(file_id) AS file_id, any_value(hoso_idx) AS hoso_idx,
         any_value(assessor) AS assessor, min(decided_at) AS decided_at,
         CASE WHEN bool_or(state = 'approved') THEN 'approved'
+             WHEN bool_or(state = 'refused') THEN 'refused'
              ELSE any_value(state) END AS state,
         max(approved_by) AS approved_by, max(approved_at) AS approved_at,
-        sum(engine_bhtt - amount) FILTER (WHERE state <> 'approved') AS line_change
+        sum(engine_bhtt - amount) FILTER (WHERE state NOT IN ('approved', 'refused'))
+            AS line_change
     FROM review_decisions GROUP BY review_id
 """
 
@@ -145,7 +148,8 @@ def review_records(con: duckdb.DuckDBPyConnection, review_id: str) -> pl.DataFra
     if not has_table(con, "review_decisions"):
         return pl.DataFrame()
     found: pl.DataFrame = con.sql(
-        "SELECT * FROM review_decisions WHERE review_id = ? AND state <> 'approved' "
+        "SELECT * FROM review_decisions WHERE review_id = ? "
+        "AND state NOT IN ('approved', 'refused') "
         'ORDER BY "table", line_no',
         params=[review_id],
     ).pl()

@@ -118,6 +118,13 @@ def test_four_eyes_a_large_cut_waits_for_a_different_assessor(
     with open_store(settings.store_path) as con:
         with pytest.raises(ReviewError, match="cannot approve"):
             rv.approve(con, settings, reviewed.review_id, approver="gdv1", at=T1)
+        rv.approve(
+            con, settings, reviewed.review_id, approver="gdv2", at=T1, refuse="Chưa đủ"
+        )
+        assert rv.queue(con, settings, claim=row["ma_lk"])["status"].item() == "open"
+    reviewed = _decide(settings, row, f"{line['table']}:{line['stt']}=reject", at=T1)
+    assert reviewed.state == "awaiting_approval"
+    with open_store(settings.store_path) as con:
         rv.approve(con, settings, reviewed.review_id, approver="gdv2", at=T2)
         with pytest.raises(ReviewError, match="approved"):
             rv.approve(con, settings, reviewed.review_id, approver="gdv3", at=T2)
