@@ -52,6 +52,7 @@ from claims.store.samples import (
     period_population,
     reviewed_amounts,
     sample_of,
+    sampled_claims,
     store_sample,
 )
 from claims.store.settlements import (
@@ -107,6 +108,7 @@ __all__ = [
     "reviewed_amounts",
     "reviewed_current",
     "sample_of",
+    "sampled_claims",
     "scores_of",
     "sql",
     "store_run",

@@ -48,6 +48,7 @@ SAMPLE_CLAIMS_SCHEMA: dict[str, pl.DataType] = {
 """One row per sampled claim: its stratum, the stratum's population N_h, its claimed
 T_BHTT."""
 _KEYS = ("file_id", "hoso_idx")
+_CLAIM = ("ma_cskcb", "ma_lk", *_KEYS)
 
 
 def period_population(
@@ -309,3 +310,27 @@ def _engine_accepted(
     finally:
         con.unregister("_keys")
     return found.with_columns(pl.col("engine_accepted").cast(MONEY))
+
+
+def sampled_claims(
+    con: duckdb.DuckDBPyConnection, months: Sequence[str] | None = None
+) -> pl.DataFrame:
+    """Every stored sample's claims not reviewed yet (of the samples of ``months``, or
+    all): ``sample_id, period, stratum, ma_cskcb, ma_lk, file_id, hoso_idx,
+    claimed_t_bhtt``, by sample and claim. What the review queue can hold for review
+    so that an assessor may decide a sampled claim no rule or score held."""
+    columns = ["sample_id", "period", "stratum", *_CLAIM, "claimed_t_bhtt"]
+    if not has_table(con, "review_samples"):
+        schema = {"period": pl.String(), **SAMPLE_CLAIMS_SCHEMA}
+        return pl.DataFrame(schema=schema).select(columns)
+    chosen = "true" if months is None else "s.period IN (SELECT unnest($months))"
+    params: dict[str, object] = {} if months is None else {"months": list(months)}
+    found: pl.DataFrame = con.sql(
+        "SELECT c.*, s.period FROM review_sample_claims c "
+        f"JOIN review_samples s USING (sample_id) WHERE {chosen} "
+        "ORDER BY c.sample_id, c.stratum, c.file_id, c.hoso_idx",
+        params=params,
+    ).pl()
+    state = reviewed_amounts(con, found.select(*_KEYS).unique(maintain_order=True))
+    done = state.filter(pl.col("reviewed")).select(_KEYS)
+    return found.join(done, on=list(_KEYS), how="anti").select(columns)

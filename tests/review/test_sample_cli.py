@@ -164,6 +164,14 @@ def test_sample_store_review_extrapolate(store: Settings) -> None:
     assert "stratified expansion" in stdout
     assert f"{expected:,.2f}" in stdout
 
+    # every claim of the sample is reviewed: none waits for review any more
+    from claims.store.runs import open_store
+    from claims.store.samples import sampled_claims
+
+    with open_store(store.store_path, read_only=True) as con:
+        waiting = sampled_claims(con, [PERIOD])
+    assert drawn["sample_id"] not in set(waiting["sample_id"])
+
 
 def test_unknown_sample_and_bad_options_are_told(store: Settings) -> None:
     code, _, stderr = invoke(store, "extrapolate", "0123456789abcdef")
@@ -256,3 +264,43 @@ def test_risk_strata_read_the_periods_anomaly_scores(
     got = {row["stratum"]: row["population"] for row in drawn["allocation"]}
     assert got == dict(risks.iter_rows())
     assert drawn["strata"]["risk_bands"] == [0.5, 0.9]
+
+
+def test_the_sampled_claims_waiting_for_review(
+    stores: tuple[Settings, Settings],
+) -> None:
+    """What the review queue can hold: the sampled claims without a review in force."""
+    from claims.store.runs import open_store
+    from claims.store.samples import sampled_claims
+
+    settings = stores[1]
+    code, stdout, stderr = invoke(
+        settings, "sample", "--period", PERIOD, "--size", "10", "--strata", "",
+        "--seed", "2", "--format", "json",
+    )  # fmt: skip
+    assert code == 0, stderr
+    drawn = json.loads(stdout)
+    with open_store(settings.store_path, read_only=True) as con:
+        every = sampled_claims(con, [PERIOD])
+        waiting = every.filter(pl.col("sample_id") == drawn["sample_id"])
+        other_period = sampled_claims(con, ["2026-09"])
+        reviewed = {
+            (r[0], r[1])
+            for r in con.execute(
+                "SELECT file_id, hoso_idx FROM review_decisions "
+                "WHERE state IN ('decided', 'approved')"
+            ).fetchall()
+        } if has_reviews(con) else set()  # fmt: skip
+    sampled = {(c["file_id"], c["hoso_idx"]) for c in drawn["claims"]}
+    assert {(f, h) for f, h in waiting.select("file_id", "hoso_idx").iter_rows()} == (
+        sampled - reviewed
+    )
+    assert waiting["period"].unique().to_list() == [PERIOD]
+    assert every.height >= waiting.height
+    assert other_period.height == 0
+
+
+def has_reviews(con: duckdb.DuckDBPyConnection) -> bool:
+    from claims.store.runs import has_table
+
+    return has_table(con, "review_decisions")
