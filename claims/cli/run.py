@@ -54,8 +54,9 @@ AnomalyRate = Annotated[
     float,
     typer.Option(
         help="Share of claims with an injected anomaly: valid alone, far off in "
-        "aggregate (frequent visits, split episode, long stay, padded services, "
-        "drug-heavy, inflated cost; claims.synthetic.anomalies). Disjoint from the "
+        "aggregate (frequent visits, split episode, exam during a stay, long stay, "
+        "padded services, drug-heavy, inflated cost; claims.synthetic.anomalies). "
+        "Disjoint from the "
         "faulted claims, so --error-rate + --anomaly-rate ≤ 1; written to the truth "
         "file with category 'anomaly'. 0 (default) leaves the output as without "
         "anomalies."

@@ -18,6 +18,12 @@ group J, §4.5). Kinds, from the reference's descriptions:
     facility: the first stay is discharged on its day, the second claim is the same
     person, department, attending doctor and diagnoses readmitted the **next day** and
     staying 1–10 days. Both claims are anomalous (two truth rows, one per claim).
+``visit_during_stay`` (J2: outpatient claims at another facility during a stay)
+    An inpatient stay (03, 2 days or more) and an outpatient exam (01) at **another**
+    facility on a day strictly inside the stay (not its admission or discharge day),
+    the exam made the stay's person with the stay's diagnoses: a patient in two
+    facilities at once. Both claims are anomalous. The pack's J2 rule compares stays
+    with stays, J1 same-day admissions, so no rule fires.
 ``long_stay`` (J8: length of stay far from the peers of the same diagnosis/facility rank)
     An inpatient stay (03, 2–15 days) made ×3–5 as long (at most
     :data:`claims.synthetic.people.MAX_STAY` days), admission moved earlier, with one
@@ -35,6 +41,7 @@ group J, §4.5). Kinds, from the reference's descriptions:
     ×3–6 its own norm while each line stays consistent.
 
 Per-claim rules stay silent by construction: quantities follow the dosage text (E10),
+an anomaly's later claims leave out the tests limited per period (F12),
 stays never overlap and the readmission is another day (J1, J2), items are distinct
 within a visit (F14), bed-days equal the stay (H4), repeated visits stay under J6 and
 J7, and money is computed from the lines (D4, D5).
@@ -51,15 +58,19 @@ before anomalies existed.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import polars as pl
 
+from catalogs.loader import load_versions
 from claims.synthetic.items import drug_items, xml3_items
 from claims.synthetic.people import MAX_STAY
 
 KINDS = (
     "frequent_visits",
     "episode_split",
+    "visit_during_stay",
     "long_stay",
     "padded_services",
     "drug_heavy",
@@ -99,9 +110,10 @@ def anomaly_counts(total: int) -> dict[str, int]:
     """Anomalous claims per kind: ``total`` split evenly (an episode takes two)."""
     base, extra = divmod(total, len(KINDS))
     counts = {k: base + (i < extra) for i, k in enumerate(KINDS)}
-    # an odd share of episode_split cannot be placed: its last claim passes on
-    counts["long_stay"] += counts["episode_split"] % 2
-    counts["episode_split"] -= counts["episode_split"] % 2
+    # an odd share of a paired kind cannot be placed: its last claim passes on
+    for paired in ("episode_split", "visit_during_stay"):
+        counts["long_stay"] += counts[paired] % 2
+        counts[paired] -= counts[paired] % 2
     return counts
 
 
@@ -122,6 +134,7 @@ def _eligible(plan: pl.DataFrame) -> dict[str, np.ndarray]:
     return {
         "frequent_visits": kind == "01",
         "episode_split": stay,
+        "visit_during_stay": ((kind == "03") & (los >= 2)) | (kind == "01"),
         "long_stay": (kind == "03") & (los >= lo) & (los <= hi),
         "padded_services": (kind == "01") & (plan["tier_idx"].to_numpy() >= 1),
         "drug_heavy": kind == "01",
@@ -152,6 +165,39 @@ def _episodes(
             check_sortedness=False,
         )
         .filter(pl.col("day_b") - pl.col("day") <= SPLIT_GAP[1])
+        .sort("r")
+        .unique("cid_b", keep="first", maintain_order=True)
+        .head(pairs)
+    )
+    return matched["cid"].to_numpy(), matched["cid_b"].to_numpy()
+
+
+def _visits_in_stays(
+    plan: pl.DataFrame, ok: np.ndarray, pairs: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Up to ``pairs`` disjoint (stay, outpatient exam at another facility on a day
+    strictly inside the stay) pairs."""
+    frame = plan.select("cid", "fac", "day", "loai", "los").filter(pl.Series(ok))
+    frame = frame.with_columns(pl.Series("r", rng.random(frame.height)))
+    stays = frame.filter(pl.col("loai") == "03").with_columns(
+        (pl.col("day") - pl.col("los") + 1).alias("want")
+    )
+    visits = frame.filter(pl.col("loai") == "01").select(
+        pl.col("cid").alias("cid_b"),
+        pl.col("fac").alias("fac_b"),
+        pl.col("day").alias("day_b"),
+        pl.col("r").alias("r_b"),
+    )
+    matched = (
+        stays.sort("want", "cid")
+        .join_asof(
+            visits.sort("day_b", "r_b"),
+            left_on="want",
+            right_on="day_b",
+            strategy="forward",
+            check_sortedness=False,
+        )
+        .filter((pl.col("day_b") < pl.col("day")) & (pl.col("fac_b") != pl.col("fac")))
         .sort("r")
         .unique("cid_b", keep="first", maintain_order=True)
         .head(pairs)
@@ -225,8 +271,9 @@ def choose_anomalies(
         if name == "frequent_visits":
             chosen, first = _visit_chains(plan, ok, need, rng)
             partner[chosen] = np.where(first == chosen, -1, first)
-        elif name == "episode_split":
-            first, second = _episodes(plan, ok, need // 2, rng)
+        elif name in ("episode_split", "visit_during_stay"):
+            pick = _episodes if name == "episode_split" else _visits_in_stays
+            first, second = pick(plan, ok, need // 2, rng)
             partner[second] = first
             chosen = np.concatenate([first, second])
         else:
@@ -330,6 +377,16 @@ def _frequent_visits(plan: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _stay_visits(plan: pl.DataFrame) -> pl.DataFrame:
+    """The exam during a stay takes the stay's diagnoses (its person: the plan's pid)."""
+    stay = np.maximum(plan["a_partner"].to_numpy(), 0)
+    exam = _is("visit_during_stay") & (pl.col("a_partner") >= 0)
+    return plan.with_columns(
+        pl.when(exam).then(plan[c].gather(stay)).otherwise(pl.col(c))
+        for c in ("dx", "dx_text", "kt")
+    )
+
+
 def _long_stays(plan: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
     """Stays ×3–5 as long, admission earlier, a bed-day and a note per day."""
     factor = pl.Series(rng.uniform(*LONG_STAY_FACTOR, plan.height))
@@ -361,7 +418,8 @@ def apply_anomalies(plan: pl.DataFrame, rng: np.random.Generator) -> pl.DataFram
     built (:func:`inflate_doses`). Everything else the tables hold follows the plan.
     """
     n = plan.height
-    plan = _long_stays(_split_episodes(_frequent_visits(plan), rng), rng)
+    plan = _split_episodes(_stay_visits(_frequent_visits(plan)), rng)
+    plan = _long_stays(plan, rng)
     tier = pl.col("tier_idx")
     padded = []
     for column, bounds in PADDING.items():
@@ -381,6 +439,27 @@ def apply_anomalies(plan: pl.DataFrame, rng: np.random.Generator) -> pl.DataFram
         .otherwise("dose_x")
         .alias("dose_x"),
     )
+
+
+@functools.cache
+def _period_limited() -> tuple[str, ...]:
+    """Service codes the built-in code-pairs catalog limits per period (F12: HbA1c once
+    in 90 days…)."""
+    rows = load_versions("code_pairs", None)[-1].rows
+    limited = rows.filter(
+        (pl.col("kind") == "limit") & pl.col("per_period_days").is_not_null()
+    )
+    return tuple(sorted(limited["code_a"].unique().to_list()))
+
+
+def drop_period_limited(claims: pl.DataFrame, services: pl.DataFrame) -> pl.DataFrame:
+    """Service lines (``ci, item_id`` …) without the period-limited services of an
+    anomaly's later claims (split episode, repeated visit, exam during a stay): the
+    patient's earlier claim may hold the same test, and F12 would then fire."""
+    later = claims["a_partner"].to_numpy()[services["ci"].to_numpy()] >= 0
+    items = xml3_items().filter(pl.col("ma_dich_vu").is_in(_period_limited()))
+    limited = pl.col("item_id").is_in(items["item_id"].implode())
+    return services.filter(~(pl.Series(later) & limited))
 
 
 def inflate_doses(claims: pl.DataFrame, drugs: pl.DataFrame) -> pl.DataFrame:

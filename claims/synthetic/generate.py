@@ -29,7 +29,11 @@ from typing import Literal
 import numpy as np
 import polars as pl
 
-from claims.synthetic.anomalies import anomaly_truth, inflate_doses
+from claims.synthetic.anomalies import (
+    anomaly_truth,
+    drop_period_limited,
+    inflate_doses,
+)
 from claims.synthetic.documents import document_tables
 from claims.synthetic.faults import (
     TRUTH_COLUMNS,
@@ -279,7 +283,7 @@ def _priced_lines(
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Drug and service lines with every amount, the claim totals and content truth."""
     drugs = number_lines(inflate_doses(claims, drug_lines(claims, rng)))
-    services = number_lines(service_lines(claims, rng))
+    services = number_lines(drop_period_limited(claims, service_lines(claims, rng)))
     services = law_service_ratios(services)
     drugs = full_ratio_for_level_one(claims, drugs)
     services = full_ratio_for_level_one(claims, services)

@@ -133,8 +133,9 @@ def plan_run(
     plan = add_clinical(visits, people, doctors, rng).with_columns(people["age"])
     plan = plan.hstack(choose_faults(plan, round(claims * error_rate), rng).drop("cid"))
     plan = choose_anomalies(plan, round(claims * anomaly_rate), anomaly_rng(seed))
-    # an overlapping stay is the partner's person, treated at another facility; the
-    # second claim of a split episode is the first's person
+    # an overlapping stay is the partner's person, treated at another facility; an
+    # anomaly's later claim (split episode, repeated visit, exam during a stay) is the
+    # person of the claim it refers to
     overlap = (plan["fault"] == "overlapping_stay").fill_null(False).to_numpy()
     pid = np.where(overlap, plan["partner"].to_numpy(), plan["cid"].to_numpy())
     episode = plan["a_partner"].to_numpy()

@@ -65,14 +65,15 @@ def _digest(folder: Path) -> str:
 )
 def test_the_rate_is_exact(claims: int, rate: float, days: int) -> None:
     """Exactly round(claims × rate), also when a kind cannot be placed (one day: no
-    repeated visits, no split episode) and its share passes on to the others."""
+    repeated visits, split episode or exam during a stay) and its share passes on."""
     args = {**ARGS, "claims": claims, "facilities": 8, "days": days}
     truth = generate_day(**args, anomaly_rate=rate).truth  # type: ignore[arg-type]
     mine = _anomalies(truth)
     assert mine.height == round(claims * rate)
     assert mine.select(KEYS).is_unique().all()  # one anomaly per claim
     if days == 1:
-        assert set(mine["kind"]) == set(KINDS) - {"frequent_visits", "episode_split"}
+        several_days = {"frequent_visits", "episode_split", "visit_during_stay"}
+        assert set(mine["kind"]) == set(KINDS) - several_days
 
 
 def test_every_kind_appears(day: SyntheticDay) -> None:
@@ -171,6 +172,20 @@ def test_episode_split_is_one_stay_billed_twice(day: SyntheticDay) -> None:
     assert pairs["types"].to_list() == [["03"]] * pairs.height
     gap = (pairs["vao2"] - pairs["ra1"]).dt.total_days()
     assert (gap == 1).all()  # discharged, readmitted the next day
+
+
+def test_visit_during_stay_is_one_patient_in_two_places(day: SyntheticDay) -> None:
+    xml1 = _claims_of(day, "visit_during_stay").with_columns(
+        _date("ngay_vao").alias("vao"), _date("ngay_ra").alias("ra")
+    )
+    stays = xml1.filter(pl.col("ma_loai_kcb") == "03")
+    exams = xml1.filter(pl.col("ma_loai_kcb") == "01")
+    assert stays.height == exams.height == xml1.height // 2
+    pairs = stays.join(exams, on="ma_the_bhyt", suffix="_b")
+    assert pairs.height == stays.height  # one exam per stay, the same card
+    assert (pairs["ma_cskcb"] != pairs["ma_cskcb_b"]).all()
+    assert ((pairs["vao_b"] > pairs["vao"]) & (pairs["vao_b"] < pairs["ra"])).all()
+    assert (pairs["ma_benh_chinh"] == pairs["ma_benh_chinh_b"]).all()
 
 
 def test_frequent_visits_are_one_patient_many_times(day: SyntheticDay) -> None:
