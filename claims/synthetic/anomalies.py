@@ -41,14 +41,18 @@ group J, §4.5). Kinds, from the reference's descriptions:
     ×3–6 its own norm while each line stays consistent.
 
 Per-claim rules stay silent by construction: quantities follow the dosage text (E10),
-an anomaly's later claims leave out the tests limited per period (F12),
-stays never overlap and the readmission is another day (J1, J2), items are distinct
-within a visit (F14), bed-days equal the stay (H4), repeated visits stay under J6 and
-J7, and money is computed from the lines (D4, D5).
+an anomaly's later claims leave out the tests limited per period (F12), stays never
+overlap and the readmission is another day (J1, J2), items are distinct within a visit
+(F14), bed-days equal the stay (H4), repeated visits stay under J6 and J7, and money
+is computed from the lines (D4, D5).
 
 Limits: a run's persons are otherwise all distinct (one claim each), so any patient
 with two claims stands out; the magnitudes above are documented, not calibrated
 against real data.
+
+Each kind gets an equal share of the ``round(claims × anomaly_rate)`` anomalous claims
+(:func:`anomaly_counts`); a kind that cannot fill its share (a one-day run has no
+repeated visits) passes the rest on to the kinds after it in :data:`KINDS`.
 
 The claims are chosen with their own generator (:func:`anomaly_rng`), after the
 faults and disjoint from them and from the claims faults refer to; with no anomaly
