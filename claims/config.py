@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     """The smallest within-group scale of a robust z-score, as a share of the feature's
     scale over the whole period (``claims.anomalies.robust``; env
     ``GIAMDINH_ANOMALY_SCALE_FLOOR``)."""
-    anomaly_tail_share: float = Field(default=0.05, gt=0.0, le=1.0)
+    anomaly_tail_share: float = Field(default=0.01, gt=0.0, le=1.0)
     """A feature adds to a claim's anomaly statistic when the claim is in the period's
     top this share of that feature (``claims.anomalies.score``; env
     ``GIAMDINH_ANOMALY_TAIL_SHARE``)."""

@@ -87,6 +87,12 @@ def _texts(readmit_days: int) -> dict[str, pl.Expr]:
             decimal(v("concentration"), 2),
             decimal(m("concentration"), 2),
         ),
+        "quantity_excess": pl.format(
+            "Số lượng thuốc, dịch vụ, vật tư gấp {} lần số lượng thường gặp của cùng "
+            "mã (trung vị nhóm {} lần)",
+            decimal(v("quantity_excess")),
+            decimal(m("quantity_excess")),
+        ),
         "dx_rarity": pl.format(
             "Dịch vụ {} hiếm gặp với chẩn đoán chính {} (độ hiếm {}, trung vị nhóm {})",
             pl.col("dx_code").fill_null("?"),

@@ -12,6 +12,9 @@ features are floats or counts. The features, and how each is scored, are declare
   share of the lines' THANH_TIEN_BV.
 - ``concentration``: Herfindahl index of the lines' money over MA_NHOM (1: one group
   holds all the money).
+- ``quantity_excess``: the lines' money over what they would cost at the period's
+  median quantity of each drug, service or supply code (J8 cost outliers by quantity:
+  the same items, more of them).
 - ``dx_rarity``: how unusual the claim's services (XML3 MA_DICH_VU) are for its
   principal diagnosis: the largest −log P(service | ICD-10 3-character category)
   over its services, P estimated over the frame's claims with add-one smoothing
@@ -65,6 +68,7 @@ FEATURES: tuple[Feature, ...] = (
     Feature("drug_share", "linear", "upper", 0.05),
     Feature("supply_share", "linear", "upper", 0.05),
     Feature("concentration", "linear", "both", 0.05),
+    Feature("quantity_excess", "log", "upper", 0.05),
     Feature("dx_rarity", "linear", "upper", 0.50),
     Feature("visits", "log", "upper", 0.40),
     Feature("readmits", "log", "upper", 0.40),
@@ -120,12 +124,13 @@ def claim_profiles(
         pl.col("ngay_vao"),
         pl.col("ngay_ra"),
     ).with_row_index("_c")
-    lines = _line_money(claims, xml2, xml3)
+    lines = _lines(claims, xml2, xml3)
     levels = facilities.select("ma_cskcb", pl.col("level_2025").alias("level")).unique(
         "ma_cskcb", keep="first"
     )
     out = (
-        claims.join(lines, on="_c", how="left")
+        claims.join(_line_money(lines), on="_c", how="left")
+        .join(_quantity_excess(lines), on="_c", how="left")
         .join(_dx_rarity(claims, xml3), on="_c", how="left")
         .join(_patient_counts(claims, profile.readmit_days), on="_c", how="left")
         .join(levels, on="ma_cskcb", how="left")
@@ -146,38 +151,56 @@ def claim_profiles(
         pl.col("drug_share").fill_null(0.0),
         pl.col("supply_share").fill_null(0.0),
         pl.col("concentration").fill_null(0.0),
+        pl.col("quantity_excess").fill_null(1.0),
         pl.col("dx_rarity").fill_null(0.0),
         pl.col("visits").cast(pl.Int64),
         pl.col("readmits").cast(pl.Int64),
     )
 
 
-def _line_money(
+def _lines(
     claims: pl.DataFrame, xml2: pl.DataFrame, xml3: pl.DataFrame
 ) -> pl.DataFrame:
+    """Every drug, service and supply line of the claims: ``_c, ma_nhom, code`` (the
+    drug, service or supply code), ``quantity`` (float), ``money`` (THANH_TIEN_BV,
+    Decimal), ``drug``, ``supply``."""
+    keys = claims.select("file_id", "hoso_idx", "_c")
+    supplies = list(COST_GROUPS["supplies"])
+    service = pl.when(pl.col("ma_dich_vu").fill_null("") != "").then(
+        pl.col("ma_dich_vu")
+    )
+
+    def common(frame: pl.DataFrame, code: pl.Expr, *, drug: bool) -> pl.DataFrame:
+        return frame.select(
+            "file_id",
+            "hoso_idx",
+            pl.col("ma_nhom").fill_null("?"),
+            code.fill_null("").alias("code"),
+            pl.col("so_luong").cast(pl.Float64).fill_null(0.0).alias("quantity"),
+            pl.col("thanh_tien_bv").cast(MONEY).fill_null(0).alias("money"),
+            pl.lit(drug).alias("drug"),
+        )
+
+    return (
+        pl.concat(
+            [
+                common(xml2, pl.col("ma_thuoc"), drug=True),
+                common(xml3, service.otherwise(pl.col("ma_vat_tu")), drug=False),
+            ]
+        )
+        .join(keys, on=["file_id", "hoso_idx"])
+        .with_columns(pl.col("ma_nhom").is_in(supplies).alias("supply"))
+        .drop("file_id", "hoso_idx")
+    )
+
+
+def _line_money(lines: pl.DataFrame) -> pl.DataFrame:
     """``_c, lines, drug_share, supply_share, concentration`` of claims with lines.
 
     Sums are of Decimal money (exact, so the same whatever order the rows are summed
     in); only the shares are floats.
     """
-    keys = claims.select("file_id", "hoso_idx", "_c")
-    supplies = list(COST_GROUPS["supplies"])
-
-    def money(frame: pl.DataFrame, *, drug: bool) -> pl.DataFrame:
-        return frame.select(
-            "file_id",
-            "hoso_idx",
-            pl.col("ma_nhom").fill_null("?"),
-            pl.col("thanh_tien_bv").cast(MONEY).fill_null(0).alias("money"),
-            pl.lit(drug).alias("drug"),
-        )
-
-    all_lines = (
-        pl.concat([money(xml2, drug=True), money(xml3, drug=False)])
-        .join(keys, on=["file_id", "hoso_idx"])
-        .with_columns(pl.col("ma_nhom").is_in(supplies).alias("supply"))
-    )
-    groups = all_lines.group_by("_c", "ma_nhom").agg(
+    groups = lines.group_by("_c", "ma_nhom").agg(
         pl.len().alias("n"),
         pl.col("money").sum(),
         pl.col("drug").any(),
@@ -196,6 +219,36 @@ def _line_money(
         (
             (pl.col("money") * pl.col("money")).sum().cast(pl.Float64) / (safe * safe)
         ).alias("concentration"),
+    )
+
+
+def _quantity_excess(lines: pl.DataFrame) -> pl.DataFrame:
+    """``_c, quantity_excess``: the claim's line money over what the same lines would
+    cost at the frame's median quantity of each code (1: ordinary quantities; 3: three
+    times the usual). Each line's expected money is rounded to the đồng before it is
+    summed, so the sums are exact."""
+    usual = pl.col("quantity").median().over("code")
+    expected = (
+        pl.when(pl.col("quantity") > 0)
+        .then(pl.col("money").cast(pl.Float64) * usual / pl.col("quantity"))
+        .otherwise(pl.col("money").cast(pl.Float64))
+        .round(0)
+        .cast(MONEY)
+    )
+    sums = (
+        lines.with_columns(expected.alias("expected"))
+        .group_by("_c")
+        .agg(
+            pl.col("money").sum().cast(pl.Float64),
+            pl.col("expected").sum().cast(pl.Float64),
+        )
+    )
+    return sums.select(
+        "_c",
+        pl.when(pl.col("expected") > 0)
+        .then(pl.col("money") / pl.col("expected"))
+        .otherwise(1.0)
+        .alias("quantity_excess"),
     )
 
 

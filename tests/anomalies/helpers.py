@@ -37,6 +37,7 @@ def profiles(n: int = 300, seed: int = 7, facilities: int = 6) -> pl.DataFrame:
             "drug_share": drug.tolist(),
             "supply_share": rng.uniform(0.0, 0.05, n).tolist(),
             "concentration": rng.uniform(0.3, 0.5, n).tolist(),
+            "quantity_excess": rng.uniform(0.9, 1.1, n).tolist(),
             "dx_rarity": rng.uniform(0.1, 0.5, n).tolist(),
             "visits": [1] * n,
             "readmits": [0] * n,
