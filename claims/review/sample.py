@@ -15,10 +15,13 @@ sample.
 
 **Allocation**: proportional to the stratum's number of claims N_h, with at least
 :data:`MIN_PER_STRATUM` (2) claims per stratum (so that each stratum's variance can be
-estimated; a stratum with fewer claims is taken whole) and never more than N_h: the
-shares ``size × N_h / N`` are floored, raised to the minimum, and the rest of ``size``
-goes one by one to the strata with the largest remainders (largest-remainder rounding;
-ties by stratum name). The allocation sums to ``size`` exactly.
+estimated; a stratum with fewer claims is taken whole) and never more than N_h. A
+stratum whose proportional share ``size × N_h / N`` is below its minimum gets the
+minimum, and the rest of ``size`` is shared again, proportionally, among the other
+strata (repeated until no share falls below a minimum); the shares are then floored and
+the claims left go one by one to the largest remainders (ties by stratum name). The
+allocation sums to ``size`` exactly, and every stratum above its minimum is within one
+claim of its proportional share of what the minimums leave.
 
 **Draw**: the population is sorted by stratum and claim version (file_id, HOSO
 index: unique), a ``numpy.random.Generator`` (PCG64) seeded with the recorded seed gives
@@ -153,20 +156,21 @@ def allocate(populations: np.ndarray, size: int) -> np.ndarray:
             "fewer strata"
         )
         raise ConfigError(msg)
-    share = size * counts / total
-    sampled = np.clip(np.floor(share).astype(np.int64), floor, counts)
-    while (gap := size - int(sampled.sum())) != 0:
-        remainder = share - sampled
-        if gap > 0:
-            open_ = sampled < counts
-            order = np.lexsort((np.arange(counts.size), -remainder))
-            chosen = order[open_[order]][:gap]
-            sampled[chosen] += 1
-        else:
-            open_ = sampled > floor
-            order = np.lexsort((np.arange(counts.size), remainder))
-            chosen = order[open_[order]][:-gap]
-            sampled[chosen] -= 1
+    fixed = np.zeros(counts.size, dtype=bool)
+    sampled = floor.copy()
+    while True:  # at most one pass per stratum: each pass fixes one or ends
+        rest = size - int(sampled[fixed].sum())
+        share = np.where(fixed, 0.0, rest * counts / max(int(counts[~fixed].sum()), 1))
+        low, high = ~fixed & (share < floor), ~fixed & (share > counts)
+        if not (low.any() or high.any()):
+            break
+        sampled = np.where(low, floor, np.where(high, counts, sampled))
+        fixed |= low | high
+    free = ~fixed
+    sampled[free] = np.floor(share[free]).astype(np.int64)
+    gap = size - int(sampled.sum())
+    order = np.lexsort((np.arange(counts.size), -(share - sampled)))
+    sampled[order[free[order]][:gap]] += 1
     return sampled
 
 
