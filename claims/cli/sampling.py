@@ -20,6 +20,7 @@ from claims.cli.common import (
     Wait,
     err,
     fail,
+    notice,
     now,
     out,
     settings_for,
@@ -95,6 +96,14 @@ def sample(
             open_store(settings.store_path) as con,
         ):
             population = period_population(con, months)
+            if "risk" in dimensions and population["risk"].null_count() == len(
+                population
+            ):
+                notice(
+                    f"period {period} has no anomaly scores: every claim is in one "
+                    "risk band (r*); `giamdinh anomalies run --period "
+                    f"{period}` scores it"
+                )
             drawn = draw_sample(
                 population,
                 period=period,

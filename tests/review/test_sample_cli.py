@@ -192,6 +192,11 @@ def test_unknown_sample_and_bad_options_are_told(store: Settings) -> None:
     code, _, stderr = invoke(store, "sample", "--period", "2026-13", "--size", "10")
     assert code == 1
     assert "period '2026-13' is not YYYY-MM" in stderr
+    code, _, stderr = invoke(
+        store, "sample", "--period", PERIOD, "--size", "4", "--strata", "risk"
+    )
+    assert code == 0, stderr
+    assert "period 2026-10 has no anomaly scores" in " ".join(stderr.split())
 
 
 def test_a_claim_decided_by_an_assessor_counts_as_reviewed(
