@@ -8,7 +8,13 @@ from decimal import Decimal
 import polars as pl
 import pytest
 
-from claims.anomalies import explanations, facility_risk, score_claims
+from claims.anomalies import (
+    FEATURES,
+    Scoring,
+    explanations,
+    facility_risk,
+    score_claims,
+)
 from claims.money import MONEY
 from tests.anomalies.helpers import profiles
 
@@ -103,3 +109,19 @@ def test_facility_risk_ranks_the_facility_whose_claims_stand_out() -> None:
     trended = facility_risk(score_claims(costly), earlier)
     assert trended.sort("trend_z")["ma_cskcb"][-1] == "01003"
     assert trended["trend_z"].is_not_null().all()
+
+
+def test_only_the_tail_share_of_a_feature_contributes() -> None:
+    frame = profiles(n=400)
+    for share in (0.01, 0.05):
+        scored = score_claims(frame, Scoring(tail_share=share))
+        for feature in FEATURES:
+            contributing = scored.filter(pl.col(f"{feature.name}__c") > 0)
+            # the claims at or above the tail's threshold, at most the share (no ties)
+            assert contributing.height <= math.ceil(share * 400), feature.name
+            if contributing.height:
+                # each contributes at least -ln of the share of claims in its tail
+                least = -math.log(contributing.height / 400)
+                assert contributing[f"{feature.name}__c"].min() == pytest.approx(least)
+    with pytest.raises(ValueError, match="tail share"):
+        score_claims(frame, Scoring(tail_share=0.0))
