@@ -57,11 +57,11 @@ def invoke(settings: Settings, *args: str) -> tuple[int, str, str]:
 
 
 def review_some(
-    settings: Settings, claims: pl.DataFrame
+    settings: Settings, claims: pl.DataFrame, run: str = REVIEW_RUN
 ) -> dict[tuple[str, int], Decimal]:
-    """Record reviewed decision versions of ``claims`` (every other one cut by 10 % of
-    its engine-accepted T_BHTT, rounded down to the đồng; the rest unchanged); the
-    overpayment of each.
+    """Record reviewed decision versions of ``claims`` (those of an even HOSO index cut
+    by 10 % of their engine-accepted T_BHTT, rounded down to the đồng; the rest
+    unchanged) as run ``run``; the overpayment of each.
 
     The review module (``claims.store.review``) is written at the same time as this
     test: the fixture appends the reviewed versions directly, as the engine's decision
@@ -72,9 +72,9 @@ def review_some(
         con.register("_keys", claims.select("file_id", "hoso_idx").to_arrow())
         engine = con.sql(
             "SELECT d.* FROM decisions d JOIN _keys USING (file_id, hoso_idx) "
-            "ORDER BY d.ma_cskcb, d.ma_lk"
+            f"WHERE d.run_id NOT LIKE '{REVIEW_RUN}%' ORDER BY d.ma_cskcb, d.ma_lk"
         ).pl()
-        cut = pl.int_range(pl.len()) % 2 == 0
+        cut = pl.col("hoso_idx") % 2 == 0
         reduction = (
             pl.when(cut)
             .then((pl.col("accepted_t_bhtt") / 10).floor().cast(pl.Decimal(38, 2)))
@@ -82,14 +82,14 @@ def review_some(
         )
         reviewed = engine.with_columns(reduction.alias("_cut")).with_columns(
             (pl.col("accepted_t_bhtt") - pl.col("_cut")).alias("accepted_t_bhtt"),
-            pl.lit(REVIEW_RUN).alias("run_id"),
+            pl.lit(run).alias("run_id"),
             pl.format("rv-{}-{}", "file_id", "hoso_idx").alias("review_id"),
         )
-        folder = settings.runs_dir / DAY.isoformat() / REVIEW_RUN
+        folder = settings.runs_dir / DAY.isoformat() / run
         folder.mkdir(parents=True)
         reviewed.drop("_cut").write_parquet(folder / "decisions.parquet")
         con.execute(
-            f"INSERT INTO runs SELECT * REPLACE ('{REVIEW_RUN}' AS run_id) FROM runs LIMIT 1"
+            f"INSERT INTO runs SELECT * REPLACE ('{run}' AS run_id) FROM runs LIMIT 1"
         )
     return {
         (r["file_id"], r["hoso_idx"]): r["_cut"]
@@ -130,6 +130,21 @@ def test_sample_store_review_extrapolate(store: Settings) -> None:
     assert "24 of the 24 sampled claims are not reviewed yet" in " ".join(
         stderr.split()
     )
+
+    # half reviewed (every other claim of each stratum): an estimate only on request
+    half = stored.filter(pl.int_range(pl.len()).over("stratum") % 2 == 0)
+    review_some(store, half, f"{REVIEW_RUN}-half")
+    code, _, stderr = invoke(store, "extrapolate", drawn["sample_id"])
+    assert code == 1
+    assert (
+        f"{24 - half.height} of the 24 sampled claims are not reviewed yet"
+        in " ".join(stderr.split())
+    )
+    code, _, stderr = invoke(
+        store, "extrapolate", drawn["sample_id"], "--allow-partial"
+    )
+    assert code == 0, stderr
+    assert "missing at random" in " ".join(stderr.split())
 
     cuts = review_some(store, stored)
     code, stdout, stderr = invoke(
