@@ -154,16 +154,22 @@ def _episodes(
     frame = plan.select("cid", "fac", "day").filter(pl.Series(ok))
     frame = frame.with_columns(pl.Series("r", rng.random(frame.height)))
     role = rng.random(frame.height) < 0.5
+    # keys with a random fraction: stays of one day spread over the next day's stays
     first = frame.filter(pl.Series(role)).with_columns(
-        (pl.col("day") + SPLIT_GAP[0]).alias("want")
+        (pl.col("day") + SPLIT_GAP[0] + pl.col("r")).alias("want")
     )
-    second = frame.filter(pl.Series(~role)).rename({"cid": "cid_b", "day": "day_b"})
+    second = frame.filter(pl.Series(~role)).select(
+        "fac",
+        pl.col("cid").alias("cid_b"),
+        pl.col("day").alias("day_b"),
+        (pl.col("day") + pl.col("r")).alias("key_b"),
+    )
     matched = (
         first.sort("fac", "want", "cid")
         .join_asof(  # sorted within each facility, which is what by= needs
-            second.sort("fac", "day_b", "cid_b").select("fac", "day_b", "cid_b"),
+            second.sort("fac", "key_b", "cid_b"),
             left_on="want",
-            right_on="day_b",
+            right_on="key_b",
             by="fac",
             strategy="forward",
             check_sortedness=False,
@@ -184,20 +190,20 @@ def _visits_in_stays(
     frame = plan.select("cid", "fac", "day", "loai", "los").filter(pl.Series(ok))
     frame = frame.with_columns(pl.Series("r", rng.random(frame.height)))
     stays = frame.filter(pl.col("loai") == "03").with_columns(
-        (pl.col("day") - pl.col("los") + 1).alias("want")
+        (pl.col("day") - pl.col("los") + 1 + pl.col("r")).alias("want")
     )
     visits = frame.filter(pl.col("loai") == "01").select(
         pl.col("cid").alias("cid_b"),
         pl.col("fac").alias("fac_b"),
         pl.col("day").alias("day_b"),
-        pl.col("r").alias("r_b"),
+        (pl.col("day") + pl.col("r")).alias("key_b"),
     )
     matched = (
         stays.sort("want", "cid")
         .join_asof(
-            visits.sort("day_b", "r_b"),
+            visits.sort("key_b", "cid_b"),
             left_on="want",
-            right_on="day_b",
+            right_on="key_b",
             strategy="forward",
             check_sortedness=False,
         )

@@ -16,7 +16,12 @@ import pytest
 from claims.config import Settings
 from claims.pipeline.daily import run_inbox
 from claims.synthetic import SyntheticDay, generate, generate_day
-from claims.synthetic.anomalies import KINDS, LONG_STAY_FACTOR
+from claims.synthetic.anomalies import (
+    KINDS,
+    LONG_STAY_FACTOR,
+    VISITS,
+    anomaly_counts,
+)
 from claims.synthetic.faults import TRUTH_COLUMNS
 from claims.synthetic.generate import build_chunk
 from claims.synthetic.people import MAX_STAY
@@ -78,6 +83,19 @@ def test_the_rate_is_exact(claims: int, rate: float, days: int) -> None:
 
 def test_every_kind_appears(day: SyntheticDay) -> None:
     assert set(_anomalies(day.truth)["kind"]) == set(KINDS)
+
+
+def test_kinds_share_the_anomalies_evenly(runs: tuple[Run, Run]) -> None:
+    """On a run with room for every kind, each gets its share (a paired kind an even
+    number of claims); repeated visits come in whole patients of 4 or more visits, so
+    fewer than 4 of their share may pass on to the next kinds."""
+    plan = runs[0].claims.filter(pl.col("anomaly").is_not_null())
+    counts = dict(plan.group_by("anomaly").len().iter_rows())
+    share = anomaly_counts(round(ARGS["claims"] * RATE))
+    assert sum(counts.values()) == sum(share.values())
+    assert 0 <= share["frequent_visits"] - counts["frequent_visits"] < VISITS[0]
+    assert all(counts[k] >= share[k] for k in KINDS if k != "frequent_visits")
+    assert counts["episode_split"] % 2 == counts["visit_during_stay"] % 2 == 0
 
 
 def test_anomalies_are_disjoint_from_faults(
