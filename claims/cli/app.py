@@ -13,6 +13,8 @@ from claims.cli.claims import app as claims_app
 from claims.cli.common import Boundary
 from claims.cli.rules import app as rules_app
 from claims.cli.review import app as review_app
+from claims.cli.sampling import extrapolate as extrapolate_command
+from claims.cli.sampling import sample as sample_command
 from claims.cli.settle import app as settle_app
 from claims.cli.settle import audit as audit_command
 
@@ -29,6 +31,8 @@ app.add_typer(claims_app, name="claims")
 settle_app.add_typer(advance_app, name="advance")
 app.add_typer(settle_app, name="settle")
 app.add_typer(bench_app, name="bench")
+review_app.command("sample")(sample_command)
+review_app.command("extrapolate")(extrapolate_command)
 app.add_typer(review_app, name="review")
 app.add_typer(anomalies_app, name="anomalies")
 app.command("audit")(audit_command)
