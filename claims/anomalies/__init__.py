@@ -19,7 +19,7 @@ from claims.anomalies.evaluate import (
 )
 from claims.anomalies.explain import explanations
 from claims.anomalies.peers import MIN_GROUP, PEER_LEVELS, assign_peers
-from claims.anomalies.profile import FEATURES, Feature, Profile, claim_profiles
+from claims.anomalies.profile import FEATURES, READS, Feature, Profile, claim_profiles
 from claims.anomalies.robust import SCALE_FLOOR, robust_z
 from claims.anomalies.score import Scoring, facility_risk, score_claims
 
@@ -27,6 +27,7 @@ __all__ = [
     "FEATURES",
     "MIN_GROUP",
     "PEER_LEVELS",
+    "READS",
     "SCALE_FLOOR",
     "TRUTH_COLUMNS",
     "Evaluation",

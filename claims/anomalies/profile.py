@@ -94,6 +94,31 @@ class Profile:
 
 
 CLAIM_COLUMNS = ("file_id", "hoso_idx", "ma_cskcb", "ma_lk")
+READS: dict[str, tuple[str, ...]] = {
+    "XML1": (
+        *CLAIM_COLUMNS,
+        "t_bhtt",
+        "t_tongchi_bv",
+        "so_ngay_dtri",
+        "ma_khoa",
+        "ma_loai_kcb",
+        "ma_benh_chinh",
+        "ma_the_bhyt",
+        "ngay_vao",
+        "ngay_ra",
+    ),
+    "XML2": ("file_id", "hoso_idx", "ma_thuoc", "ma_nhom", "so_luong", "thanh_tien_bv"),
+    "XML3": (
+        "file_id",
+        "hoso_idx",
+        "ma_dich_vu",
+        "ma_vat_tu",
+        "ma_nhom",
+        "so_luong",
+        "thanh_tien_bv",
+    ),
+}
+"""The columns of each table a profile reads (a store reads only these)."""
 
 
 def claim_profiles(

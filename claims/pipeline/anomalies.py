@@ -18,6 +18,7 @@ from typing import NamedTuple
 import polars as pl
 
 from claims.anomalies import (
+    READS,
     Profile,
     Scoring,
     claim_profiles,
@@ -29,8 +30,8 @@ from claims.config import Settings
 from claims.errors import ConfigError
 from claims.ids import content_id, engine_version, frame_digest
 from claims.pipeline.context import Reference
-from claims.store import Holder, open_store, stored_claims, writer_lock
-from claims.store.anomalies import median_costs, write_scores
+from claims.store import Holder, open_store, writer_lock
+from claims.store.anomalies import median_costs, period_tables, write_scores
 
 PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
@@ -115,15 +116,15 @@ def score_period(
         ),
         open_store(settings.store_path) as con,
     ):
-        stored = stored_claims(con, "nam_qt = ? AND thang_qt = ?", [year, month])
-        if stored.tables["XML1"].height == 0:
+        tables = period_tables(con, year, month, READS)
+        if tables["XML1"].height == 0:
             msg = (
                 f"no stored claim declares NAM_QT/THANG_QT {period}; check the period "
                 "and that its days were run"
             )
             raise ConfigError(msg)
         earlier = median_costs(con, *_previous(year, month))
-        result = _scored(stored.tables, reference, settings, period, earlier)
+        result = _scored(tables, reference, settings, period, earlier)
         write_scores(con, period, result.scores, result.facilities)
     return result
 

@@ -13,6 +13,7 @@ import duckdb
 import polars as pl
 
 from claims.money import MONEY
+from claims.schema import table_schema
 from claims.store.runs import append_table, has_table, sql
 
 SCORES = "anomaly_scores"
@@ -118,6 +119,56 @@ def score_of(con: duckdb.DuckDBPyConnection, ma_cskcb: str, ma_lk: str) -> pl.Da
         params=[ma_cskcb, ma_lk],
     ).pl()
     return frame.select(list(SCORES_SCHEMA)).cast(pl.Schema(SCORES_SCHEMA))
+
+
+def period_tables(
+    con: duckdb.DuckDBPyConnection,
+    year: int,
+    month: int,
+    columns: dict[str, tuple[str, ...]],
+) -> dict[str, pl.DataFrame]:
+    """``columns`` (table → its columns) of XML1, XML2 and XML3 of the current, not
+    withdrawn claims declaring ``year``-``month`` (NAM_QT/THANG_QT), typed as validation
+    types them: what a scoring reads, and no more (every column of every table, as
+    ``claims.store.read.stored_claims`` reads them, would take gigabytes for a large
+    month).
+
+    Raises:
+        LookupError: the store holds no claims yet.
+    """
+    if not has_table(con, "claims"):
+        msg = "the store holds no claims yet; run `giamdinh run` first"
+        raise LookupError(msg)
+
+    def listed(table: str, alias: str) -> str:
+        return ", ".join(f'{alias}."{c}"' for c in columns[table])
+
+    xml1: pl.DataFrame = con.sql(
+        f"SELECT {listed('XML1', 'c')} FROM claims c WHERE c.is_current "
+        "AND NOT c.withdrawn AND c.nam_qt = ? AND c.thang_qt = ?",
+        params=[year, month],
+    ).pl()
+    tables = {"XML1": xml1}
+    con.register("_keys", xml1.select("file_id", "hoso_idx").to_arrow())
+    try:
+        for table in ("XML2", "XML3"):
+            view = table.lower()
+            tables[table] = (
+                con.sql(
+                    f"SELECT {listed(table, 'v')} FROM {view} v "
+                    "JOIN _keys USING (file_id, hoso_idx)"
+                ).pl()
+                if has_table(con, view)
+                else pl.DataFrame(schema={c: pl.String() for c in columns[table]})
+            )
+    finally:
+        con.unregister("_keys")
+    return {name: _typed(name, frame, columns[name]) for name, frame in tables.items()}
+
+
+def _typed(table: str, frame: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
+    schema = table_schema(table)
+    return frame.select(columns).cast(pl.Schema({c: schema[c] for c in columns}))
 
 
 def median_costs(con: duckdb.DuckDBPyConnection, year: int, month: int) -> pl.DataFrame:
