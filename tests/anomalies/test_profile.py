@@ -62,3 +62,19 @@ def test_profile_counts_and_shares(stored: StoredClaims, reference: Reference) -
     assert (with_lines["concentration"] > 0).all()
     assert profiles["level"].is_in(["primary", "basic", "specialised", "unknown"]).all()
     assert (profiles["province"] == profiles["ma_cskcb"].str.slice(0, 2)).all()
+
+
+def test_a_batch_scores_its_own_tables(
+    stored: StoredClaims, reference: Reference
+) -> None:
+    from claims.config import Settings
+    from claims.pipeline import score_tables
+
+    scored = score_tables(stored.tables, reference, Settings())
+    assert scored.height == stored.tables["XML1"].height
+    assert scored.select("file_id", "hoso_idx").n_unique() == scored.height
+    assert scored["risk"].is_between(0.0, 1.0).all()
+    assert scored["explanation"].str.contains("so với nhóm").all()
+    riskiest = scored.sort("statistic", descending=True).row(0, named=True)
+    assert riskiest["top_features"]
+    assert riskiest["statistic"] > 0
