@@ -1,8 +1,10 @@
 """The review queue: the claims waiting for an assessor, the money at risk first.
 
 A current claim version is held for review by a rule (its decision's outcome is
-``pending_review``: a review rule fired) or by its score (its anomaly risk, 0 to 1, is
-at least ``Settings.review_risk_threshold``). It is in the queue while no review of it
+``pending_review``: a review rule fired), by its score (its anomaly risk, 0 to 1, is
+at least ``Settings.review_risk_threshold``) or by a review sample (``giamdinh review
+sample`` drew it: the extrapolation needs its review; ranked by its own score, 0 when
+not scored). It is in the queue while no review of it
 is in force, or when a contest was recorded after its latest review (``reopened``); a
 review waiting for a second assessor's approval keeps it in the queue as
 ``awaiting_approval``; a review the second assessor refused leaves it ``open``. A claim
@@ -67,16 +69,21 @@ def review_queue(
     """
     by_rule = pl.col("outcome") == "pending_review"
     by_score = pl.col("risk").fill_null(0.0) >= rules.risk_threshold
-    held = candidates.filter(by_rule | by_score).with_columns(
-        pl.when(by_rule & by_score)
-        .then(pl.lit("rule+score"))
-        .when(by_rule)
-        .then(pl.lit("rule"))
-        .otherwise(pl.lit("score"))
-        .alias("held_by"),
+    by_sample = (
+        pl.col("sampled").fill_null(False)
+        if "sampled" in candidates.columns
+        else pl.lit(False)
+    )
+    holders = [(by_rule, "rule"), (by_score, "score"), (by_sample, "sample")]
+    held = candidates.filter(by_rule | by_score | by_sample).with_columns(
+        pl.concat_str(
+            [pl.when(c).then(pl.lit(n)) for c, n in holders],
+            separator="+",
+            ignore_nulls=True,
+        ).alias("held_by"),
         pl.when(by_rule)
         .then(pl.lit(1.0))
-        .otherwise(pl.col("risk"))
+        .otherwise(pl.col("risk").fill_null(0.0))
         .cast(pl.Float64)
         .alias("risk"),
     )

@@ -254,11 +254,12 @@ def review_candidates(
     claim: str | None = None,
     threshold: float = 1.0,
 ) -> pl.DataFrame:
-    """The current claim versions held by a rule (outcome ``pending_review``) or by a
-    score (``anomaly_scores.risk`` ≥ ``threshold``, when the store has scores), of
-    ``months`` (None: any), one facility or claim: ``file_id, hoso_idx, ma_cskcb, ma_lk,
-    period, outcome, claimed_t_bhtt, accepted_t_bhtt, run_date`` (Date), ``reasons``,
-    ``risk`` and ``explanation`` (the highest score's, null when not scored)."""
+    """The current claim versions held by a rule (outcome ``pending_review``), by a
+    score (``anomaly_scores.risk`` ≥ ``threshold``, when the store has scores) or drawn
+    into a review sample (``review_sample_claims``), of ``months`` (None: any), one
+    facility or claim: ``file_id, hoso_idx, ma_cskcb, ma_lk, period, outcome,
+    claimed_t_bhtt, accepted_t_bhtt, run_date`` (Date), ``reasons``, ``risk`` and
+    ``explanation`` (the highest score's, null when not scored), ``sampled``."""
     if not has_table(con, "claims") or not has_table(con, "decisions"):
         return pl.DataFrame()
     where, params = ["c.is_current"], []
@@ -278,16 +279,24 @@ def review_candidates(
         else "(SELECT NULL::VARCHAR AS file_id, NULL::UINTEGER AS hoso_idx, "
         "NULL::DOUBLE AS risk, NULL::VARCHAR AS explanation)"
     )
+    sampled = (
+        "(SELECT DISTINCT file_id, hoso_idx, true AS sampled FROM review_sample_claims)"
+        if has_table(con, "review_sample_claims")
+        else "(SELECT NULL::VARCHAR AS file_id, NULL::UINTEGER AS hoso_idx, "
+        "NULL::BOOLEAN AS sampled)"
+    )
     found: pl.DataFrame = con.sql(
         f"""WITH held AS (
             SELECT d.file_id, d.hoso_idx, d.ma_cskcb, d.ma_lk, d.period, d.outcome,
                 d.claimed_t_bhtt, d.accepted_t_bhtt,
-                CAST(r.run_date AS DATE) AS run_date, s.risk, s.explanation
+                CAST(r.run_date AS DATE) AS run_date, s.risk, s.explanation,
+                coalesce(m.sampled, false) AS sampled
             FROM decisions d JOIN claims c USING (file_id, hoso_idx)
             LEFT JOIN runs r ON r.run_id = c.run_id
             LEFT JOIN {scores} s USING (file_id, hoso_idx)
+            LEFT JOIN {sampled} m USING (file_id, hoso_idx)
             WHERE {" AND ".join(where)}
-                AND (d.outcome = 'pending_review' OR s.risk >= ?)
+                AND (d.outcome = 'pending_review' OR s.risk >= ? OR m.sampled)
         )
         SELECT h.*, (SELECT string_agg(DISTINCT x.code || ': ' || x.message, '; ')
             FROM decision_reasons x WHERE x.file_id = h.file_id
