@@ -11,8 +11,8 @@ from claims.cli.bench import app as bench_app
 from claims.cli.catalogs import app as catalogs_app
 from claims.cli.claims import app as claims_app
 from claims.cli.common import Boundary
-from claims.cli.rules import app as rules_app
 from claims.cli.review import app as review_app
+from claims.cli.rules import app as rules_app
 from claims.cli.sampling import extrapolate as extrapolate_command
 from claims.cli.sampling import sample as sample_command
 from claims.cli.settle import app as settle_app
