@@ -12,6 +12,7 @@ from typing import Annotated
 import polars as pl
 import typer
 
+from claims.cli.anomaly_report import report
 from claims.cli.common import (
     CatalogDir,
     DataDir,
@@ -224,3 +225,6 @@ def explain_cmd(
         )
         for part in str(row["explanation"]).split("; "):
             out.print(f"  - {part}")
+
+
+app.command("report")(report)
