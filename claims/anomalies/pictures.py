@@ -48,6 +48,8 @@ TOP_BARS = 10
 """Rules and features shown on ``risk_drivers``, most frequent first."""
 BINS = 40
 """Histogram bins of ``cost_distribution`` over the costs' log range."""
+TOP_GROUPS = 3
+"""Peer groups drawn one by one on ``cost_distribution``, largest first."""
 RC: dict[Any, Any] = {
     "svg.hashsalt": "giamdinh",
     "svg.fonttype": "none",
@@ -214,54 +216,102 @@ def _empty(axes: Axes, words: str) -> None:
     axes.set_yticks([])
 
 
-def cost_distribution(frames: FacilityFrames) -> Figure:
-    """The peer groups' cost per claim with the facility's claims marked."""
-    from matplotlib.ticker import FuncFormatter, LogLocator
+def group_words(group: str) -> str:
+    """A peer group (``level|department|province|claim type|diagnosis``, ``*`` for
+    any) in words: ``cấp cơ bản · khoa K01 · tỉnh 01 · loại KCB 01 · chẩn đoán J18``."""
+    parts = [*group.split("|"), "*", "*", "*", "*", "*"][:5]
+    parts[0] = LEVELS.get(parts[0], parts[0])
+    named = ("cấp {}", "khoa {}", "tỉnh {}", "loại KCB {}", "chẩn đoán {}")
+    every = ("mọi cấp", "mọi khoa", "mọi tỉnh", "mọi loại KCB", "mọi chẩn đoán")
+    return " · ".join(
+        e if v == "*" else n.format(v)
+        for v, n, e in zip(parts, named, every, strict=True)
+    )
 
-    own_rows = frames.costs.filter(pl.col("ma_cskcb") == frames.facility)
-    peer_rows = frames.costs.filter(pl.col("ma_cskcb") != frames.facility)
-    own = [v for v in _floats(own_rows, "cost") if v > 0]
-    peers = [v for v in _floats(peer_rows, "cost") if v > 0]
-    groups = own_rows.get_column("peer_group").n_unique()
-    with _figure(10, 5.5) as figure:
-        axes = figure.add_subplot()
+
+def _largest_groups(own_rows: pl.DataFrame, top: int) -> list[str]:
+    """The ``top`` peer groups holding most of the facility's claims (ties by name)."""
+    counts = own_rows.group_by("peer_group").agg(pl.len().alias("n"))
+    ordered = counts.sort(["n", "peer_group"], descending=[True, False])
+    return ordered.head(top).get_column("peer_group").to_list()
+
+
+def _costs(rows: pl.DataFrame) -> list[float]:
+    return [v for v in _floats(rows, "cost") if v > 0]
+
+
+def cost_distribution(frames: FacilityFrames) -> Figure:
+    """The peer groups' cost per claim with the facility's claims marked: all its
+    groups together, then its :data:`TOP_GROUPS` largest groups one by one."""
+    mine = pl.col("ma_cskcb") == frames.facility
+    own_rows, peer_rows = frames.costs.filter(mine), frames.costs.filter(~mine)
+    own, peers = _costs(own_rows), _costs(peer_rows)
+    groups = _largest_groups(own_rows, TOP_GROUPS) if own else []
+    with _figure(12, 9 if groups else 5.5) as figure:
         figure.suptitle(
             f"Chi phí mỗi hồ sơ của cơ sở {frames.facility} so với nhóm so sánh, "
             f"kỳ {frames.period}",
             fontweight="bold",
         )
-        axes.set_title(
-            f"{number(len(own))} hồ sơ của cơ sở, {number(len(peers))} hồ sơ của cơ "
-            f"sở khác trong {number(groups)} nhóm so sánh",
+        keys: list[Any] = [f"g{i}" for i in range(len(groups))]
+        panels = (
+            figure.subplot_mosaic([["all"] * len(keys), keys], height_ratios=[2, 1])
+            if groups
+            else {"all": figure.add_subplot()}
+        )
+        main = panels["all"]
+        main.set_title(
+            f"Mọi nhóm so sánh của cơ sở ({number(own_rows['peer_group'].n_unique())} "
+            f"nhóm): {number(len(own))} hồ sơ của cơ sở, {number(len(peers))} hồ sơ "
+            "của cơ sở khác",
             fontsize=9,
         )
         if not own and not peers:
-            _empty(axes, "Không có hồ sơ nào có chi phí trong kỳ")
+            _empty(main, "Không có hồ sơ nào có chi phí trong kỳ")
             return figure
-        _cost_bars(axes, own, peers)
-        for values, colour, who in (
-            (peers, PEERS, "nhóm so sánh"),
-            (own, OWN, "cơ sở"),
-        ):
-            median = _median(values)
-            if median is not None:
-                axes.axvline(
-                    median,
-                    color=colour,
-                    linestyle="--",
-                    linewidth=1.5,
-                    label=f"Trung vị {who}: {dong(median)}",
-                )
-        axes.set_xscale("log")
-        axes.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-        axes.xaxis.set_major_formatter(FuncFormatter(_dong_ticks))
-        axes.xaxis.set_minor_formatter(FuncFormatter(lambda _v, _p: ""))
-        axes.tick_params(axis="x", labelrotation=30)
-        axes.set_xlabel("Chi phí mỗi hồ sơ (T_TONGCHI_BV, đồng, thang log)")
-        axes.set_ylabel("Tỷ lệ hồ sơ (%)")
-        axes.legend(loc="upper right", fontsize=8)
-        axes.grid(axis="y", alpha=0.3)
+        _cost_panel(main, own, peers, legend=True)
+        main.set_xlabel("Chi phí mỗi hồ sơ (T_TONGCHI_BV, đồng, thang log)")
+        main.set_ylabel("Tỷ lệ hồ sơ (%)")
+        for key, group in zip(keys, groups, strict=True):
+            of_group = pl.col("peer_group") == group
+            g_own, g_peers = (
+                _costs(own_rows.filter(of_group)),
+                _costs(peer_rows.filter(of_group)),
+            )
+            panels[key].set_title(
+                f"{group_words(group)}\n{number(len(g_own))} hồ sơ của cơ sở, "
+                f"{number(len(g_peers))} của cơ sở khác",
+                fontsize=7,
+            )
+            _cost_panel(panels[key], g_own, g_peers, legend=False)
         return figure
+
+
+def _cost_panel(
+    axes: Axes, own: list[float], peers: list[float], *, legend: bool
+) -> None:
+    """Both sides' bars, their medians, a log money axis."""
+    from matplotlib.ticker import FuncFormatter, LogLocator
+
+    _cost_bars(axes, own, peers)
+    for values, colour, who in ((peers, PEERS, "nhóm so sánh"), (own, OWN, "cơ sở")):
+        median = _median(values)
+        if median is not None:
+            axes.axvline(
+                median,
+                color=colour,
+                linestyle="--",
+                linewidth=1.5,
+                label=f"Trung vị {who}: {dong(median)}",
+            )
+    axes.set_xscale("log")
+    axes.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axes.xaxis.set_major_formatter(FuncFormatter(_dong_ticks))
+    axes.xaxis.set_minor_formatter(FuncFormatter(lambda _v, _p: ""))
+    axes.tick_params(axis="x", labelrotation=30, labelsize=10 if legend else 7)
+    axes.grid(axis="y", alpha=0.3)
+    if legend:
+        axes.legend(loc="upper right", fontsize=8)
 
 
 def _cost_bars(axes: Axes, own: list[float], peers: list[float]) -> None:

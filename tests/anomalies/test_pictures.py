@@ -20,7 +20,12 @@ from claims.anomalies import (
     draw_pictures,
     index_html,
 )
-from claims.anomalies.pictures import feature_summary, number, rule_summary
+from claims.anomalies.pictures import (
+    feature_summary,
+    group_words,
+    number,
+    rule_summary,
+)
 from claims.cli.app import app
 from claims.config import Settings
 from claims.money import MONEY
@@ -30,7 +35,7 @@ from tests.conftest import PERIOD, GeneratedDay
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SIZES = {  # figure inches x 100 dpi
-    "cost_distribution": (1000, 550),
+    "cost_distribution": (1200, 900),
     "monthly_trend": (1000, 500),
     "risk_drivers": (1300, 850),
 }
@@ -120,7 +125,8 @@ def test_pictures_are_valid_png_and_svg_with_vietnamese_words() -> None:
         assert "01001" in text
     cost = _svg_text(files["cost_distribution.svg"])
     assert "Chi phí mỗi hồ sơ của cơ sở 01001 so với nhóm so sánh, kỳ 2026-10" in cost
-    assert "12 hồ sơ của cơ sở, 40 hồ sơ của cơ sở khác trong 1 nhóm so sánh" in cost
+    assert "(1 nhóm): 12 hồ sơ của cơ sở, 40 hồ sơ của cơ sở khác" in cost
+    assert "cấp cơ bản · khoa K01 · tỉnh 01 · loại KCB 01 · chẩn đoán J00" in cost
     # the peers' median of 100.000 + 7.500 i, i < 40: 246.250 đ
     assert "Trung vị nhóm so sánh: 246.250 đ" in cost
     trend = _svg_text(files["monthly_trend.svg"])
@@ -176,6 +182,9 @@ def test_rules_and_features_summaries() -> None:
     )
     assert unnamed["words"].to_list() == ["new_one"]
     assert number(1234567.4) == "1.234.567"
+    assert group_words("specialised|*|*|02|*") == (
+        "cấp chuyên sâu · mọi khoa · mọi tỉnh · loại KCB 02 · mọi chẩn đoán"
+    )
 
 
 def test_nothing_to_show_is_said_not_drawn_empty() -> None:
