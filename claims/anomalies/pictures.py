@@ -113,6 +113,8 @@ class FacilityFrames:
             ``ma_lk, t_bhtt, risk, top_features`` (``;``-joined names).
         level: the facility's level (the facilities catalog's ``level_2025``), or
             empty.
+        risk: the facility's stored 0–1 risk of the period (the share of the
+            period's facilities below it), if known.
     """
 
     facility: str
@@ -122,6 +124,7 @@ class FacilityFrames:
     hits: pl.DataFrame
     scores: pl.DataFrame
     level: str = ""
+    risk: float | None = None
 
 
 def dong(value: float) -> str:
@@ -407,8 +410,15 @@ def risk_drivers(frames: FacilityFrames) -> Figure:
     rules = rule_summary(frames.hits)
     features = feature_summary(frames.scores)
     with _figure(13, 8.5) as figure:
+        risk = (
+            ""
+            if frames.risk is None
+            else f" (rủi ro cơ sở {frames.risk:.2f}: cao hơn "
+            f"{frames.risk * 100:.0f} % số cơ sở trong kỳ)".replace(".", ",")
+        )
         figure.suptitle(
-            f"Yếu tố làm tăng rủi ro của cơ sở {frames.facility}, kỳ {frames.period}",
+            f"Yếu tố làm tăng rủi ro của cơ sở {frames.facility}, kỳ {frames.period}"
+            + risk,
             fontweight="bold",
         )
         (hits, rejected), (claims, money) = figure.subplots(2, 2, sharey="row")

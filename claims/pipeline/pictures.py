@@ -56,7 +56,8 @@ def facility_frames(
             )
             raise ConfigError(msg)
         facilities = facility_scores_of(con, period)
-        level = facilities.filter(pl.col("ma_cskcb") == facility)["level"].to_list()
+        own = facilities.filter(pl.col("ma_cskcb") == facility)
+        level = own["level"].to_list()
         peers = facilities.filter(pl.col("level").is_in(level))["ma_cskcb"].to_list()
         first = divmod(year * 12 + month - 1 - (months - 1), 12)
         frames = FacilityFrames(
@@ -69,6 +70,7 @@ def facility_frames(
             hits=rule_hits_of(con, year, month, facility),
             scores=scores,
             level=level[0] if level and level[0] else "",
+            risk=own["risk"][0] if own.height else None,
         )
     return frames
 

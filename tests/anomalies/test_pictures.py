@@ -95,7 +95,9 @@ def _frames(facility: str = "01001", shift: float = 1.0) -> FacilityFrames:
         },
         schema_overrides={"t_bhtt": MONEY},
     )
-    return FacilityFrames(facility, "2026-10", costs, months, hits, scores, "basic")
+    return FacilityFrames(
+        facility, "2026-10", costs, months, hits, scores, "basic", risk=0.875
+    )
 
 
 def _png_size(data: bytes) -> tuple[int, int]:
@@ -134,6 +136,7 @@ def test_pictures_are_valid_png_and_svg_with_vietnamese_words() -> None:
     assert "10/2026" in trend
     drivers = _svg_text(files["risk_drivers.svg"])
     assert "Yếu tố làm tăng rủi ro của cơ sở 01001" in drivers
+    assert "(rủi ro cơ sở 0,88: cao hơn 88 % số cơ sở trong kỳ)" in drivers
     assert "F14_QUANTITY" in drivers
     assert "Chi phí hồ sơ cao" in drivers
     assert "Hồ sơ sát nhau (nghi tách đợt)" in drivers
@@ -281,6 +284,12 @@ def test_report_reads_the_facility_from_the_store(scored: Settings) -> None:
     assert frames.scores.height == claims > 0
     assert frames.costs.filter(pl.col("ma_cskcb") == facility).height == claims
     assert frames.hits.height == hits > 0
+    with duckdb.connect(str(scored.store_path), read_only=True) as con:
+        stored = con.sql(
+            "SELECT risk, level FROM anomaly_facilities WHERE ma_cskcb = ?",
+            params=[facility],
+        ).fetchall()
+    assert (frames.risk, frames.level) == stored[0]
     own = frames.months.filter(pl.col("own"))
     assert own.select("month", "claims").rows() == [(PERIOD, claims)]
 
