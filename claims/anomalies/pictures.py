@@ -48,6 +48,10 @@ TOP_BARS = 10
 """Rules and features shown on ``risk_drivers``, most frequent first."""
 BINS = 40
 """Histogram bins of ``cost_distribution`` over the costs' log range."""
+RUG_MAX = 1000
+"""A facility's claims are ticked one by one under the bars up to this many (above,
+its bars say it: a tick each for a large hospital's month would make an SVG of
+megabytes)."""
 TOP_GROUPS = 3
 """Peer groups drawn one by one on ``cost_distribution``, largest first."""
 RC: dict[Any, Any] = {
@@ -344,6 +348,7 @@ def _cost_bars(axes: Axes, own: list[float], peers: list[float]) -> None:
             linewidth=2,
             label=f"Cơ sở ({number(len(own))} hồ sơ)",
         )
+    if 0 < len(own) <= RUG_MAX:
         axes.plot(
             own,
             [0.0] * len(own),

@@ -21,6 +21,7 @@ from claims.anomalies import (
     index_html,
 )
 from claims.anomalies.pictures import (
+    RUG_MAX,
     feature_summary,
     group_words,
     number,
@@ -149,6 +150,36 @@ def test_same_data_same_bytes_other_data_other_bytes() -> None:
     assert other["cost_distribution.png"] != first["cost_distribution.png"]
     assert other["cost_distribution.svg"] != first["cost_distribution.svg"]
     assert other["risk_drivers.svg"] == first["risk_drivers.svg"]
+
+
+def test_a_large_facility_is_drawn_as_bars_without_a_tick_per_claim() -> None:
+    frames = _frames()
+
+    def svg_of(n: int) -> bytes:
+        costs = pl.DataFrame(
+            {
+                "ma_cskcb": [frames.facility] * n,
+                "ma_lk": [f"X{i}" for i in range(n)],
+                "peer_group": ["basic|K01|01|01|J00"] * n,
+                "cost": [Decimal(100_000 + 10 * i) for i in range(n)],
+            },
+            schema_overrides={"cost": MONEY},
+        )
+        drawn = FacilityFrames(
+            frames.facility,
+            frames.period,
+            costs,
+            frames.months,
+            frames.hits,
+            frames.scores,
+        )
+        return draw_pictures(drawn, ["svg"])["cost_distribution.svg"]
+
+    ticked, unticked = svg_of(RUG_MAX), svg_of(RUG_MAX + 1)
+    # two ticks per claim (all groups, and the claim's group), under 100 otherwise
+    assert ticked.count(b"<use") >= 2 * RUG_MAX
+    assert unticked.count(b"<use") < 100
+    assert len(unticked) < len(ticked) / 5
 
 
 def test_formats_and_refusals() -> None:
