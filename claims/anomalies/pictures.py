@@ -4,7 +4,8 @@ item 6): frames in, PNG and SVG bytes out (no file, no clock, no global state).
 - ``cost_distribution``: the cost per claim (T_TONGCHI_BV) of the claims of the
   facility's peer groups (``claims.anomalies.peers``: every group one of its claims was
   compared in), the other facilities' claims against the facility's, on a log axis,
-  both medians marked, each of the facility's claims a tick under the bars.
+  both medians marked, each of the facility's claims a tick under the bars (up to
+  :data:`RUG_MAX`); under it, its :data:`TOP_GROUPS` largest peer groups one by one.
 - ``monthly_trend``: the facility's median cost per claim month by month against the
   median of the claims of the facilities of the same level (the comparison the
   facility's ``trend_z`` makes, ``claims.anomalies.score``).

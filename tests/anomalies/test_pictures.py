@@ -32,6 +32,7 @@ from claims.config import Settings
 from claims.money import MONEY
 from claims.pipeline.anomalies import score_period
 from claims.pipeline.pictures import facility_frames
+from claims.store.pictures import monthly_medians
 from tests.conftest import PERIOD, GeneratedDay
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -250,6 +251,37 @@ def test_index_lists_every_file_with_its_caption() -> None:
     for caption in CAPTIONS.values():
         assert caption in page
     assert page.count("<img ") == len(SIZES)  # each picture shown once, as SVG
+
+
+def test_monthly_medians_of_the_facility_and_its_peers(tmp_path: Path) -> None:
+    rows = [  # ma_cskcb, year, month, cost, current, withdrawn
+        ("A", 2025, 10, 100, True, False),  # 13 months back: outside the window
+        ("A", 2025, 11, 200, True, False),
+        ("A", 2025, 11, 400, True, False),
+        ("A", 2025, 11, 900, False, False),  # an older version
+        ("B", 2025, 11, 50, True, False),
+        ("C", 2025, 11, 70, True, False),
+        ("A", 2026, 10, 300, True, False),
+        ("A", 2026, 10, 800, True, True),  # withdrawn
+        ("B", 2026, 10, 60, True, False),
+        ("Z", 2026, 10, 5, True, False),  # not a peer
+        ("A", 2026, 11, 1000, True, False),  # after the period
+    ]
+    path = tmp_path / "store.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.sql(
+            "CREATE TABLE claims (ma_cskcb VARCHAR, nam_qt BIGINT, thang_qt BIGINT, "
+            "t_tongchi_bv DECIMAL(18, 2), is_current BOOLEAN, withdrawn BOOLEAN)"
+        )
+        con.executemany("INSERT INTO claims VALUES (?, ?, ?, ?, ?, ?)", rows)
+    with duckdb.connect(str(path), read_only=True) as con:
+        months = monthly_medians(con, "A", ["A", "B", "C"], (2025, 11), (2026, 10))
+    assert months.rows() == [
+        ("2025-11", False, 2, 60.0),
+        ("2025-11", True, 2, 300.0),
+        ("2026-10", False, 1, 60.0),
+        ("2026-10", True, 1, 300.0),
+    ]
 
 
 @pytest.fixture(scope="module")
