@@ -44,6 +44,12 @@ class Settings(BaseSettings):
     """Two claims of one patient at one facility this many days apart or fewer count as
     a readmission ("tách đợt", reference §4.3 J7 names "a short window" [U]; env
     ``GIAMDINH_ANOMALY_READMIT_DAYS``)."""
+    anomaly_daily: bool = True
+    """The daily run re-scores the months its claims declare, after its commit, so that
+    the day's riskiest claims are held for review before any settlement pays them
+    (``claims.pipeline.anomalies.score_stored``; env ``GIAMDINH_ANOMALY_DAILY``). A
+    partitioned day does not (a month's scores do not fit its memory budget): score it
+    with ``giamdinh anomalies run --period P``."""
 
     memory_budget: int | None = Field(default=None, gt=0)
     """Bytes a run may hold in memory (``--memory-budget``, env

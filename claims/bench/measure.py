@@ -73,8 +73,9 @@ class _ReadDone(Exception):
 
 def day_settings(data_dir: Path, memory_budget: int | None) -> Settings:
     """Settings of a benchmark run: its own data folder and the memory budget (None:
-    the engine's default, half the machine's memory)."""
-    return Settings(data_dir=data_dir, memory_budget=memory_budget)
+    the engine's default, half the machine's memory). The day's stages only: no
+    anomaly scoring after the commit (a partitioned day has none either)."""
+    return Settings(data_dir=data_dir, memory_budget=memory_budget, anomaly_daily=False)
 
 
 FILES_PER_READ = 1_000

@@ -95,7 +95,9 @@ def run_settlement(
         writing(settings, f"settle run --period {period}"),
         open_store(settings.store_path) as con,
     ):
-        settlement = compute_settlement(con, period, facility)
+        settlement = compute_settlement(
+            con, period, facility, settings.review_risk_threshold
+        )
         check_overlaps(con, settlement)  # before any output is written
         reconcile(settlement.frames)
         folder = settlement_dir(settings, settlement)
@@ -108,16 +110,21 @@ def run_settlement(
 
 
 def compute_settlement(
-    con: duckdb.DuckDBPyConnection, period: str, facility: str | None
+    con: duckdb.DuckDBPyConnection,
+    period: str,
+    facility: str | None,
+    hold_risk: float | None = None,
 ) -> Settlement:
     """The settlement of ``period`` (one facility, or all) from the store's current
     decisions, the advances recorded for the period and those carried in from earlier
-    periods (the ``facility_advance`` balance of their ledger entries)."""
+    periods (the ``facility_advance`` balance of their ledger entries). With
+    ``hold_risk``, claims held by their anomaly risk and not reviewed yet are pending
+    (``claims.store.settlements.current_decisions``)."""
     from claims.store.ledger import advance_balances, advances_for, ledger_periods
     from claims.store.settlements import current_decisions, quarantined_amounts
 
     months = months_of(period)
-    decisions, lines, reasons = current_decisions(con, months, facility)
+    decisions, lines, reasons = current_decisions(con, months, facility, hold_risk)
     if decisions.height == 0:
         scope = f" of facility {facility}" if facility else ""
         msg = (

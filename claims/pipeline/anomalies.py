@@ -16,6 +16,7 @@ from dataclasses import asdict
 from typing import NamedTuple
 
 import polars as pl
+from duckdb import DuckDBPyConnection
 
 from claims.anomalies import (
     READS,
@@ -99,7 +100,7 @@ def score_period(
         ConfigError: ``period`` is not a month, there is no store, or no current claim
             declares the period.
     """
-    year, month = month_of(period)
+    month_of(period)  # refuses a period that is not YYYY-MM
     if not settings.store_path.is_file():
         msg = (
             f"no store at {settings.store_path}: check --data-dir (or "
@@ -116,16 +117,28 @@ def score_period(
         ),
         open_store(settings.store_path) as con,
     ):
-        tables = period_tables(con, year, month, READS)
-        if tables["XML1"].height == 0:
-            msg = (
-                f"no stored claim declares NAM_QT/THANG_QT {period}; check the period "
-                "and that its days were run"
-            )
-            raise ConfigError(msg)
-        earlier = median_costs(con, *_previous(year, month))
-        result = _scored(tables, reference, settings, period, earlier)
-        write_scores(con, period, result.scores, result.facilities)
+        result = score_stored(con, settings, reference, period)
+    if result is None:
+        msg = (
+            f"no stored claim declares NAM_QT/THANG_QT {period}; check the period "
+            "and that its days were run"
+        )
+        raise ConfigError(msg)
+    return result
+
+
+def score_stored(
+    con: DuckDBPyConnection, settings: Settings, reference: Reference, period: str
+) -> ScoredPeriod | None:
+    """Score the stored current claims of ``period`` and replace its stored scores on
+    ``con`` (the caller holds the writer lock); None when no claim declares it."""
+    year, month = month_of(period)
+    tables = period_tables(con, year, month, READS)
+    if tables["XML1"].height == 0:
+        return None
+    earlier = median_costs(con, *_previous(year, month))
+    result = _scored(tables, reference, settings, period, earlier)
+    write_scores(con, period, result.scores, result.facilities)
     return result
 
 
@@ -166,3 +179,35 @@ def _scored(
         facilities.with_columns(period=pl.lit(period), scoring_id=pl.lit(scoring_id)),
         scoring_id,
     )
+
+
+def score_run(
+    settings: Settings, reference: Reference, decisions: pl.DataFrame
+) -> list[str]:
+    """After a daily run's commit (the caller holds the writer lock): re-score the
+    months its ``decisions`` declare and say how many of its claims their risk holds
+    for review (``Settings.review_risk_threshold``; settlement leaves them pending)."""
+    periods = sorted(p for p in decisions["period"].unique().to_list() if p)
+    if not periods:
+        return []
+    with open_store(settings.store_path) as con:
+        scored = [score_stored(con, settings, reference, p) for p in periods]
+    found = [s.scores.select("file_id", "hoso_idx", "risk") for s in scored if s]
+    if not found:  # every claim of the months withdrawn
+        return []
+    risks = pl.concat(found)
+    held = decisions.filter(
+        pl.col("outcome").is_in(["accepted", "partially_accepted"])
+    ).join(
+        risks.filter(pl.col("risk") >= settings.review_risk_threshold).with_columns(
+            pl.col("hoso_idx").cast(decisions.schema["hoso_idx"])
+        ),
+        on=["file_id", "hoso_idx"],
+    )
+    if held.height == 0:
+        return []
+    return [
+        f"{held.height:,} claims of this run accepted by the rules are held for review "
+        f"by their anomaly risk (≥ {settings.review_risk_threshold}): settlement "
+        "leaves them pending until an assessor decides (`giamdinh review queue`)"
+    ]

@@ -60,7 +60,9 @@ def run_audit(
     months = months_of(period)
     reference = Reference.load(settings.catalog_dir, settings.pack_id, pack)
     with open_store(settings.store_path, read_only=True) as con:
-        settled, _, settled_reasons = current_decisions(con, months, facility)
+        settled, _, settled_reasons = current_decisions(
+            con, months, facility, settings.review_risk_threshold
+        )
     if settled.height == 0:
         scope = f" for facility {facility}" if facility else ""
         msg = f"no decided claims in {period}{scope}; nothing to audit"

@@ -24,6 +24,7 @@ import polars as pl
 
 from claims.config import Settings
 from claims.ids import content_id, engine_version
+from claims.pipeline.anomalies import score_run
 from claims.pipeline.context import History, Reference, RunContext
 from claims.pipeline.inbox import (
     Hashed,
@@ -225,6 +226,12 @@ def _run_locked(
     scanned = scan_inputs(listing.inputs, known, settings)
     parts = plan(scanned.new, scanned.scans, settings.memory_budget or default_budget())
     if len(parts) > 1 or executor is not None:
+        if settings.anomaly_daily:
+            notices.append(
+                "a partitioned day is not scored for anomalies (a month's scores do "
+                "not fit its memory budget): run `giamdinh anomalies run --period "
+                "YYYY-MM` for its months"
+            )
         return _run_partitioned(
             _Day(scanned, parts, reference, settings, days, known, started),
             run_date=run_date,
@@ -273,9 +280,13 @@ def _run_locked(
         failed = {f.name: receipts[f.name] for f in inputs.failures}
         moves = placements(inputs.new, inputs.skipped, inputs.repeats, failed, known)
         notices += _place(settings, moves, day, days, run_id=run_id)
-    return dataclasses.replace(
-        _result(ctx, out, inputs, checked, done), notices=tuple(notices)
-    )
+    result = _result(ctx, out, inputs, checked, done)
+    if settings.anomaly_daily and result.decisions.height:
+        clock = time.perf_counter()
+        notices += score_run(settings, reference, result.decisions)
+        if on_stage is not None:
+            on_stage("score", time.perf_counter() - clock, done)
+    return dataclasses.replace(result, notices=tuple(notices))
 
 
 @dataclass(frozen=True)

@@ -12,14 +12,23 @@ import duckdb
 import polars as pl
 
 from claims.errors import ConfigError
-from claims.store.review import reviewed_current
+from claims.store.review import ReviewVersion, reviewed_current
 from claims.store.runs import has_table
 
 
 def current_decisions(
-    con: duckdb.DuckDBPyConnection, months: list[str], facility: str | None
+    con: duckdb.DuckDBPyConnection,
+    months: list[str],
+    facility: str | None,
+    hold_risk: float | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Decisions, lines and reasons of the current version of each claim of ``months``.
+
+    A claim an assessor decided is read in its reviewed version. With ``hold_risk``
+    (``Settings.review_risk_threshold``), a claim the engine accepted (in whole or in
+    part) whose stored anomaly risk is at least ``hold_risk`` and that no review has
+    decided yet is held: its outcome reads ``pending_review`` (not paid until an
+    assessor decides it) with a reason ``RISK_HOLD`` naming its risk and explanation.
 
     Raises:
         ConfigError: the store holds no claims yet.
@@ -54,18 +63,95 @@ def current_decisions(
         ).pl()
     finally:
         con.unregister("_keys")
-    return _with_reviews(con, decisions, lines, reasons)
+    reviewed = reviewed_current(con, decisions)
+    if hold_risk is not None:
+        decisions, reasons = _with_holds(con, decisions, reasons, reviewed, hold_risk)
+    return _with_reviews(reviewed, decisions, lines, reasons)
+
+
+HOLD_CODE = "RISK_HOLD"
+"""The reason code of a claim held for review by its anomaly risk."""
+_PAYABLE = ("accepted", "partially_accepted")
+
+
+def _with_holds(
+    con: duckdb.DuckDBPyConnection,
+    decisions: pl.DataFrame,
+    reasons: pl.DataFrame,
+    reviewed: ReviewVersion | None,
+    hold_risk: float,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The engine-payable claims whose risk reaches ``hold_risk`` and that no review
+    decided, as ``pending_review`` with a ``RISK_HOLD`` reason."""
+    if not has_table(con, "anomaly_scores") or decisions.height == 0:
+        return decisions, reasons
+    keys = ["file_id", "hoso_idx"]
+    con.register("_held_keys", decisions.select(keys).to_arrow())
+    try:
+        scores = con.sql(
+            "SELECT s.file_id, s.hoso_idx, max(s.risk)::DOUBLE AS risk, "
+            "arg_max(s.explanation::VARCHAR, s.risk) AS explanation "
+            "FROM anomaly_scores s JOIN _held_keys USING (file_id, hoso_idx) "
+            "GROUP BY ALL HAVING max(s.risk) >= ?",
+            params=[hold_risk],
+        ).pl()
+    finally:
+        con.unregister("_held_keys")
+    if reviewed is not None:
+        scores = scores.join(reviewed.decisions.select(keys), on=keys, how="anti")
+    held = (
+        decisions.filter(pl.col("outcome").is_in(_PAYABLE))
+        .select(*keys, "run_id")
+        .join(scores.with_columns(pl.col("hoso_idx").cast(pl.UInt32)), on=keys)
+    )
+    if held.height == 0:
+        return decisions, reasons
+    marked = decisions.join(
+        held.select(*keys, pl.lit(True).alias("_held")), on=keys, how="left"
+    ).with_columns(
+        pl.when(pl.col("_held"))
+        .then(pl.lit("pending_review"))
+        .otherwise(pl.col("outcome"))
+        .alias("outcome"),
+        pl.when(pl.col("_held"))
+        .then(pl.concat_list("reason_codes", pl.lit([HOLD_CODE])).list.sort())
+        .otherwise(pl.col("reason_codes"))
+        .alias("reason_codes"),
+    )
+    message = pl.format(
+        "Hồ sơ có điểm rủi ro {} (ngưỡng {}): chờ giám định viên xem xét trước khi "
+        "thanh toán. {}",
+        pl.col("risk").round(4),
+        pl.lit(hold_risk),
+        pl.col("explanation").fill_null(""),
+    )
+    rows = held.select(
+        "run_id",
+        *keys,
+        pl.lit("claim").alias("level"),
+        pl.lit(HOLD_CODE).alias("code"),
+        pl.lit("anomaly").alias("source"),
+        message.alias("message"),
+    )
+    extra = rows.select(
+        [
+            rows[c].cast(reasons.schema[c])
+            if c in rows.columns
+            else pl.lit(None, reasons.schema[c]).alias(c)
+            for c in reasons.columns
+        ]
+    )
+    return marked.drop("_held"), pl.concat([reasons, extra])
 
 
 def _with_reviews(
-    con: duckdb.DuckDBPyConnection,
+    reviewed: ReviewVersion | None,
     decisions: pl.DataFrame,
     lines: pl.DataFrame,
     reasons: pl.DataFrame,
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """The claims an assessor decided in their current reviewed version
     (``claims.store.review.reviewed_current``) in place of the engine's."""
-    reviewed = reviewed_current(con, decisions)
     if reviewed is None or reviewed.decisions.height == 0:
         return decisions, lines, reasons
     keys = reviewed.decisions.select("file_id", "hoso_idx")

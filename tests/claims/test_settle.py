@@ -25,6 +25,7 @@ from claims.store.ledger import ledger_of
 from claims.store.runs import open_store
 from tests.conftest import PERIOD, GeneratedDay
 from tests.factories import giamdinh, lower_benefit_level_4
+from tests.holds import as_settled
 
 RECORDED, POSTED = "2026-11-02T08:00:00+00:00", "2026-11-03T09:30:00+00:00"
 
@@ -39,9 +40,11 @@ def settled(
 
 
 def _decisions(settings: Settings) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The stored decisions (held claims pending, as settlement reads them) and
+    lines."""
     with duckdb.connect(str(settings.store_path), read_only=True) as con:
         return (
-            con.sql("SELECT * FROM decisions").pl(),
+            as_settled(con, con.sql("SELECT * FROM decisions").pl()),
             con.sql("SELECT * FROM decision_lines").pl(),
         )
 

@@ -32,6 +32,7 @@ from claims.settle import excel as sheets
 from claims.store.runs import open_store
 from claims.store.settlements import write_workbooks
 from tests.conftest import PERIOD, GeneratedDay
+from tests.holds import as_settled
 
 FRAMES = (
     "facilities",
@@ -175,11 +176,14 @@ def _check(settlement: Settlement, folder: Path, store: Path, excel: Path) -> No
     schemas = {n: frames[n].schema for n in FRAMES}
     _reconciles("excel", _workbooks(excel, schemas))
     with duckdb.connect(str(store), read_only=True) as con:
-        decisions = con.sql(
-            "SELECT d.* FROM decisions d JOIN claims c USING (file_id, hoso_idx) "
-            "WHERE c.is_current AND d.period = ?",
-            params=[settlement.period],
-        ).pl()
+        decisions = as_settled(
+            con,
+            con.sql(
+                "SELECT d.* FROM decisions d JOIN claims c USING (file_id, hoso_idx) "
+                "WHERE c.is_current AND d.period = ?",
+                params=[settlement.period],
+            ).pl(),
+        )
         quarantined = con.sql(
             'SELECT DISTINCT file_id, hoso_idx, "table", line_no FROM quarantine '
             "WHERE line_no IS NOT NULL AND \"table\" IN ('XML2', 'XML3')"
