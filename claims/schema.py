@@ -119,8 +119,10 @@ HISTORY_SCHEMA: dict[str, pl.DataType] = {
     "ngay_vao": pl.Datetime("us"),
     "ngay_ra": pl.Datetime("us"),
     "ma_loai_kcb": pl.String(),
+    "ma_benh_chinh": pl.String(),
 }
-"""What cross-claim windows need of a stored claim."""
+"""What cross-claim windows need of a stored claim (the principal diagnosis: J7's
+split episodes compare its ICD-10 category)."""
 
 QUARANTINED_SCHEMA: dict[str, pl.DataType] = {
     "file_id": pl.String(),
@@ -216,8 +218,11 @@ CLAIM_FEATURES: dict[str, pl.DataType] = {
     "visits_30d": pl.Int64(),
     "overlapping_stays": pl.Int64(),
     "same_day_claims": pl.Int64(),
+    "readmission_days": pl.Int64(),
+    "duplicate_percent": pl.Int64(),
     "max_exams_per_practitioner_day": pl.Int64(),
     "practitioner_facilities_same_day": pl.Int64(),
+    "practitioner_overlapping_lines": pl.Int64(),
     "stay_days": pl.Int64(),
     "stay_minutes": pl.Int64(),
     "age_years": pl.Int32(),
@@ -452,3 +457,23 @@ HISTORY_EXAM = pl.List(
         }
     )
 )
+HISTORY_PERFORMED = "performed"
+"""An optional column of a history frame: the stored claim's XML3 lines with a performer
+and both times (:data:`HISTORY_PERFORM`: NGUOI_THUC_HIEN, from COALESCE(NGAY_TH_YL,
+NGAY_YL) to NGAY_KQ), which J3 sweeps for one practitioner at two facilities at
+overlapping times."""
+HISTORY_PERFORM = pl.List(
+    pl.Struct(
+        {
+            "nguoi_thuc_hien": pl.String(),
+            "start": pl.Datetime("us"),
+            "end": pl.Datetime("us"),
+        }
+    )
+)
+HISTORY_CODES = "codes"
+"""An optional column of a history frame: the stored claim's item codes (XML2 MA_THUOC,
+XML3 MA_VAT_TU else MA_DICH_VU) with their line counts (:data:`HISTORY_CODE`), read for
+the stored claims of a batch claim's patient, facility and admission day only (J1's
+near-duplicates)."""
+HISTORY_CODE = pl.List(pl.Struct({"code": pl.String(), "n": pl.Int64()}))

@@ -345,10 +345,10 @@ class ReadPart:
 
 _DAY_COLUMNS = {
     "claims": "file_id, hoso_idx, ma_the_bhyt, ma_cskcb, ma_lk, ngay_vao, ngay_ra, "
-    "ma_loai_kcb",
+    "ma_loai_kcb, ma_benh_chinh",
     "xml2": "file_id, hoso_idx, ma_thuoc, lieu_dung, ngay_th_yl, ngay_yl",
     "xml3": "file_id, hoso_idx, ma_giuong, ma_khoa, ma_nhom, ma_may, ma_bac_si, "
-    "ngay_th_yl, ngay_yl",
+    "nguoi_thuc_hien, ngay_th_yl, ngay_yl, ngay_kq, ma_dich_vu, ma_vat_tu",
 }
 DAY_SOURCES = Sources("_day_claims", "_day_xml2", "_day_xml3", day=True)
 

@@ -14,6 +14,8 @@ import polars as pl
 
 from claims.schema import (
     CLAIM_KEYS,
+    HISTORY_CODE,
+    HISTORY_CODES,
     HISTORY_DAY,
     HISTORY_DRUG,
     HISTORY_DRUGS,
@@ -105,7 +107,8 @@ def history_of(
         else ""
     )
     query = f"""
-        SELECT ma_the_bhyt, ma_cskcb, ma_lk, ngay_vao, ngay_ra, ma_loai_kcb{day}
+        SELECT ma_the_bhyt, ma_cskcb, ma_lk, ngay_vao, ngay_ra, ma_loai_kcb,
+               ma_benh_chinh{day}
         FROM "{sources.claims}" WHERE is_current AND NOT withdrawn
     """
     params: list[object] = []
@@ -137,6 +140,12 @@ def history_of(
     )
     if claims is None:
         return history
+    history = history.join(
+        _codes_of(con, history, claims, sources),
+        on=["ma_cskcb", "ma_lk"],
+        how="left",
+        maintain_order="left",
+    )
     return with_window(con, claims, history, sources, practitioners)
 
 
@@ -180,3 +189,56 @@ def _drugs_of(
         pl.col("lieu_dung").cast(pl.String),
     )
     return lines.group_by("ma_cskcb", "ma_lk").agg(drug.alias(HISTORY_DRUGS))
+
+
+def _codes_of(
+    con: duckdb.DuckDBPyConnection,
+    history: pl.DataFrame,
+    claims: pl.DataFrame,
+    sources: Sources,
+) -> pl.DataFrame:
+    """The item codes and their line counts (:data:`HISTORY_CODES`) of the history's
+    claims of a batch claim's patient, facility and admission day (J1 near-duplicates
+    compare them; the other stored claims are not read)."""
+    empty = pl.DataFrame(
+        schema={"ma_cskcb": pl.String, "ma_lk": pl.String, HISTORY_CODES: HISTORY_CODE}
+    )
+    day = ["patient", "ma_cskcb", "_day"]
+    batch = claims.select(
+        patient_id().alias("patient"),
+        "ma_cskcb",
+        pl.col("ngay_vao").dt.date().alias("_day"),
+    ).unique()
+    keys = (
+        history.with_columns(pl.col("ngay_vao").dt.date().alias("_day"))
+        .join(batch, on=day, how="semi")
+        .select("ma_cskcb", "ma_lk")
+        .unique()
+    )
+    if keys.height == 0 or not has_table(con, sources.xml3):
+        return empty
+    xml2 = (
+        f'UNION ALL SELECT c.ma_cskcb, c.ma_lk, x.ma_thuoc AS code FROM "{sources.claims}" '
+        f'c JOIN _keys USING (ma_cskcb, ma_lk) JOIN "{sources.xml2}" x '
+        "USING (file_id, hoso_idx) WHERE c.is_current AND NOT c.withdrawn"
+        if has_table(con, sources.xml2)
+        else ""
+    )
+    con.register("_keys", keys.to_arrow())
+    try:
+        lines: pl.DataFrame = con.sql(
+            f"""
+            SELECT ma_cskcb, ma_lk, code, count(*) AS n FROM (
+              SELECT c.ma_cskcb, c.ma_lk, coalesce(x.ma_vat_tu, x.ma_dich_vu) AS code
+              FROM "{sources.claims}" c JOIN _keys USING (ma_cskcb, ma_lk)
+              JOIN "{sources.xml3}" x USING (file_id, hoso_idx)
+              WHERE c.is_current AND NOT c.withdrawn {xml2}
+            ) WHERE code IS NOT NULL GROUP BY ALL
+            """
+        ).pl()
+    finally:
+        con.unregister("_keys")
+    if lines.height == 0:
+        return empty
+    code = pl.struct(pl.col("code").cast(pl.String), pl.col("n").cast(pl.Int64))
+    return lines.group_by("ma_cskcb", "ma_lk").agg(code.alias(HISTORY_CODES))

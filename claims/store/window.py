@@ -31,6 +31,8 @@ from claims.schema import (
     HISTORY_EXAMS,
     HISTORY_MACHINE,
     HISTORY_MACHINES,
+    HISTORY_PERFORM,
+    HISTORY_PERFORMED,
     HISTORY_SCHEMA,
     Batch,
     patient_id,
@@ -53,7 +55,10 @@ class Sources(NamedTuple):
 STORED = Sources()
 """The store's tables."""
 
-_CLAIM = "c.ma_the_bhyt, c.ma_cskcb, c.ma_lk, c.ngay_vao, c.ngay_ra, c.ma_loai_kcb"
+_CLAIM = (
+    "c.ma_the_bhyt, c.ma_cskcb, c.ma_lk, c.ngay_vao, c.ngay_ra, c.ma_loai_kcb, "
+    "c.ma_benh_chinh"
+)
 _FROM = """
     FROM "{claims}" c JOIN {span} JOIN "{xml3}" x USING (file_id, hoso_idx)
     WHERE c.is_current AND NOT c.withdrawn AND {where}
@@ -90,7 +95,24 @@ def _queries(sources: Sources, *, by_practitioner: bool = False) -> dict[str, st
             else ""
         ),
     )
+    performed = _FROM.format(
+        claims=sources.claims,
+        xml3=sources.xml3,
+        span="_days d ON true",
+        where=f"x.nguoi_thuc_hien IS NOT NULL AND x.ngay_kq IS NOT NULL "
+        f"AND {_DAY} BETWEEN d.d0 - 1 AND d.d1",
+    )
+    codes = (
+        " WHERE trim(code) IN (SELECT ma_bac_si FROM _practitioners)"
+        if by_practitioner
+        else ""
+    )
     return {
+        HISTORY_PERFORMED: f"SELECT {_CLAIM.replace('c.', '')}, trim(code) AS "
+        'nguoi_thuc_hien, start, "end" FROM (SELECT '
+        f"{_CLAIM}, unnest(string_split(x.nguoi_thuc_hien, ';')) AS code, "
+        'coalesce(x.ngay_th_yl, x.ngay_yl) AS start, x.ngay_kq AS "end" '
+        f"{performed}){codes}",
         HISTORY_BEDS: f"SELECT {_CLAIM}, x.ma_khoa, x.ma_giuong, x.ma_nhom {beds}",
         HISTORY_MACHINES: f"SELECT {_CLAIM}, x.ma_may, {_DAY} AS line_date, "
         f"count(*) AS n {machines} GROUP BY ALL",
@@ -103,6 +125,7 @@ _FIELDS: dict[str, tuple[pl.DataType, list[str]]] = {
     HISTORY_BEDS: (HISTORY_BED, ["ma_khoa", "ma_giuong", "ma_nhom"]),
     HISTORY_MACHINES: (HISTORY_MACHINE, ["ma_may", "line_date", "n"]),
     HISTORY_EXAMS: (HISTORY_EXAM, ["ma_bac_si", "ma_nhom", "line_date", "n"]),
+    HISTORY_PERFORMED: (HISTORY_PERFORM, ["nguoi_thuc_hien", "start", "end"]),
 }
 """Each list column: its type and the fields of its query's rows."""
 
@@ -180,11 +203,17 @@ BED_COLUMNS: dict[str, pl.DataType] = {
 
 
 def practitioners_of(batch: Batch) -> pl.Series:
-    """The batch's examining practitioners (MA_BAC_SI of its exam lines, as sent):
-    the exams of the stored window that can count with the batch's."""
+    """The batch's examining practitioners (MA_BAC_SI of its exam lines, as sent) and
+    performers (each code of NGUOI_THUC_HIEN): the exams and performed lines of the
+    stored window that can count with the batch's."""
     nhom = pl.col("ma_nhom").cast(pl.Int64, strict=False).cast(pl.String)
     exam = nhom.is_in(list(EXAM_GROUPS))
-    return batch.xml3.filter(exam)["ma_bac_si"].drop_nulls().unique().sort()
+    examining = batch.xml3.filter(exam)["ma_bac_si"]
+    performing = (
+        batch.xml3["nguoi_thuc_hien"].str.split(";").explode().str.strip_chars()
+    )
+    both = pl.concat([examining, performing.rename("ma_bac_si")])
+    return both.filter(both != "").drop_nulls().unique().sort()
 
 
 def _stored(
@@ -275,3 +304,20 @@ def stored_exams(
         )
         .cast(schema)  # type: ignore[arg-type]
     )
+
+
+def stored_performed(
+    history: pl.DataFrame | None, claims: pl.DataFrame
+) -> pl.DataFrame:
+    """``nguoi_thuc_hien, ma_cskcb, start, end``: the window's performed lines with both
+    times, one row per performer (the batch's re-submitted claims left out)."""
+    schema: dict[str, pl.DataType] = {
+        "nguoi_thuc_hien": pl.String(),
+        "ma_cskcb": pl.String(),
+        "start": pl.Datetime("us"),
+        "end": pl.Datetime("us"),
+    }
+    stored = _stored(history, claims, HISTORY_PERFORMED)
+    if stored is None:
+        return pl.DataFrame(schema=schema)
+    return stored.select(list(schema)).cast(pl.Schema(schema))

@@ -17,7 +17,7 @@ from rules.cases import read_cases
 from rules.evaluate import select_packs, version_of
 from rules.packs import PACKS_ROOT, PackError, data_hash, read_pack
 
-BASE = "2024.07.1"  # itself a correction of 2024.07.0: a chain
+BASE = "2024.07.2"  # a correction of 2024.07.1, itself one of 2024.07.0: a chain
 FIX = "2024.07.9"
 RULE = {
     "id": "Z9_TEST_ONLY",
@@ -163,7 +163,10 @@ def test_the_built_in_corrections_hold_every_fragment() -> None:
     fragments = sorted(
         p.stem for p in (PACKS_ROOT / "vn-bhyt" / "checks").glob("*.yaml")
     )
-    for directory in sorted((PACKS_ROOT / "vn-bhyt").glob("*.*.*")):
-        spec = read_pack(directory)
-        if spec.corrects is not None:
-            assert sorted(spec.include) == fragments, directory
+    for pack in select_packs(load_packs(), "vn-bhyt"):  # the versions in force
+        included: list[str] = []
+        spec = read_pack(PACKS_ROOT / "vn-bhyt" / pack.spec.version)
+        while spec.corrects is not None:  # along the chain of corrections
+            included += spec.include
+            spec = read_pack(PACKS_ROOT / "vn-bhyt" / spec.corrects)
+        assert sorted(included) == fragments, pack.spec.version
