@@ -5,7 +5,8 @@ item 6): frames in, PNG and SVG bytes out (no file, no clock, no global state).
   facility's peer groups (``claims.anomalies.peers``: every group one of its claims was
   compared in), the other facilities' claims against the facility's, on a log axis,
   both medians marked, each of the facility's claims a tick under the bars (up to
-  :data:`RUG_MAX`); under it, its :data:`TOP_GROUPS` largest peer groups one by one.
+  :data:`RUG_MAX`); under it, its :data:`TOP_GROUPS` largest peer groups one by one
+  (those with other facilities' claims first).
 - ``monthly_trend``: the facility's median cost per claim month by month against the
   median of the claims of the facilities of the same level (the comparison the
   facility's ``trend_z`` makes, ``claims.anomalies.score``).
@@ -237,10 +238,22 @@ def group_words(group: str) -> str:
     )
 
 
-def _largest_groups(own_rows: pl.DataFrame, top: int) -> list[str]:
-    """The ``top`` peer groups holding most of the facility's claims (ties by name)."""
-    counts = own_rows.group_by("peer_group").agg(pl.len().alias("n"))
-    ordered = counts.sort(["n", "peer_group"], descending=[True, False])
+def panel_groups(
+    own_rows: pl.DataFrame, peer_rows: pl.DataFrame, top: int
+) -> list[str]:
+    """The ``top`` peer groups holding most of the facility's claims, those where
+    other facilities' claims are too first (a group of the facility alone compares
+    it with itself), ties by name."""
+    others = peer_rows.select("peer_group").unique().with_columns(_others=pl.lit(True))
+    counts = (
+        own_rows.group_by("peer_group")
+        .agg(pl.len().alias("n"))
+        .join(others, on="peer_group", how="left")
+        .with_columns(pl.col("_others").fill_null(False))
+    )
+    ordered = counts.sort(
+        ["_others", "n", "peer_group"], descending=[True, True, False]
+    )
     return ordered.head(top).get_column("peer_group").to_list()
 
 
@@ -254,7 +267,7 @@ def cost_distribution(frames: FacilityFrames) -> Figure:
     mine = pl.col("ma_cskcb") == frames.facility
     own_rows, peer_rows = frames.costs.filter(mine), frames.costs.filter(~mine)
     own, peers = _costs(own_rows), _costs(peer_rows)
-    groups = _largest_groups(own_rows, TOP_GROUPS) if own else []
+    groups = panel_groups(own_rows, peer_rows, TOP_GROUPS) if own else []
     with _figure(12, 9 if groups else 5.5) as figure:
         figure.suptitle(
             f"Chi phí mỗi hồ sơ của cơ sở {frames.facility} so với nhóm so sánh, "

@@ -25,6 +25,7 @@ from claims.anomalies.pictures import (
     feature_summary,
     group_words,
     number,
+    panel_groups,
     rule_summary,
 )
 from claims.cli.app import app
@@ -220,6 +221,22 @@ def test_rules_and_features_summaries() -> None:
     assert group_words("specialised|*|*|02|*") == (
         "cấp chuyên sâu · mọi khoa · mọi tỉnh · loại KCB 02 · mọi chẩn đoán"
     )
+
+
+def test_panels_prefer_groups_with_other_facilities() -> None:
+    def rows(facility: str, groups: dict[str, int]) -> pl.DataFrame:
+        return pl.DataFrame(
+            {
+                "ma_cskcb": facility,
+                "peer_group": [g for g, n in groups.items() for _ in range(n)],
+            }
+        )
+
+    own = rows("01001", {"alone": 9, "big": 5, "small": 2, "tie": 2})
+    peers = rows("02002", {"big": 1, "small": 7, "tie": 1})
+    assert panel_groups(own, peers, 3) == ["big", "small", "tie"]
+    assert panel_groups(own, peers, 4) == ["big", "small", "tie", "alone"]
+    assert panel_groups(own, peers.clear(), 2) == ["alone", "big"]
 
 
 def test_nothing_to_show_is_said_not_drawn_empty() -> None:
