@@ -501,6 +501,19 @@ def _bars(
         axes.xaxis.get_major_locator().set_params(integer=True)  # type: ignore[call-arg]
     axes.tick_params(axis="x", labelrotation=30)
     axes.grid(axis="x", alpha=0.3)
+    if max(values) <= 0:
+        axes.set_xlim(0, 1)
+        axes.set_xticks([])
+        axes.text(
+            0.5,
+            0.5,
+            "0 đ" if money_axis else "0",
+            ha="center",
+            va="center",
+            transform=axes.transAxes,
+        )
+    else:
+        axes.set_xlim(left=0)
 
 
 PICTURES = {

@@ -239,6 +239,34 @@ def test_panels_prefer_groups_with_other_facilities() -> None:
     assert panel_groups(own, peers.clear(), 2) == ["alone", "big"]
 
 
+def test_rules_that_rejected_nothing_show_no_money_ticks() -> None:
+    frames = _frames()
+    nothing = FacilityFrames(
+        frames.facility,
+        frames.period,
+        frames.costs,
+        frames.months,
+        frames.hits.with_columns(rejected=pl.lit(Decimal(0), MONEY)),
+        frames.scores,
+    )
+
+    def labels(drawn: FacilityFrames) -> list[str]:
+        root = ET.fromstring(draw_pictures(drawn, ["svg"])["risk_drivers.svg"])
+        return [
+            "".join(t.itertext()).strip()
+            for t in root.iter()
+            if t.tag.endswith("}text")
+        ]
+
+    def money_panel(texts: list[str]) -> list[str]:
+        """The texts of the rules' money panel (its ticks, or what it says)."""
+        start = texts.index("Số lần quy tắc bị vi phạm") + 1
+        return texts[start : texts.index("Số tiền bị từ chối")]
+
+    assert "300.000 đ" in money_panel(labels(frames))
+    assert money_panel(labels(nothing)) == ["0 đ"]
+
+
 def test_nothing_to_show_is_said_not_drawn_empty() -> None:
     frames = _frames()
     empty = FacilityFrames(
