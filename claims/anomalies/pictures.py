@@ -546,9 +546,14 @@ def draw_pictures(
 
 
 def index_html(facility: str, period: str, names: Sequence[str]) -> bytes:
-    """A page listing the picture files ``names``, each with its caption, shown once
-    (its SVG, else its PNG)."""
-    shown = {n.rsplit(".", 1)[0]: n for n in sorted(names, reverse=True)}
+    """A page listing the picture files ``names``, each with its caption, each
+    picture shown once: its PNG (the same pixels on every screen), else its SVG
+    (whose text the browser draws with its own fonts)."""
+    shown: dict[str, str] = {}
+    for name in sorted(names):
+        stem = name.rsplit(".", 1)[0]
+        if stem not in shown or name.endswith(".png"):
+            shown[stem] = name
     items = []
     for name in sorted(names):
         stem = name.rsplit(".", 1)[0]

@@ -295,7 +295,10 @@ def test_index_lists_every_file_with_its_caption() -> None:
         assert f'href="{name}"' in page
     for caption in CAPTIONS.values():
         assert caption in page
-    assert page.count("<img ") == len(SIZES)  # each picture shown once, as SVG
+    assert page.count("<img ") == len(SIZES)  # each picture shown once, as PNG
+    assert all(f'<img src="{s}.png"' in page for s in SIZES)
+    svg_only = index_html("01001", "2026-10", [n for n in names if n.endswith(".svg")])
+    assert all(f'<img src="{s}.svg"' in svg_only.decode("utf-8") for s in SIZES)
 
 
 def test_monthly_medians_of_the_facility_and_its_peers(tmp_path: Path) -> None:
