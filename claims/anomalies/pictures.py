@@ -88,6 +88,14 @@ FEATURE_WORDS = {
 }
 """A score feature (``claims.anomalies.profile.FEATURES``) in an assessor's words; a
 feature not listed is shown by its name."""
+ACTION_WORDS = {
+    "reject": "từ chối",
+    "cap": "giới hạn",
+    "adjust": "điều chỉnh",
+    "review": "chuyển giám định",
+    "info": "thông tin",
+}
+"""A rule pack action (``rules.packs.Action``) in an assessor's words."""
 CAPTIONS = {
     "cost_distribution": "Phân bố chi phí mỗi hồ sơ của nhóm so sánh (trục log), "
     "hồ sơ và trung vị của cơ sở được đánh dấu",
@@ -152,13 +160,21 @@ def _count_ticks(value: float, _position: float) -> str:
 
 
 def rule_summary(hits: pl.DataFrame, top: int = TOP_BARS) -> pl.DataFrame:
-    """``rule_id, hits, rejected`` (MONEY) of the ``top`` rules with the most hits
-    (ties: most money, then the rule id)."""
+    """``rule_id, label, hits, rejected`` (MONEY) of the ``top`` rules with the most
+    hits (ties: most money, then the rule id); ``label``: the rule id and what its
+    action does, in words (``J1_SAME_DAY (chuyển giám định)``)."""
+    action = pl.col("action").min()
+    words = action.replace_strict(ACTION_WORDS, default=action)
     return (
         hits.group_by("rule_id")
-        .agg(pl.len().alias("hits"), pl.col("rejected").fill_null(0).sum())
+        .agg(
+            pl.format("{} ({})", pl.col("rule_id").first(), words).alias("label"),
+            pl.len().alias("hits"),
+            pl.col("rejected").fill_null(0).sum(),
+        )
         .sort(["hits", "rejected", "rule_id"], descending=[True, True, False])
         .head(top)
+        .select("rule_id", "label", "hits", "rejected")
     )
 
 
@@ -441,7 +457,7 @@ def risk_drivers(frames: FacilityFrames) -> Figure:
             fontweight="bold",
         )
         (hits, rejected), (claims, money) = figure.subplots(2, 2, sharey="row")
-        labels = rules.get_column("rule_id").to_list()
+        labels = rules.get_column("label").to_list()
         _bars(
             hits, labels, rules, "hits", "Số lần quy tắc bị vi phạm", money_axis=False
         )

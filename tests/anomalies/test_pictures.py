@@ -140,7 +140,7 @@ def test_pictures_are_valid_png_and_svg_with_vietnamese_words() -> None:
     drivers = _svg_text(files["risk_drivers.svg"])
     assert "Yếu tố làm tăng rủi ro của cơ sở 01001" in drivers
     assert "(rủi ro cơ sở 0,88: cao hơn 88 % số cơ sở trong kỳ)" in drivers
-    assert "F14_QUANTITY" in drivers
+    assert "F14_QUANTITY (giới hạn)" in drivers
     assert "Chi phí hồ sơ cao" in drivers
     assert "Hồ sơ sát nhau (nghi tách đợt)" in drivers
 
@@ -199,6 +199,11 @@ def test_rules_and_features_summaries() -> None:
         "J1_SAME_DAY",
     ]
     assert rules["hits"].to_list() == [2, 1, 1]
+    assert rules["label"].to_list() == [
+        "F14_QUANTITY (giới hạn)",
+        "G1_ICD_UNKNOWN (từ chối)",
+        "J1_SAME_DAY (chuyển giám định)",
+    ]
     assert rules["rejected"].to_list() == [
         Decimal("13500.50"),
         Decimal("300000"),
