@@ -201,14 +201,21 @@ def facility_of(batch: Batch) -> pl.DataFrame:
 
 @numba.njit(cache=True)
 def _sweep(
-    group: np.ndarray, start: np.ndarray, end: np.ndarray, stay: np.ndarray, window: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    group: np.ndarray,
+    start: np.ndarray,
+    end: np.ndarray,
+    stay: np.ndarray,
+    place: np.ndarray,
+    window: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover
     """Per claim, over claims sorted by (patient, start): visits in the window before,
-    overlapping stays and same-day admissions among the patient's other claims."""
+    overlapping stays, same-day admissions among the patient's other claims, and
+    visits (not stays) at another place admitted during a stay (counted on both)."""
     n = len(group)
     before = np.zeros(n, np.int64)
     overlap = np.zeros(n, np.int64)
     same_day = np.zeros(n, np.int64)
+    during = np.zeros(n, np.int64)
     first = 0
     for i in range(n):
         if i > 0 and group[i] != group[i - 1]:
@@ -230,7 +237,15 @@ def _sweep(
                 same_day[i] += 1
             if stay[i] and stay[m] and start[m] < end[i] and start[i] < end[m]:
                 overlap[i] += 1
-    return before, overlap, same_day
+            if place[m] != place[i] and stay[i] != stay[m]:
+                s, e, v = (
+                    (start[i], end[i], start[m])
+                    if stay[i]
+                    else (start[m], end[m], start[i])
+                )
+                if s <= v < e:
+                    during[i] += 1
+    return before, overlap, same_day, during
 
 
 def _patient_windows(xml1: pl.DataFrame, history: pl.DataFrame | None) -> pl.DataFrame:
@@ -270,17 +285,19 @@ def _patient_windows(xml1: pl.DataFrame, history: pl.DataFrame | None) -> pl.Dat
         )
         .sort("_g", "_s")
     )
-    before, overlap, same_day = _sweep(
+    before, overlap, same_day, during = _sweep(
         every["_g"].to_numpy(),
         every["_s"].to_numpy(),
         every["_e"].to_numpy(),
         every["ma_loai_kcb"].is_in(INPATIENT).fill_null(False).to_numpy(),
+        every["ma_cskcb"].rank("dense").fill_null(0).cast(pl.Int64).to_numpy(),
         VISIT_WINDOW_DAYS * 1440,
     )
     swept = every.select(CLAIM_KEYS).with_columns(
         pl.Series("visits_30d", before),
         pl.Series("overlapping_stays", overlap),
         pl.Series("same_day_claims", same_day),
+        pl.Series("visits_during_stay", during),
     )
     return swept.filter(pl.col("file_id").is_not_null()).join(
         _readmissions(every), on=CLAIM_KEYS, how="left", maintain_order="left"

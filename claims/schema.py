@@ -218,6 +218,7 @@ CLAIM_FEATURES: dict[str, pl.DataType] = {
     "visits_30d": pl.Int64(),
     "overlapping_stays": pl.Int64(),
     "same_day_claims": pl.Int64(),
+    "visits_during_stay": pl.Int64(),
     "readmission_days": pl.Int64(),
     "duplicate_percent": pl.Int64(),
     "max_exams_per_practitioner_day": pl.Int64(),

@@ -215,6 +215,41 @@ def test_split_episode_across_two_runs(tmp_path: Path, reference: Reference) -> 
     assert fired
 
 
+# ---- J2: an outpatient visit at another facility during a stay (both claims)
+
+
+def test_visit_during_stay_hit_near_miss_and_facilities(
+    tmp_path: Path, reference: Reference
+) -> None:
+    claims = [
+        _stay("A", 1, "202510060800", "202510081000"),
+        _claim("B", 1, facility=THERE, stay=("202510071400", "202510071500")),
+        _stay("C", 2, "202510060800", "202510081000"),
+        _claim("D", 2, facility=THERE, stay=("202510081000", "202510081100")),  # after
+        _stay("E", 3, "202510060800", "202510081000"),
+        _claim("F", 3, stay=("202510071400", "202510071500")),  # the same facility
+    ]
+    found = _batch(tmp_path, reference, claims, "visits_during_stay")
+    assert found == {"A": 1, "B": 1, "C": 0, "D": 0, "E": 0, "F": 0}
+
+
+def test_visit_during_stay_across_midnight_and_two_runs(
+    tmp_path: Path, reference: Reference
+) -> None:
+    stay = _stay("A", 1, "202510060800", "202510070030")
+    visit = _claim("B", 1, facility=THERE, stay=("202510070010", "202510070020"))
+    straddled, together, fired = _two_runs(
+        tmp_path,
+        reference,
+        [stay],
+        [visit],
+        "visits_during_stay",
+        "J2_VISIT_DURING_STAY",
+    )
+    assert straddled == together == 1
+    assert fired
+
+
 # ---- J3: one performer at two facilities at overlapping times
 
 
