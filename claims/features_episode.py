@@ -8,7 +8,10 @@ as "dose × times a day × days" (E10) and the days of the same drug the patient
 from earlier outpatient visits of the batch (J6); XML4's result date for the line's
 service (C10); the bed-days billed by the claim on the line's day across bed codes and
 departments (H5); whether its code is in the catalog at any date (C11). All vectorized:
-string and regex expressions, joins and windows.
+string and regex expressions, joins and windows. Two cross-claim feasibility features of
+issue 15 (called by ``claims.features``): near-duplicates (J1, :func:`near_duplicates`)
+and a performer's lines at two facilities at overlapping times (J3, a numba sweep,
+:func:`practitioner_overlaps`), over the batch and the stored history.
 
 The columns are declared in ``claims.schema`` (``EPISODE_CLAIM_FEATURES``,
 ``EPISODE_LINE_FEATURES``); ``claims.features`` calls :func:`episode_claims` and
@@ -19,6 +22,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import numba
+import numpy as np
 import polars as pl
 
 from catalogs.resolve import Catalog
@@ -28,12 +33,14 @@ from claims.schema import (
     BED_GROUPS,
     CLAIM_KEYS,
     EPISODE_LINE_FEATURES,
+    HISTORY_CODES,
     HISTORY_DAY,
     HISTORY_DRUGS,
     INPATIENT,
     Batch,
     patient_id,
 )
+from claims.store.window import stored_performed
 
 WITHDRAWAL = "8"
 """MA_DOITUONG_KCB of a withdrawal of an earlier payment request (§1.12)."""
@@ -364,3 +371,187 @@ def episode_lines(
         pl.lit(None, QUANTITY).alias("dosage_quantity"),
         pl.lit(None, pl.Int64).alias("days_on_hand"),
     ).select(pl.exclude(list(EPISODE_LINE_FEATURES)), *EPISODE_LINE_FEATURES)
+
+
+# ---- cross-claim feasibility (issue 15 item 1: J1 near-duplicates, J3 times)
+
+
+def near_duplicates(batch: Batch, history: pl.DataFrame | None) -> pl.DataFrame:
+    """``duplicate_percent`` per claim (J1): the largest weighted Jaccard share, in whole
+    per cent rounded down, of item codes (XML2 MA_THUOC, XML3 MA_VAT_TU else MA_DICH_VU;
+    a code's weight its number of lines) between the claim and another claim of the
+    patient at the same facility admitted the same day, of the batch or stored (null:
+    no such claim)."""
+    claim = ["_claim"]
+    day = ["_patient", "ma_cskcb", "_day"]
+    own = batch.xml1.select(
+        *CLAIM_KEYS,
+        pl.concat_str("file_id", pl.lit("#"), "hoso_idx").alias("_claim"),
+        patient_id().alias("_patient"),
+        "ma_cskcb",
+        pl.col("ngay_vao").dt.date().alias("_day"),
+    )
+    items = pl.concat(
+        [
+            batch.xml2.select(*CLAIM_KEYS, pl.col("ma_thuoc").alias("code")),
+            batch.xml3.select(
+                *CLAIM_KEYS, pl.coalesce("ma_vat_tu", "ma_dich_vu").alias("code")
+            ),
+        ]
+    )
+    codes = (
+        items.join(own.select(*CLAIM_KEYS, "_claim"), on=CLAIM_KEYS)
+        .filter(pl.col("code").is_not_null())
+        .group_by("_claim", "code")
+        .agg(pl.len().cast(pl.Int64).alias("n"))
+    )
+    parts = [own.drop(CLAIM_KEYS)]
+    if history is not None and HISTORY_CODES in history.columns:
+        past = history.join(
+            batch.xml1.select("ma_cskcb", "ma_lk"), on=["ma_cskcb", "ma_lk"], how="anti"
+        ).filter(pl.col(HISTORY_CODES).is_not_null())
+        key = pl.concat_str(pl.lit("stored:"), "ma_cskcb", pl.lit("/"), "ma_lk")
+        parts.append(
+            past.select(
+                key.alias("_claim"),
+                pl.col("patient").alias("_patient"),
+                "ma_cskcb",
+                pl.col("ngay_vao").dt.date().alias("_day"),
+            )
+        )
+        stored = past.select(key.alias("_claim"), HISTORY_CODES).explode(HISTORY_CODES)
+        codes = pl.concat([codes, stored.unnest(HISTORY_CODES)], how="vertical_relaxed")
+    every = pl.concat(parts).drop_nulls(day)
+    pairs = (
+        every.join(every, on=day, suffix="_o")
+        .filter(pl.col("_claim") != pl.col("_claim_o"))
+        .join(own.select("_claim"), on=claim, how="semi")
+        .select("_claim", "_claim_o")
+    )
+    totals = codes.group_by(claim).agg(pl.col("n").sum().alias("_total"))
+    shared = (
+        pairs.join(codes, on=claim)
+        .join(codes, left_on=["_claim_o", "code"], right_on=["_claim", "code"])
+        .group_by("_claim", "_claim_o")
+        .agg(pl.min_horizontal("n", "n_right").sum().alias("_shared"))
+    )
+    union = pl.col("_total").fill_null(0) + pl.col("_total_o").fill_null(0)
+    share = (
+        pairs.join(shared, on=["_claim", "_claim_o"], how="left")
+        .join(totals, on=claim, how="left")
+        .join(
+            totals.rename({"_claim": "_claim_o", "_total": "_total_o"}),
+            on="_claim_o",
+            how="left",
+        )
+        .with_columns(pl.col("_shared").fill_null(0))
+        .select(
+            "_claim",
+            pl.when(union > 0)
+            .then(pl.col("_shared") * 100 // (union - pl.col("_shared")))
+            .cast(pl.Int64)
+            .alias("duplicate_percent"),
+        )
+        .group_by(claim)
+        .agg(pl.col("duplicate_percent").max())
+    )
+    return own.select(*CLAIM_KEYS, "_claim").join(share, on=claim).drop("_claim")
+
+
+@numba.njit(cache=True)
+def _overlap_sweep(
+    group: np.ndarray, place: np.ndarray, start: np.ndarray, end: np.ndarray
+) -> np.ndarray:  # pragma: no cover - compiled
+    """Per line, over lines sorted by (practitioner, start): whether a line of the same
+    practitioner at another place overlaps it (closed intervals). Each pass keeps the
+    two extreme values of distinct places seen so far (a forward pass the latest ends
+    before, a backward pass the earliest starts after)."""
+    n = len(group)
+    hit = np.zeros(n, np.bool_)
+    none, never = np.iinfo(np.int64).min, np.iinfo(np.int64).max
+    top, top_place, second = none, -1, none
+    for i in range(n):
+        if i == 0 or group[i] != group[i - 1]:
+            top, top_place, second = none, -1, none
+        other = top if place[i] != top_place else second
+        if other != none and other >= start[i]:
+            hit[i] = True
+        if place[i] == top_place:
+            top = max(top, end[i])
+        elif end[i] > top:
+            top, top_place, second = end[i], place[i], top
+        else:
+            second = max(second, end[i])
+    top, top_place, second = never, -1, never
+    for i in range(n - 1, -1, -1):
+        if i == n - 1 or group[i] != group[i + 1]:
+            top, top_place, second = never, -1, never
+        other = top if place[i] != top_place else second
+        if other != never and other <= end[i]:
+            hit[i] = True
+        if place[i] == top_place:
+            top = min(top, start[i])
+        elif start[i] < top:
+            top, top_place, second = start[i], place[i], top
+        else:
+            second = min(second, start[i])
+    return hit
+
+
+def practitioner_overlaps(batch: Batch, history: pl.DataFrame | None) -> pl.DataFrame:
+    """``practitioner_overlapping_lines`` per claim (J3): its XML3 lines one of whose
+    performers (NGUOI_THUC_HIEN) has a line at another facility, of the batch or of
+    the history's window, whose time from COALESCE(NGAY_TH_YL, NGAY_YL) to NGAY_KQ
+    overlaps this line's (lines without both times are not judged)."""
+    performed = (
+        batch.xml3.join(
+            batch.xml1.select(*CLAIM_KEYS, "ma_cskcb"), on=CLAIM_KEYS, how="left"
+        )
+        .select(
+            *CLAIM_KEYS,
+            "line_no",
+            pl.col("nguoi_thuc_hien").str.split(";"),
+            "ma_cskcb",
+            pl.coalesce("ngay_th_yl", "ngay_yl").alias("start"),
+            pl.col("ngay_kq").alias("end"),
+        )
+        .explode("nguoi_thuc_hien")
+        .with_columns(pl.col("nguoi_thuc_hien").str.strip_chars())
+    )
+    stored = stored_performed(history, batch.xml1).select(
+        pl.lit(None, pl.String).alias("file_id"),
+        pl.lit(None, pl.UInt32).alias("hoso_idx"),
+        pl.lit(None, performed.schema["line_no"]).alias("line_no"),
+        "nguoi_thuc_hien",
+        "ma_cskcb",
+        "start",
+        "end",
+    )
+    every = (
+        pl.concat([performed, stored.select(performed.columns)])
+        .filter(
+            (pl.col("nguoi_thuc_hien") != "")
+            & pl.col("ma_cskcb").is_not_null()
+            & (pl.col("end") >= pl.col("start"))
+        )
+        .with_columns(
+            pl.col("nguoi_thuc_hien").rank("dense").alias("_g"),
+            pl.col("ma_cskcb").rank("dense").cast(pl.Int64).alias("_p"),
+            pl.col("start").dt.epoch("s").alias("_s"),
+            pl.col("end").dt.epoch("s").alias("_e"),
+        )
+        .sort("_g", "_s", "_e", "_p")
+    )
+    hit = _overlap_sweep(
+        every["_g"].to_numpy(),
+        every["_p"].to_numpy(),
+        every["_s"].to_numpy(),
+        every["_e"].to_numpy(),
+    )
+    return (
+        every.with_columns(pl.Series("_hit", hit))
+        .filter(pl.col("file_id").is_not_null() & pl.col("_hit"))
+        .group_by(CLAIM_KEYS)
+        .agg(pl.col("line_no").n_unique().cast(pl.Int64))
+        .rename({"line_no": "practitioner_overlapping_lines"})
+    )
