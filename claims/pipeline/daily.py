@@ -226,12 +226,7 @@ def _run_locked(
     scanned = scan_inputs(listing.inputs, known, settings)
     parts = plan(scanned.new, scanned.scans, settings.memory_budget or default_budget())
     if len(parts) > 1 or executor is not None:
-        if settings.anomaly_daily:
-            notices.append(
-                "a partitioned day is not scored for anomalies (a month's scores do "
-                "not fit its memory budget): run `giamdinh anomalies run --period "
-                "YYYY-MM` for its months"
-            )
+        notices += _NOT_SCORED if settings.anomaly_daily else []
         return _run_partitioned(
             _Day(scanned, parts, reference, settings, days, known, started),
             run_date=run_date,
@@ -281,12 +276,28 @@ def _run_locked(
         moves = placements(inputs.new, inputs.skipped, inputs.repeats, failed, known)
         notices += _place(settings, moves, day, days, run_id=run_id)
     result = _result(ctx, out, inputs, checked, done)
-    if settings.anomaly_daily and result.decisions.height:
-        clock = time.perf_counter()
-        notices += score_run(settings, reference, result.decisions)
-        if on_stage is not None:
-            on_stage("score", time.perf_counter() - clock, done)
+    notices += _score(ctx, result.decisions, on_stage, done)
     return dataclasses.replace(result, notices=tuple(notices))
+
+
+def _score(
+    ctx: RunContext, decisions: pl.DataFrame, on_stage: OnStage | None, done: Frames
+) -> list[str]:
+    """Score the run's months after its commit (``Settings.anomaly_daily``): stage
+    ``score``."""
+    if not ctx.settings.anomaly_daily or decisions.height == 0:
+        return []
+    clock = time.perf_counter()
+    notices = score_run(ctx.settings, ctx.reference, decisions)
+    if on_stage is not None:
+        on_stage("score", time.perf_counter() - clock, done)
+    return notices
+
+
+_NOT_SCORED = [
+    "a partitioned day is not scored for anomalies (a month's scores do not fit its "
+    "memory budget): run `giamdinh anomalies run --period YYYY-MM` for its months"
+]
 
 
 @dataclass(frozen=True)
