@@ -105,11 +105,20 @@ def queue_cmd(
     if fmt is Format.table:
         emit(
             out,
-            [(f"review queue: {found.height:,} claims", shown.select(QUEUE_SHOWN))],
+            [(f"review queue: {found.height:,} claims", _readable(shown))],
             fmt,
         )
     else:
         emit(out, [("queue", shown)], fmt)
+
+
+def _readable(queue: pl.DataFrame) -> pl.DataFrame:
+    """The queue as a table for people: risk to 4 decimals, and the score's
+    explanation where no rule gave a reason."""
+    return queue.with_columns(
+        pl.col("risk").round(4),
+        pl.coalesce("reasons", "explanation").alias("reasons"),
+    ).select(QUEUE_SHOWN)
 
 
 @app.command("show")
