@@ -8,7 +8,8 @@ sampling commands (``review sample``, ``review extrapolate``) live in
 
 from __future__ import annotations
 
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated
 
@@ -61,17 +62,23 @@ def _stamp(moment: datetime) -> str:
     return moment.isoformat(timespec="microseconds")
 
 
-def _open(
+@contextmanager
+def _store(
     settings: Settings, command: str, *, write: bool = True
-) -> tuple[ExitStack, duckdb.DuckDBPyConnection]:
-    """The store, under the writer lock when ``write``; close it with the stack."""
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The store, under the writer lock when ``write``; an engine error inside is
+    told as the command's error (``fail``)."""
     from claims.store.runs import open_store
 
-    stack = ExitStack()
-    if write:
-        stack.enter_context(writing(settings, command))
-    con = stack.enter_context(open_store(settings.store_path, read_only=not write))
-    return stack, con
+    try:
+        with ExitStack() as stack:
+            if write:
+                stack.enter_context(writing(settings, command))
+            yield stack.enter_context(
+                open_store(settings.store_path, read_only=not write)
+            )
+    except ClaimsError as exc:
+        raise fail(exc) from exc
 
 
 @app.command("queue")
@@ -91,13 +98,9 @@ def queue_cmd(
     from claims.settle import months_of
 
     settings = settings_for(data_dir, None)
-    try:
+    with _store(settings, "review queue", write=False) as con:
         months = months_of(period) if period else None
-        stack, con = _open(settings, "review queue", write=False)
-        with stack:
-            found = queue(con, settings, months=months, facility=facility)
-    except ClaimsError as exc:
-        raise fail(exc) from exc
+        found = queue(con, settings, months=months, facility=facility)
     if found.height == 0:
         err.print("the review queue is empty for this selection")
         return
@@ -133,12 +136,8 @@ def show_cmd(
     from claims.pipeline.review import show
 
     settings = settings_for(data_dir, None)
-    try:
-        stack, con = _open(settings, "review show", write=False)
-        with stack:
-            record = show(con, settings, facility, claim)
-    except ClaimsError as exc:
-        raise fail(exc) from exc
+    with _store(settings, "review show", write=False) as con:
+        record = show(con, settings, facility, claim)
     engine = record.engine
     current = record.current
     lines = engine.lines.select(
@@ -211,13 +210,9 @@ def take_cmd(
     settings = settings_for(data_dir, None, wait=wait)
     moment = _now()
     until = moment + timedelta(minutes=settings.review_lock_minutes)
-    try:
-        stack, con = _open(settings, f"review take {facility} {claim}")
-        with stack:
-            take(con, settings, facility, claim, assessor=assessor, at=_stamp(moment),
-                 expires_at=_stamp(until))  # fmt: skip
-    except ClaimsError as exc:
-        raise fail(exc) from exc
+    with _store(settings, f"review take {facility} {claim}") as con:
+        take(con, settings, facility, claim, assessor=assessor, at=_stamp(moment),
+             expires_at=_stamp(until))  # fmt: skip
     err.print(f"{facility}/{claim} is locked to {assessor} until {_stamp(until)}")
 
 
@@ -234,12 +229,8 @@ def release_cmd(
 
     assessor = _user(user)
     settings = settings_for(data_dir, None, wait=wait)
-    try:
-        stack, con = _open(settings, f"review release {facility} {claim}")
-        with stack:
-            release(con, facility, claim, assessor=assessor, at=_stamp(_now()))
-    except ClaimsError as exc:
-        raise fail(exc) from exc
+    with _store(settings, f"review release {facility} {claim}") as con:
+        release(con, facility, claim, assessor=assessor, at=_stamp(_now()))
     err.print(f"{facility}/{claim} released")
 
 
@@ -273,15 +264,11 @@ def decide_cmd(
 
     assessor = _user(user)
     settings = settings_for(data_dir, None, wait=wait)
-    try:
+    with _store(settings, f"review decide {facility} {claim}") as con:
         chosen = [parse_line(text) for text in line]
-        stack, con = _open(settings, f"review decide {facility} {claim}")
-        with stack:
-            reviewed = decide(con, settings, facility, claim, chosen, assessor=assessor,
-                              justification=justification, reason_code=reason_code,
-                              decided_at=_stamp(_now()))  # fmt: skip
-    except ClaimsError as exc:
-        raise fail(exc) from exc
+        reviewed = decide(con, settings, facility, claim, chosen, assessor=assessor,
+                          justification=justification, reason_code=reason_code,
+                          decided_at=_stamp(_now()))  # fmt: skip
     row = reviewed.decision.row(0, named=True)
     out.print(
         f"review {reviewed.review_id}: {facility}/{claim} {row['outcome']}, accepted "
@@ -307,12 +294,8 @@ def approve_cmd(
 
     approver = _user(user)
     settings = settings_for(data_dir, None, wait=wait)
-    try:
-        stack, con = _open(settings, f"review approve {review_id}")
-        with stack:
-            approve(con, settings, review_id, approver=approver, at=_stamp(_now()))
-    except ClaimsError as exc:
-        raise fail(exc) from exc
+    with _store(settings, f"review approve {review_id}") as con:
+        approve(con, settings, review_id, approver=approver, at=_stamp(_now()))
     out.print(f"review {review_id} approved by {approver}: it is now current")
 
 
@@ -329,13 +312,9 @@ def refuse_cmd(
 
     approver = _user(user)
     settings = settings_for(data_dir, None, wait=wait)
-    try:
-        stack, con = _open(settings, f"review refuse {review_id}")
-        with stack:
-            approve(con, settings, review_id, approver=approver, at=_stamp(_now()),
-                    refuse=reason)  # fmt: skip
-    except ClaimsError as exc:
-        raise fail(exc) from exc
+    with _store(settings, f"review refuse {review_id}") as con:
+        approve(con, settings, review_id, approver=approver, at=_stamp(_now()),
+                refuse=reason)  # fmt: skip
     out.print(
         f"review {review_id} refused by {approver}: the claim is open for review again"
     )
@@ -360,13 +339,9 @@ def contest_cmd(
     from claims.pipeline.review import contest
 
     settings = settings_for(data_dir, None, wait=wait)
-    try:
-        stack, con = _open(settings, f"review contest {facility} {claim}")
-        with stack:
-            review_id = contest(con, facility, claim, reason=reason,
-                                by=(user or facility).strip(), at=_stamp(_now()))  # fmt: skip
-    except ClaimsError as exc:
-        raise fail(exc) from exc
+    with _store(settings, f"review contest {facility} {claim}") as con:
+        review_id = contest(con, facility, claim, reason=reason,
+                            by=(user or facility).strip(), at=_stamp(_now()))  # fmt: skip
     out.print(
         f"review {review_id} of {facility}/{claim} contested: the claim is back in the "
         "queue for another assessor"
