@@ -31,6 +31,7 @@ from claims.config import Settings
 from claims.errors import ConfigError
 from claims.ids import content_id, engine_version, frame_digest
 from claims.pipeline.context import Reference
+from claims.settle import PAYABLE
 from claims.store import Holder, open_store, writer_lock
 from claims.store.anomalies import median_costs, period_tables, write_scores
 
@@ -196,9 +197,7 @@ def score_run(
     if not found:  # every claim of the months withdrawn
         return []
     risks = pl.concat(found)
-    held = decisions.filter(
-        pl.col("outcome").is_in(["accepted", "partially_accepted"])
-    ).join(
+    held = decisions.filter(pl.col("outcome").is_in(PAYABLE)).join(
         risks.filter(pl.col("risk") >= settings.review_risk_threshold).with_columns(
             pl.col("hoso_idx").cast(decisions.schema["hoso_idx"])
         ),
