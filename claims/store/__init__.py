@@ -1,9 +1,11 @@
 """The store: an embedded DuckDB file plus Parquet run folders (``runs``), the stored
 claims read back (``read``), settlements and the ledger (``settlements``, ``ledger``),
-anomaly scores (``anomalies``) and the crash points fault tests use (``faults``). It
+anomaly scores (``anomalies``), API users (``users``), the audit trail
+(``events``) and the crash points fault tests use (``faults``). It
 reads and writes; it decides nothing."""
 
 from claims.store.anomalies import scores_of, write_scores
+from claims.store.events import ACTIONS, append_event, read_events
 from claims.store.faults import crash_point, fail_point
 from claims.store.ledger import (
     ADVANCE_REVERSALS_SCHEMA,
@@ -61,9 +63,11 @@ from claims.store.settlements import (
     write_frames,
     write_workbooks,
 )
+from claims.store.users import User
 from claims.store.window import practitioners_of
 
 __all__ = [
+    "ACTIONS",
     "ADVANCES_SCHEMA",
     "ADVANCE_REVERSALS_SCHEMA",
     "PARQUET_TABLES",
@@ -77,6 +81,7 @@ __all__ = [
     "StoreBusy",
     "StoreError",
     "StoredClaims",
+    "User",
     "advance_balances",
     "advance_count",
     "advances_for",
@@ -84,6 +89,7 @@ __all__ = [
     "append_advance",
     "append_advance_reversal",
     "append_entries",
+    "append_event",
     "append_posting",
     "append_table",
     "crash_point",
@@ -103,6 +109,7 @@ __all__ = [
     "posted_periods",
     "practitioners_of",
     "quarantined_amounts",
+    "read_events",
     "review_candidates",
     "review_states",
     "reviewed_amounts",
