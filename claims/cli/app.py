@@ -17,6 +17,8 @@ from claims.cli.sampling import extrapolate as extrapolate_command
 from claims.cli.sampling import sample as sample_command
 from claims.cli.settle import app as settle_app
 from claims.cli.settle import audit as audit_command
+from claims.cli.users import app as users_app
+from claims.cli.users import events as events_command
 
 app = typer.Typer(
     name="giamdinh",
@@ -36,6 +38,8 @@ review_app.command("extrapolate")(extrapolate_command)
 app.add_typer(review_app, name="review")
 app.add_typer(anomalies_app, name="anomalies")
 app.command("audit")(audit_command)
+app.add_typer(users_app, name="users")
+app.command("events")(events_command)
 app.command()(run.generate)
 app.command()(run.ingest)
 app.command()(run.run)
