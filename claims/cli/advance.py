@@ -3,10 +3,8 @@ contract, list the advances, reverse one; each write holds the store's writer lo
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
-import polars as pl
 import typer
 
 from claims.cli.common import (
@@ -21,49 +19,28 @@ from claims.cli.common import (
     writing,
 )
 from claims.cli.listing import Format, FormatOption, emit
-from claims.config import Settings
-from claims.errors import ClaimsError, ConfigError
-from claims.settle import (
-    advance_entries,
-    advance_id,
-    advance_reversal_entries,
-    advance_reversal_id,
-    months_of,
-    overlapping,
-    refuse_unknown_facility,
+from claims.errors import ClaimsError
+from claims.pipeline.advances import (
+    advance_amount,
+    advances_listing,
+    check_advance,
+    record_advance,
+    reverse_advance,
+    settled_overlaps,
 )
 
-if TYPE_CHECKING:
-    import duckdb
+__all__ = [
+    "advance_amount",
+    "advance_app",
+    "check_advance",
+    "record_advance",
+    "reverse_advance",
+]
 
 Facility = Annotated[
     str | None,
     typer.Option("--facility", help="One facility (MA_CSKCB); default: all."),
 ]
-
-
-def record_advance(
-    con: duckdb.DuckDBPyConnection,
-    facility: str,
-    period: str,
-    amount: Decimal,
-    *,
-    recorded_at: str,
-) -> str:
-    """Record an advance paid to ``facility`` for ``period`` and post it; its id."""
-    from claims.store.ledger import append_advance
-
-    advance = advance_id(facility, period, amount, recorded_at)
-    append_advance(
-        con,
-        advance_entries(facility, period, amount, advance),
-        advance_id=advance,
-        facility=facility,
-        period=period,
-        amount=amount,
-        recorded_at=recorded_at,
-    )
-    return advance
 
 
 advance_app = typer.Typer(
@@ -126,37 +103,6 @@ def advance_cmd(
     )
 
 
-def advance_amount(text: str) -> Decimal:
-    """The amount of an advance: positive, in đồng, at most 2 decimals.
-
-    Raises:
-        ConfigError: ``text`` is not such an amount.
-    """
-    from claims.money import round_money
-
-    try:
-        value = Decimal(text)
-        if value.is_finite() and value > 0 and value == round_money(value):
-            return value
-    except InvalidOperation:
-        pass
-    msg = f"--amount {text!r} is not a positive amount with at most 2 decimals"
-    raise ConfigError(msg)
-
-
-def check_advance(settings: Settings, facility: str, period: str) -> None:
-    """Refuse an advance to a facility the ``facilities`` catalog does not know, or
-    whose contract with the fund does not cover the period.
-
-    Raises:
-        ConfigError: the period is not one, or the facility cannot be paid for it.
-    """
-    from catalogs import load_catalogs
-
-    catalog = load_catalogs(settings.catalog_dir, ids=["facilities"])["facilities"]
-    refuse_unknown_facility(catalog.resolve(), facility, period)
-
-
 @advance_app.command("list")
 def advance_list_cmd(
     facility: Facility = None,
@@ -166,7 +112,7 @@ def advance_list_cmd(
 ) -> None:
     """The advances recorded (of a facility, for periods overlapping --period), each
     with its reversal if it was reversed, and the total standing."""
-    from claims.store.ledger import advances_of
+    from claims.settle import months_of
     from claims.store.runs import open_store
 
     settings = settings_for(data_dir, None)
@@ -174,21 +120,14 @@ def advance_list_cmd(
         if period is not None:
             months_of(period)
         with open_store(settings.store_path, read_only=True) as con:
-            found = advances_of(con, facility=facility)
+            found, totals = advances_listing(con, facility, period)
     except ClaimsError as exc:
         raise fail(exc) from exc
-    if period is not None:
-        periods = overlapping(period, found["period"].unique().to_list())
-        found = found.filter(pl.col("period").is_in(periods))
-    standing = found.filter(pl.col("reversal_id").is_null())
-    totals = standing.group_by("ma_cskcb").agg(
-        pl.len().alias("advances"), pl.col("amount").sum()
-    )
     if fmt is Format.table:
         emit(out, [(f"advances: {found.height:,}", found)], fmt, limit=200)
-        emit(out, [("standing advances per facility", totals.sort("ma_cskcb"))], fmt)
+        emit(out, [("standing advances per facility", totals)], fmt)
     else:
-        emit(out, [("advances", found), ("standing", totals.sort("ma_cskcb"))], fmt)
+        emit(out, [("advances", found), ("standing", totals)], fmt)
 
 
 @advance_app.command("reverse")
@@ -201,7 +140,6 @@ def advance_reverse_cmd(
 ) -> None:
     """Reverse an advance recorded by mistake: a balanced ledger transaction undoes it,
     and settlements stop netting it (the advance stays listed, marked reversed)."""
-    from claims.store.ledger import posted_periods
     from claims.store.runs import open_store
 
     settings = settings_for(data_dir, None, wait=wait)
@@ -211,52 +149,16 @@ def advance_reverse_cmd(
             open_store(settings.store_path) as con,
         ):
             reversal, row = reverse_advance(con, advance, recorded_at=now(precise=True))
-            posted = posted_periods(con, [row["ma_cskcb"]], other_than="")
+            again = settled_overlaps(con, row["ma_cskcb"], row["period"])
     except ClaimsError as exc:
         raise fail(exc) from exc
     err.print(
         f"advance {advance} ({row['amount']:,.2f} to {row['ma_cskcb']} for "
         f"{row['period']}) reversed by {reversal}"
     )
-    for settled in overlapping(row["period"], posted):
+    for settled in again:
         err.print(
             f"{settled} is settled and posted for {row['ma_cskcb']}: settle it again "
             f"(`giamdinh settle run --period {settled}`) so that its posting nets the "
             "advances that stand"
         )
-
-
-def reverse_advance(
-    con: duckdb.DuckDBPyConnection, advance: str, *, recorded_at: str
-) -> tuple[str, dict[str, Any]]:
-    """Reverse advance ``advance``: record the reversal and post its entries
-    (``claims.settle.ledger.advance_reversal_entries``); (reversal id, the advance).
-
-    Raises:
-        ConfigError: no advance has that id, or it was reversed already.
-    """
-    from claims.store.ledger import advances_of, append_advance_reversal
-
-    found = advances_of(con).filter(pl.col("advance_id") == advance)
-    if found.height == 0:
-        msg = f"no advance {advance!r}; `giamdinh settle advance list` shows them"
-        raise ConfigError(msg)
-    row = found.row(0, named=True)
-    if row["reversal_id"] is not None:
-        msg = (
-            f"advance {advance} was reversed already, by {row['reversal_id']} "
-            f"at {row['reversed_at']}"
-        )
-        raise ConfigError(msg)
-    reversal = advance_reversal_id(advance, recorded_at)
-    entries = advance_reversal_entries(
-        row["ma_cskcb"], row["period"], row["amount"], advance, reversal
-    )
-    append_advance_reversal(
-        con,
-        entries,
-        reversal_id=reversal,
-        advance_id=advance,
-        recorded_at=recorded_at,
-    )
-    return reversal, row

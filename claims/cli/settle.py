@@ -4,7 +4,7 @@ advance commands are in ``claims.cli.advance``)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import polars as pl
 import typer
@@ -29,21 +29,32 @@ from claims.cli.scale import (
     SchedulerOption,
 )
 from claims.config import Settings
-from claims.errors import ClaimsError, ConfigError
-from claims.schema import LEDGER_SCHEMA
-from claims.settle import (
-    Settlement,
-    audit_entries,
-    earlier,
-    months_of,
-    reconcile,
-    refuse_overlaps,
-    repost,
-    settle,
+from claims.errors import ClaimsError
+from claims.pipeline.settlement import (
+    EXCEL_LIMIT,
+    check_overlaps,
+    compute_settlement,
+    find_settlement,
+    post_audit,
+    post_settlement,
+    settle_period,
+    settlement_dir,
 )
+from claims.settle import Settlement
 
-if TYPE_CHECKING:
-    import duckdb
+__all__ = [
+    "EXCEL_LIMIT",
+    "app",
+    "audit",
+    "carried_forward_messages",
+    "check_overlaps",
+    "compute_settlement",
+    "post_audit",
+    "post_settlement",
+    "print_settlement",
+    "run_settlement",
+    "settlement_dir",
+]
 
 app = typer.Typer(
     help="Settle accepted claims with facilities per month or quarter (C79/C80-like "
@@ -61,14 +72,6 @@ Facility = Annotated[
     str | None,
     typer.Option("--facility", help="One facility (MA_CSKCB); default: all."),
 ]
-EXCEL_LIMIT = 50
-"""Excel workbooks are written per facility when a settlement has at most this many."""
-
-
-def settlement_dir(settings: Settings, settlement: Settlement) -> Path:
-    return (
-        settings.data_dir / "settlements" / settlement.period / settlement.settlement_id
-    )
 
 
 def run_settlement(
@@ -79,143 +82,18 @@ def run_settlement(
     excel: bool | None = None,
     posted_at: str | None = None,
 ) -> tuple[Settlement, pl.DataFrame, Path]:
-    """Settle, check that it reconciles, write the outputs, post to the ledger;
-    (settlement, posted rows, folder).
-
-    ``posted_at`` stamps the postings; default: :func:`now`.
+    """:func:`claims.pipeline.settlement.settle_period` under the writer lock;
+    (settlement, posted rows, folder). ``posted_at`` stamps the postings; default:
+    :func:`now`.
 
     Raises:
         ConfigError: no decided claim declares the period, or it overlaps a posted one.
         ReconciliationError: the settlement does not add up (nothing written).
     """
-    from claims.store.runs import open_store
-    from claims.store.settlements import write_frames
-
-    with (
-        writing(settings, f"settle run --period {period}"),
-        open_store(settings.store_path) as con,
-    ):
-        settlement = compute_settlement(
-            con, period, facility, settings.review_risk_threshold
+    with writing(settings, f"settle run --period {period}"):
+        return settle_period(
+            settings, period, facility, excel=excel, posted_at=posted_at or now()
         )
-        check_overlaps(con, settlement)  # before any output is written
-        reconcile(settlement.frames)
-        folder = settlement_dir(settings, settlement)
-        write_frames(folder, settlement.frames)
-        facilities = settlement.frames["facilities"].height
-        if excel if excel is not None else facilities <= EXCEL_LIMIT:
-            _excel(folder / "excel", settlement)
-        posted = post_settlement(con, settlement, posted_at=posted_at or now())
-    return settlement, posted, folder
-
-
-def compute_settlement(
-    con: duckdb.DuckDBPyConnection,
-    period: str,
-    facility: str | None,
-    hold_risk: float | None = None,
-) -> Settlement:
-    """The settlement of ``period`` (one facility, or all) from the store's current
-    decisions, the advances recorded for the period and those carried in from earlier
-    periods (the ``facility_advance`` balance of their ledger entries). With
-    ``hold_risk``, claims held by their anomaly risk and not reviewed yet are pending
-    (``claims.store.settlements.current_decisions``)."""
-    from claims.store.ledger import advance_balances, advances_for, ledger_periods
-    from claims.store.settlements import current_decisions, quarantined_amounts
-
-    months = months_of(period)
-    decisions, lines, reasons = current_decisions(con, months, facility, hold_risk)
-    if decisions.height == 0:
-        scope = f" of facility {facility}" if facility else ""
-        msg = (
-            f"no decided claims{scope} declare NAM_QT/THANG_QT in {period}; "
-            "check the period (YYYY-MM or YYYY-Qn) and that the month was run"
-        )
-        raise ConfigError(msg)
-    before = earlier(period, ledger_periods(con))
-    return settle(
-        decisions,
-        lines,
-        reasons,
-        advances_for(con, [period, *months], facility),
-        period=period,
-        scope=facility,
-        carried_in=advance_balances(con, before, facility),
-        amounts=quarantined_amounts(con, decisions),
-    )
-
-
-def check_overlaps(con: duckdb.DuckDBPyConnection, settlement: Settlement) -> None:
-    """Raise ConfigError when a facility of ``settlement`` was posted for an overlapping
-    period of the other cadence (see :func:`post_settlement`)."""
-    from claims.store.ledger import posted_periods
-
-    facilities = settlement.frames["facilities"]["ma_cskcb"].to_list()
-    period = settlement.period
-    refuse_overlaps(period, posted_periods(con, facilities, other_than=period))
-
-
-def post_settlement(
-    con: duckdb.DuckDBPyConnection, settlement: Settlement, *, posted_at: str
-) -> pl.DataFrame:
-    """Post a settlement: reverse the changed facilities' active postings, post theirs
-    (``claims.settle.ledger.repost``), stamped ``posted_at``; one transaction.
-
-    Returns:
-        The ledger rows written (empty when nothing changed).
-
-    Raises:
-        ConfigError: a facility of the settlement has an active posting for an
-            overlapping period of the other cadence (a month inside a settled quarter,
-            or a quarter one of whose months was settled): posting both would pay the
-            same claims twice.
-    """
-    from claims.store.ledger import append_posting, posted_entries
-
-    check_overlaps(con, settlement)
-    facilities = settlement.frames["facilities"]["ma_cskcb"].to_list()
-    posted = posted_entries(con, settlement.period, facilities)
-    change = repost(settlement, posted)
-    if change.facilities:
-        append_posting(
-            con,
-            change.entries,
-            period=settlement.period,
-            settlement_id=settlement.settlement_id,
-            facilities=change.facilities,
-            posted_at=posted_at,
-        )
-    return change.entries
-
-
-def post_audit(
-    con: duckdb.DuckDBPyConnection, audit_id: str, period: str, proposal: pl.DataFrame
-) -> pl.DataFrame:
-    """Post an audit's proposal (``claims.settle.ledger.audit_entries``). An audit
-    already posted posts nothing again. Returns the rows written."""
-    from claims.store.ledger import append_entries, has_entries
-
-    if has_entries(con, audit_id):
-        return pl.DataFrame(schema=LEDGER_SCHEMA)
-    written = audit_entries(audit_id, period, proposal)
-    append_entries(con, written)
-    return written
-
-
-def _excel(folder: Path, settlement: Settlement) -> None:
-    try:
-        from claims.settle.excel import workbooks
-    except ImportError:  # pragma: no cover - openpyxl is a dependency
-        err.print("Excel output skipped: openpyxl is not installed")
-        return
-    from claims.store.settlements import write_workbooks
-
-    books = workbooks(
-        settlement.frames,
-        period=settlement.period,
-        settlement_id=settlement.settlement_id,
-    )
-    write_workbooks(folder, books)
 
 
 def print_settlement(
@@ -304,13 +182,13 @@ def run_cmd(
 
 
 def _find(settings: Settings, settlement_id: str) -> Path:
-    found = sorted((settings.data_dir / "settlements").glob(f"*/{settlement_id}"))
-    if not found:
+    found = find_settlement(settings, settlement_id)
+    if found is None:
         msg = (
             f"no settlement {settlement_id!r} under {settings.data_dir / 'settlements'}"
         )
         raise fail(ValueError(msg))
-    return found[0]
+    return found
 
 
 @app.command("diff")

@@ -3,10 +3,13 @@
 ``context`` (what a run decides with), ``stages`` (the stages and ``run_stages``),
 ``daily`` and ``inbox`` (the daily run), ``selfcheck`` (``giamdinh check``), ``audit``
 (post-audit), ``explain`` (``rules explain`` and ``rules shadow``), ``anomalies``
-(a period's anomaly scores) and ``identity`` (API users, roles and keys). Interfaces
+(a period's anomaly scores), ``settlement`` (settle a period, post it and an audit to
+the ledger, read settlements back), ``advances`` (record, list, reverse) and
+``identity`` (API users, roles and keys). Interfaces
 (the CLI, the API) call these; nothing below imports them.
 """
 
+from claims.pipeline.advances import add_advance, cancel_advance, list_advances
 from claims.pipeline.anomalies import ScoredPeriod, score_period, score_tables
 from claims.pipeline.audit import run_audit
 from claims.pipeline.context import Reference, RunContext, no_history
@@ -23,6 +26,14 @@ from claims.pipeline.identity import (
     revoke_user,
 )
 from claims.pipeline.selfcheck import check_files
+from claims.pipeline.settlement import (
+    ledger_diff,
+    list_settlements,
+    settle_period,
+    settlement_files,
+    settlement_status,
+    start_settlement,
+)
 from claims.pipeline.stages import (
     STAGES,
     STORED_STAGES,
@@ -47,11 +58,16 @@ __all__ = [
     "Shadowed",
     "StageOrderError",
     "Step",
+    "add_advance",
     "add_user",
     "authenticate",
+    "cancel_advance",
     "check_files",
     "explain_claim",
     "key_hash",
+    "ledger_diff",
+    "list_advances",
+    "list_settlements",
     "list_users",
     "new_key",
     "no_history",
@@ -61,7 +77,11 @@ __all__ = [
     "run_stages",
     "score_period",
     "score_tables",
+    "settle_period",
+    "settlement_files",
+    "settlement_status",
     "shadow",
     "stages_named",
+    "start_settlement",
     "store_history",
 ]

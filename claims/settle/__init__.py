@@ -2,7 +2,8 @@
 
 Pure stages: they take frames and plain values and return frames; they do no I/O and
 read no clock. ``claims.store.settlements`` and ``claims.store.ledger`` read their
-inputs from the store and write their outputs; ``claims.cli.settle`` puts them together.
+inputs from the store and write their outputs; ``claims.pipeline.settlement`` puts them
+together.
 
 - :mod:`claims.settle.period`: months and quarters (``months_of``, overlaps, the next
   and the earlier periods);

@@ -250,6 +250,12 @@ def ledger_of(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     return _table(con, "ledger", LEDGER_SCHEMA)
 
 
+def postings_of(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Every ``postings`` row (``POSTINGS_SCHEMA``): which settlement posted which
+    facility and period, when, and whether it is still the active posting."""
+    return _table(con, "postings", POSTINGS_SCHEMA)
+
+
 def has_entries(con: duckdb.DuckDBPyConnection, settlement_id: str) -> bool:
     """Whether the ledger holds entries of ``settlement_id`` (a settlement, an advance
     or an audit)."""
