@@ -113,6 +113,7 @@ def test_revoking_an_unknown_user_and_reading_no_store_say_what_to_do(
     assert "user.created" in bad.output
 
 
+@pytest.mark.e2e
 def test_the_real_command_prints_the_key_as_the_last_word(tmp_path: Path) -> None:
     data = ["--data-dir", str(tmp_path / "data")]
     done = giamdinh("users", "add", "--role", "finance", "--as", "root", *data)
