@@ -79,6 +79,18 @@ class Settings(BaseSettings):
     """At least this many đồng (and below the high band): priority 2, ``trung bình``;
     below it: priority 3, ``thấp`` (env ``GIAMDINH_REVIEW_PRIORITY_MEDIUM``)."""
 
+    api_max_upload_bytes: int = Field(default=200 * 1024**2, gt=0)
+    """The largest body ``giamdinh serve`` accepts on a request (a submission or a
+    self-check file); a larger one is answered 413 before it is stored (env
+    ``GIAMDINH_API_MAX_UPLOAD_BYTES``, default 200 MB)."""
+    api_rate_per_minute: int = Field(default=120, ge=1)
+    """Requests one API key may make per minute (a sliding window kept in the server's
+    memory); above it the server answers 429 with ``Retry-After`` (env
+    ``GIAMDINH_API_RATE_PER_MINUTE``)."""
+    api_session_minutes: float = Field(default=30.0, gt=0)
+    """Minutes a web UI session lasts without a request; it can also be closed by
+    logging out (env ``GIAMDINH_API_SESSION_MINUTES``)."""
+
     @property
     def store_path(self) -> Path:
         """The DuckDB file."""

@@ -25,6 +25,7 @@ ID_PARTS: dict[str, tuple[str, ...]] = {
     "scoring": ("catalogs", "claims", "engine", "parameters", "period"),
     "review": ("assessor", "claim", "decided_at", "lines"),
     "sample": ("allocation", "period", "population", "seed", "size", "strata"),
+    "submission": ("sha256",),
     "event": ("action", "actor", "at", "seq", "subject"),
 }
 """The parts of each kind of id.
@@ -45,6 +46,8 @@ ID_PARTS: dict[str, tuple[str, ...]] = {
   when it was decided (to the microsecond).
 - ``sample``: a review sample's period, seed, strata spec (JSON), size, allocation rule
   and the digest of the population it was drawn from (strata and keys, in key order).
+- ``submission``: a file received over the API: its sha256 (the same bytes sent twice
+  are one submission).
 - ``event``: an audit-trail row: its place in the store's trail (``seq``), when, who,
   the action and its subject (``claims.store.events``).
 """

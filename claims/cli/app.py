@@ -15,6 +15,7 @@ from claims.cli.review import app as review_app
 from claims.cli.rules import app as rules_app
 from claims.cli.sampling import extrapolate as extrapolate_command
 from claims.cli.sampling import sample as sample_command
+from claims.cli.serve import serve as serve_command
 from claims.cli.settle import app as settle_app
 from claims.cli.settle import audit as audit_command
 from claims.cli.users import app as users_app
@@ -45,6 +46,7 @@ app.command()(run.ingest)
 app.command()(run.run)
 app.command()(run.demo)
 app.command()(run.check)
+app.command("serve")(serve_command)
 
 
 def main() -> None:

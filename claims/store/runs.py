@@ -110,9 +110,24 @@ def open_store(
         con.close()
 
 
+_READ_WRITE: set[Path] = set()
+
+
+def read_write_only(path: Path) -> None:
+    """Open every later connection of this process to the store at ``path``
+    read-write, even a reader's.
+
+    Inside one process DuckDB refuses a connection whose mode differs from the open
+    ones', so a long-lived process whose threads read while its writer thread writes
+    (``giamdinh serve``) opens all of them in one mode; the readers still only read.
+    """
+    _READ_WRITE.add(path.resolve())
+
+
 def _connect(
     path: Path, *, read_only: bool, retry_seconds: float
 ) -> duckdb.DuckDBPyConnection:
+    read_only = read_only and path.resolve() not in _READ_WRITE
     deadline = time.monotonic() + retry_seconds
     while True:
         try:
