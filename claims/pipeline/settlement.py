@@ -257,6 +257,60 @@ def start_settlement(
     }
 
 
+def start_audit(
+    settings: Settings,
+    *,
+    period: str,
+    pack: str,
+    facility: str | None = None,
+    post: bool = False,
+    actor: str,
+    at: str,
+) -> dict[str, Any]:
+    """Post-audit ``period`` with ``pack`` (``ID@VERSION``;
+    ``claims.pipeline.audit.run_audit``) and, with ``post``, post its recoveries and
+    underpayments (:func:`post_audit`; an audit posted before posts nothing again):
+    ``id``, ``period``, ``pack``, ``facility``, ``totals`` over the facilities (money
+    as strings), ``pending_claims`` (listed apart, never posted), ``entries_posted``,
+    ``files`` (name → path), ``run_by``, ``at``. A caller that posts holds the writer
+    lock.
+
+    Raises:
+        ConfigError: the period or the pack is not one, or no decided claim is in it.
+    """
+    from claims.pipeline.audit import run_audit
+    from claims.store.runs import open_store
+
+    report, folder = run_audit(settings, period, pack, facility)
+    posted = 0
+    if post:
+        need_store(settings)
+        with open_store(settings.store_path) as con:
+            written = post_audit(con, folder.name, period, report["ledger_proposal"])
+        posted = written.height
+    sums = ("claims", "claims_changed", "pending_claims", "settled", "audited")
+    totals = report["facilities"].select(
+        pl.len().alias("facilities"),
+        *[pl.col(c).sum() for c in (*sums, "recovery", "underpayment", "net_recovery")],
+    )
+    return {
+        "id": folder.name,
+        "period": period,
+        "pack": pack,
+        "facility": facility,
+        "totals": plain_money(totals.row(0, named=True)),
+        "pending_claims": report["pending"].height,
+        "entries_posted": posted,
+        "files": {
+            p.relative_to(folder).as_posix(): str(p)
+            for p in sorted(folder.rglob("*"))
+            if p.is_file()
+        },
+        "run_by": actor,
+        "at": at,
+    }
+
+
 def find_settlement(settings: Settings, settlement_id: str) -> Path | None:
     """The folder of settlement ``settlement_id``; None when there is none (or the id
     is not one: 16 hex digits)."""
