@@ -11,6 +11,15 @@ A review is for the claim version it decided (``file_id, hoso_idx``): re-running
 whose files are stored changes nothing and the review stays current; a new version of
 the claim (a resubmission) is assessed afresh by the engine and, when held again, is
 back in the queue with no review (the old version's review stays in its history).
+
+Each take, release, decision, approval, refusal and contest appends its audit-trail
+event (``claims.store.events``: ``review.taken``, ``review.released``,
+``review.decided``, ``review.approved``, ``review.refused``, ``review.contested``) in
+the same transaction. Its subject is the claim, ``claim:<MA_CSKCB>/<MA_LK>``, so one
+subject holds a claim's whole review history; ``before`` and ``after`` hold the claim's
+queue ``status`` (``closed``: not in the queue), the ``outcome``, ``claimed_t_bhtt`` and
+``accepted_t_bhtt`` of the decision in force (the current review's, else the engine's)
+and ``review_in_force``, plus what the action adds (the review id, the lock).
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ from claims.review.decisions import LineDecision, Reviewed, ReviewError, review
 from claims.review.queue import QueueRules, review_queue
 from claims.review.receipt import review_receipt
 from claims.store import review as stored
+from claims.store.events import append_event
 from claims.store.runs import sql
 from claims.store.versions import facilities_of
 
@@ -171,6 +181,7 @@ def decide(
         four_eyes=settings.review_four_eyes_amount,
     )
     version = stored.ReviewVersion(reviewed.decision, reviewed.lines, reviewed.reasons)
+    before = snapshot(con, facility, claim, settings)
     with _transaction(con):
         stored.append_review(con, reviewed.records, version)
         if stored.lock_holder(con, facility, claim, decided_at) is not None:
@@ -178,6 +189,9 @@ def decide(
                 con,
                 _lock_row(facility, claim, assessor, "release", decided_at, decided_at),
             )
+        after = {**snapshot(con, facility, claim, settings), **_reviewed(reviewed)}
+        _trail(con, "review.decided", facility, claim, assessor, decided_at, before,
+               after)  # fmt: skip
     write_receipt(settings, reviewed.decision, reviewed.reasons, reviewed.review_id,
                   state=reviewed.state, assessor=assessor, decided_at=decided_at)  # fmt: skip
     return reviewed
@@ -213,9 +227,15 @@ def approve(
     )
     text = f"phê duyệt review {review_id}" if refuse is None else refuse.strip()
     event = _event(state, "approve" if refuse is None else "refuse", approver, at, text)
+    facility, claim = state["ma_cskcb"], state["ma_lk"]
+    before = {**snapshot(con, facility, claim, settings), "review_id": review_id}
     with _transaction(con):
         stored.append_approval(con, records)
         stored.append_event(con, event)
+        after = {**snapshot(con, facility, claim, settings), "review_id": review_id}
+        if refuse is not None:
+            after["reason"] = text
+        _trail(con, f"review.{outcome}", facility, claim, approver, at, before, after)
     version = stored.reviewed_version(con, review_id)
     write_receipt(settings, version.decisions, version.reasons, review_id, state=outcome,
                   assessor=state["assessor"], decided_at=state["decided_at"],
@@ -289,8 +309,12 @@ def contest(
             "it waits for another assessor"
         )
         raise ReviewError(msg)
+    before = {**snapshot(con, facility, claim), "status": "closed"}
+    after = {**before, "status": "reopened", "contested_review": latest["review_id"],
+             "reason": reason.strip()}  # fmt: skip
     with _transaction(con):
         stored.append_event(con, _event(latest, "contest", by, at, reason.strip()))
+        _trail(con, "review.contested", facility, claim, by, at, before, after)
     return str(latest["review_id"])
 
 
@@ -318,10 +342,13 @@ def take(
         )
         raise ReviewError(msg)
     stored.refuse_locked(con, facility, claim, assessor, at)
+    before = snapshot(con, facility, claim, settings)
+    after = {**before, "locked_to": assessor, "lock_expires_at": expires_at}
     with _transaction(con):
         stored.append_lock(
             con, _lock_row(facility, claim, assessor, "take", at, expires_at)
         )
+        _trail(con, "review.taken", facility, claim, assessor, at, before, after)
 
 
 def release(
@@ -329,8 +356,13 @@ def release(
 ) -> None:
     """Release ``assessor``'s lock on a claim (refused when another holds it)."""
     stored.refuse_locked(con, facility, claim, assessor, at)
+    held = stored.lock_holder(con, facility, claim, at)
+    state = snapshot(con, facility, claim)
     with _transaction(con):
         stored.append_lock(con, _lock_row(facility, claim, assessor, "release", at, at))
+        _trail(con, "review.released", facility, claim, assessor, at,
+               {**state, "locked_to": held[0] if held else None},
+               {**state, "locked_to": None})  # fmt: skip
 
 
 def _lock_row(
@@ -352,6 +384,61 @@ def _event(
         schema=stored.EVENT_SCHEMA,
         orient="row",
     )  # fmt: skip
+
+
+def snapshot(
+    con: duckdb.DuckDBPyConnection,
+    facility: str,
+    claim: str,
+    settings: Settings | None = None,
+) -> dict[str, Any]:
+    """What the audit trail records of a claim before or after a review action: the
+    decision in force (the current review's, else the engine's) and, with
+    ``settings``, its queue status (``closed``: not in the queue)."""
+    engine = stored.engine_version(con, facility, claim)
+    if engine.decisions.height == 0:
+        return {}
+    current = stored.reviewed_current(con, engine.decisions)
+    decision = engine.decisions
+    if current is not None and current.decisions.height:
+        decision = current.decisions
+    row = decision.row(0, named=True)
+    states = stored.review_states(con, facility, claim).filter(
+        (pl.col("file_id") == row["file_id"])
+        & pl.col("state").is_in(["decided", "approved"])
+    )
+    found: dict[str, Any] = {
+        "outcome": row["outcome"],
+        "claimed_t_bhtt": str(row["claimed_t_bhtt"]),
+        "accepted_t_bhtt": str(row["accepted_t_bhtt"]),
+        "review_in_force": states["review_id"][0] if states.height else None,
+    }
+    if settings is not None:
+        queued = queue(con, settings, facility=facility, claim=claim)
+        found["status"] = str(queued["status"][0]) if queued.height else "closed"
+    return found
+
+
+def _reviewed(reviewed: Reviewed) -> dict[str, Any]:
+    return {
+        "review_id": reviewed.review_id,
+        "review_state": reviewed.state,
+        "reduction": str(reviewed.reduction),
+    }
+
+
+def _trail(
+    con: duckdb.DuckDBPyConnection,
+    action: str,
+    facility: str,
+    claim: str,
+    actor: str,
+    at: str,
+    before: dict[str, Any],
+    after: dict[str, Any],
+) -> None:
+    append_event(con, at=at, actor=actor, action=action,
+                 subject=f"claim:{facility}/{claim}", before=before, after=after)  # fmt: skip
 
 
 def receipt_path(settings: Settings, facility: str, review_id: str) -> Path:
@@ -429,5 +516,6 @@ __all__ = [
     "queue",
     "release",
     "show",
+    "snapshot",
     "take",
 ]
