@@ -49,6 +49,7 @@ def run_audit(
     *,
     engine: Engine = "local",
     scheduler: str | None = None,
+    read_only: bool = True,
 ) -> tuple[dict[str, pl.DataFrame], Path]:
     """Re-assess ``period`` with ``pack`` and report the differences; (report, folder).
 
@@ -56,10 +57,13 @@ def run_audit(
     ``settings.memory_budget`` (:func:`audit_groups`), each seeing the whole store as
     its history (so a pair of claims in two groups is still a pair), one after the
     other or as tasks of a Dask cluster (``engine="dask"``); the results are the same.
+    It reads the store read-only (other readers beside it), or read-write with
+    ``read_only=False``: inside a process whose other connections are read-write (the
+    API server), DuckDB refuses a read-only one.
     """
     months = months_of(period)
     reference = Reference.load(settings.catalog_dir, settings.pack_id, pack)
-    with open_store(settings.store_path, read_only=True) as con:
+    with open_store(settings.store_path, read_only=read_only) as con:
         settled, _, settled_reasons = current_decisions(
             con, months, facility, settings.review_risk_threshold
         )
@@ -77,7 +81,7 @@ def run_audit(
     audit_id = content_id("audit", **parts)
     budget = settings.memory_budget or default_budget()
     tasks = [
-        AuditTask(settings, (audit_id, period), keys, pack)
+        AuditTask(settings, (audit_id, period), keys, pack, read_only)
         for keys in audit_groups(settled, budget)
     ]
     with executor_for(engine, scheduler) as executor:
@@ -125,13 +129,15 @@ class AuditTask:
     """The audit id and period."""
     keys: pl.DataFrame
     pack: str | None = None
+    read_only: bool = True
+    """Open the store read-only (see :func:`run_audit`)."""
 
     def run(
         self, reference: Reference, on_stage: OnStage | None = None
     ) -> tuple[pl.DataFrame, pl.DataFrame]:
         """The group's re-decided claims and reasons."""
         settings = self.settings
-        with open_store(settings.store_path, read_only=True) as con:
+        with open_store(settings.store_path, read_only=self.read_only) as con:
             con.register("_audit_keys", self.keys.to_arrow())
             try:
                 stored = stored_claims(
@@ -142,7 +148,7 @@ class AuditTask:
             finally:
                 con.unregister("_audit_keys")
         # the stored claims of other facilities and days stay visible to the windows
-        history = store_history(settings, read_only=True)
+        history = store_history(settings, read_only=self.read_only)
         ctx = RunContext(*self.ids, reference, settings, history)
         frames = Frames(tables=stored.tables, claims=stored.quarantined)
         done = run_stages(ctx, frames, stages=STORED_STAGES, on_stage=on_stage)

@@ -19,6 +19,7 @@ by the caller; nothing reads the clock.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -38,6 +39,7 @@ from claims.settle import (
     repost,
     settle,
 )
+from claims.store.events import SYSTEM_ACTOR, append_event
 
 if TYPE_CHECKING:
     import duckdb
@@ -108,10 +110,17 @@ def check_overlaps(con: duckdb.DuckDBPyConnection, settlement: Settlement) -> No
 
 
 def post_settlement(
-    con: duckdb.DuckDBPyConnection, settlement: Settlement, *, posted_at: str
+    con: duckdb.DuckDBPyConnection,
+    settlement: Settlement,
+    *,
+    posted_at: str,
+    actor: str = SYSTEM_ACTOR,
 ) -> pl.DataFrame:
     """Post a settlement: reverse the changed facilities' active postings, post theirs
-    (``claims.settle.ledger.repost``), stamped ``posted_at``; one transaction.
+    (``claims.settle.ledger.repost``), stamped ``posted_at``, and its audit-trail event
+    (``settlement.posted`` by ``actor``, subject ``settlement:<id>``: before, the
+    changed facilities' previous active settlement; after, the period, each changed
+    facility's accepted and due amounts, the entries written); one transaction.
 
     Returns:
         The ledger rows written (empty when nothing changed).
@@ -129,6 +138,8 @@ def post_settlement(
     posted = posted_entries(con, settlement.period, facilities)
     change = repost(settlement, posted)
     if change.facilities:
+        before, after = _posting_change(settlement, posted, change.facilities)
+        after["entries"] = change.entries.height
         append_posting(
             con,
             change.entries,
@@ -136,21 +147,65 @@ def post_settlement(
             settlement_id=settlement.settlement_id,
             facilities=change.facilities,
             posted_at=posted_at,
-        )
+            also=lambda c: append_event(
+                c, at=posted_at, actor=actor, action="settlement.posted",
+                subject=f"settlement:{settlement.settlement_id}", before=before,
+                after=after,
+            ),
+        )  # fmt: skip
     return change.entries
 
 
+def _posting_change(
+    settlement: Settlement, posted: pl.DataFrame, facilities: Sequence[str]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The ``before`` and ``after`` of a settlement's posting event."""
+    previous = posted.group_by("ma_cskcb").agg(pl.col("settlement_id").first())
+    was = dict(zip(previous["ma_cskcb"], previous["settlement_id"], strict=True))
+    rows = settlement.frames["facilities"].filter(
+        pl.col("ma_cskcb").is_in(list(facilities))
+    )
+    shown = [c for c in ("accepted", "due") if c in rows.columns]
+    amounts = {
+        r["ma_cskcb"]: {c: str(r[c]) for c in shown} for r in rows.iter_rows(named=True)
+    }
+    before = {"active_settlement": {f: was.get(f) for f in facilities}}
+    after = {"period": settlement.period, "facilities": amounts}
+    return before, after
+
+
 def post_audit(
-    con: duckdb.DuckDBPyConnection, audit_id: str, period: str, proposal: pl.DataFrame
+    con: duckdb.DuckDBPyConnection,
+    audit_id: str,
+    period: str,
+    proposal: pl.DataFrame,
+    *,
+    posted_at: str,
+    actor: str = SYSTEM_ACTOR,
 ) -> pl.DataFrame:
-    """Post an audit's proposal (``claims.settle.ledger.audit_entries``). An audit
-    already posted posts nothing again. Returns the rows written."""
+    """Post an audit's proposal (``claims.settle.ledger.audit_entries``) with its
+    audit-trail event (``audit.posted`` by ``actor`` at ``posted_at``, subject
+    ``audit:<id>``; after: the period, each facility's amount, the entries), in one
+    transaction. An audit already posted, or with nothing to post, posts nothing (and
+    no event). Returns the rows written."""
     from claims.store.ledger import append_entries, has_entries
 
     if has_entries(con, audit_id):
         return pl.DataFrame(schema=LEDGER_SCHEMA)
     written = audit_entries(audit_id, period, proposal)
-    append_entries(con, written)
+    amounts = proposal.group_by("ma_cskcb").agg(pl.col("amount").sum()).sort("ma_cskcb")
+    after = {
+        "period": period,
+        "facilities": {r[0]: str(r[1]) for r in amounts.iter_rows()},
+        "entries": written.height,
+    }
+    append_entries(
+        con, written,
+        also=lambda c: append_event(
+            c, at=posted_at, actor=actor, action="audit.posted",
+            subject=f"audit:{audit_id}", after=after,
+        ),
+    )  # fmt: skip
     return written
 
 
@@ -181,9 +236,11 @@ def settle_period(
     *,
     posted_at: str,
     excel: bool | None = None,
+    actor: str = SYSTEM_ACTOR,
 ) -> tuple[Settlement, pl.DataFrame, Path]:
-    """Settle, check that it reconciles, write the outputs, post to the ledger;
-    (settlement, posted rows, folder). The caller holds the writer lock.
+    """Settle, check that it reconciles, write the outputs, post to the ledger (by
+    ``actor``, in the audit trail); (settlement, posted rows, folder). The caller holds
+    the writer lock.
 
     Raises:
         ConfigError: there is no store, no decided claim declares the period, or it
@@ -201,7 +258,7 @@ def settle_period(
         reconcile(settlement.frames)
         folder = settlement_dir(settings, settlement)
         write_settlement(folder, settlement, excel=excel)
-        posted = post_settlement(con, settlement, posted_at=posted_at)
+        posted = post_settlement(con, settlement, posted_at=posted_at, actor=actor)
     return settlement, posted, folder
 
 
@@ -245,7 +302,9 @@ def start_settlement(
             + "; give a period of that form, or the other kind"
         )
         raise ConfigError(msg)
-    _, posted, folder = settle_period(settings, period, facility, posted_at=at)
+    _, posted, folder = settle_period(
+        settings, period, facility, posted_at=at, actor=actor
+    )
     found = _describe(settings, folder)
     return {
         **found,
@@ -273,7 +332,7 @@ def start_audit(
     ``id``, ``period``, ``pack``, ``facility``, ``totals`` over the facilities (money
     as strings), ``pending_claims`` (listed apart, never posted), ``entries_posted``,
     ``files`` (name → path), ``run_by``, ``at``. A caller that posts holds the writer
-    lock.
+    lock. Every connection it opens is read-write (what the API server's must be).
 
     Raises:
         ConfigError: the period or the pack is not one, or no decided claim is in it.
@@ -281,12 +340,15 @@ def start_audit(
     from claims.pipeline.audit import run_audit
     from claims.store.runs import open_store
 
-    report, folder = run_audit(settings, period, pack, facility)
+    report, folder = run_audit(settings, period, pack, facility, read_only=False)
     posted = 0
     if post:
         need_store(settings)
         with open_store(settings.store_path) as con:
-            written = post_audit(con, folder.name, period, report["ledger_proposal"])
+            written = post_audit(
+                con, folder.name, period, report["ledger_proposal"],
+                posted_at=at, actor=actor,
+            )  # fmt: skip
         posted = written.height
     sums = ("claims", "claims_changed", "pending_claims", "settled", "audited")
     totals = report["facilities"].select(

@@ -229,9 +229,18 @@ def test_an_audit_started_for_the_api_posts_its_recoveries_once(
     overlay = lower_benefit_level_4(tmp_path / "overlay")
     audit_settings = Settings(data_dir=settings.data_dir, catalog_dir=overlay)
     before = _ledger_rows(settings)
-    started = start_audit(
-        audit_settings, period=PERIOD, pack=pack, post=True, actor="tai-chinh", at=AT
-    )
+    # a request of the API server reading the store meanwhile: its connections are
+    # read-write, and DuckDB refuses a read-only one beside them in the same process
+    with duckdb.connect(str(settings.store_path)) as reading:
+        started = start_audit(
+            audit_settings,
+            period=PERIOD,
+            pack=pack,
+            post=True,
+            actor="tai-chinh",
+            at=AT,
+        )
+        assert reading.execute("SELECT count(*) FROM ledger").fetchall()[0][0] > before
     totals = started["totals"]
     assert Decimal(totals["recovery"]) > 0
     assert started["entries_posted"] > 0
