@@ -321,6 +321,18 @@ POLICY = CatalogSchema(
     "Interpretation questions the law leaves open: the answer payment applies (§2)",
     "question",
 )
+CERTIFICATES = CatalogSchema(
+    "certificates",
+    (
+        Column("ma_cskcb", _S, required=True),
+        Column("sha256", _S, required=True),
+        Column("subject", _S),
+    ),
+    ("ma_cskcb", "sha256"),
+    "X.509 certificates each facility signs its submissions with (CHUKYDONVI, §1.2): "
+    "sha256 of the DER, in force from valid_from to valid_to",
+    "ma_cskcb",
+)
 
 SCHEMAS: dict[str, CatalogSchema] = {
     s.id: s
@@ -338,6 +350,7 @@ SCHEMAS: dict[str, CatalogSchema] = {
         BENEFITS,
         POLICY,
         CODE_PAIRS,
+        CERTIFICATES,
     )
 }
 """Every catalog id, in load order (``icd10`` first: others check codes against it)."""

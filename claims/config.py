@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,6 +19,16 @@ class Settings(BaseSettings):
     catalog_dir: Path | None = None
     max_file_bytes: int = 2 * 1024**3
     """A submission larger than this is refused whole (FILE_TOO_LARGE)."""
+    signatures_required_from: date | None = None
+    """From this date every GIAMDINHHS file must carry the sending facility's XML
+    signature in CHUKYDONVI, verified against the ``certificates`` catalog
+    (``claims.intake.signature``): unsigned → SIGNATURE_MISSING, tampered or signed with
+    a certificate not registered for the facility → SIGNATURE_INVALID. The file's date
+    is its NGAYLAP (a file without a readable NGAYLAP counts as after the date). Files
+    dated before it, bulk table folders and ``giamdinh check`` are not checked; signed
+    or not. None (the default): never required, signatures are not read (env
+    ``GIAMDINH_SIGNATURES_REQUIRED_FROM``, YYYY-MM-DD; a 2026 contract cites
+    mandatory signing from 2026-01-01 [U], reference §1.2)."""
     lock_wait: float = 300.0
     """Seconds a writer waits for another writer's lock on the store before it stops
     (``--wait``)."""

@@ -24,6 +24,11 @@ MESSAGES: dict[R, str] = {
     R.FILE_DTD_FORBIDDEN: "Tệp khai báo DTD/ENTITY (không được phép)",
     R.FILE_UNREADABLE: "Không đọc được tệp",
     R.FILE_STRUCTURE_INVALID: "Có thẻ HOSO nằm ngoài GIAMDINHHS/THONGTINHOSO/DANHSACHHOSO",
+    R.SIGNATURE_MISSING: "Tệp chưa có chữ ký số của cơ sở (CHUKYDONVI) bắt buộc",
+    R.SIGNATURE_INVALID: (
+        "Chữ ký số của tệp không hợp lệ: nội dung đã bị sửa sau khi ký, hoặc chứng thư "
+        "số không được đăng ký cho cơ sở gửi tại ngày lập tệp"
+    ),
     R.BULK_TABLE_INVALID: "Bảng dữ liệu lô không đúng cấu trúc",
     R.COUNT_MISMATCH: "SOLUONGHOSO không khớp số hồ sơ",
     R.SENDER_MISSING: "Thiếu mã cơ sở gửi (MACSKCB)",

@@ -89,6 +89,15 @@ def generate(
     ] = None,
     catalog_dir: CatalogDir = None,
     anomaly_rate: AnomalyRate = 0.0,
+    sign: Annotated[
+        bool,
+        typer.Option(
+            "--sign/--no-sign",
+            help="Sign each XML file (CHUKYDONVI) with the fixed TEST key whose "
+            "certificate the built-in certificates catalog registers for every "
+            "synthetic facility; deterministic.",
+        ),
+    ] = True,
 ) -> None:
     """Generate a realistic, seeded day (or --days, e.g. a month) of submissions with
     labelled injected errors and anomalies."""
@@ -119,6 +128,7 @@ def generate(
             truth=truth,
             catalog_dir=catalog_dir,
             anomaly_rate=anomaly_rate,
+            sign=sign,
         )
     table = Table(title="generated")
     for column in ("files", "claims", "faults", "anomalies", "truth"):

@@ -7,6 +7,7 @@ are read by ``bulk``. A file fails whole only when its wrapper cannot be read.
 """
 
 from claims.intake.receipts import failure_receipt, submission_receipt
+from claims.intake.signature import SignaturePolicy, check_signature
 from claims.intake.submission import (
     FileFailure,
     FileMeta,
@@ -21,7 +22,9 @@ __all__ = [
     "FileFailure",
     "FileMeta",
     "Scan",
+    "SignaturePolicy",
     "Submission",
+    "check_signature",
     "empty_table",
     "facilities_of",
     "failure_receipt",

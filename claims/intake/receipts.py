@@ -48,6 +48,11 @@ _HINTS = {
     R.FILE_STRUCTURE_INVALID: "Mọi thẻ <HOSO> phải nằm trong THONGTINHOSO/DANHSACHHOSO; "
     "kiểm tra phần mềm xuất dữ liệu.",
     R.BULK_TABLE_INVALID: "Kiểm tra tên cột và tệp xml1 của bộ dữ liệu lô.",
+    R.SIGNATURE_MISSING: "Ký số tệp bằng chứng thư số đã đăng ký của cơ sở "
+    "(chữ ký XML-DSig trong thẻ CHUKYDONVI) rồi gửi lại.",
+    R.SIGNATURE_INVALID: "Ký lại tệp sau lần sửa cuối cùng, bằng chứng thư số đã đăng "
+    "ký của chính cơ sở còn hiệu lực tại ngày lập tệp, rồi gửi lại; không sửa tệp "
+    "sau khi ký.",
 }
 OUTCOMES = ("accepted", "partially_accepted", "pending_review", "rejected")
 _SAID = {

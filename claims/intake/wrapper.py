@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 from claims.errors import ReasonCode
 from claims.intake.bulk import read_bulk
 from claims.intake.hoso import HosoBatch, decode_hoso_rows, last_index
+from claims.intake.signature import SignaturePolicy, check_signature
 from claims.intake.submission import (
     FileFailure,
     FileMeta,
@@ -81,7 +82,11 @@ def scan_submission(path: Path, *, max_bytes: int) -> Scan:
 
 
 def read_submission(
-    path: Path, *, max_bytes: int, scan: Scan | None = None
+    path: Path,
+    *,
+    max_bytes: int,
+    scan: Scan | None = None,
+    signatures: SignaturePolicy | None = None,
 ) -> Submission | FileFailure:
     """Read a submission: a ``.xml`` wrapper, or a folder of bulk tables.
 
@@ -89,6 +94,9 @@ def read_submission(
         path: the file or bulk folder.
         max_bytes: a larger XML file is refused whole (FILE_TOO_LARGE).
         scan: the input's first pass, when the caller already made it.
+        signatures: when signatures are mandatory, the policy an XML file's
+            CHUKYDONVI is checked against before its claims are read
+            (:mod:`claims.intake.signature`); None: not checked.
 
     Example:
         >>> result = read_submission(Path("inbox/01030_20251006.xml"), max_bytes=2**31)
@@ -98,6 +106,17 @@ def read_submission(
         return read_bulk(path, scan.file_id, scan.size)
     if scan.problem is not None:
         return FileFailure(scan.file_id, path.name, scan.size, *scan.problem)
+    if signatures is not None:
+        header = _header(scan.edges)
+        refused = check_signature(
+            path,
+            signatures,
+            sender=header["macskcb"],
+            ngay_lap=header["ngaylap"],
+            tail=scan.edges,
+        )
+        if refused is not None:
+            return FileFailure(scan.file_id, path.name, scan.size, *refused)
     batch = HosoBatch(scan.file_id)
     try:
         _stream(path, batch)
@@ -268,13 +287,19 @@ def _first_problem(
     return None
 
 
-def _meta(
-    path: Path, file_id: str, size: int, edges: bytes, hoso_count: int
-) -> FileMeta:
+def _header(edges: bytes) -> dict[str, str | None]:
+    """MACSKCB, NGAYLAP and SOLUONGHOSO (lower-case keys) from a scan's edges."""
     values: dict[str, str | None] = {}
     for name, pattern in _HEADER.items():
         found = pattern.search(edges)
         values[name.lower()] = found.group(1).decode("utf-8") if found else None
+    return values
+
+
+def _meta(
+    path: Path, file_id: str, size: int, edges: bytes, hoso_count: int
+) -> FileMeta:
+    values = _header(edges)
     declared = values["soluonghoso"]
     return FileMeta(
         file_id,

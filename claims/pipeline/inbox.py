@@ -15,11 +15,14 @@ from typing import Any
 
 import polars as pl
 
+from catalogs.loader import load_versions
+from catalogs.resolve import resolve
 from claims.config import Settings
 from claims.errors import ConfigError
 from claims.intake import (
     FileFailure,
     Scan,
+    SignaturePolicy,
     Submission,
     read_submission,
     scan_submission,
@@ -133,11 +136,19 @@ def read_inputs(
     settings: Settings,
     progress: Progress | None = None,
 ) -> list[Submission | FileFailure]:
-    """Read ``new`` inputs, two at a time (parsing releases the GIL), in input order."""
+    """Read ``new`` inputs, two at a time (parsing releases the GIL), in input order.
+
+    From ``Settings.signatures_required_from`` on, an XML file's signature is verified
+    first (:func:`signature_policy`): the one place CLI ingest, the daily run, its
+    partitions and the API's submissions all pass.
+    """
     limit = settings.max_file_bytes
+    policy = signature_policy(settings) if new else None
 
     def read(path: Path) -> Submission | FileFailure:
-        return read_submission(path, max_bytes=limit, scan=scans[path])
+        return read_submission(
+            path, max_bytes=limit, scan=scans[path], signatures=policy
+        )
 
     results: list[Submission | FileFailure] = []
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="giamdinh-read") as pool:
@@ -146,6 +157,17 @@ def read_inputs(
             if progress is not None:
                 progress("read", n, len(new))
     return results
+
+
+def signature_policy(settings: Settings) -> SignaturePolicy | None:
+    """The signature policy of ``settings``: None while signatures are not mandatory,
+    else the date and the ``certificates`` catalog (``--catalog-dir`` overlay or built
+    in), resolved."""
+    since = settings.signatures_required_from
+    if since is None:
+        return None
+    certificates = resolve(load_versions("certificates", settings.catalog_dir))
+    return SignaturePolicy(since, certificates)
 
 
 def default_date(subs: list[Submission]) -> str:

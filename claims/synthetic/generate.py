@@ -156,13 +156,15 @@ def _sorted_truth(parts: list[pl.DataFrame]) -> pl.DataFrame:
     return frame.sort("ma_cskcb", "ma_lk", "table", "stt", nulls_last=False)
 
 
-def write_xml(day: SyntheticDay, out: Path) -> list[Path]:
+def write_xml(day: SyntheticDay, out: Path, *, sign: bool = False) -> list[Path]:
     """Write one GIAMDINHHS file per facility per day: ``out/<MA_CSKCB>_<yyyymmdd>.xml``.
+
+    ``sign``: signed with the fixed test key (:mod:`claims.synthetic.sign`).
 
     Returns:
         The files written, sorted.
     """
-    return write_xml_tables(day.tables, out)
+    return write_xml_tables(day.tables, out, sign=sign)
 
 
 def write_parquet(day: SyntheticDay, out: Path) -> list[Path]:
@@ -195,6 +197,7 @@ def generate(
     truth: Path | None = None,
     catalog_dir: Path | None = None,
     anomaly_rate: float = 0.0,
+    sign: bool = False,
 ) -> GenerateSummary:
     """Generate and write submissions chunk by chunk, and the truth beside them.
 
@@ -203,6 +206,9 @@ def generate(
     Args:
         out: folder for the submissions (created).
         fmt: ``xml`` (one wrapper per facility per day) or ``parquet`` (bulk tables).
+        sign: XML files carry the fixed test key's signature (CHUKYDONVI,
+            :mod:`claims.synthetic.sign`); off by default here so the bytes of a seed
+            stay those of earlier versions; ``giamdinh generate`` signs by default.
         truth: where the truth Parquet goes; by default ``<out>.truth.parquet``, beside
             the folder so that an ingest of ``out`` never reads it.
 
@@ -220,7 +226,7 @@ def generate(
         claims=claims, facilities=facilities, day=day, days=days, seed=seed,
         error_rate=error_rate, catalog_dir=catalog_dir, anomaly_rate=anomaly_rate,
     )  # fmt: skip
-    files, truths, lines = _write_chunks(run, out, fmt)
+    files, truths, lines = _write_chunks(run, out, fmt, sign=sign)
     frame = _sorted_truth(truths)
     truth_path.parent.mkdir(parents=True, exist_ok=True)
     frame.write_parquet(truth_path)
@@ -231,7 +237,7 @@ def generate(
 
 
 def _write_chunks(
-    run: Run, out: Path, fmt: str
+    run: Run, out: Path, fmt: str, *, sign: bool = False
 ) -> tuple[list[Path], list[pl.DataFrame], Counter[str]]:
     """Build and write one chunk of facilities at a time (bounded memory)."""
     out.mkdir(parents=True, exist_ok=True)
@@ -241,7 +247,7 @@ def _write_chunks(
         lines.update({t: f.height for t, f in tables.items()})
         truths.append(chunk_truth)
         if fmt == "xml":
-            files += write_xml_tables(tables, out)
+            files += write_xml_tables(tables, out, sign=sign)
         else:
             sink.add(tables)
     if fmt == "parquet":

@@ -25,6 +25,7 @@ from claims.synthetic.registry import (
     equipment_rows,
     practitioner_rows,
 )
+from claims.synthetic.sign import certificate_rows
 
 VERSION = "2019-01-01"
 RECORDED_AT = "2026-11-28T00:00:00"
@@ -34,6 +35,10 @@ SOURCE = (
 
 
 REGISTRIES = ("practitioners", "departments", "equipment")
+CERTIFICATES_SOURCE = (
+    "synthetic: the generator's fixed TEST certificate (claims.synthetic.sign) for "
+    "every facility, so generated days pass with signatures mandatory; never real"
+)
 REGISTRY_SOURCE = (
     "synthetic (the generator's registries, claims.synthetic.registry); "
     "structure per §3.6–§3.8"
@@ -179,12 +184,14 @@ def write_seed(
         "practitioners": build_practitioners,
         "departments": department_rows,
         "equipment": equipment_rows,
+        "certificates": certificate_rows,
     }
     out = []
     for catalog_id, build in builders.items():
         if ids is not None and catalog_id not in ids:
             continue
         source = REGISTRY_SOURCE if catalog_id in REGISTRIES else SOURCE
+        source = CERTIFICATES_SOURCE if catalog_id == "certificates" else source
         out.append(
             write_version(
                 root / catalog_id / VERSION,

@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 
 from claims.synthetic.documents import WRITTEN
 from claims.synthetic.faults import ORPHAN_SUFFIX
+from claims.synthetic.sign import fixed_signer, sign_wrapper
 from claims.xml130 import PARSED_TABLES, WRAPPER_ROOT, TableSpec
 
 DECLARATION = '<?xml version="1.0" encoding="utf-8"?>'
@@ -147,15 +148,24 @@ def _batches(xml1: pl.DataFrame) -> list[list[str]]:
     return [b for b in batches if b]
 
 
-def write_xml_tables(tables: dict[str, pl.DataFrame], out: Path) -> list[Path]:
-    """Write ``out/<MA_CSKCB>_<yyyymmdd>.xml`` for every facility and day in ``tables``."""
+def write_xml_tables(
+    tables: dict[str, pl.DataFrame], out: Path, *, sign: bool = False
+) -> list[Path]:
+    """Write ``out/<MA_CSKCB>_<yyyymmdd>.xml`` for every facility and day in ``tables``.
+
+    ``sign``: each file carries the test key's XML signature in CHUKYDONVI
+    (:mod:`claims.synthetic.sign`; deterministic, streamed over the bytes)."""
     out.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []
     for batch in _batches(tables["XML1"]):
         part = {t: f.filter(pl.col("ma_cskcb").is_in(batch)) for t, f in tables.items()}
         for code, day, _, body in submissions(part).iter_rows():  # one file each
             path = out / f"{code}_{day}.xml"
-            path.write_bytes(body.encode("utf-8"))
+            data = body.encode("utf-8")
+            pieces = sign_wrapper(data, fixed_signer()) if sign else [data]
+            with path.open("wb") as handle:
+                for piece in pieces:
+                    handle.write(piece)
             paths.append(path)
     return sorted(paths)
 
