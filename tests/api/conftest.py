@@ -115,7 +115,7 @@ def add_keys(settings: Settings, facilities: list[str]) -> dict[str, str]:
             ("finance", "finance"),
             ("admin", "admin"),
         ):
-            user, key = add_user(
+            _user, key = add_user(
                 con, role=role, facility=None, name=name, actor="test", at=AT
             )
             keys[name] = key
