@@ -105,7 +105,7 @@ def add_keys(settings: Settings, facilities: list[str]) -> dict[str, str]:
     keys: dict[str, str] = {}
     with open_store(settings.store_path) as con:
         for facility in facilities:
-            user, key = add_user(
+            _user, key = add_user(
                 con, role="clinic", facility=facility, name=None, actor="test", at=AT
             )
             keys[f"clinic:{facility}"] = key

@@ -4,6 +4,7 @@ truncated, not UTF-8, not XML, too large (declared or streamed)."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import socket
 from urllib.parse import urlparse
 
@@ -79,10 +80,9 @@ def _raw_post(url: str, key: str, head: dict[str, str], body: bytes) -> bytes:
     ]
     with socket.create_connection((where.hostname, where.port), timeout=60) as s:
         s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
-        try:
+        # the server may answer and close before it has read it all
+        with contextlib.suppress(OSError):
             s.sendall(body)
-        except OSError:  # the server answered and closed before reading it all
-            pass
         answer = b""
         while b"\r\n\r\n" not in answer:
             chunk = s.recv(65536)
