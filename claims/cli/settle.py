@@ -28,6 +28,7 @@ from claims.cli.scale import (
     Scale,
     SchedulerOption,
 )
+from claims.cli.users import Actor, actor_of
 from claims.config import Settings
 from claims.errors import ClaimsError
 from claims.pipeline.settlement import (
@@ -81,10 +82,12 @@ def run_settlement(
     *,
     excel: bool | None = None,
     posted_at: str | None = None,
+    actor: str | None = None,
 ) -> tuple[Settlement, pl.DataFrame, Path]:
     """:func:`claims.pipeline.settlement.settle_period` under the writer lock;
     (settlement, posted rows, folder). ``posted_at`` stamps the postings; default:
-    :func:`now`.
+    :func:`now`; ``actor`` posts them (the audit trail's; default:
+    ``claims.cli.users.actor_of``).
 
     Raises:
         ConfigError: no decided claim declares the period, or it overlaps a posted one.
@@ -92,8 +95,9 @@ def run_settlement(
     """
     with writing(settings, f"settle run --period {period}"):
         return settle_period(
-            settings, period, facility, excel=excel, posted_at=posted_at or now()
-        )
+            settings, period, facility, excel=excel, posted_at=posted_at or now(),
+            actor=actor_of(actor),
+        )  # fmt: skip
 
 
 def print_settlement(
@@ -163,6 +167,7 @@ def run_cmd(
             help=f"Excel per facility (default: when at most {EXCEL_LIMIT} facilities).",
         ),
     ] = None,
+    user: Actor = None,
     data_dir: DataDir = None,
     wait: Wait = None,
     fmt: FormatOption = Format.table,
@@ -174,7 +179,7 @@ def run_cmd(
     settings = settings_for(data_dir, None, wait=wait)
     try:
         settlement, posted, folder = run_settlement(
-            settings, period, facility, excel=excel
+            settings, period, facility, excel=excel, actor=user
         )
     except ClaimsError as exc:
         raise fail(exc) from exc
@@ -229,6 +234,7 @@ def audit(
             "pending review are never posted).",
         ),
     ] = False,
+    user: Actor = None,
     data_dir: DataDir = None,
     catalog_dir: CatalogDir = None,
     wait: Wait = None,
@@ -268,7 +274,10 @@ def audit(
             writing(settings, f"audit --post --period {period}"),
             open_store(settings.store_path) as con,
         ):
-            written = post_audit(con, folder.name, period, report["ledger_proposal"])
+            written = post_audit(
+                con, folder.name, period, report["ledger_proposal"],
+                posted_at=now(), actor=actor_of(user),
+            )  # fmt: skip
         if written.height:
             err.print(f"ledger: {written.height // 2:,} recovery transaction(s) posted")
         else:

@@ -10,7 +10,7 @@ transaction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 
 import duckdb
@@ -212,9 +212,11 @@ def append_posting(
     settlement_id: str,
     facilities: Sequence[str],
     posted_at: str,
+    also: Callable[[duckdb.DuckDBPyConnection], object] | None = None,
 ) -> None:
     """Make ``settlement_id`` the active posting of ``facilities`` for ``period`` (the
-    previous one stops being active) and append its ledger ``entries``."""
+    previous one stops being active) and append its ledger ``entries``; ``also`` (e.g.
+    the posting's audit-trail event) runs in the same transaction."""
     changed = pl.DataFrame(
         {"ma_cskcb": list(facilities)}, schema={"ma_cskcb": pl.String}
     )
@@ -239,6 +241,8 @@ def append_posting(
         append_table(con, "postings", marks)
         if entries.height:
             append_table(con, "ledger", entries)
+        if also is not None:
+            also(con)
         sql(con, "COMMIT")
     except Exception:
         sql(con, "ROLLBACK")
@@ -263,7 +267,21 @@ def has_entries(con: duckdb.DuckDBPyConnection, settlement_id: str) -> bool:
     return posted.height > 0
 
 
-def append_entries(con: duckdb.DuckDBPyConnection, entries: pl.DataFrame) -> None:
-    """Append ledger ``entries`` (none: nothing is written)."""
-    if entries.height:
+def append_entries(
+    con: duckdb.DuckDBPyConnection,
+    entries: pl.DataFrame,
+    also: Callable[[duckdb.DuckDBPyConnection], object] | None = None,
+) -> None:
+    """Append ledger ``entries`` (none: nothing is written) and run ``also`` (e.g. the
+    posting's audit-trail event) in the same transaction."""
+    if not entries.height:
+        return
+    sql(con, "BEGIN TRANSACTION")
+    try:
         append_table(con, "ledger", entries)
+        if also is not None:
+            also(con)
+        sql(con, "COMMIT")
+    except Exception:
+        sql(con, "ROLLBACK")
+        raise

@@ -21,6 +21,7 @@ from claims.config import Settings
 from claims.errors import ConfigError
 from claims.pipeline.daily import run_inbox
 from claims.settle import months_of, overlapping
+from claims.store.events import read_events
 from claims.store.ledger import ledger_of
 from claims.store.runs import open_store
 from tests.conftest import PERIOD, GeneratedDay
@@ -349,9 +350,22 @@ def test_an_audit_posts_its_recoveries_once(
     )
     settings, _ = settled
     with open_store(settings.store_path) as con:
-        written = post_audit(con, "audit-x", "2026-Q4", proposal)
-        again = post_audit(con, "audit-x", "2026-Q4", proposal)
+        written = post_audit(
+            con, "audit-x", "2026-Q4", proposal, posted_at=POSTED, actor="fin1"
+        )
+        again = post_audit(
+            con, "audit-x", "2026-Q4", proposal, posted_at=POSTED, actor="fin2"
+        )
         ledger = ledger_of(con)
+        events = read_events(con, action="audit.posted")
+    assert [(e["subject"], e["actor"], e["at"]) for e in events] == [
+        ("audit:audit-x", "fin1", POSTED)
+    ]
+    assert events[0]["after"] == {
+        "period": "2026-Q4",
+        "facilities": {"01001": "120000.00", "01002": "5000.50"},
+        "entries": 4,
+    }
     assert written.height == 4
     assert written["debit"].sum() == written["credit"].sum() == Decimal("125000.50")
     assert again.height == 0

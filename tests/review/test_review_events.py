@@ -11,6 +11,7 @@ from typing import Any
 import polars as pl
 import pytest
 
+from claims.cli.settle import run_settlement
 from claims.config import Settings
 from claims.pipeline import review as rv
 from claims.review import ReviewError, parse_line
@@ -142,3 +143,51 @@ def test_four_eyes_approval_and_refusal_are_events_of_the_second_assessor(
     assert released["after"]["locked_to"] is None
     with open_store(settings.store_path) as con:
         assert read_events(con, actor="gdv1", action="review.approved") == []
+
+
+def test_a_decision_and_the_settlement_it_changes_are_in_the_trail_in_order(
+    generated_day: GeneratedDay, tmp_path: Path
+) -> None:
+    settings = generated_day.copy(tmp_path / "data")
+    row, line = _pending(settings)
+    facility = row["ma_cskcb"]
+    with open_store(settings.store_path) as con:
+        [first] = read_events(con, action="settlement.posted")
+        rv.decide(
+            con, settings, facility, row["ma_lk"],
+            [parse_line(f"{line['table']}:{line['stt']}=accept")], assessor="gdv1",
+            justification="Đúng chỉ định", reason_code=None, decided_at=T1,
+        )  # fmt: skip
+    assert first["subject"] == f"settlement:{generated_day.settlement.settlement_id}"
+    assert set(first["after"]["facilities"]) == set(
+        generated_day.settlement.frames["facilities"]["ma_cskcb"]
+    )
+    settlement, posted, _ = run_settlement(
+        settings, PERIOD, None, excel=False, posted_at=T2, actor="ketoan1"
+    )
+    with open_store(settings.store_path) as con:
+        trail = read_events(con, since=T1)
+    assert [(e["action"], e["actor"]) for e in trail] == [
+        ("review.decided", "gdv1"),
+        ("settlement.posted", "ketoan1"),
+    ]
+    event = trail[1]
+    assert event["subject"] == f"settlement:{settlement.settlement_id}"
+    assert event["at"] == T2
+    assert event["before"] == {
+        "active_settlement": {facility: generated_day.settlement.settlement_id}
+    }
+    mine = settlement.frames["facilities"].filter(pl.col("ma_cskcb") == facility)
+    assert event["after"] == {
+        "period": PERIOD,
+        "facilities": {
+            facility: {
+                "accepted": str(mine["accepted"][0]),
+                "due": str(mine["due"][0]),
+            }
+        },
+        "entries": posted.height,
+    }
+    assert Decimal(event["after"]["facilities"][facility]["accepted"]) > Decimal(
+        first["after"]["facilities"][facility]["accepted"]
+    )
