@@ -16,7 +16,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from api import errors
+from api import errors, ui
 from api.deps import RateLimiter, ServerState, StateDep
 from api.limits import BodyLimit
 from api.routes import claims, finance, reviews, submissions
@@ -63,6 +63,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=engine_version(),
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     errors.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.api_max_upload_bytes)
@@ -70,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(claims.router)
     app.include_router(reviews.router)
     app.include_router(finance.router)
+    ui.install(app, settings)
 
     @app.get("/health", tags=["operator"])
     def health(state: StateDep) -> dict[str, Any]:

@@ -1,0 +1,253 @@
+"""The web UI's rules over HTTP against a real uvicorn: logging in, CSRF tokens,
+sessions that close and expire, who sees which page, patient identity masked for
+finance, assets served from the package."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+
+import httpx
+import pytest
+
+from claims.config import Settings
+from claims.pipeline.settlement import list_settlements
+from tests.api.conftest import Server, add_keys, run_server
+
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+@pytest.fixture(scope="module")
+def assessed(
+    tmp_path_factory: pytest.TempPathFactory, api_files: dict[str, Path]
+) -> Iterator[Server]:
+    """A server whose store holds every generated file, assessed."""
+    settings = Settings(data_dir=tmp_path_factory.mktemp("ui") / "data", lock_wait=30)
+    keys = add_keys(settings, sorted(api_files))
+    for url in run_server(settings):
+        server = Server(url, settings, api_files, keys)
+        for facility, path in sorted(api_files.items()):
+            with server.client(f"clinic:{facility}") as http:
+                sent = http.post(
+                    "/submissions",
+                    content=path.read_bytes(),
+                    headers={"Content-Type": "application/xml"},
+                )
+                assert sent.status_code == 202, sent.text
+                server.wait_assessed(f"clinic:{facility}", sent.json()["id"])
+        yield server
+
+
+def browser(server: Server) -> httpx.Client:
+    return httpx.Client(base_url=server.url, timeout=60)
+
+
+def log_in(server: Server, who: str) -> tuple[httpx.Client, str]:
+    """A client logged in as ``who`` and its session's CSRF token."""
+    http = browser(server)
+    form = http.get("/ui/login")
+    token = CSRF.search(form.text)
+    assert token is not None
+    done = http.post("/ui/login", data={"key": server.keys[who], "csrf": token[1]})
+    assert done.status_code == 303, done.text
+    page = http.get(done.headers["location"])
+    assert page.status_code == 200, page.text
+    csrf = CSRF.search(page.text)
+    assert csrf is not None
+    return http, csrf[1]
+
+
+def test_login_needs_a_valid_key_and_its_forms_token(assessed: Server) -> None:
+    with browser(assessed) as http:
+        assert http.get("/ui/queue").headers["location"] == "/ui/login"
+        token = CSRF.search(http.get("/ui/login").text)
+        assert token is not None
+        wrong = http.post("/ui/login", data={"key": "gd_nope", "csrf": token[1]})
+        assert wrong.status_code == 401
+        assert "Khóa API không đúng" in wrong.text
+        assert "gd_session" not in wrong.cookies
+    with browser(assessed) as other:  # a page of another site: no login cookie
+        forged = other.post(
+            "/ui/login", data={"key": assessed.keys["assessor"], "csrf": token[1]}
+        )
+        assert forged.status_code == 403
+        assert "gd_session" not in other.cookies
+
+
+def test_the_session_cookie_is_httponly_and_samesite_strict(assessed: Server) -> None:
+    with browser(assessed) as http:
+        token = CSRF.search(http.get("/ui/login").text)
+        assert token is not None
+        done = http.post(
+            "/ui/login", data={"key": assessed.keys["finance"], "csrf": token[1]}
+        )
+        cookie = next(
+            v
+            for v in done.headers.get_list("set-cookie")
+            if v.startswith("gd_session=")
+        )
+        assert "HttpOnly" in cookie
+        assert "SameSite=strict" in cookie or "SameSite=Strict" in cookie
+        assert "Path=/ui" in cookie
+
+
+def test_a_post_without_the_sessions_csrf_token_is_refused(assessed: Server) -> None:
+    http, csrf = log_in(assessed, "finance")
+    with closing(http):
+        for sent in ({"period": "2026-10"}, {"period": "2026-10", "csrf": "forged"}):
+            refused = http.post("/ui/settlements", data=sent)
+            assert refused.status_code == 403
+            assert "CSRF" in refused.text
+        assert list_settlements(assessed.settings) == []
+        assert http.post("/ui/logout", data={}).status_code == 403
+        assert http.get("/ui/settlements").status_code == 200  # still logged in
+        other, other_csrf = log_in(assessed, "admin")  # another session's token
+        with closing(other):
+            assert other_csrf != csrf
+            refused = http.post(
+                "/ui/settlements", data={"period": "2026-10", "csrf": other_csrf}
+            )
+            assert refused.status_code == 403
+
+
+def test_logging_out_closes_the_session(assessed: Server) -> None:
+    http, csrf = log_in(assessed, "assessor")
+    with closing(http):
+        token = http.cookies["gd_session"]
+        out = http.post("/ui/logout", data={"csrf": csrf})
+        assert out.status_code == 303
+        assert out.headers["location"] == "/ui/login?thoat=1"
+        assert "gd_session" not in http.cookies
+        http.cookies.set("gd_session", token, path="/ui")  # the old cookie again
+        again = http.get("/ui/queue")
+        assert again.status_code == 303
+        assert again.headers["location"] == "/ui/login?het_han=1"
+
+
+def test_an_idle_session_expires(tmp_path: Path, api_files: dict[str, Path]) -> None:
+    settings = Settings(data_dir=tmp_path / "data", api_session_minutes=0.02)
+    keys = add_keys(settings, sorted(api_files)[:1])
+    for url in run_server(settings):
+        server = Server(url, settings, api_files, keys)
+        http, _ = log_in(server, "finance")
+        with closing(http):
+            time.sleep(0.6)
+            assert http.get("/ui/settlements").status_code == 200  # used: kept
+            time.sleep(0.6)
+            assert http.get("/ui/settlements").status_code == 200
+            time.sleep(1.6)  # idle longer than 1.2 s
+            gone = http.get("/ui/settlements")
+            assert gone.status_code == 303
+            assert gone.headers["location"] == "/ui/login?het_han=1"
+
+
+def test_each_role_sees_its_pages_only(assessed: Server) -> None:
+    facility, other = sorted(assessed.files)[:2]
+    http, _ = log_in(assessed, f"clinic:{facility}")
+    with closing(http):
+        mine = http.get("/ui/clinic")
+        assert mine.status_code == 200
+        ids = re.findall(r"/ui/clinic/submissions/(\w+)", mine.text)
+        assert len(ids) == 1
+        for page in ("/ui/queue", "/ui/settlements", "/ui/events", "/ui/pictures"):
+            assert http.get(page).status_code == 403, page
+        with assessed.client(f"clinic:{other}") as api:
+            theirs = api.get("/submissions").json()["submissions"][0]["id"]
+        missing = http.get("/ui/clinic/submissions/0000000000000000")
+        hidden = http.get(f"/ui/clinic/submissions/{theirs}")
+        assert hidden.status_code == missing.status_code == 404
+    http, _ = log_in(assessed, "finance")
+    with closing(http):
+        assert http.get("/ui/queue").status_code == 403
+        assert http.get("/ui/settlements").status_code == 200
+        assert http.get("/ui/events").status_code == 200
+
+
+def _a_claim(server: Server) -> tuple[str, str, dict]:
+    """A stored claim of the first facility and its full detail (API, assessor)."""
+    facility = sorted(server.files)[0]
+    with server.client(f"clinic:{facility}") as api:
+        sub = api.get("/submissions").json()["submissions"][0]["id"]
+        receipt = api.get(f"/submissions/{sub}").json()["receipt"]
+    ma_lk = next(c["ma_lk"] for c in receipt["claims"] if c["status"] != "rejected")
+    with server.client("assessor") as api:
+        detail = api.get(f"/claims/{facility}/{ma_lk}").json()
+    return facility, ma_lk, detail
+
+
+def test_patient_identity_is_masked_for_finance_only(assessed: Server) -> None:
+    facility, ma_lk, detail = _a_claim(assessed)
+    name = detail["patient"]["ho_ten"]
+    card = detail["patient"]["ma_the_bhyt"]
+    assert len(name) > 3
+    assert len(card) > 5
+    url = f"/ui/claims/{facility}/{ma_lk}"
+    for who in ("assessor", f"clinic:{facility}"):
+        http, _ = log_in(assessed, who)
+        with closing(http):
+            page = http.get(url)
+            assert page.status_code == 200, who
+            assert name in page.text, who
+            assert card in page.text, who
+    http, _ = log_in(assessed, "finance")
+    with closing(http):
+        page = http.get(url)
+        assert page.status_code == 200
+        assert name not in page.text
+        assert card not in page.text
+        assert f"{name[0]}***" in page.text
+        assert card[:5] + "*" * (len(card) - 5) in page.text
+    other = sorted(assessed.files)[1]
+    http, _ = log_in(assessed, f"clinic:{other}")
+    with closing(http):
+        hidden = http.get(url)
+        missing = http.get(f"/ui/claims/{facility}/NO-SUCH-CLAIM")
+        assert hidden.status_code == missing.status_code == 404
+        assert name not in hidden.text
+
+
+def test_a_decision_without_justification_is_refused_and_nothing_changes(
+    assessed: Server,
+) -> None:
+    http, csrf = log_in(assessed, "assessor")
+    with closing(http):
+        queue = http.get("/ui/queue")
+        found = re.search(
+            r'href="/ui/claims/(\w+)/(\w+)" class="claim-link"', queue.text
+        )
+        assert found is not None
+        facility, ma_lk = found.groups()
+        url = f"/ui/claims/{facility}/{ma_lk}"
+        line = re.search(r'name="action_(XML[23])_(\d+)"', http.get(url).text)
+        assert line is not None
+        refused = http.post(
+            f"{url}/decide",
+            data={"csrf": csrf, f"action_{line[1]}_{line[2]}": "reject"},
+        )
+        assert refused.status_code == 422
+        assert "Chưa ghi được quyết định" in refused.text
+        with assessed.client("assessor") as api:
+            assert api.get(f"/claims/{facility}/{ma_lk}").json()["reviews"] == []
+
+
+def test_assets_and_swagger_ui_come_from_the_package(assessed: Server) -> None:
+    with browser(assessed) as http:
+        docs = http.get("/docs")
+        assert docs.status_code == 200
+        sources = re.findall(r'(?:src|href)="([^"]+)"', docs.text)
+        assert sources
+        assert all(s.startswith("/static/") for s in sources), sources
+        for path in (
+            *sources,
+            "/static/htmx/htmx.min.js",
+            "/static/ui.css",
+            "/static/htmx/LICENSE",
+            "/static/swagger-ui/LICENSE",
+        ):
+            assert http.get(path).status_code == 200, path
+        login = http.get("/ui/login").text
+        assert "http://" not in login
+        assert "https://" not in login
