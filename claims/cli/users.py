@@ -139,10 +139,14 @@ def add_cmd(
 ) -> None:
     """Add an API user and print its key ONCE, as the last word of the last line: the
     store keeps only its hash, so it cannot be shown again."""
-    from claims.pipeline.identity import add_user
+    from claims.pipeline.identity import add_user, check_role
 
     settings = settings_for(data_dir, None, wait=wait)
     actor = actor_of(user)
+    try:  # before a store is created for a user that cannot be added
+        check_role(role, facility)
+    except ClaimsError as exc:
+        raise fail(exc) from exc
     with _store(settings, f"users add --role {role}", write=True, create=True) as con:
         added, key = add_user(
             con, role=role, facility=facility, name=name, actor=actor, at=_now()

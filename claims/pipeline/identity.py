@@ -88,8 +88,13 @@ def _transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     sql(con, "COMMIT")
 
 
-def _check_role(role: str, facility: str | None) -> str | None:
-    """The facility a user of ``role`` has (None for every role but clinic)."""
+def check_role(role: str, facility: str | None) -> str | None:
+    """The facility a user of ``role`` has (None for every role but clinic).
+
+    Raises:
+        IdentityError: an unknown role, a clinic without a facility (or with one that
+            is not a code), a facility for another role.
+    """
     if role not in ROLES:
         msg = f"unknown role {role!r}: choose one of {', '.join(ROLES)} (--role)"
         raise IdentityError(msg)
@@ -157,7 +162,7 @@ def add_user(
         IdentityError: an unknown role, a clinic without a facility, a facility for
             another role, or a name whose id is taken or empty.
     """
-    kept = _check_role(role, facility)
+    kept = check_role(role, facility)
     user_id = _new_id(user_ids(con), role, kept, name)
     user = User(user_id, (name or user_id).strip(), role, kept, at, None)
     key = new_key()
@@ -215,6 +220,7 @@ __all__ = [
     "User",
     "add_user",
     "authenticate",
+    "check_role",
     "key_hash",
     "list_users",
     "new_key",

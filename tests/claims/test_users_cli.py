@@ -91,10 +91,14 @@ def test_a_bad_user_is_refused_with_the_fix_and_nothing_written(
     refused = runner.invoke(app, ["users", "add", *args, "--as", "root", *data])
     assert refused.exit_code == 1
     assert said in " ".join(refused.output.split())
+    assert not (tmp_path / "data").exists()  # no store made for nothing
+    runner.invoke(app, ["users", "add", "--role", "admin", "--as", "root", *data])
+    again = runner.invoke(app, ["users", "add", *args, "--as", "root", *data])
+    assert again.exit_code == 1
     listed = runner.invoke(app, ["users", "list", "--format", "json", *data])
-    assert json.loads(listed.stdout) == {"users": []}
+    assert [u["user_id"] for u in json.loads(listed.stdout)["users"]] == ["admin"]
     trail = runner.invoke(app, ["events", "--format", "json", *data])
-    assert json.loads(trail.stdout) == {"events": []}
+    assert [e["subject"] for e in json.loads(trail.stdout)["events"]] == ["user:admin"]
 
 
 def test_revoking_an_unknown_user_and_reading_no_store_say_what_to_do(
