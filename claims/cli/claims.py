@@ -43,6 +43,11 @@ REASON_FIELDS = (
 )  # fmt: skip
 """A reason as ``giamdinh check`` gives it (those the stored reasons hold), then its
 ``source`` (the rule id, ``payment`` or ``validation``)."""
+REVIEW_SHOWN = (
+    "review_id", "version", "assessor", "decided_at", "state", "approved_by",
+    "outcome", "accepted_t_bhtt", "reason_code", "justification", "contested_at",
+)  # fmt: skip
+"""A review's columns in the table of ``claims show`` (newest first)."""
 
 
 def reason_frame(reasons: pl.DataFrame) -> pl.DataFrame:
@@ -115,8 +120,10 @@ def show(
 ) -> None:
     """A stored claim: every version, the current decision, accepted amounts, every
     reason (rule, payment, validation), the pack and catalog versions and the run;
-    submissions of it that validation refused are listed too."""
+    submissions of it that validation refused, and its assessors' reviews (who, when,
+    the decision, the justification, the BHXH reason code), are listed too."""
     from claims.store import open_store
+    from claims.store.review import review_history
     from claims.store.versions import claim_record, facilities_of
 
     settings = settings_for(data_dir, catalog_dir)
@@ -129,15 +136,24 @@ def show(
     with open_store(settings.store_path, read_only=True) as con:
         record = claim_record(con, facility, claim)
         elsewhere = facilities_of(con, claim) if record.versions.height == 0 else []
+        reviews = review_history(con, facility, claim)
     if record.versions.height == 0 and record.refused.height == 0:
         raise fail(ConfigError(_not_stored(facility, claim, elsewhere, settings)))
     shown = _shown(facility, claim, record)
+    shown["reviews"] = rows_of(reviews)
     if fmt is Format.json:
         sys.stdout.write(json.dumps(shown, ensure_ascii=False, indent=1) + "\n")
         return
     if fmt is Format.table:
         _print_summary(shown)
-    emit(out, _listings(record), fmt)
+    listings = _listings(record)
+    if reviews.height:
+        keys = record.versions.select("file_id", "hoso_idx", "version")
+        of = reviews.cast({"hoso_idx": keys.schema["hoso_idx"]}).join(
+            keys, on=["file_id", "hoso_idx"], how="left"
+        )
+        listings.append(("reviews", of.select(REVIEW_SHOWN)))
+    emit(out, listings, fmt)
 
 
 def _not_stored(

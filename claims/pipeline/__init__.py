@@ -4,14 +4,16 @@
 ``daily`` and ``inbox`` (the daily run), ``selfcheck`` (``giamdinh check``), ``audit``
 (post-audit), ``explain`` (``rules explain`` and ``rules shadow``), ``anomalies``
 (a period's anomaly scores), ``settlement`` (settle a period, post it and an audit to
-the ledger, read settlements back), ``advances`` (record, list, reverse) and
-``identity`` (API users, roles and keys). Interfaces
+the ledger, read settlements back), ``advances`` (record, list, reverse),
+``identity`` (API users, roles and keys) and ``claim_view`` (one stored claim as JSON,
+``claim_detail``). Interfaces
 (the CLI, the API) call these; nothing below imports them.
 """
 
 from claims.pipeline.advances import add_advance, cancel_advance, list_advances
 from claims.pipeline.anomalies import ScoredPeriod, score_period, score_tables
 from claims.pipeline.audit import run_audit
+from claims.pipeline.claim_view import claim_detail
 from claims.pipeline.context import Reference, RunContext, no_history
 from claims.pipeline.daily import RunResult, run_inbox, store_history
 from claims.pipeline.explain import Explained, Shadowed, explain_claim, shadow
@@ -63,6 +65,7 @@ __all__ = [
     "authenticate",
     "cancel_advance",
     "check_files",
+    "claim_detail",
     "explain_claim",
     "key_hash",
     "ledger_diff",

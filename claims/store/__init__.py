@@ -31,6 +31,7 @@ from claims.store.review import (
     ReviewLocked,
     ReviewVersion,
     review_candidates,
+    review_history,
     review_states,
     reviewed_current,
 )
@@ -59,6 +60,7 @@ from claims.store.samples import (
 )
 from claims.store.settlements import (
     current_decisions,
+    in_force,
     quarantined_amounts,
     write_frames,
     write_workbooks,
@@ -100,6 +102,7 @@ __all__ = [
     "has_table",
     "history_of",
     "holder_of",
+    "in_force",
     "known_files",
     "ledger_of",
     "ledger_periods",
@@ -111,6 +114,7 @@ __all__ = [
     "quarantined_amounts",
     "read_events",
     "review_candidates",
+    "review_history",
     "review_states",
     "reviewed_amounts",
     "reviewed_current",

@@ -143,6 +143,43 @@ def review_states(
     return found
 
 
+def review_history(
+    con: duckdb.DuckDBPyConnection, facility: str, claim: str
+) -> pl.DataFrame:
+    """One row per review of a claim, newest first: its state (as
+    :func:`review_states`), the BHXH reason code and justification the assessor gave,
+    how many lines it decided, the reviewed version's ``outcome, claimed_t_bhtt,
+    accepted_t_bhtt, rejected_amount``, and the clinic's latest contest of it
+    (``contested_by, contested_at, contest_reason``; null when not contested)."""
+    if not has_table(con, "review_decisions"):
+        return pl.DataFrame()
+    contests = (
+        "(SELECT review_id, arg_max(by_user, \"at\") AS contested_by, "
+        "max(\"at\") AS contested_at, arg_max(\"text\", \"at\") AS contest_reason "
+        "FROM review_events WHERE kind = 'contest' GROUP BY review_id)"
+        if has_table(con, "review_events")
+        else "(SELECT NULL::VARCHAR AS review_id, NULL::VARCHAR AS contested_by, "
+        "NULL::VARCHAR AS contested_at, NULL::VARCHAR AS contest_reason)"
+    )
+    found: pl.DataFrame = con.sql(
+        f"""SELECT s.review_id, s.file_id, s.hoso_idx, s.assessor, s.decided_at,
+            s.state, s.approved_by, s.approved_at, r.reason_code, r.justification,
+            r.lines, v.outcome, v.claimed_t_bhtt, v.accepted_t_bhtt,
+            v.rejected_amount, c.contested_by, c.contested_at, c.contest_reason
+        FROM ({_STATES}) s
+        JOIN (SELECT review_id, any_value(reason_code) AS reason_code,
+                any_value(justification) AS justification, count(*) AS lines
+            FROM review_decisions WHERE state NOT IN ('approved', 'refused')
+            GROUP BY review_id) r USING (review_id)
+        LEFT JOIN review_versions v USING (review_id)
+        LEFT JOIN {contests} c USING (review_id)
+        WHERE s.ma_cskcb = ? AND s.ma_lk = ?
+        ORDER BY s.decided_at DESC, s.review_id""",
+        params=[facility, claim],
+    ).pl()
+    return found
+
+
 def review_records(con: duckdb.DuckDBPyConnection, review_id: str) -> pl.DataFrame:
     """The line records of one review as first written (empty when unknown)."""
     if not has_table(con, "review_decisions"):

@@ -63,6 +63,20 @@ def current_decisions(
         ).pl()
     finally:
         con.unregister("_keys")
+    return in_force(con, decisions, lines, reasons, hold_risk)
+
+
+def in_force(
+    con: duckdb.DuckDBPyConnection,
+    decisions: pl.DataFrame,
+    lines: pl.DataFrame,
+    reasons: pl.DataFrame,
+    hold_risk: float | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """The engine's decisions, lines and reasons of some claim versions as settlement
+    reads them (see :func:`current_decisions`): an assessor's current reviewed version
+    in place of the engine's, and with ``hold_risk`` the engine-payable claims whose
+    risk reaches it and that no review decided held ``pending_review``."""
     reviewed = reviewed_current(con, decisions)
     if hold_risk is not None:
         decisions, reasons = _with_holds(con, decisions, reasons, reviewed, hold_risk)

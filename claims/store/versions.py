@@ -132,3 +132,73 @@ def _of_versions(
     finally:
         con.unregister("_versions")
     return found
+
+
+_LINE_DETAILS = {
+    "xml2": "ten_thuoc AS name, don_vi_tinh, ma_khoa, ma_bac_si, ngay_yl",
+    "xml3": "coalesce(ten_dich_vu, ten_vat_tu) AS name, don_vi_tinh, ma_khoa, "
+    "ma_bac_si, ngay_yl",
+}
+
+
+def claim_row(
+    con: duckdb.DuckDBPyConnection, file_id: str, hoso_idx: int
+) -> dict[str, object] | None:
+    """The stored XML1 row of one claim version (``claims``), None when not stored."""
+    if not has_table(con, "claims"):
+        return None
+    found = con.sql(
+        "SELECT * FROM claims WHERE file_id = ? AND hoso_idx = ?",
+        params=[file_id, hoso_idx],
+    ).pl()
+    return found.row(0, named=True) if found.height else None
+
+
+def line_details(
+    con: duckdb.DuckDBPyConnection, file_id: str, hoso_idx: int
+) -> pl.DataFrame:
+    """``table, line_no, name, don_vi_tinh, ma_khoa, ma_bac_si, ngay_yl`` of one claim
+    version's XML2 and XML3 lines as sent (the name a person reads beside the code)."""
+    parts = [
+        f"SELECT '{view.upper()}' AS \"table\", line_no, {columns} FROM {view} "
+        "WHERE file_id = ? AND hoso_idx = ?"
+        for view, columns in _LINE_DETAILS.items()
+        if has_table(con, view)
+    ]
+    schema = {
+        "table": pl.String, "line_no": pl.UInt32, "name": pl.String,
+        "don_vi_tinh": pl.String, "ma_khoa": pl.String, "ma_bac_si": pl.String,
+        "ngay_yl": pl.String,
+    }  # fmt: skip
+    if not parts:
+        return pl.DataFrame(schema=schema)
+    found: pl.DataFrame = con.sql(
+        " UNION ALL ".join(parts), params=[file_id, hoso_idx] * len(parts)
+    ).pl()
+    return found.cast({"line_no": pl.UInt32, "ngay_yl": pl.String})
+
+
+def claim_rule_hits(
+    con: duckdb.DuckDBPyConnection, file_id: str, hoso_idx: int, run_id: str
+) -> pl.DataFrame:
+    """The rules that fired or could not be evaluated on one claim version in the run
+    that decided it: ``rule_id, pack, action, reason_code, outcome, table, line_no,
+    stt, item_code, adjust_to``, claim-level hits first, then by table and line."""
+    if not has_table(con, "rule_hits"):
+        return pl.DataFrame()
+    lines = (
+        'LEFT JOIN decision_lines l ON l.file_id = h.file_id AND l.hoso_idx = '
+        'h.hoso_idx AND l.run_id = h.run_id AND l."table" = h."table" '
+        "AND l.line_no = h.line_no"
+        if has_table(con, "decision_lines")
+        else "LEFT JOIN (SELECT NULL::BIGINT AS stt, NULL::VARCHAR AS code) l ON false"
+    )
+    found: pl.DataFrame = con.sql(
+        f"""SELECT h.rule_id, h.pack, h.action, h.reason_code, h.outcome,
+            h."table", h.line_no, l.stt, l.code AS item_code, h.adjust_to
+        FROM rule_hits h {lines}
+        WHERE h.file_id = ? AND h.hoso_idx = ? AND h.run_id = ?
+        ORDER BY h.line_no NULLS FIRST, h."table", h.line_no, h.rule_id""",
+        params=[file_id, hoso_idx, run_id],
+    ).pl()
+    return found
