@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
@@ -107,10 +108,18 @@ def open_store(
     try:
         yield con
     finally:
-        con.close()
+        with _OPENING:
+            con.close()
 
 
 _READ_WRITE: set[Path] = set()
+_OPENING = threading.Lock()
+"""Held while this process opens or closes a store connection. DuckDB (2.0.1) shares
+one database instance between a process's connections to a file and drops it with the
+last one; a thread that opens a connection while another closes the last one can get
+an instance without the Python client's table functions ("Table Function with name
+python_arrow_scan does not exist" on the next registered frame): a server's threads
+hit it within a few hundred writes. Opening and closing one at a time does not."""
 
 
 def read_write_only(path: Path) -> None:
@@ -131,7 +140,8 @@ def _connect(
     deadline = time.monotonic() + retry_seconds
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only)
+            with _OPENING:
+                return duckdb.connect(str(path), read_only=read_only)
         except duckdb.IOException as exc:
             busy = "lock" in str(exc).lower()
             if busy and time.monotonic() < deadline:
