@@ -5,6 +5,8 @@ finance, assets served from the package."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import closing
@@ -14,10 +16,15 @@ import httpx
 import pytest
 
 from claims.config import Settings
+from claims.pipeline.identity import authenticate
+from claims.pipeline.pictures import write_report
 from claims.pipeline.settlement import list_settlements
+from claims.store.runs import open_store
 from tests.api.conftest import Server, add_keys, run_server
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+PERIOD = "2026-10"
+"""The month of the generated day's claims."""
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +45,8 @@ def assessed(
                 )
                 assert sent.status_code == 202, sent.text
                 server.wait_assessed(f"clinic:{facility}", sent.json()["id"])
+        # the pictures of `giamdinh anomalies report`, drawn while the server is idle
+        write_report(settings, PERIOD, sorted(api_files)[0], formats=("svg",))
         yield server
 
 
@@ -251,3 +260,45 @@ def test_assets_and_swagger_ui_come_from_the_package(assessed: Server) -> None:
         login = http.get("/ui/login").text
         assert "http://" not in login
         assert "https://" not in login
+
+
+def test_the_facility_pictures_are_shown_and_served(assessed: Server) -> None:
+    facility = sorted(assessed.files)[0]
+    http, _ = log_in(assessed, "assessor")
+    with closing(http):
+        index = http.get("/ui/pictures")
+        assert f'href="/ui/pictures/{PERIOD}/{facility}"' in index.text
+        page = http.get(f"/ui/pictures/{PERIOD}/{facility}")
+        assert page.status_code == 200
+        images = re.findall(r'<img src="([^"]+\.svg)"', page.text)
+        assert images
+        for src in images:
+            shown = http.get(src)
+            assert shown.status_code == 200
+            assert shown.headers["content-type"].startswith("image/svg+xml")
+            assert shown.content.lstrip().startswith((b"<?xml", b"<svg"))
+        assert (
+            http.get(f"/ui/pictures/{PERIOD}/{facility}/index.html").status_code == 404
+        )
+        assert http.get(f"/ui/pictures/{PERIOD}/..%2F..%2Fx/a.svg").status_code == 404
+        none = http.get(f"/ui/pictures/{PERIOD}/99999")
+        assert "giamdinh anomalies report" in none.text
+
+
+@pytest.mark.e2e
+def test_revoking_a_key_ends_its_sessions(assessed: Server) -> None:
+    http, _ = log_in(assessed, "assessor2")
+    with closing(http):
+        assert http.get("/ui/queue").status_code == 200
+        with open_store(assessed.settings.store_path) as con:
+            user = authenticate(con, assessed.keys["assessor2"])
+        assert user is not None
+        done = subprocess.run(
+            [str(Path(sys.executable).parent / "giamdinh"), "users", "revoke",
+             user.user_id, "--data-dir", str(assessed.settings.data_dir), "--as", "test"],
+            capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        gone = http.get("/ui/queue")
+        assert gone.status_code == 303
+        assert gone.headers["location"] == "/ui/login?het_han=1"
