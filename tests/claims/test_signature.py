@@ -19,6 +19,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
+from lxml import etree
+from signxml import XMLSigner, methods  # type: ignore[attr-defined]
 
 from claims.config import Settings
 from claims.errors import ReasonCode
@@ -26,13 +28,22 @@ from claims.intake import (
     FileFailure,
     SignaturePolicy,
     Submission,
+    check_signature,
     read_submission,
     scan_submission,
 )
+from claims.intake.canonical import canonical
+from claims.intake.signature import DS, verify_canonical, verify_tree
 from claims.pipeline.daily import run_inbox
 from claims.pipeline.inbox import signature_policy
 from claims.synthetic import generate, generate_day, write_xml
-from claims.synthetic.sign import Signer, fixed_signer, sign_wrapper
+from claims.synthetic.sign import (
+    TEST_CERT_PEM,
+    TEST_KEY_PEM,
+    Signer,
+    fixed_signer,
+    sign_wrapper,
+)
 
 MAX = 1 << 30
 MANDATORY = date(2026, 1, 1)
@@ -250,3 +261,92 @@ def test_same_seed_same_signed_bytes(tmp_path: Path) -> None:
         value = re.search(rb"<ds:SignatureValue>([^<]+)<", signed)
         assert value is not None
         assert len(base64.b64decode(value.group(1))) == 256  # RSA-2048
+
+
+# ---- the two verification paths agree -------------------------------------------------
+
+
+def _signxml_signed(data: bytes, *, pretty: bool = False) -> bytes:
+    """``data`` signed by signxml's own XMLSigner in CHUKYDONVI (an independent signer
+    of the same profile), with the generator's test key."""
+    root = etree.fromstring(data)
+    if pretty:
+        etree.indent(root)
+        root.insert(1, etree.Comment(" xuất từ HIS "))
+    slot = root.find("CHUKYDONVI")
+    assert slot is not None
+    etree.SubElement(slot, f"{{{DS}}}Signature", Id="placeholder")
+    signer = XMLSigner(
+        method=methods.enveloped,
+        signature_algorithm="rsa-sha256",
+        digest_algorithm="sha256",
+        c14n_algorithm="http://www.w3.org/2001/10/xml-exc-c14n#",
+    )
+    signed = signer.sign(root, key=TEST_KEY_PEM, cert=TEST_CERT_PEM.decode())
+    return bytes(etree.tostring(signed, xml_declaration=True, encoding="utf-8"))
+
+
+def _both_paths(data: bytes, tmp_path: Path) -> tuple[bool, object, object]:
+    """Whether ``data`` takes the canonical path; what each path says of it."""
+    path = tmp_path / "f.xml"
+    path.write_bytes(data)
+    policy, on = _policy(), date(2026, 10, 15)
+    sender = re.search(rb"<MACSKCB>(\w+)</MACSKCB>", data)
+    assert sender is not None
+    fast = canonical(data)
+    root = etree.fromstring(data)
+    slow = verify_tree(root, policy, sender.group(1).decode(), on)
+    quick = (
+        None
+        if fast is None
+        else verify_canonical(fast, policy, sender.group(1).decode(), on)
+    )
+    return fast is not None, quick, slow
+
+
+def test_generated_files_take_the_canonical_path_and_signxml_agrees(
+    day_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    for path in sorted(day_files[1].iterdir()):
+        data = path.read_bytes()
+        assert _both_paths(data, tmp_path) == (True, None, None)
+        at = data.index(b"<NOIDUNGFILE>") + 20
+        bad = data[:at] + (b"B" if data[at : at + 1] == b"A" else b"A") + data[at + 1 :]
+        fast, quick, slow = _both_paths(bad, tmp_path)
+        assert fast
+        assert _code(quick) is ReasonCode.SIGNATURE_INVALID
+        assert _code(slow) is ReasonCode.SIGNATURE_INVALID
+
+
+def test_a_file_signed_by_signxml_verifies_on_both_paths(
+    day_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    plain = sorted(day_files[0].iterdir())[0].read_bytes()
+    compact = _signxml_signed(plain)
+    assert _both_paths(compact, tmp_path) == (True, None, None)
+    pretty = _signxml_signed(plain, pretty=True)  # newlines, indentation, a comment
+    assert _both_paths(pretty, tmp_path)[0] is False
+    assert _both_paths(pretty, tmp_path)[2] is None
+    assert _read_bytes(pretty, tmp_path) is None
+    changed = pretty.replace(b"<SOLUONGHOSO>", b"<SOLUONGHOSO>1", 1)
+    assert _code(_read_bytes(changed, tmp_path)) is ReasonCode.SIGNATURE_INVALID
+
+
+def _read_bytes(data: bytes, tmp_path: Path) -> object:
+    path = tmp_path / "whole.xml"
+    path.write_bytes(data)
+    scan = scan_submission(path, max_bytes=MAX)
+    sender = re.search(rb"<MACSKCB>(\w+)</MACSKCB>", data)
+    assert sender is not None
+    return check_signature(
+        path,
+        _policy(),
+        sender=sender.group(1).decode(),
+        ngay_lap="20261015",
+        tail=scan.edges,
+    )
+
+
+def _code(refusal: object) -> object:
+    """The reason code of a refusal (None when accepted)."""
+    return refusal[0] if isinstance(refusal, tuple) else refusal
