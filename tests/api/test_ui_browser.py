@@ -24,6 +24,9 @@ ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
 TIMEOUT_MS = 120_000
+CONSOLE_ERRORS: list[str] = []
+"""What the pages wrote to the console as errors (a script refused by the page's
+Content-Security-Policy, a failed htmx request): none expected."""
 
 
 @pytest.fixture
@@ -50,6 +53,16 @@ def browser() -> Iterator[Browser]:
 def log_in(browser: Browser, server: Server, who: str) -> Page:
     page = browser.new_context(base_url=server.url).new_page()
     page.set_default_timeout(TIMEOUT_MS)
+    page.on(
+        "console",
+        lambda m: CONSOLE_ERRORS.append(m.text) if m.type == "error" else None,
+    )
+    page.on(
+        "response",
+        lambda r: (
+            CONSOLE_ERRORS.append(f"{r.status} {r.url}") if r.status >= 400 else None
+        ),
+    )
     page.goto("/ui/login")
     page.fill("#key", server.keys[who])
     page.click("button[type=submit]")
@@ -75,6 +88,7 @@ def test_clinic_assessors_and_finance_in_a_browser(
 
     clinic = log_in(browser, server, f"clinic:{uploaded}")
     assert clinic.url.endswith("/ui/clinic")
+    assert clinic.evaluate("typeof htmx") == "object"  # served from the package
     clinic.set_input_files("#file", str(server.files[uploaded]))
     clinic.click("#upload button[type=submit]")
     expect(clinic.locator("#submission-status")).to_have_text(
@@ -129,6 +143,7 @@ def test_clinic_assessors_and_finance_in_a_browser(
     with finance.expect_download() as download:
         finance.locator("#files a", has_text="facilities.csv").click()
     assert download.value.suggested_filename.endswith("facilities.csv")
+    assert CONSOLE_ERRORS == []
 
 
 def _paid_line(page: Page) -> tuple[Locator, str]:
