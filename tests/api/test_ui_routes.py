@@ -302,3 +302,43 @@ def test_revoking_a_key_ends_its_sessions(assessed: Server) -> None:
         gone = http.get("/ui/queue")
         assert gone.status_code == 303
         assert gone.headers["location"] == "/ui/login?het_han=1"
+
+
+def test_an_upload_needs_the_csrf_token_and_the_clinics_own_file(
+    assessed: Server,
+) -> None:
+    facility, other = sorted(assessed.files)[:2]
+    before = assessed.client(f"clinic:{facility}")
+    with before:
+        count = len(before.get("/submissions").json()["submissions"])
+    theirs = assessed.files[other].read_bytes()
+    http, csrf = log_in(assessed, f"clinic:{facility}")
+    with closing(http):
+        files = {"file": ("b.xml", theirs, "application/xml")}
+        forged = http.post("/ui/clinic/upload", files=files, data={"csrf": "x"})
+        assert forged.status_code == 403
+        wrong = http.post("/ui/clinic/upload", files=files, data={"csrf": csrf})
+        assert wrong.status_code == 403
+        assert "MACSKCB khác với cơ sở" in wrong.text
+        assert "text/html" in wrong.headers["content-type"]
+        again = http.post(
+            "/ui/clinic/upload",
+            files={"file": ("a.xml", assessed.files[facility].read_bytes())},
+            data={"csrf": csrf},
+        )
+        assert again.status_code == 303  # the same bytes: the first submission
+        assert again.headers["location"].endswith("?gui_lai=1")
+        shown = http.get(again.headers["location"])
+        assert "đã được gửi trước đó" in shown.text
+    with assessed.client(f"clinic:{facility}") as api:
+        assert len(api.get("/submissions").json()["submissions"]) == count
+
+
+def test_a_settlement_of_a_period_with_no_claims_says_so(assessed: Server) -> None:
+    http, csrf = log_in(assessed, "finance")
+    with closing(http):
+        refused = http.post("/ui/settlements", data={"csrf": csrf, "period": "2019-01"})
+        assert refused.status_code == 422
+        assert "Chưa quyết toán được" in refused.text
+        assert "2019-01" in refused.text
+    assert list_settlements(assessed.settings) == []
