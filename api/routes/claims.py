@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Response
 
 from api.deps import Anyone, Clinic, StateDep, not_found, visible
-from api.fhir import claim_response
+from api.fhir import claim_response_json
 from api.models import ContestIn
 from api.worker import now
 from claims.pipeline.claim_view import claim_detail
@@ -17,6 +17,7 @@ from claims.store.runs import open_store
 from claims.store.users import User
 
 router = APIRouter(tags=["claims"])
+FHIR_JSON = "application/fhir+json"
 Facility = Annotated[str, Path(max_length=20, pattern=r"^[0-9A-Za-z._-]+$")]
 MaLk = Annotated[str, Path(max_length=100)]
 _UNMASKED = frozenset({"clinic", "assessor", "admin"})
@@ -51,12 +52,18 @@ def get_claim(
     return detail_for(state, user, ma_cskcb, ma_lk)
 
 
-@router.get("/claims/{ma_cskcb}/{ma_lk}/fhir")
+@router.get(
+    "/claims/{ma_cskcb}/{ma_lk}/fhir",
+    response_class=Response,
+    responses={200: {"content": {FHIR_JSON: {}}}},
+)
 def get_claim_fhir(
     ma_cskcb: Facility, ma_lk: MaLk, state: StateDep, user: Anyone
-) -> dict[str, Any]:
-    """The decision in force as a FHIR R4B ``ClaimResponse``."""
-    return claim_response(detail_for(state, user, ma_cskcb, ma_lk))
+) -> Response:
+    """The decision in force as a FHIR R4B ``ClaimResponse`` (money exact, as the
+    FHIR models write it)."""
+    text = claim_response_json(detail_for(state, user, ma_cskcb, ma_lk))
+    return Response(text, media_type=FHIR_JSON)
 
 
 @router.post("/claims/{ma_cskcb}/{ma_lk}/contest")
@@ -72,8 +79,6 @@ def contest_claim(
     return {"contested": review_id, "status": "reopened"}
 
 
-def _contest(
-    state: StateDep, facility: str, claim: str, reason: str, by: str
-) -> str:
+def _contest(state: StateDep, facility: str, claim: str, reason: str, by: str) -> str:
     with open_store(state.settings.store_path) as con:
         return contest(con, facility, claim, reason=reason, by=by, at=now())

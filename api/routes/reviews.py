@@ -76,9 +76,7 @@ def release(
     ma_cskcb: Facility, ma_lk: MaLk, state: StateDep, user: Assessor
 ) -> dict[str, Any]:
     detail_for(state, user, ma_cskcb, ma_lk)
-    state.worker.call(
-        _release, state, ma_cskcb, ma_lk, user.user_id, command="review"
-    )
+    state.worker.call(_release, state, ma_cskcb, ma_lk, user.user_id, command="review")
     return {"released": True}
 
 
@@ -145,7 +143,8 @@ def _approve(
 def _plain(row: dict[str, Any]) -> dict[str, Any]:
     """Money and dates as strings (JSON has no decimal)."""
     return {
-        k: v if v is None or isinstance(v, bool | int | float | str | list | dict)
+        k: v
+        if v is None or isinstance(v, bool | int | float | str | list | dict)
         else str(v)
         for k, v in row.items()
     }

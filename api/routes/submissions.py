@@ -44,17 +44,18 @@ async def receive_body(request: Request, target: Path) -> tuple[str, str]:
                 out.write(chunk)
         return digest.hexdigest(), "submission.xml"
     if kind == "multipart/form-data":
-        form = await request.form(max_files=1, max_fields=4)
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile):
-            raise Problem(
-                "INVALID_REQUEST", "Biểu mẫu phải có trường 'file' chứa tệp XML."
-            )
-        with target.open("wb") as out:
-            while chunk := await upload.read(_CHUNK):
-                digest.update(chunk)
-                out.write(chunk)
-        return digest.hexdigest(), Path(upload.filename or "").name or "submission.xml"
+        async with request.form(max_files=1, max_fields=4) as form:
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile):
+                raise Problem(
+                    "INVALID_REQUEST", "Biểu mẫu phải có trường 'file' chứa tệp XML."
+                )
+            with target.open("wb") as out:
+                while chunk := await upload.read(_CHUNK):
+                    digest.update(chunk)
+                    out.write(chunk)
+            name = Path(upload.filename or "").name or "submission.xml"
+        return digest.hexdigest(), name
     raise Problem("UNSUPPORTED_MEDIA_TYPE")
 
 
