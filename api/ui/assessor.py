@@ -14,6 +14,7 @@ what to change.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -21,13 +22,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from api.deps import StateDep
+from api.errors import Problem
 from api.routes.claims import detail_for
 from api.ui.render import ACTIONS, ASSESSORS, Viewer, need, page
 from api.ui.session import Visitor, check_csrf
 from api.worker import now
 from claims.config import Settings
 from claims.errors import ClaimsError
-from claims.pipeline.review import approve, decide, queue
+from claims.pipeline.review import approve, decide, queue, release, take
 from claims.review import parse_line
 from claims.review.decisions import BHXH_REASONS, LineDecision
 from claims.settle import months_of
@@ -38,6 +40,11 @@ SHOWN = 200
 """Queue rows shown on one page (the queue is ranked: the first are what matters)."""
 PERIOD = re.compile(r"^\d{4}-(\d{2}|Q[1-4])$")
 LINE_FIELD = re.compile(r"^action_(XML[23])_(\d+)$")
+LOCKS = {"take": "Nhận xử lý", "release": "Trả lại hồ sơ"}
+SAVED = {
+    "take": "Đã nhận xử lý: hồ sơ được khóa cho bạn trong lúc quyết định.",
+    "release": "Đã trả lại hồ sơ: giám định viên khác có thể nhận.",
+}
 
 
 @router.get("/queue")
@@ -126,7 +133,7 @@ def _claim(
         awaiting=[r for r in waiting if assessor and r["assessor"] != who.user.user_id],
         actions=ACTIONS,
         bhxh=BHXH_REASONS,
-        saved=saved,
+        saved=SAVED.get(saved, f"Đã ghi: review {saved}.") if saved else None,
         error=error,
         sent=sent or {},
     )
@@ -214,6 +221,61 @@ def _decide(
             decided_at=now(),
         )
     return reviewed.review_id
+
+
+@router.post("/claims/{facility}/{ma_lk}/lock/{verb}")
+async def lock_claim(
+    request: Request,
+    facility: str,
+    ma_lk: str,
+    verb: str,
+    state: StateDep,
+    who: Viewer,
+) -> Response:
+    """``take``: lock the claim to the assessor for ``Settings.review_lock_minutes``
+    while they decide it; ``release``: give it back (``giamdinh review take|release``)."""
+    need(who, *ASSESSORS)
+    if verb not in LOCKS:
+        raise Problem("NOT_FOUND", "Không có thao tác này.")
+    form = await request.form(max_files=0, max_fields=4)
+    check_csrf(who.session, _text(form, "csrf"))
+    detail = detail_for(state, who.user, facility, ma_lk)
+    try:
+        state.worker.call(
+            _lock,
+            state.settings,
+            facility,
+            ma_lk,
+            verb,
+            assessor=who.user.user_id,
+            command=f"ui review {verb} {facility} {ma_lk}",
+        )
+    except ClaimsError as exc:
+        return _claim(request, who, detail, error=f"{LOCKS[verb]} không được: {exc}")
+    return RedirectResponse(
+        f"/ui/claims/{facility}/{ma_lk}?da_luu={verb}", status_code=303
+    )
+
+
+def _lock(
+    settings: Settings, facility: str, ma_lk: str, verb: str, *, assessor: str
+) -> None:
+    moment = datetime.now(UTC)
+    at = moment.isoformat(timespec="microseconds")
+    with open_store(settings.store_path) as con:
+        if verb == "take":
+            until = moment + timedelta(minutes=settings.review_lock_minutes)
+            take(
+                con,
+                settings,
+                facility,
+                ma_lk,
+                assessor=assessor,
+                at=at,
+                expires_at=until.isoformat(timespec="microseconds"),
+            )
+        else:
+            release(con, facility, ma_lk, assessor=assessor, at=at)
 
 
 @router.post("/reviews/{review_id}/approve")

@@ -342,3 +342,38 @@ def test_a_settlement_of_a_period_with_no_claims_says_so(assessed: Server) -> No
         assert "Chưa quyết toán được" in refused.text
         assert "2019-01" in refused.text
     assert list_settlements(assessed.settings) == []
+
+
+def test_an_assessor_takes_a_claim_and_another_cannot_until_it_is_released(
+    assessed: Server,
+) -> None:
+    first, first_csrf = log_in(assessed, "assessor")
+    second, second_csrf = log_in(assessed, "admin")
+    with closing(first), closing(second):
+        found = re.search(
+            r'href="(/ui/claims/\w+/\w+)" class="claim-link"',
+            first.get("/ui/queue").text,
+        )
+        assert found is not None
+        url = found[1]
+        taken = first.post(f"{url}/lock/take", data={"csrf": first_csrf})
+        assert taken.status_code == 303
+        assert "Đã nhận xử lý" in first.get(taken.headers["location"]).text
+        refused = second.post(f"{url}/lock/take", data={"csrf": second_csrf})
+        assert refused.status_code == 422
+        assert "Nhận xử lý không được" in refused.text
+        assert "đang được giám định viên" in refused.text
+        forged = first.post(f"{url}/lock/release", data={"csrf": second_csrf})
+        assert forged.status_code == 403
+        released = first.post(f"{url}/lock/release", data={"csrf": first_csrf})
+        assert released.status_code == 303
+        again = second.post(f"{url}/lock/take", data={"csrf": second_csrf})
+        assert again.status_code == 303
+        second.post(f"{url}/lock/release", data={"csrf": second_csrf})
+    with assessed.client("admin") as api:
+        trail = api.get("/events", params={"action": "review.taken"})
+        assert trail.status_code == 200, trail.text
+        actors = [e["actor"] for e in trail.json()["events"]]
+    with open_store(assessed.settings.store_path) as con:
+        ids = [authenticate(con, assessed.keys[k]) for k in ("assessor", "admin")]
+    assert actors[-2:] == [u.user_id for u in ids if u is not None]
