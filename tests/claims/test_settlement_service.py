@@ -24,6 +24,7 @@ from claims.pipeline import (
     start_settlement,
 )
 from claims.pipeline.settlement import start_audit
+from claims.store.events import read_events
 from tests.conftest import PERIOD, POSTED_AT, GeneratedDay
 from tests.factories import lower_benefit_level_4
 
@@ -121,6 +122,10 @@ def test_an_advance_supersedes_one_facility_and_a_facility_settlement_posts_noth
     assert second["entries_posted"] > 0
     assert second["status"] == "posted"
     assert [p["ma_cskcb"] for p in second["postings"]] == [facility]
+    with duckdb.connect(str(settings.store_path)) as con:
+        events = read_events(con, action="settlement.posted")
+    mine = [e for e in events if e["subject"] == f"settlement:{second['id']}"]
+    assert [(e["actor"], e["at"]) for e in mine] == [("tai-chinh", LATER)]
     old = settlement_status(settings, first)
     assert old is not None
     assert old["status"] == "partly_superseded"
@@ -253,4 +258,9 @@ def test_an_audit_started_for_the_api_posts_its_recoveries_once(
     )
     assert again["id"] == started["id"]
     assert again["entries_posted"] == 0
+    with duckdb.connect(str(settings.store_path)) as con:
+        events = read_events(con, action="audit.posted")
+    assert [(e["subject"], e["actor"]) for e in events] == [
+        (f"audit:{started['id']}", "tai-chinh")
+    ]
     assert _ledger_rows(settings) == before + started["entries_posted"]
