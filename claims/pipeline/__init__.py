@@ -34,6 +34,7 @@ from claims.pipeline.settlement import (
     settle_period,
     settlement_files,
     settlement_status,
+    start_audit,
     start_settlement,
 )
 from claims.pipeline.stages import (
@@ -85,6 +86,7 @@ __all__ = [
     "settlement_status",
     "shadow",
     "stages_named",
+    "start_audit",
     "start_settlement",
     "store_history",
 ]
