@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from api import errors, ui
 from api.deps import RateLimiter, ServerState, StateDep
 from api.limits import BodyLimit
-from api.routes import claims, finance, reviews, submissions
+from api.routes import claims, finance, reviews, rules, submissions
 from api.spool import Spool
 from api.worker import Worker
 from claims.config import Settings
@@ -72,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(claims.router)
     app.include_router(reviews.router)
     app.include_router(finance.router)
+    app.include_router(rules.router)
     ui.install(app, settings)
 
     @app.get("/health", tags=["operator"])

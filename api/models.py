@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Literal
 
@@ -48,3 +49,24 @@ class SettlementIn(BaseModel):
     period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2]|Q[1-4])$")
     kind: Literal["month", "quarter"] = "month"
     facility: str | None = Field(default=None, max_length=20)
+
+
+class AuditIn(BaseModel):
+    period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2]|Q[1-4])$")
+    pack: str = Field(pattern=r"^[a-z0-9-]+@[0-9.]+$", examples=["vn-bhyt@2026.01.2"])
+    facility: str | None = Field(default=None, max_length=20)
+    post: bool = False
+
+
+class AdvanceIn(BaseModel):
+    facility: str = Field(max_length=20)
+    period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2]|Q[1-4])$")
+    amount: str = Field(pattern=r"^\d{1,15}(\.\d{1,2})?$", examples=["150000000"])
+
+
+class DryRunIn(BaseModel):
+    """A draft pack version (``ID@VERSION``) decided beside the active ones on the
+    stored claims admitted since ``since``."""
+
+    draft: str = Field(pattern=r"^[a-z0-9-]+@[0-9.]+$", examples=["vn-bhyt@2026.12.0"])
+    since: date

@@ -1,5 +1,6 @@
 """Finance's routes: settlements of a period (start, status, files), the ledger diff
-between two settlements, the post-audit, and the audit trail of state changes."""
+between two settlements, the post-audit, advances, and the audit trail of state
+changes. Every write runs on the server's writer thread (``api.worker``)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
 
 from api.deps import Finance, Staff, StateDep, not_found
-from api.models import SettlementIn
+from api.models import AdvanceIn, AuditIn, SettlementIn
 from api.worker import now
 from claims.pipeline import settlement as settlements
+from claims.pipeline.advances import add_advance, cancel_advance, list_advances
 from claims.store.events import read_events
 from claims.store.runs import open_store
 
@@ -27,7 +29,7 @@ _MEDIA = {
 def start(body: SettlementIn, state: StateDep, user: Finance) -> dict[str, Any]:
     """Settle a month or a quarter (every facility, or one) and post it to the ledger:
     the settlement with its totals and files."""
-    return state.worker.call(
+    started = state.worker.call(
         settlements.start_settlement,
         state.settings,
         period=body.period,
@@ -37,11 +39,16 @@ def start(body: SettlementIn, state: StateDep, user: Finance) -> dict[str, Any]:
         at=now(),
         command="settle",
     )
+    return _linked(started)
 
 
 @router.get("/settlements")
 def list_all(state: StateDep, user: Finance) -> dict[str, Any]:
-    return {"settlements": settlements.list_settlements(state.settings)}
+    return {
+        "settlements": [
+            _linked(s) for s in settlements.list_settlements(state.settings)
+        ]
+    }
 
 
 @router.get("/settlements/{settlement_id}")
@@ -49,7 +56,70 @@ def status(settlement_id: str, state: StateDep, user: Finance) -> dict[str, Any]
     found = settlements.settlement_status(state.settings, settlement_id)
     if found is None:
         raise not_found()
-    return found
+    return _linked(found)
+
+
+def _linked(settlement: dict[str, Any]) -> dict[str, Any]:
+    """A settlement with its files as download addresses (not server paths)."""
+    base = f"/settlements/{settlement['id']}/files"
+    return {**settlement, "files": {n: f"{base}/{n}" for n in settlement["files"]}}
+
+
+@router.post("/audits", status_code=201)
+def audit(body: AuditIn, state: StateDep, user: Finance) -> dict[str, Any]:
+    """Post-audit a settled period with a pack version (``ID@VERSION``); with
+    ``post`` its recoveries and underpayments go to the ledger."""
+    found = state.worker.call(
+        settlements.start_audit,
+        state.settings,
+        period=body.period,
+        pack=body.pack,
+        facility=body.facility,
+        post=body.post,
+        actor=user.user_id,
+        at=now(),
+        command="audit",
+    )
+    return {**found, "files": sorted(found["files"])}
+
+
+@router.get("/advances")
+def advances(
+    state: StateDep,
+    user: Finance,
+    facility: Annotated[str | None, Query(max_length=20)] = None,
+    period: Annotated[str | None, Query(max_length=7)] = None,
+) -> dict[str, Any]:
+    """Advances paid to facilities and each facility's standing."""
+    return list_advances(state.settings, facility=facility, period=period)
+
+
+@router.post("/advances", status_code=201)
+def add(body: AdvanceIn, state: StateDep, user: Finance) -> dict[str, Any]:
+    """Record an advance (tạm ứng) to a facility for a period."""
+    return state.worker.call(
+        add_advance,
+        state.settings,
+        facility=body.facility,
+        period=body.period,
+        amount=body.amount,
+        actor=user.user_id,
+        at=now(),
+        command="advance",
+    )
+
+
+@router.post("/advances/{advance_id}/cancel")
+def cancel(advance_id: str, state: StateDep, user: Finance) -> dict[str, Any]:
+    """Reverse an advance; the settled periods it overlaps must be settled again."""
+    return state.worker.call(
+        cancel_advance,
+        state.settings,
+        advance_id,
+        actor=user.user_id,
+        at=now(),
+        command="advance",
+    )
 
 
 @router.get("/settlements/{settlement_id}/files/{name:path}")
