@@ -24,7 +24,7 @@ from starlette.datastructures import FormData
 from api.deps import StateDep
 from api.errors import Problem
 from api.routes.claims import detail_for
-from api.ui.render import ACTIONS, ASSESSORS, Viewer, need, page
+from api.ui.render import ACTIONS, ASSESSORS, Viewer, need, number_of, page
 from api.ui.session import Visitor, check_csrf
 from api.worker import now
 from claims.config import Settings
@@ -187,7 +187,7 @@ def _chosen(form: FormData) -> list[LineDecision]:
             msg = f"hành động '{action}' không có; chọn một trong {', '.join(ACTIONS)}"
             raise ClaimsError(msg)
         table, stt = found.groups()
-        value = _text(form, f"value_{table}_{stt}")
+        value = number_of(_text(form, f"value_{table}_{stt}") or "")
         text = f"{table}:{stt}={action}" + (
             f":{value}" if action in ("reduce", "qty") else ""
         )

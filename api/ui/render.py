@@ -82,12 +82,32 @@ def dong(value: object) -> str:
     return text if cents == "00" else f"{text},{cents}"
 
 
+def qty(value: object) -> str:
+    """A quantity as Vietnamese read it: ``2``, ``0,5``, ``1.500``."""
+    if value is None or value == "":
+        return ""
+    try:
+        amount = Decimal(str(value)).normalize()
+    except InvalidOperation:
+        return str(value)
+    whole, _, part = f"{amount:,f}".partition(".")
+    text = whole.replace(",", ".")
+    return f"{text},{part}" if part else text
+
+
+def number_of(text: str) -> str:
+    """A number typed the Vietnamese way (``120.000``, ``0,5``) as ``120000``,
+    ``0.5``: dots group thousands, the comma is the decimal mark."""
+    return text.strip().replace(" ", "").replace(".", "").replace(",", ".")
+
+
 def label(value: object) -> str:
     return STATUS_LABELS.get(str(value), str(value) if value is not None else "")
 
 
 TEMPLATES.env.filters["dong"] = dong
 TEMPLATES.env.filters["label"] = label
+TEMPLATES.env.filters["qty"] = qty
 TEMPLATES.env.globals["ROLE_LABELS"] = ROLE_LABELS
 
 
@@ -130,4 +150,6 @@ def page(
     return response
 
 
-__all__ = ["STATUS_LABELS", "TEMPLATES", "Viewer", "dong", "need", "page"]
+__all__ = [
+    "STATUS_LABELS", "TEMPLATES", "Viewer", "dong", "need", "number_of", "page", "qty",
+]  # fmt: skip

@@ -10,11 +10,13 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import closing
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
 import pytest
 
+from api.ui.render import dong
 from claims.config import Settings
 from claims.pipeline.identity import authenticate
 from claims.pipeline.pictures import write_report
@@ -377,3 +379,44 @@ def test_an_assessor_takes_a_claim_and_another_cannot_until_it_is_released(
     with open_store(assessed.settings.store_path) as con:
         ids = [authenticate(con, assessed.keys[k]) for k in ("assessor", "admin")]
     assert actors[-2:] == [u.user_id for u in ids if u is not None]
+
+
+def test_a_line_reduced_to_an_amount_written_the_vietnamese_way(
+    assessed: Server,
+) -> None:
+    with assessed.client("assessor") as api:
+        queued = api.get("/review/queue", params={"limit": 5000}).json()["claims"]
+        last = queued[-1]  # the others' tests take the first
+        facility, ma_lk = last["ma_cskcb"], last["ma_lk"]
+        before = api.get(f"/claims/{facility}/{ma_lk}").json()
+    line = next(
+        item for item in before["lines"] if Decimal(item["accepted_bhtt"]) > 2000
+    )
+    paid = Decimal(line["accepted_bhtt"]) - Decimal("1000.50")
+    http, csrf = log_in(assessed, "assessor")
+    with closing(http):
+        key = f"{line['table']}_{line['stt']}"
+        done = http.post(
+            f"/ui/claims/{facility}/{ma_lk}/decide",
+            data={
+                "csrf": csrf,
+                f"action_{key}": "reduce",
+                f"value_{key}": dong(paid),  # e.g. 16.591,23
+                "justification": "Giảm theo giá trúng thầu",
+            },
+        )
+        assert done.status_code == 303, done.text
+        shown = http.get(done.headers["location"])
+        assert "Đã ghi: review" in shown.text
+    with assessed.client("assessor") as api:
+        after = api.get(f"/claims/{facility}/{ma_lk}").json()
+    reviewed = next(
+        item
+        for item in after["lines"]
+        if (item["table"], item["stt"]) == (line["table"], line["stt"])
+    )
+    assert Decimal(reviewed["accepted_bhtt"]) == paid
+    assert after["decision"]["source"] == "review"
+    assert Decimal(after["decision"]["accepted"]["t_bhtt"]) == Decimal(
+        before["decision"]["accepted"]["t_bhtt"]
+    ) - Decimal("1000.50")
