@@ -13,6 +13,7 @@ import pytest
 from tests.api.conftest import Server
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("who", ["admin", "assessor", "finance", "clinic"])
 def test_generated_requests_never_get_a_server_error(
     server: Server, who: str, tmp_path: Path
