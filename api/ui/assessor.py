@@ -29,7 +29,14 @@ from api.ui.session import Visitor, check_csrf
 from api.worker import now
 from claims.config import Settings
 from claims.errors import ClaimsError
-from claims.pipeline.review import approve, decide, queue, release, take
+from claims.pipeline.review import (
+    approve,
+    contest,
+    decide,
+    queue,
+    release,
+    take,
+)
 from claims.review import parse_line
 from claims.review.decisions import BHXH_REASONS, LineDecision
 from claims.settle import months_of
@@ -44,6 +51,7 @@ LOCKS = {"take": "Nhận xử lý", "release": "Trả lại hồ sơ"}
 SAVED = {
     "take": "Đã nhận xử lý: hồ sơ được khóa cho bạn trong lúc quyết định.",
     "release": "Đã trả lại hồ sơ: giám định viên khác có thể nhận.",
+    "contest": "Đã gửi khiếu nại: hồ sơ được giám định lại bởi giám định viên khác.",
 }
 
 
@@ -131,6 +139,7 @@ def _claim(
         and decision.get("outcome") == "pending_review"
         and not waiting,
         awaiting=[r for r in waiting if assessor and r["assessor"] != who.user.user_id],
+        may_contest=who.user.role == "clinic" and decision.get("source") == "review",
         actions=ACTIONS,
         bhxh=BHXH_REASONS,
         saved=SAVED.get(saved, f"Đã ghi: review {saved}.") if saved else None,
@@ -276,6 +285,40 @@ def _lock(
             )
         else:
             release(con, facility, ma_lk, assessor=assessor, at=at)
+
+
+@router.post("/claims/{facility}/{ma_lk}/contest")
+async def contest_claim(
+    request: Request, facility: str, ma_lk: str, state: StateDep, who: Viewer
+) -> Response:
+    """The clinic contests the assessor's decision in force: the claim goes back to
+    the queue for another assessor (``claims.pipeline.review.contest``)."""
+    need(who, "clinic")
+    form = await request.form(max_files=0, max_fields=4)
+    check_csrf(who.session, _text(form, "csrf"))
+    detail = detail_for(state, who.user, facility, ma_lk)
+    try:
+        state.worker.call(
+            _contest,
+            state.settings,
+            facility,
+            ma_lk,
+            reason=_text(form, "reason") or "",
+            by=who.user.user_id,
+            command=f"ui review contest {facility} {ma_lk}",
+        )
+    except ClaimsError as exc:
+        return _claim(request, who, detail, error=f"Chưa gửi được khiếu nại: {exc}")
+    return RedirectResponse(
+        f"/ui/claims/{facility}/{ma_lk}?da_luu=contest", status_code=303
+    )
+
+
+def _contest(
+    settings: Settings, facility: str, ma_lk: str, *, reason: str, by: str
+) -> str:
+    with open_store(settings.store_path) as con:
+        return contest(con, facility, ma_lk, reason=reason, by=by, at=now())
 
 
 @router.post("/reviews/{review_id}/approve")

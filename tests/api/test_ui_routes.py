@@ -420,3 +420,41 @@ def test_a_line_reduced_to_an_amount_written_the_vietnamese_way(
     assert Decimal(after["decision"]["accepted"]["t_bhtt"]) == Decimal(
         before["decision"]["accepted"]["t_bhtt"]
     ) - Decimal("1000.50")
+
+
+def test_a_clinic_contests_a_decision_and_the_claim_is_queued_again(
+    assessed: Server,
+) -> None:
+    with assessed.client("assessor") as api:
+        queued = api.get("/review/queue", params={"limit": 5000}).json()["claims"]
+    facility, ma_lk = queued[-2]["ma_cskcb"], queued[-2]["ma_lk"]
+    url = f"/ui/claims/{facility}/{ma_lk}"
+    http, csrf = log_in(assessed, "assessor")
+    with closing(http):
+        line = re.search(r'name="action_(XML[23]_\d+)"', http.get(url).text)
+        assert line is not None
+        done = http.post(
+            f"{url}/decide",
+            data={"csrf": csrf, f"action_{line[1]}": "accept", "justification": "Đúng"},
+        )
+        assert done.status_code == 303, done.text
+    clinic, clinic_csrf = log_in(assessed, f"clinic:{facility}")
+    with closing(clinic):
+        page = clinic.get(url).text
+        assert 'id="contest"' in page
+        assert 'id="decision-form"' not in page  # a clinic does not decide
+        blank = clinic.post(f"{url}/contest", data={"csrf": clinic_csrf, "reason": " "})
+        assert blank.status_code == 422
+        sent = clinic.post(
+            f"{url}/contest",
+            data={"csrf": clinic_csrf, "reason": "Thuốc có chỉ định trong bệnh án"},
+        )
+        assert sent.status_code == 303, sent.text
+        shown = clinic.get(sent.headers["location"]).text
+        assert "Đã gửi khiếu nại" in shown
+        assert "Thuốc có chỉ định trong bệnh án" in shown
+    with assessed.client("assessor") as api:
+        again = api.get("/review/queue", params={"limit": 5000}).json()["claims"]
+        trail = api.get("/events", params={"action": "review.contested"}).json()
+    assert ma_lk in [c["ma_lk"] for c in again]
+    assert any(e["subject"] == f"claim:{facility}/{ma_lk}" for e in trail["events"])
