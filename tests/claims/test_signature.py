@@ -350,3 +350,24 @@ def _read_bytes(data: bytes, tmp_path: Path) -> object:
 def _code(refusal: object) -> object:
     """The reason code of a refusal (None when accepted)."""
     return refusal[0] if isinstance(refusal, tuple) else refusal
+
+
+def test_giamdinh_generate_signs_by_default_and_not_with_no_sign(
+    tmp_path: Path,
+) -> None:
+    from typer.testing import CliRunner
+
+    from claims.cli.app import app
+
+    runner = CliRunner()
+    common = ["generate", "--claims", "40", "--facilities", "2", "--seed", "2"]
+    for folder, extra in (("signed", []), ("plain", ["--no-sign"])):
+        out = runner.invoke(app, [*common, "--out", str(tmp_path / folder), *extra])
+        assert out.exit_code == 0, out.output
+    signed = sorted((tmp_path / "signed").glob("*.xml"))
+    plain = sorted((tmp_path / "plain").glob("*.xml"))
+    assert len(signed) == len(plain) == 2
+    for a, b in zip(signed, plain, strict=True):
+        assert b"<CHUKYDONVI></CHUKYDONVI>" in b.read_bytes()
+        assert SIGNATURE.sub(b"", a.read_bytes()) == b.read_bytes()
+        assert _read(a, _policy()).__class__ is Submission
