@@ -220,8 +220,9 @@ def test_a_signature_moved_out_of_chukydonvi_is_invalid(
     assert "không nằm trong <GIAMDINHHS>/<CHUKYDONVI>" in failure.message
 
 
+@pytest.mark.parametrize("budget", [None, 1], ids=["one-batch", "partitioned"])
 def test_the_daily_run_refuses_with_a_receipt(
-    day_files: tuple[Path, Path], tmp_path: Path
+    day_files: tuple[Path, Path], tmp_path: Path, budget: int | None
 ) -> None:
     plain, signed = day_files
     names = sorted(p.name for p in signed.iterdir())
@@ -233,7 +234,11 @@ def test_the_daily_run_refuses_with_a_receipt(
     at = data.index(b"<MACSKCB>") + len(b"<MACSKCB>")
     data[at : at + 5] = (signed / names[0]).name[:5].encode()  # claims another sender
     (inbox / "tampered.xml").write_bytes(bytes(data))
-    settings = Settings(data_dir=tmp_path / "data", signatures_required_from=MANDATORY)
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        signatures_required_from=MANDATORY,
+        memory_budget=budget,
+    )
     result = run_inbox(inbox, settings=settings)
     by_file = {r["file"]: r for r in result.files.to_dicts()}
     assert by_file[names[0]]["status"] == "stored"
