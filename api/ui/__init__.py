@@ -11,21 +11,28 @@ server's one writer (``state.worker.call``).
 
 from __future__ import annotations
 
+import inspect
+import json
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.errors import Problem, problem_response
+from api.errors import Problem
 from api.ui import assessor, auth, clinic, finance, trail
 from api.ui.render import page
 from api.ui.session import LoginNeeded, Sessions
 from claims.config import Settings
+from claims.errors import ClaimsError
 
 STATIC = Path(__file__).parent.parent / "static"
 SWAGGER = "/static/swagger-ui"
+Handler = Callable[[Request, Exception], Response | Awaitable[Response]]
 
 
 def install(app: FastAPI, settings: Settings) -> None:
@@ -35,7 +42,10 @@ def install(app: FastAPI, settings: Settings) -> None:
     for module in (auth, clinic, assessor, finance, trail):
         app.include_router(module.router)
     app.add_exception_handler(LoginNeeded, _login_needed)
-    app.add_exception_handler(Problem, _problem)
+    for kind in (Problem, StarletteHTTPException, RequestValidationError, ClaimsError):
+        previous = app.exception_handlers.get(kind)
+        if previous is not None:
+            app.add_exception_handler(kind, _as_html(previous))
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
@@ -56,20 +66,28 @@ def _login_needed(request: Request, exc: Exception) -> Response:
     return RedirectResponse(target, status_code=303)
 
 
-def _problem(request: Request, exc: Exception) -> Response:
-    """A problem on a UI page is an HTML page saying it; elsewhere problem+json."""
-    assert isinstance(exc, Problem)
-    if not request.url.path.startswith("/ui"):
-        return problem_response(exc)
-    shown: Response = page(
-        request,
-        "error.html",
-        None,
-        status_code=exc.status,
-        problem=exc,
-    )
-    shown.headers.update(exc.headers)
-    return shown
+def _as_html(previous: Handler) -> Handler:
+    """``previous`` (a problem+json handler of ``api.errors``) for the API, and the
+    same problem as an HTML page on a UI page."""
+
+    async def handle(request: Request, exc: Exception) -> Response:
+        answer = previous(request, exc)
+        if inspect.isawaitable(answer):
+            answer = await answer
+        if not request.url.path.startswith("/ui") or not isinstance(
+            answer, JSONResponse
+        ):
+            return answer
+        problem = json.loads(bytes(answer.body))
+        shown = page(
+            request, "error.html", None, status_code=answer.status_code, problem=problem
+        )
+        for name in ("retry-after", "www-authenticate"):
+            if name in answer.headers:
+                shown.headers[name] = answer.headers[name]
+        return shown
+
+    return handle
 
 
 __all__ = ["install"]

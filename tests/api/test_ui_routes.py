@@ -164,7 +164,17 @@ def test_each_role_sees_its_pages_only(assessed: Server) -> None:
         ids = re.findall(r"/ui/clinic/submissions/(\w+)", mine.text)
         assert len(ids) == 1
         for page in ("/ui/queue", "/ui/settlements", "/ui/events", "/ui/pictures"):
-            assert http.get(page).status_code == 403, page
+            refused = http.get(page)
+            assert refused.status_code == 403, page
+            assert refused.headers["content-type"].startswith("text/html"), page
+            assert "Vai trò Cơ sở KCB không được dùng trang này" in refused.text
+        unknown = http.get("/ui/no-such-page")
+        assert unknown.status_code == 404
+        assert "Không tìm thấy" in unknown.text
+        assert unknown.headers["content-type"].startswith("text/html")
+        api = http.get("/no-such-route")  # outside the UI: problem details
+        assert api.status_code == 404
+        assert api.headers["content-type"] == "application/problem+json"
         with assessed.client(f"clinic:{other}") as api:
             theirs = api.get("/submissions").json()["submissions"][0]["id"]
         missing = http.get("/ui/clinic/submissions/0000000000000000")
