@@ -19,7 +19,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from claims.errors import ClaimsError, ConfigError, TransientError
+from claims.errors import ClaimsError, TransientError
+from claims.review.decisions import ReviewError
 from claims.store.review import ReviewLocked
 
 MEDIA_TYPE = "application/problem+json"
@@ -72,6 +73,11 @@ _TEXTS: dict[str, tuple[int, str, str]] = {
         "Tệp không đọc được theo chuẩn QĐ 130/4750.",
     ),
     "CONFLICT": (409, "Conflict", "Yêu cầu xung đột với trạng thái hiện tại."),
+    "REVIEW_REFUSED": (
+        422,
+        "The review action is refused",
+        "Thao tác giám định không hợp lệ với trạng thái hồ sơ; xem 'message'.",
+    ),
     "RATE_LIMITED": (
         429,
         "Too many requests",
@@ -152,17 +158,26 @@ def _validation(_: Request, exc: Exception) -> JSONResponse:
 
 
 def _engine(_: Request, exc: Exception) -> JSONResponse:
+    """An engine error: its stable problem code, a Vietnamese ``detail`` and the
+    engine's own message (which names the bad value and the fix) in ``message``."""
+    message = str(exc)
     if isinstance(exc, ReviewLocked):
-        problem = Problem("CONFLICT", str(exc))
+        problem = Problem("CONFLICT", _LOCKED, message=message)
+    elif isinstance(exc, ReviewError):
+        problem = Problem("REVIEW_REFUSED", message=message)
     elif isinstance(exc, TransientError):
         problem = Problem(
-            "STORE_BUSY", str(exc), headers={"Retry-After": "30"}, retry_after=30
+            "STORE_BUSY", headers={"Retry-After": "30"}, retry_after=30, message=message
         )
-    elif isinstance(exc, ConfigError | ClaimsError):
-        problem = Problem("INVALID_REQUEST", str(exc), status=422)
-    else:  # pragma: no cover - the handler is registered for ClaimsError only
-        raise exc
+    else:
+        problem = Problem("INVALID_REQUEST", _INVALID, message=message)
     return problem_response(problem)
+
+
+_LOCKED = "Hồ sơ đang được một giám định viên khác xử lý; chọn hồ sơ khác."
+_INVALID = (
+    "Yêu cầu không thực hiện được; xem 'message' để biết giá trị sai và cách sửa."
+)
 
 
 def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -24,7 +24,12 @@ from starlette.datastructures import UploadFile
 from api.deps import Anyone, Clinic, ServerState, StateDep, not_found, visible
 from api.errors import Problem
 from api.worker import now
-from claims.intake import facilities_of, scan_submission
+from claims.intake import (
+    FileFailure,
+    facilities_of,
+    failure_receipt,
+    scan_submission,
+)
 from claims.pipeline.selfcheck import check_files
 from claims.store.runs import has_table, open_store, sql
 
@@ -63,8 +68,17 @@ def refuse_unreadable(state: ServerState, path: Path) -> str | None:
     """422 for a file whose wrapper cannot be read; else its sender (MACSKCB)."""
     scan = scan_submission(path, max_bytes=state.settings.api_max_upload_bytes)
     if scan.problem is not None:
-        code, message = scan.problem
-        raise Problem("FILE_REFUSED", message, reason_code=str(code))
+        told = failure_receipt(
+            FileFailure(scan.file_id, path.name, scan.size, *scan.problem), run_id=""
+        )
+        raise Problem(
+            "FILE_REFUSED",
+            f"Tệp không đọc được theo chuẩn QĐ 130/4750 ({told['code']}). "
+            + told["huong_dan"],
+            reason_code=told["code"],
+            ma_ket_qua=told["ma_ket_qua"],
+            message=told["thong_diep"],
+        )
     senders = facilities_of(path, scan)
     return next(iter(senders)) if len(senders) == 1 else None
 
