@@ -47,6 +47,12 @@ SHOWN = 200
 """Queue rows shown on one page (the queue is ranked: the first are what matters)."""
 PERIOD = re.compile(r"^\d{4}-(\d{2}|Q[1-4])$")
 LINE_FIELD = re.compile(r"^action_(XML[23])_(\d+)$")
+SORTS = {
+    "money": ("money_at_risk", True),
+    "risk": ("risk", True),
+    "due": ("due_date", False),
+}
+"""The queue's orders: money at risk (its rank), risk, due date (soonest first)."""
 LOCKS = {"take": "Nhận xử lý", "release": "Trả lại hồ sơ"}
 SAVED = {
     "take": "Đã nhận xử lý: hồ sơ được khóa cho bạn trong lúc quyết định.",
@@ -62,9 +68,10 @@ def queue_page(
     who: Viewer,
     facility: str = "",
     period: str = "",
+    sort: str = "money",
 ) -> HTMLResponse:
-    """Claims waiting for an assessor, money at risk first; filters: facility
-    (MA_CSKCB), period (YYYY-MM or YYYY-Qn)."""
+    """Claims waiting for an assessor, money at risk first (or by risk, or by due
+    date); filters: facility (MA_CSKCB), period (YYYY-MM or YYYY-Qn)."""
     need(who, *ASSESSORS)
     facility, period = facility.strip(), period.strip()
     error = None
@@ -81,6 +88,9 @@ def queue_page(
         with open_store(state.settings.store_path) as con:
             found = queue(con, state.settings, months=months, facility=facility or None)
         total = found.height
+        key, descending = SORTS.get(sort, SORTS["money"])
+        if total and key != "money_at_risk":  # the queue comes ranked by money
+            found = found.sort(key, descending=descending, nulls_last=True)
         rows = found.head(SHOWN).to_dicts() if total else []
     return page(
         request,
@@ -90,6 +100,7 @@ def queue_page(
         total=total,
         facility=facility,
         period=period,
+        sort=sort if sort in SORTS else "money",
         error=error,
     )
 

@@ -468,3 +468,31 @@ def test_a_clinic_contests_a_decision_and_the_claim_is_queued_again(
         trail = api.get("/events", params={"action": "review.contested"}).json()
     assert ma_lk in [c["ma_lk"] for c in again]
     assert any(e["subject"] == f"claim:{facility}/{ma_lk}" for e in trail["events"])
+
+
+def test_the_queue_filters_and_sorts(assessed: Server) -> None:
+    facility = sorted(assessed.files)[0]
+    http, _ = log_in(assessed, "assessor")
+    with closing(http):
+        every = http.get("/ui/queue").text
+        total = int(re.search(r"(\d+) hồ sơ chờ", every)[1])  # type: ignore[index]
+        assert total > 0
+        money = [
+            Decimal(m.replace(".", "").replace(",", "."))
+            for m in re.findall(r'<td class="num">([\d.,]+)</td>\s*<td>', every)
+        ]
+        assert money == sorted(money, reverse=True)
+        mine = http.get("/ui/queue", params={"facility": facility}).text
+        shown = set(re.findall(r"/ui/claims/(\w+)/\w+", mine))
+        assert shown <= {facility}
+        by_due = http.get("/ui/queue", params={"sort": "due"}).text
+        due = re.findall(r"<td>(\d{4}-\d{2}-\d{2})</td>", by_due)
+        assert due == sorted(due)
+        assert (
+            http.get("/ui/queue", params={"period": "2019-01"}).text.count(
+                'class="claim-link"'
+            )
+            == 0
+        )
+        bad = http.get("/ui/queue", params={"period": "10/2026"})
+        assert "không đúng dạng" in bad.text
