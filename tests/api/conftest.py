@@ -93,12 +93,13 @@ def api_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         error_rate=0.2,
         fmt="xml",
     )
-    files: dict[str, Path] = {}
-    for path in summary.files:
-        text = path.read_text(encoding="utf-8")
-        start = text.index("<MACSKCB>") + len("<MACSKCB>")
-        files[text[start : text.index("</MACSKCB>", start)]] = path
-    return files
+    return {sender_of(path): path for path in summary.files}
+
+
+def sender_of(path: Path) -> str:
+    """A generated file's MACSKCB."""
+    text = path.read_text(encoding="utf-8")
+    return text.split("<MACSKCB>", 1)[1].split("<", 1)[0]
 
 
 def add_keys(settings: Settings, facilities: list[str]) -> dict[str, str]:

@@ -14,7 +14,7 @@ import pytest
 
 from claims.config import Settings
 from claims.intake import read_submission
-from tests.api.conftest import add_keys, run_server
+from tests.api.conftest import add_keys, run_server, sender_of
 
 CLINICS, PER_CLINIC = 20, 5
 
@@ -36,9 +36,7 @@ def clinic_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Pat
     )
     files: dict[str, list[Path]] = defaultdict(list)
     for path in sorted(summary.files):
-        text = path.read_text(encoding="utf-8")
-        facility = text.split("<MACSKCB>", 1)[1].split("<", 1)[0]
-        files[facility].append(path)
+        files[sender_of(path)].append(path)
     chosen = {f: paths[:PER_CLINIC] for f, paths in files.items()}
     assert len(chosen) == CLINICS
     assert all(len(p) == PER_CLINIC for p in chosen.values())

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.api.conftest import Server
+from tests.api.conftest import Server, sender_of
 
 XML = {"Content-Type": "application/xml"}
 
@@ -28,11 +28,7 @@ def signed_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         fmt="xml",
         sign=True,
     )
-    out: dict[str, Path] = {}
-    for path in summary.files:
-        text = path.read_text(encoding="utf-8")
-        out[text.split("<MACSKCB>", 1)[1].split("<", 1)[0]] = path
-    return out
+    return {sender_of(path): path for path in summary.files}
 
 
 def _send(server: Server, facility: str, body: bytes) -> dict:
