@@ -47,6 +47,7 @@ SHOWN = 200
 """Queue rows shown on one page (the queue is ranked: the first are what matters)."""
 PERIOD = re.compile(r"^\d{4}-(\d{2}|Q[1-4])$")
 LINE_FIELD = re.compile(r"^action_(XML[23])_(\d+)$")
+NUMBER = re.compile(r"^\d+(\.\d+)?$")
 SORTS = {
     "money": ("money_at_risk", True),
     "risk": ("risk", True),
@@ -208,12 +209,23 @@ def _chosen(form: FormData) -> list[LineDecision]:
             raise ClaimsError(msg)
         table, stt = found.groups()
         value = number_of(_text(form, f"value_{table}_{stt}") or "")
+        if action in ("reduce", "qty") and not NUMBER.match(value):
+            what = "số tiền được trả" if action == "reduce" else "số lượng được trả"
+            msg = (
+                f"dòng {table} STT {stt}: '{ACTIONS[action]}' cần {what}, viết như "
+                "120.000 hoặc 0,5 (đã nhập: "
+                f"'{_text(form, f'value_{table}_{stt}') or ''}')"
+            )
+            raise ClaimsError(msg)
         text = f"{table}:{stt}={action}" + (
             f":{value}" if action in ("reduce", "qty") else ""
         )
         chosen.append(parse_line(text))
     if not chosen:
         msg = "chọn quyết định cho ít nhất một dòng (chấp nhận, từ chối, giảm, sửa SL)"
+        raise ClaimsError(msg)
+    if not (_text(form, "justification") or "").strip():
+        msg = "nhập căn cứ, lý do giám định (bắt buộc: cơ sở KCB đọc được lý do này)"
         raise ClaimsError(msg)
     return chosen
 
@@ -309,6 +321,9 @@ async def contest_claim(
     check_csrf(who.session, _text(form, "csrf"))
     detail = detail_for(state, who.user, facility, ma_lk)
     try:
+        if not (_text(form, "reason") or "").strip():
+            msg = "nhập lý do khiếu nại (bắt buộc)"
+            raise ClaimsError(msg)
         state.worker.call(
             _contest,
             state.settings,

@@ -250,6 +250,15 @@ def test_a_decision_without_justification_is_refused_and_nothing_changes(
         )
         assert refused.status_code == 422
         assert "Chưa ghi được quyết định" in refused.text
+        assert "nhập căn cứ, lý do giám định" in refused.text
+        key = f"{line[1]}_{line[2]}"
+        no_amount = http.post(
+            f"{url}/decide",
+            data={"csrf": csrf, f"action_{key}": "reduce", "justification": "Giảm"},
+        )
+        assert no_amount.status_code == 422
+        assert f"dòng {line[1]} STT {line[2]}" in no_amount.text
+        assert "cần số tiền được trả" in no_amount.text
         with assessed.client("assessor") as api:
             assert api.get(f"/claims/{facility}/{ma_lk}").json()["reviews"] == []
 
