@@ -32,6 +32,7 @@ from claims.intake import (
 )
 from claims.pipeline.selfcheck import check_files
 from claims.store.runs import has_table, open_store, sql
+from claims.store.settlements import HOLD_CODE, file_outcomes
 
 router = APIRouter(tags=["clinic"])
 XML_TYPES = ("application/xml", "text/xml")
@@ -148,25 +149,38 @@ def get_submission(sub_id: str, state: StateDep, user: Anyone) -> dict[str, Any]
 
 
 def stored_receipt(state: ServerState, sha256: str) -> dict[str, Any] | None:
-    """The receipt the run stored for a file, each claim with its ``status`` (its
-    decision's outcome; ``rejected`` when it was not received)."""
+    """The receipt the run stored for a file, each claim with its ``status`` now: the
+    outcome settlement reads (``pending_review`` for a claim held by its anomaly risk,
+    ``held_for_review`` true; an assessor's decision once made, with its
+    ``review_id``), ``rejected`` for a claim that was not received. ``outcome`` stays
+    what the run decided."""
     with open_store(state.settings.store_path) as con:
         if not has_table(con, "submissions"):
             return None
         rows = sql(con, "SELECT receipt FROM submissions WHERE file_id = ?", [sha256])
+        now = file_outcomes(con, sha256, state.settings.review_risk_threshold)
     if not rows:
         return None
     receipt: dict[str, Any] = json.loads(str(rows[0][0]))
+    by_claim = {row["hoso_idx"]: row for row in now}
     receipt["claims"] = [
-        {
-            **claim,
-            "status": claim["trang_thai"]
-            if claim.get("trang_thai") == "rejected"
-            else claim.get("outcome", claim.get("trang_thai")),
-        }
+        _claim_now(claim, by_claim.get(claim["stt"] - 1))
         for claim in receipt.get("claims", [])
     ]
     return receipt
+
+
+def _claim_now(claim: dict[str, Any], now: dict[str, Any] | None) -> dict[str, Any]:
+    if claim.get("trang_thai") == "rejected" or now is None:
+        return {**claim, "status": claim.get("trang_thai"), "held_for_review": False}
+    codes = list(now["reason_codes"] or [])
+    return {
+        **claim,
+        "status": now["outcome"],
+        "held_for_review": HOLD_CODE in codes,
+        "reason_codes_now": codes,
+        "review_id": now.get("review_id"),
+    }
 
 
 @router.post("/self-check")

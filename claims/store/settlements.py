@@ -83,6 +83,31 @@ def in_force(
     return _with_reviews(reviewed, decisions, lines, reasons)
 
 
+def file_outcomes(
+    con: duckdb.DuckDBPyConnection, file_id: str, hold_risk: float | None
+) -> list[dict[str, object]]:
+    """Each stored claim of file ``file_id`` as settlement reads it now (see
+    :func:`in_force`): ``hoso_idx, ma_lk, outcome, reason_codes, review_id``. A claim
+    held by its risk or decided by an assessor after its run differs from its
+    receipt."""
+    if not has_table(con, "decisions"):
+        return []
+    decisions = con.sql(
+        "SELECT * FROM decisions WHERE file_id = ? ORDER BY hoso_idx", params=[file_id]
+    ).pl()
+    if decisions.height == 0:
+        return []
+    empty_lines = con.sql("SELECT * FROM decision_lines LIMIT 0").pl()
+    reasons = con.sql(
+        "SELECT * FROM decision_reasons WHERE file_id = ?", params=[file_id]
+    ).pl()
+    now, _, _ = in_force(con, decisions, empty_lines, reasons, hold_risk)
+    shown = ["hoso_idx", "ma_lk", "outcome", "reason_codes"]
+    if "review_id" in now.columns:
+        shown.append("review_id")
+    return now.select(shown).sort("hoso_idx").to_dicts()
+
+
 HOLD_CODE = "RISK_HOLD"
 """The reason code of a claim held for review by its anomaly risk."""
 _PAYABLE = ("accepted", "partially_accepted")

@@ -4,9 +4,13 @@ clinic contests and another assessor decides again."""
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
-from tests.api.conftest import Server
+import pytest
+
+from tests.api.conftest import Server, sender_of
 
 XML = {"Content-Type": "application/xml"}
 
@@ -120,3 +124,49 @@ def test_a_large_cut_waits_for_a_second_assessor(make_server) -> None:
         approved = other.post(f"/review/approvals/{decided['review_id']}", json={})
         assert approved.status_code == 200, approved.text
         assert approved.json()["state"] == "approved"
+
+
+@pytest.fixture(scope="module")
+def anomalous_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A day large enough for anomaly scores (a tiny day scores every claim 0)."""
+    from claims.synthetic import generate
+
+    summary = generate(
+        tmp_path_factory.mktemp("anomalous-day") / "inbox",
+        claims=800,
+        facilities=4,
+        day=date(2026, 10, 15),
+        seed=16,
+        error_rate=0.05,
+        anomaly_rate=0.03,
+        fmt="xml",
+    )
+    return {sender_of(path): path for path in summary.files}
+
+
+def test_a_receipt_shows_a_claim_held_by_its_risk(
+    make_server, anomalous_files: dict[str, Path]
+) -> None:
+    server = make_server(review_risk_threshold=0.99)
+    ids = {}
+    for facility, path in sorted(anomalous_files.items()):
+        with server.client(f"clinic:{facility}") as http:
+            ids[facility] = http.post(
+                "/submissions", content=path.read_bytes(), headers=XML
+            ).json()["id"]
+    held, payable = [], 0
+    for facility, sub_id in ids.items():
+        receipt = server.wait_assessed(f"clinic:{facility}", sub_id)["receipt"]
+        for claim in receipt["claims"]:
+            if claim["held_for_review"]:
+                assert claim["status"] == "pending_review"
+                assert claim["outcome"] in ("accepted", "partially_accepted")
+                assert "RISK_HOLD" in claim["reason_codes_now"]
+                held.append((facility, claim["ma_lk"]))
+            payable += claim.get("outcome") in ("accepted", "partially_accepted")
+    assert held, "the riskiest payable claims are held"
+    assert len(held) < payable / 20
+    facility, ma_lk = held[0]
+    with server.client("assessor") as assessor:
+        queued = assessor.get("/review/queue", params={"facility": facility}).json()
+        assert ma_lk in {c["ma_lk"] for c in queued["claims"]}
