@@ -35,6 +35,14 @@ def serve(
     log_level: Annotated[
         str, typer.Option("--log-level", help="uvicorn's: info, warning, error.")
     ] = "info",
+    forwarded_allow_ips: Annotated[
+        str,
+        typer.Option(
+            "--forwarded-allow-ips",
+            help="The reverse proxies whose X-Forwarded-Proto/-For the server trusts "
+            "(comma-separated addresses; the web UI's cookie is Secure behind HTTPS).",
+        ),
+    ] = "127.0.0.1",
 ) -> None:
     """Serve the API (clinics, assessors, finance) and the web UI over HTTP.
 
@@ -47,4 +55,12 @@ def serve(
     if settings.catalog_dir is not None:
         os.environ["GIAMDINH_CATALOG_DIR"] = str(settings.catalog_dir)
     err.print(f"giamdinh serve: http://{host}:{port}/ (store {settings.store_path})")
-    uvicorn.run(APP, factory=True, host=host, port=port, log_level=log_level)
+    uvicorn.run(
+        APP,
+        factory=True,
+        host=host,
+        port=port,
+        log_level=log_level,
+        proxy_headers=True,
+        forwarded_allow_ips=forwarded_allow_ips,
+    )
