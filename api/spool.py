@@ -8,10 +8,15 @@ content id of the file's sha256, so the same bytes sent twice are one submission
 folder is made whole in a temporary place and renamed into place, and a rename onto an
 existing folder fails, so two requests racing with the same bytes make one submission.
 A server that stops leaves ``received`` submissions behind; the next one assesses them.
+Two marker folders keep the lookups short: ``_waiting/<id>`` until a submission is
+assessed (what the worker drains) and ``_by_facility/<MA_CSKCB>/<id>`` (what a clinic
+lists); the markers are written before the submission's folder is renamed into place,
+and a marker without its submission is skipped.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import uuid
@@ -25,6 +30,10 @@ Status = Literal["received", "processing", "assessed", "failed"]
 STATUSES: tuple[Status, ...] = ("received", "processing", "assessed", "failed")
 FILE_NAME = "file.xml"
 META_NAME = "meta.json"
+WAITING = "_waiting"
+"""A marker per submission not yet assessed (what the worker drains)."""
+BY_FACILITY = "_by_facility"
+"""A marker per submission under its facility's folder (what a clinic lists)."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +97,9 @@ class Spool:
         staging.mkdir(parents=True)
         upload.replace(staging / FILE_NAME)
         _write_meta(staging, entry)
+        # the markers first: a marker whose submission never arrived is skipped
+        self._mark(WAITING, sub_id)
+        self._mark(_facility_folder(facility), sub_id)
         try:
             staging.rename(self.root / sub_id)
         except OSError:
@@ -117,27 +129,38 @@ class Spool:
         return self.root / entry.id / FILE_NAME
 
     def entries(self, *, facility: str | None = None) -> list[Entry]:
-        """Every submission (of ``facility``), oldest first."""
-        if not self.root.is_dir():
-            return []
-        found = [
-            entry
-            for folder in self.root.iterdir()
-            if not folder.name.startswith(".")
-            and (entry := self.get(folder.name)) is not None
-            and (facility is None or entry.facility == facility)
-        ]
+        """Every submission (of ``facility``: read through its index folder, not by
+        opening every submission), oldest first."""
+        if facility is not None:
+            folder = self.root / _facility_folder(facility)
+            names = [p.name for p in folder.iterdir()] if folder.is_dir() else []
+        elif self.root.is_dir():
+            names = [p.name for p in self.root.iterdir() if p.name.isalnum()]
+        else:
+            names = []
+        found = [e for name in names if (e := self.get(name)) is not None]
         return sorted(found, key=lambda e: (e.received_at, e.id))
 
     def pending(self) -> list[Entry]:
         """Submissions not assessed yet (``processing`` ones too: a server stopped
-        while it ran them), oldest first."""
-        return [e for e in self.entries() if e.status in ("received", "processing")]
+        while it ran them), oldest first: the ``_waiting`` markers."""
+        folder = self.root / WAITING
+        names = [p.name for p in folder.iterdir()] if folder.is_dir() else []
+        found = [e for name in names if (e := self.get(name)) is not None]
+        waiting = [e for e in found if e.status in ("received", "processing")]
+        return sorted(waiting, key=lambda e: (e.received_at, e.id))
 
     def update(self, entry: Entry, **changes: Any) -> Entry:
         new = replace(entry, **changes)
         _write_meta(self.root / entry.id, new)
+        if new.status in ("assessed", "failed"):
+            (self.root / WAITING / entry.id).unlink(missing_ok=True)
         return new
+
+    def _mark(self, folder: str, sub_id: str) -> None:
+        marks = self.root / folder
+        marks.mkdir(parents=True, exist_ok=True)
+        (marks / sub_id).touch()
 
     def sweep(self) -> None:
         """Remove half-received uploads and half-made folders of a stopped server."""
@@ -148,6 +171,17 @@ class Spool:
                 shutil.rmtree(path, ignore_errors=True)
             else:
                 path.unlink(missing_ok=True)
+
+
+def _facility_folder(facility: str) -> str:
+    """The index folder of a facility (MA_CSKCB are letters and digits; anything else
+    is hashed, so no name can leave the index)."""
+    name = (
+        facility
+        if facility.isalnum()
+        else hashlib.sha256(facility.encode()).hexdigest()
+    )
+    return f"{BY_FACILITY}/{name}"
 
 
 def _write_meta(folder: Path, entry: Entry) -> None:
