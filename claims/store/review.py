@@ -154,8 +154,8 @@ def review_history(
     if not has_table(con, "review_decisions"):
         return pl.DataFrame()
     contests = (
-        "(SELECT review_id, arg_max(by_user, \"at\") AS contested_by, "
-        "max(\"at\") AS contested_at, arg_max(\"text\", \"at\") AS contest_reason "
+        '(SELECT review_id, arg_max(by_user, "at") AS contested_by, '
+        'max("at") AS contested_at, arg_max("text", "at") AS contest_reason '
         "FROM review_events WHERE kind = 'contest' GROUP BY review_id)"
         if has_table(con, "review_events")
         else "(SELECT NULL::VARCHAR AS review_id, NULL::VARCHAR AS contested_by, "

@@ -187,7 +187,7 @@ def claim_rule_hits(
     if not has_table(con, "rule_hits"):
         return pl.DataFrame()
     lines = (
-        'LEFT JOIN decision_lines l ON l.file_id = h.file_id AND l.hoso_idx = '
+        "LEFT JOIN decision_lines l ON l.file_id = h.file_id AND l.hoso_idx = "
         'h.hoso_idx AND l.run_id = h.run_id AND l."table" = h."table" '
         "AND l.line_no = h.line_no"
         if has_table(con, "decision_lines")
