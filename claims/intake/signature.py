@@ -3,9 +3,10 @@
 The facility signs the whole GIAMDINHHS document: an enveloped XML-DSig in
 ``CHUKYDONVI`` with ``Reference URI=""``, the enveloped-signature transform, exclusive
 C14N, SHA-256 digest and RSA-SHA256. signxml (or the canonical-form path below) checks
-the digest and the signature; this module decides which certificate may sign: the one in the signature's ``KeyInfo``,
-whose sha256 (of the DER) the ``certificates`` catalog registers for the file's sender
-(MACSKCB) on the file's date (NGAYLAP), and whose own validity covers that date.
+the digest and the signature; this module decides which certificate may sign: the one
+in the signature's ``KeyInfo``, whose sha256 (of the DER) the ``certificates`` catalog
+registers for the file's sender (MACSKCB) on the file's date (NGAYLAP), and whose own
+validity covers that date.
 
 Which files: only XML files whose NGAYLAP is on or after
 ``Settings.signatures_required_from`` (a file without a readable NGAYLAP counts as
