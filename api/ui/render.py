@@ -50,6 +50,11 @@ STATUS_LABELS = {
     "not_posted": "Không ghi sổ (không thay đổi)",
     "superseded": "Đã được thay thế",
     "partly_superseded": "Được thay thế một phần",
+    "open": "Chờ giám định",
+    "reopened": "Mở lại (cơ sở khiếu nại)",
+    "rule": "Quy tắc",
+    "score": "Điểm rủi ro",
+    "sample": "Mẫu kiểm tra",
 }
 ACTIONS = {
     "accept": "Chấp nhận",
@@ -105,8 +110,14 @@ def label(value: object) -> str:
     return STATUS_LABELS.get(str(value), str(value) if value is not None else "")
 
 
+def held_label(value: object) -> str:
+    """What holds a queued claim (``rule+score``) in words."""
+    return " + ".join(label(part) for part in str(value or "").split("+") if part)
+
+
 TEMPLATES.env.filters["dong"] = dong
 TEMPLATES.env.filters["label"] = label
+TEMPLATES.env.filters["held_label"] = held_label
 TEMPLATES.env.filters["qty"] = qty
 TEMPLATES.env.globals["ROLE_LABELS"] = ROLE_LABELS
 
