@@ -100,6 +100,30 @@ def _texts(readmit_days: int) -> dict[str, pl.Expr]:
             decimal(v("dx_rarity")),
             decimal(m("dx_rarity")),
         ),
+        "drug_lines": pl.format(
+            "Đơn có {} dòng thuốc, trung vị nhóm {}",
+            v("drug_lines").cast(pl.Int64),
+            decimal(m("drug_lines")),
+        ),
+        "test_lines": pl.format(
+            "Có {} dòng xét nghiệm, chẩn đoán hình ảnh, thăm dò chức năng, trung vị "
+            "nhóm {}",
+            v("test_lines").cast(pl.Int64),
+            decimal(m("test_lines")),
+        ),
+        "dose_excess": pl.format(
+            "Liều mỗi lần dùng của các thuốc trung bình gấp {} lần liều thường dùng "
+            "của cùng mã thuốc (trung vị nhóm {} lần)",
+            decimal(v("dose_excess")),
+            decimal(m("dose_excess")),
+        ),
+        "care_per_day": pl.format(
+            "Điều trị {} ngày nhưng chỉ {} dòng thuốc, dịch vụ, vật tư mỗi ngày (ngoài "
+            "tiền giường), trung vị nhóm {} dòng mỗi ngày: nghi kéo dài ngày điều trị",
+            v("los").cast(pl.Int64),
+            decimal(v("care_per_day")),
+            decimal(m("care_per_day")),
+        ),
         "visits": pl.format(
             "Người bệnh có {} hồ sơ trong kỳ, trung vị nhóm {}",
             v("visits").cast(pl.Int64),
@@ -111,6 +135,12 @@ def _texts(readmit_days: int) -> dict[str, pl.Expr]:
             v("readmits").cast(pl.Int64),
             pl.lit(readmit_days),
             decimal(m("readmits")),
+        ),
+        "overlaps": pl.format(
+            "Người bệnh có {} hồ sơ tại cơ sở khác trùng thời gian điều trị với hồ sơ "
+            "này, trung vị nhóm {}",
+            v("overlaps").cast(pl.Int64),
+            decimal(m("overlaps")),
         ),
     }
 

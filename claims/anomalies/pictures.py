@@ -83,8 +83,13 @@ FEATURE_WORDS = {
     "concentration": "Cơ cấu chi phí bất thường",
     "quantity_excess": "Số lượng vượt mức thường gặp",
     "dx_rarity": "Dịch vụ hiếm với chẩn đoán",
+    "drug_lines": "Nhiều dòng thuốc trong đơn",
+    "test_lines": "Nhiều dòng cận lâm sàng",
+    "dose_excess": "Liều thuốc vượt liều thường dùng",
+    "care_per_day": "Ít điều trị so với số ngày",
     "visits": "Khám nhiều lần trong kỳ",
     "readmits": "Hồ sơ sát nhau (nghi tách đợt)",
+    "overlaps": "Trùng thời gian tại cơ sở khác",
 }
 """A score feature (``claims.anomalies.profile.FEATURES``) in an assessor's words; a
 feature not listed is shown by its name."""

@@ -59,10 +59,55 @@ def test_a_claim_moved_far_from_its_peers_scores_higher() -> None:
     further = far.row(10, named=True)
     assert before["statistic"] < after["statistic"] < further["statistic"]
     assert before["risk"] < after["risk"] <= further["risk"]
-    assert further["risk"] > 0.99
-    # beyond every peer: the largest cost contribution, past what a rank gives (ln n)
+    assert further["risk"] > 0.95
+    # beyond every peer: the largest cost contribution, past what a rank gives (ln n),
+    # at the weight of a broad feature
+    weight = next(f.weight for f in FEATURES if f.name == "cost")
+    assert weight < 1
     assert further["cost__c"] == far["cost__c"].max()
-    assert further["cost__c"] > math.log(frame.height)
+    assert further["cost__c"] > weight * math.log(frame.height)
+
+
+def test_a_claim_far_out_on_one_specific_feature_is_the_riskiest() -> None:
+    frame = profiles(n=1000)
+    lines = frame["drug_lines"].to_list()
+    lines[10] = 24  # a prescription of 24 drugs where peers write 3 to 8
+    scored = score_claims(frame.with_columns(pl.Series("drug_lines", lines)))
+    row = scored.row(10, named=True)
+    assert row["risk"] == scored["risk"].max()
+    assert row["statistic"] == row["drug_lines__c"]
+    # alone in its tail: −ln(1/n), what no rank of an ordinary claim reaches
+    assert row["drug_lines__c"] == pytest.approx(math.log(frame.height))
+
+
+def test_one_strong_feature_is_not_drowned_by_several_weak_ones() -> None:
+    frame = profiles(n=1000)
+    # claim 20 in the tail of three broad features at once, just beyond its peers
+    weak = frame.with_columns(
+        pl.when(pl.int_range(pl.len()) == 20)
+        .then(pl.lit(0.62))
+        .otherwise(pl.col(c))
+        .alias(c)
+        for c in ("drug_share", "concentration")
+    ).with_columns(
+        pl.when(pl.int_range(pl.len()) == 20)
+        .then(pl.lit(1.3))
+        .otherwise(pl.col("quantity_excess"))
+        .alias("quantity_excess")
+    )
+    # claim 30 far out on one specific feature: every drug at 5 times its usual dose
+    strong = weak.with_columns(
+        pl.when(pl.int_range(pl.len()) == 30)
+        .then(pl.lit(5.0))
+        .otherwise(pl.col("dose_excess"))
+        .alias("dose_excess")
+    )
+    scored = score_claims(strong)
+    several, one = scored.row(20, named=True), scored.row(30, named=True)
+    broad = ("drug_share__c", "concentration__c", "quantity_excess__c")
+    assert all(several[c] > 0 for c in broad)
+    assert one["risk"] > several["risk"]
+    assert one["risk"] == scored["risk"].max()
 
 
 def test_explanation_names_value_median_and_peers() -> None:
@@ -121,7 +166,22 @@ def test_only_the_tail_share_of_a_feature_contributes() -> None:
             assert contributing.height <= math.ceil(share * 400), feature.name
             if contributing.height:
                 # each contributes at least -ln of the share of claims in its tail
-                least = -math.log(contributing.height / 400)
+                least = -math.log(contributing.height / 400) * feature.weight
                 assert contributing[f"{feature.name}__c"].min() == pytest.approx(least)
     with pytest.raises(ValueError, match="tail share"):
         score_claims(frame, Scoring(tail_share=0.0))
+
+
+def test_explanation_names_the_specific_feature_that_drove_the_risk() -> None:
+    frame = profiles(n=1000)
+    dose = frame["dose_excess"].to_list()
+    dose[10] = 4.5  # every drug at four and a half times its usual dose
+    scored = explanations(
+        score_claims(frame.with_columns(pl.Series("dose_excess", dose)))
+    )
+    row = scored.row(10, named=True)
+    assert row["top_features"][0] == "dose_excess"
+    assert row["explanation"].startswith(
+        "Liều mỗi lần dùng của các thuốc trung bình gấp 4,5 lần liều thường dùng của "
+        "cùng mã thuốc (trung vị nhóm 1"
+    )
