@@ -41,18 +41,21 @@ def percent(value: pl.Expr) -> pl.Expr:
     return (value * 100).round(0).cast(pl.Int64).cast(pl.String)
 
 
+def v(name: str) -> pl.Expr:
+    """The claim's value of a feature."""
+    return pl.col(name).cast(pl.Float64)
+
+
+def m(name: str) -> pl.Expr:
+    """The claim's peer group's median of a feature."""
+    return pl.col(f"{name}__median")
+
+
 def _texts(readmit_days: int) -> dict[str, pl.Expr]:
     """Each feature's sentence for the claim's value and its peers' median."""
-
-    def v(name: str) -> pl.Expr:
-        return pl.col(name).cast(pl.Float64)
-
-    def m(name: str) -> pl.Expr:
-        return pl.col(f"{name}__median")
-
     ratio = pl.when(m("cost") > 0).then(v("cost") / m("cost"))
     mix_z = pl.col("concentration__z")
-    return {
+    return _specific_texts() | {
         "cost": pl.format(
             "Chi phí hồ sơ {} đ, gấp {} lần trung vị nhóm ({} đ)",
             thousands(v("cost")),
@@ -100,6 +103,30 @@ def _texts(readmit_days: int) -> dict[str, pl.Expr]:
             decimal(v("dx_rarity")),
             decimal(m("dx_rarity")),
         ),
+        "visits": pl.format(
+            "Người bệnh có {} hồ sơ trong kỳ, trung vị nhóm {}",
+            v("visits").cast(pl.Int64),
+            decimal(m("visits")),
+        ),
+        "readmits": pl.format(
+            "Người bệnh có {} hồ sơ khác tại cơ sở cách nhau không quá {} ngày "
+            "(nghi tách đợt điều trị), trung vị nhóm {}",
+            v("readmits").cast(pl.Int64),
+            pl.lit(readmit_days),
+            decimal(m("readmits")),
+        ),
+        "overlaps": pl.format(
+            "Người bệnh có {} hồ sơ tại cơ sở khác trùng thời gian điều trị với hồ sơ "
+            "này, trung vị nhóm {}",
+            v("overlaps").cast(pl.Int64),
+            decimal(m("overlaps")),
+        ),
+    }
+
+
+def _specific_texts() -> dict[str, pl.Expr]:
+    """The sentences of the features that measure one thing of the claim."""
+    return {
         "drug_lines": pl.format(
             "Đơn có {} dòng thuốc, trung vị nhóm {}",
             v("drug_lines").cast(pl.Int64),
@@ -123,24 +150,6 @@ def _texts(readmit_days: int) -> dict[str, pl.Expr]:
             v("los").cast(pl.Int64),
             decimal(v("care_per_day")),
             decimal(m("care_per_day")),
-        ),
-        "visits": pl.format(
-            "Người bệnh có {} hồ sơ trong kỳ, trung vị nhóm {}",
-            v("visits").cast(pl.Int64),
-            decimal(m("visits")),
-        ),
-        "readmits": pl.format(
-            "Người bệnh có {} hồ sơ khác tại cơ sở cách nhau không quá {} ngày "
-            "(nghi tách đợt điều trị), trung vị nhóm {}",
-            v("readmits").cast(pl.Int64),
-            pl.lit(readmit_days),
-            decimal(m("readmits")),
-        ),
-        "overlaps": pl.format(
-            "Người bệnh có {} hồ sơ tại cơ sở khác trùng thời gian điều trị với hồ sơ "
-            "này, trung vị nhóm {}",
-            v("overlaps").cast(pl.Int64),
-            decimal(m("overlaps")),
         ),
     }
 
