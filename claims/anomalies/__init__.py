@@ -27,11 +27,19 @@ from claims.anomalies.pictures import (
     draw_pictures,
     index_html,
 )
-from claims.anomalies.profile import FEATURES, READS, Feature, Profile, claim_profiles
+from claims.anomalies.profile import (
+    BROAD,
+    FEATURES,
+    READS,
+    Feature,
+    Profile,
+    claim_profiles,
+)
 from claims.anomalies.robust import SCALE_FLOOR, robust_z
 from claims.anomalies.score import Scoring, facility_risk, score_claims
 
 __all__ = [
+    "BROAD",
     "CAPTIONS",
     "FEATURES",
     "FEATURE_WORDS",
