@@ -19,6 +19,7 @@ from claims.cli.common import (
     writing,
 )
 from claims.cli.listing import Format, FormatOption, emit
+from claims.cli.users import Actor, actor_of
 from claims.errors import ClaimsError
 from claims.pipeline.advances import (
     advance_amount,
@@ -67,6 +68,7 @@ def advance_cmd(
     data_dir: DataDir = None,
     catalog_dir: CatalogDir = None,
     wait: Wait = None,
+    user: Actor = None,
 ) -> None:
     """Record an advance (tạm ứng) paid to a facility under contract; the settlements of
     the period net it, and carry forward what it exceeds their amount due by."""
@@ -96,8 +98,9 @@ def advance_cmd(
         open_store(settings.store_path) as con,
     ):
         advance = record_advance(
-            con, facility, period, value, recorded_at=now(precise=True)
-        )
+            con, facility, period, value, recorded_at=now(precise=True),
+            actor=actor_of(user),
+        )  # fmt: skip
     err.print(
         f"advance {advance}: {value:,.2f} to {facility} for {period} recorded and posted"
     )
@@ -137,6 +140,7 @@ def advance_reverse_cmd(
     ],
     data_dir: DataDir = None,
     wait: Wait = None,
+    user: Actor = None,
 ) -> None:
     """Reverse an advance recorded by mistake: a balanced ledger transaction undoes it,
     and settlements stop netting it (the advance stays listed, marked reversed)."""
@@ -148,7 +152,9 @@ def advance_reverse_cmd(
             writing(settings, f"settle advance reverse {advance}"),
             open_store(settings.store_path) as con,
         ):
-            reversal, row = reverse_advance(con, advance, recorded_at=now(precise=True))
+            reversal, row = reverse_advance(
+                con, advance, recorded_at=now(precise=True), actor=actor_of(user)
+            )
             again = settled_overlaps(con, row["ma_cskcb"], row["period"])
     except ClaimsError as exc:
         raise fail(exc) from exc

@@ -29,6 +29,7 @@ from claims.settle import (
     overlapping,
     refuse_unknown_facility,
 )
+from claims.store.events import SYSTEM_ACTOR, append_event
 
 if TYPE_CHECKING:
     import duckdb
@@ -72,11 +73,14 @@ def record_advance(
     amount: Decimal,
     *,
     recorded_at: str,
+    actor: str = SYSTEM_ACTOR,
 ) -> str:
-    """Record an advance paid to ``facility`` for ``period`` and post it; its id."""
+    """Record an advance paid to ``facility`` for ``period`` and post it, with its
+    ``advance.recorded`` event by ``actor``; its id."""
     from claims.store.ledger import append_advance
 
     advance = advance_id(facility, period, amount, recorded_at)
+    after = {"ma_cskcb": facility, "period": period, "amount": str(amount)}
     append_advance(
         con,
         advance_entries(facility, period, amount, advance),
@@ -85,15 +89,24 @@ def record_advance(
         period=period,
         amount=amount,
         recorded_at=recorded_at,
-    )
+        also=lambda c: append_event(
+            c, at=recorded_at, actor=actor, action="advance.recorded",
+            subject=f"advance:{advance}", after=after,
+        ),
+    )  # fmt: skip
     return advance
 
 
 def reverse_advance(
-    con: duckdb.DuckDBPyConnection, advance: str, *, recorded_at: str
+    con: duckdb.DuckDBPyConnection,
+    advance: str,
+    *,
+    recorded_at: str,
+    actor: str = SYSTEM_ACTOR,
 ) -> tuple[str, dict[str, Any]]:
     """Reverse advance ``advance``: record the reversal and post its entries
-    (``claims.settle.ledger.advance_reversal_entries``); (reversal id, the advance).
+    (``claims.settle.ledger.advance_reversal_entries``), with its ``advance.reversed``
+    event by ``actor``; (reversal id, the advance).
 
     Raises:
         ConfigError: no advance has that id, or it was reversed already.
@@ -115,13 +128,20 @@ def reverse_advance(
     entries = advance_reversal_entries(
         row["ma_cskcb"], row["period"], row["amount"], advance, reversal
     )
+    before = {"ma_cskcb": row["ma_cskcb"], "period": row["period"],
+              "amount": str(row["amount"]), "reversal_id": None}  # fmt: skip
     append_advance_reversal(
         con,
         entries,
         reversal_id=reversal,
         advance_id=advance,
         recorded_at=recorded_at,
-    )
+        also=lambda c: append_event(
+            c, at=recorded_at, actor=actor, action="advance.reversed",
+            subject=f"advance:{advance}", before=before,
+            after={**before, "reversal_id": reversal},
+        ),
+    )  # fmt: skip
     return reversal, row
 
 
@@ -186,7 +206,9 @@ def add_advance(
     check_advance(settings, facility, period)
     need_store(settings)
     with open_store(settings.store_path) as con:
-        advance = record_advance(con, facility, period, value, recorded_at=at)
+        advance = record_advance(
+            con, facility, period, value, recorded_at=at, actor=actor
+        )
     return {
         "advance_id": advance,
         "ma_cskcb": facility,
@@ -211,7 +233,7 @@ def cancel_advance(
 
     need_store(settings)
     with open_store(settings.store_path) as con:
-        reversal, row = reverse_advance(con, advance, recorded_at=at)
+        reversal, row = reverse_advance(con, advance, recorded_at=at, actor=actor)
         again = settled_overlaps(con, row["ma_cskcb"], row["period"])
     return {
         **plain_money(row),

@@ -39,6 +39,8 @@ ACTIONS = (
     "review.contested",
     "settlement.posted",
     "audit.posted",
+    "advance.recorded",
+    "advance.reversed",
     "user.created",
     "user.revoked",
 )
@@ -48,6 +50,7 @@ SUBJECTS = {
     "review": "claim:<MA_CSKCB>/<MA_LK> (the review id is in ``after``)",
     "settlement": "settlement:<settlement id>",
     "audit": "audit:<audit id>",
+    "advance": "advance:<advance id>",
     "user": "user:<user id>",
 }
 """The subject of each action's family: a claim's whole review history is one subject."""

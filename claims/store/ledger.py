@@ -57,13 +57,18 @@ def _table(
 
 
 def _in_transaction(
-    con: duckdb.DuckDBPyConnection, tables: Sequence[tuple[str, pl.DataFrame]]
+    con: duckdb.DuckDBPyConnection,
+    tables: Sequence[tuple[str, pl.DataFrame]],
+    also: Callable[[duckdb.DuckDBPyConnection], object] | None = None,
 ) -> None:
-    """Append each frame to its table, all or nothing."""
+    """Append each frame to its table and run ``also`` (e.g. the audit-trail event),
+    all or nothing."""
     sql(con, "BEGIN TRANSACTION")
     try:
         for name, frame in tables:
             append_table(con, name, frame)
+        if also is not None:
+            also(con)
         sql(con, "COMMIT")
     except Exception:
         sql(con, "ROLLBACK")
@@ -84,14 +89,16 @@ def append_advance(
     period: str,
     amount: Decimal,
     recorded_at: str,
+    also: Callable[[duckdb.DuckDBPyConnection], object] | None = None,
 ) -> None:
-    """Record an advance paid to ``facility`` for ``period`` and its ledger ``entries``."""
+    """Record an advance paid to ``facility`` for ``period`` and its ledger ``entries``
+    (and run ``also`` in the same transaction)."""
     row = pl.DataFrame(
         [(advance_id, facility, period, amount, recorded_at)],
         schema=ADVANCES_SCHEMA,
         orient="row",
     )
-    _in_transaction(con, [("advances", row), ("ledger", entries)])
+    _in_transaction(con, [("advances", row), ("ledger", entries)], also)
 
 
 def advances_of(
@@ -131,14 +138,16 @@ def append_advance_reversal(
     reversal_id: str,
     advance_id: str,
     recorded_at: str,
+    also: Callable[[duckdb.DuckDBPyConnection], object] | None = None,
 ) -> None:
-    """Record that ``advance_id`` is reversed, with the ledger ``entries`` undoing it."""
+    """Record that ``advance_id`` is reversed, with the ledger ``entries`` undoing it
+    (and run ``also`` in the same transaction)."""
     row = pl.DataFrame(
         [(reversal_id, advance_id, recorded_at)],
         schema=ADVANCE_REVERSALS_SCHEMA,
         orient="row",
     )
-    _in_transaction(con, [("advance_reversals", row), ("ledger", entries)])
+    _in_transaction(con, [("advance_reversals", row), ("ledger", entries)], also)
 
 
 def ledger_periods(con: duckdb.DuckDBPyConnection) -> list[str]:

@@ -25,6 +25,12 @@ def test_finance_settles_audits_and_records_advances(server: Server) -> None:
         cancelled = finance.post(f"/advances/{paid.json()['advance_id']}/cancel")
         assert cancelled.status_code == 200, cancelled.text
         assert cancelled.json()["settle_again"]
+        advance = paid.json()["advance_id"]
+        trail = finance.get("/events", params={"subject": f"advance:{advance}"})
+        rows = trail.json()["events"]
+        assert [e["action"] for e in rows] == ["advance.recorded", "advance.reversed"]
+        assert {e["actor"] for e in rows} == {cancelled.json()["reversed_by"]}
+        assert rows[1]["after"]["reversal_id"] == cancelled.json()["reversal_id"]
         second = finance.post("/settlements", json={"period": "2026-10"})
         assert second.json()["id"] != first.json()["id"]
         diff = finance.get(

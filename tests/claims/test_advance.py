@@ -28,6 +28,7 @@ from claims.settle import (
     period_days,
     refuse_unknown_facility,
 )
+from claims.store.events import read_events
 from claims.store.ledger import (
     advance_balances,
     advances_for,
@@ -247,7 +248,7 @@ def test_the_advance_commands_refuse_list_and_reverse(
     assert "not in the facilities catalog" in unknown.stderr
     done = giamdinh(
         "settle", "advance", "--facility", facility, "--period", PERIOD,
-        "--amount", "2500000.00", *where,
+        "--amount", "2500000.00", "--as", "ke-toan-1", *where,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     advance = done.stderr.split()[1].rstrip(":")
@@ -255,9 +256,17 @@ def test_the_advance_commands_refuse_list_and_reverse(
     assert listed.returncode == 0, listed.stderr
     assert advance in listed.stdout
     assert "2500000.00" in listed.stdout
-    undone = giamdinh("settle", "advance", "reverse", advance, *where)
+    undone = giamdinh(
+        "settle", "advance", "reverse", advance, "--as", "ke-toan-2", *where
+    )  # fmt: skip
     assert undone.returncode == 0, undone.stderr
     assert f"advance {advance}" in undone.stderr
     assert "reversed by" in undone.stderr
     with open_store(Settings(data_dir=data_dir).store_path) as con:
         assert advances_for(con, [PERIOD], facility).height == 0
+        trail = read_events(con, subject=f"advance:{advance}")
+    assert [(e["action"], e["actor"]) for e in trail] == [
+        ("advance.recorded", "ke-toan-1"),
+        ("advance.reversed", "ke-toan-2"),
+    ]
+    assert trail[0]["after"]["amount"] == "2500000.00"
