@@ -15,7 +15,11 @@ rejected_amount, reasons, versions``:
   the file's sender, validation's reasons and the versions that would have applied to
   its admission date (``versions.pack`` null when that date cannot be read);
 - a reason is ``code, bhxh_code, level, table, stt, item_code, field, values, message``
-  (:data:`claims.decide.reasons.REASON_SCHEMA`; ``values`` an object of text).
+  (:data:`claims.decide.reasons.REASON_SCHEMA`; ``values`` an object of text);
+- ``risk`` (contract 3; ``check`` and ``POST /self-check`` only) is the claim's anomaly
+  score as information: ``{score, statistic, features, explanation}`` with the claims
+  checked as its only peers (no stored history, so it never holds a claim; the daily
+  run scores the stored month). Null for a claim validation refused.
 
 A file whose wrapper cannot be read (or a path that does not exist) is one object
 ``{contract, file, error: {code, message}}``. Cross-claim checks see only the given
@@ -38,6 +42,7 @@ from claims.ids import content_id, engine_version
 from claims.intake import FileFailure, Submission, read_submission
 from claims.intake.submission import clean
 from claims.messages import MESSAGES
+from claims.pipeline.anomalies import score_tables
 from claims.pipeline.context import Reference, RunContext
 from claims.pipeline.identify import with_identities
 from claims.pipeline.inbox import default_date
@@ -48,7 +53,7 @@ from claims.validate.checks import field_reason, typed
 from claims.xml130 import PARSED_TABLES
 from rules.evaluate import version_of
 
-CONTRACT = 2
+CONTRACT = 3
 """The version of the ``check`` output; every object carries it as ``contract``."""
 MONEY_FIELDS = ("t_tongchi_bv", "t_tongchi_bh", "t_bhtt", "t_bncct", "t_bntt")
 """The XML1 totals shown under ``claimed`` and ``accepted``."""
@@ -120,6 +125,7 @@ def check_files(
         decisions = done.need("decisions", done.decisions)
         decided = _decided(decisions.claims, decisions.reasons, names)
         decided |= _refused(subs, done, names, reference)
+        decided = _with_risk(decided, done, reference, settings)
     out: list[dict[str, Any]] = []
     for path, result in zip(paths, results, strict=True):
         if isinstance(result, FileFailure):
@@ -141,6 +147,29 @@ def claim_objects(
     decisions = done.need("decisions", done.decisions)
     decided = _decided(decisions.claims, decisions.reasons, names)
     return decided | _refused(subs, done, names, reference)
+
+
+def _with_risk(
+    claims: dict[Key, dict[str, Any]],
+    done: Frames,
+    reference: Reference,
+    settings: Settings,
+) -> dict[Key, dict[str, Any]]:
+    """``claims`` with ``risk``: the anomaly score of each claim validation kept, its
+    peers the claims checked (information only); null for a refused claim."""
+    scored: dict[Key, dict[str, Any]] = {}
+    if done.tables and done.tables["XML1"].height:
+        frame = score_tables(dict(done.tables), reference, settings)
+        for row in frame.select(
+            "file_id", "hoso_idx", "risk", "statistic", "top_features", "explanation"
+        ).iter_rows(named=True):
+            scored[(row["file_id"], row["hoso_idx"])] = {
+                "score": round(row["risk"], 4),
+                "statistic": round(row["statistic"], 4),
+                "features": list(row["top_features"]),
+                "explanation": row["explanation"],
+            }
+    return {k: {**obj, "risk": scored.get(k)} for k, obj in claims.items()}
 
 
 def error_object(file: str, code: R, message: str) -> dict[str, Any]:

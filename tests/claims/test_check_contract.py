@@ -45,6 +45,7 @@ CLAIM_KEYS = {
     "rejected_amount",
     "reasons",
     "versions",
+    "risk",
 }
 ERROR_KEYS = {"contract", "file", "error"}
 OUTCOMES = {"rejected", "pending_review", "partially_accepted", "accepted"}
@@ -91,6 +92,19 @@ def assert_contract(obj: dict[str, Any]) -> None:
     assert versions["pack"] is None or versions["pack"].startswith("vn-bhyt@"), obj
     assert versions["catalogs"], obj
     assert all(isinstance(v, str) for v in versions["catalogs"].values()), obj
+    assert_risk(obj["risk"])
+
+
+def assert_risk(risk: dict[str, Any] | None) -> None:
+    """The information-only anomaly score: null, or a 0–1 score with its reasons."""
+    if risk is None:
+        return
+    assert set(risk) == {"score", "statistic", "features", "explanation"}, risk
+    assert 0.0 <= risk["score"] <= 1.0, risk
+    assert risk["statistic"] >= 0.0, risk
+    assert all(isinstance(f, str) for f in risk["features"]), risk
+    _text(risk["explanation"])
+    assert "so với nhóm" in risk["explanation"], risk
 
 
 def assert_reason(reason: dict[str, Any]) -> None:
@@ -248,6 +262,15 @@ def test_a_generated_day_with_faults_answers_in_the_contract(
     assert any(x["bhxh_code"] for x in reasons), "packs map some codes to BHXH's"
     assert sum(bool(x["values"]) for x in reasons) > 0.9 * len(reasons)
     assert assert_same_decisions(rows, _decisions(generated_day.settings)) > 400
+    # the information-only risk: most claims scored among the checked ones, the
+    # riskiest named by their features; it holds nothing (the outcomes above are the
+    # daily run's)
+    risks = [r["risk"] for r in rows if r["risk"] is not None]
+    assert len(risks) > 0.9 * len(rows)
+    riskiest = max(risks, key=lambda r: (r["score"], r["statistic"]))
+    assert riskiest["score"] > 0.95
+    assert riskiest["features"]
+    assert min(r["score"] for r in risks) == 0.0
 
 
 runner = CliRunner()
