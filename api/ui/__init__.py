@@ -42,7 +42,8 @@ def install(app: FastAPI, settings: Settings) -> None:
     for module in (auth, clinic, assessor, finance, trail):
         app.include_router(module.router)
     app.add_exception_handler(LoginNeeded, _login_needed)
-    for kind in (Problem, StarletteHTTPException, RequestValidationError, ClaimsError):
+    kinds = (Problem, StarletteHTTPException, RequestValidationError, ClaimsError)
+    for kind in (*kinds, Exception):  # Exception: an unexpected error, 500
         previous = app.exception_handlers.get(kind)
         if previous is not None:
             app.add_exception_handler(kind, _as_html(previous))

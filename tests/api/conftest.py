@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from fastapi import FastAPI
 
 from api.main import create_app
 from claims.config import Settings
@@ -56,11 +57,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def run_server(settings: Settings) -> Iterator[str]:
-    """uvicorn serving ``create_app(settings)`` in a thread; its base URL."""
+def run_server(settings: Settings, app: FastAPI | None = None) -> Iterator[str]:
+    """uvicorn serving ``app`` (default ``create_app(settings)``) in a thread; its
+    base URL."""
     port = free_port()
     config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level="warning"
+        app or create_app(settings), host="127.0.0.1", port=port, log_level="warning"
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -505,3 +505,30 @@ def test_the_queue_filters_and_sorts(assessed: Server) -> None:
         )
         bad = http.get("/ui/queue", params={"period": "10/2026"})
         assert "không đúng dạng" in bad.text
+
+
+def test_an_unexpected_error_is_a_page_on_the_ui_and_problem_json_elsewhere(
+    tmp_path: Path,
+) -> None:
+    from api.main import create_app
+
+    app = create_app(Settings(data_dir=tmp_path / "data"))
+
+    def broken() -> None:
+        msg = "a fault of the server, not of the request"
+        raise RuntimeError(msg)
+
+    app.add_api_route("/ui/hong", broken)
+    app.add_api_route("/hong", broken)
+    for url in run_server(Settings(data_dir=tmp_path / "data"), app):
+        # one connection each: uvicorn closes a connection whose request failed
+        page = httpx.get(f"{url}/ui/hong", timeout=60)
+        api = httpx.get(f"{url}/hong", timeout=60)
+    assert page.status_code == 500
+    assert page.headers["content-type"].startswith("text/html")
+    assert "Lỗi hệ thống" in page.text
+    assert "INTERNAL_ERROR" in page.text
+    assert "RuntimeError" not in page.text  # the server's fault is logged, not shown
+    assert api.status_code == 500
+    assert api.headers["content-type"] == "application/problem+json"
+    assert api.json()["code"] == "INTERNAL_ERROR"
