@@ -103,12 +103,13 @@ def writing(settings: Settings, command: str) -> Iterator[None]:
 
 
 def fail(exc: Exception) -> typer.Exit:
-    err.print("[bold red]error:[/]", escape(str(exc)))
+    # one line where stderr is a log or a pipe (a terminal wraps at its width)
+    err.print("[bold red]error:[/]", escape(str(exc)), soft_wrap=not err.is_terminal)
     return typer.Exit(code=1)
 
 
 def notice(text: str) -> None:
-    err.print("[yellow]note:[/]", escape(text))
+    err.print("[yellow]note:[/]", escape(text), soft_wrap=not err.is_terminal)
 
 
 def describe_error(exc: BaseException) -> str:
