@@ -252,6 +252,29 @@ def _sweep(
     return before, overlap, same_day, during
 
 
+def _same_condition(every: pl.DataFrame, window: int) -> np.ndarray:
+    """Per row of ``every`` (sorted by patient, start): the patient's visits in the
+    window before with the same principal diagnosis category (ICD-10, 3 characters);
+    0 without a principal diagnosis."""
+    condition = every.select(
+        pl.struct("_g", pl.col("ma_benh_chinh").str.slice(0, 3)).rank("dense")
+    ).to_series()
+    order = np.lexsort((every["_s"].to_numpy(), condition.to_numpy()))
+    zeros = np.zeros(every.height, np.bool_)
+    before, _, _, _ = _sweep(
+        condition.to_numpy()[order],
+        every["_s"].to_numpy()[order],
+        every["_e"].to_numpy()[order],
+        zeros,
+        np.zeros(every.height, np.int64),
+        window,
+    )
+    out = np.zeros(every.height, np.int64)
+    out[order] = before
+    known = every["ma_benh_chinh"].is_not_null().to_numpy()
+    return np.where(known, out, 0)
+
+
 def _patient_windows(xml1: pl.DataFrame, history: pl.DataFrame | None) -> pl.DataFrame:
     """Visits in the 30 days before, overlapping stays, same-day claims per claim."""
     current = xml1.select(
@@ -289,16 +312,16 @@ def _patient_windows(xml1: pl.DataFrame, history: pl.DataFrame | None) -> pl.Dat
         )
         .sort("_g", "_s")
     )
+    stay = every["ma_loai_kcb"].is_in(INPATIENT).fill_null(False).to_numpy()
+    place = every["ma_cskcb"].rank("dense").fill_null(0).cast(pl.Int64).to_numpy()
+    window = VISIT_WINDOW_DAYS * 1440
+    start, end = every["_s"].to_numpy(), every["_e"].to_numpy()
     before, overlap, same_day, during = _sweep(
-        every["_g"].to_numpy(),
-        every["_s"].to_numpy(),
-        every["_e"].to_numpy(),
-        every["ma_loai_kcb"].is_in(INPATIENT).fill_null(False).to_numpy(),
-        every["ma_cskcb"].rank("dense").fill_null(0).cast(pl.Int64).to_numpy(),
-        VISIT_WINDOW_DAYS * 1440,
+        every["_g"].to_numpy(), start, end, stay, place, window
     )
     swept = every.select(CLAIM_KEYS).with_columns(
         pl.Series("visits_30d", before),
+        pl.Series("visits_30d_same_condition", _same_condition(every, window)),
         pl.Series("overlapping_stays", overlap),
         pl.Series("same_day_claims", same_day),
         pl.Series("visits_during_stay", during),

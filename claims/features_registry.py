@@ -241,13 +241,17 @@ def _bed_sharing(stays: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _occupancy(stays: pl.DataFrame) -> pl.DataFrame:
-    """Per claim: beds of its department occupied when it took its bed (H7).
+def _occupancy(
+    stays: pl.DataFrame,
+    dept: tuple[str, ...] = ("ma_cskcb", "_khoa"),
+    name: str = "department_occupancy",
+) -> pl.DataFrame:
+    """Per claim: beds of its department (``dept``: the facility with ``("ma_cskcb",)``)
+    occupied when it took its bed (H7), as column ``name``.
 
     One stay per patient, department and times; discharges before admissions at the
     same minute, so a bed freed and taken in the same minute counts once.
     """
-    dept = ["ma_cskcb", "_khoa"]
     stay = [*dept, "_patient", "_s", "_e"]
     once = stays.select(stay).unique()
     events = pl.concat(
@@ -257,7 +261,7 @@ def _occupancy(stays: pl.DataFrame) -> pl.DataFrame:
         ]
     ).sort(*dept, "_t", "_d")
     occupied = events.with_columns(
-        pl.col("_d").cum_sum().over(dept).alias("_n")
+        pl.col("_d").cum_sum().over(*dept).alias("_n")
     ).with_columns(  # stays admitted at the same minute see each other
         pl.col("_n").last().over(*dept, "_t")
     )
@@ -265,8 +269,24 @@ def _occupancy(stays: pl.DataFrame) -> pl.DataFrame:
         occupied.filter(pl.col("_d") == 1)
         .join(stays.select(*CLAIM_KEYS, *stay), on=stay, nulls_equal=True)
         .group_by(CLAIM_KEYS)
-        .agg(pl.col("_n").max().cast(pl.Int64).alias("department_occupancy"))
+        .agg(pl.col("_n").max().cast(pl.Int64).alias(name))
     )
+
+
+def _with_beds(
+    frame: pl.DataFrame, stays: pl.DataFrame, claims: pl.DataFrame
+) -> pl.DataFrame:
+    """``frame`` with the bed sweeps per claim (H9 sharing, H7 department and facility
+    occupancy) and the facility's catalog beds (``_fbeds``)."""
+    found = [
+        _bed_sharing(stays),
+        _occupancy(stays),
+        _occupancy(stays, ("ma_cskcb",), "facility_occupancy"),
+        claims.select(*CLAIM_KEYS, pl.col("facility_beds").alias("_fbeds")),
+    ]
+    for other in found:
+        frame = frame.join(other, on=CLAIM_KEYS, how="left", maintain_order="left")
+    return frame
 
 
 def registry_features(
@@ -307,22 +327,23 @@ def registry_features(
     orderer = pl.col("ma_bac_si").is_not_null() & _codes(
         "nguoi_thuc_hien"
     ).list.contains(pl.col("ma_bac_si")).fill_null(False)
-    out = (
-        frame.join(
-            _bed_sharing(stays), on=CLAIM_KEYS, how="left", maintain_order="left"
-        )
-        .join(_occupancy(stays), on=CLAIM_KEYS, how="left", maintain_order="left")
-        .with_columns(
-            orderer.alias("orderer_performs"),
-            _bed_number_ok().fill_null(True).alias("bed_in_department"),
-            pl.col("bed_other_patients").fill_null(0),
-            (pl.col("_pd") + pl.col("_tk")).alias("department_beds"),
-        )
+    out = _with_beds(frame, stays, claims).with_columns(
+        orderer.alias("orderer_performs"),
+        _bed_number_ok().fill_null(True).alias("bed_in_department"),
+        pl.col("bed_other_patients").fill_null(0),
+        (pl.col("_pd") + pl.col("_tk")).alias("department_beds"),
+        pl.col("_fbeds").alias("facility_total_beds"),
     )
     bed_line = pl.col("ma_giuong").is_not_null()
     out = out.with_columns(
         pl.when(bed_line).then(pl.col(c)).alias(c)
-        for c in ("bed_other_patients", "department_occupancy", "department_beds")
+        for c in (
+            "bed_other_patients",
+            "department_occupancy",
+            "department_beds",
+            "facility_occupancy",
+            "facility_total_beds",
+        )
     )
     keep = [
         c

@@ -45,7 +45,7 @@ def test_the_example_claim_is_assessed_by_the_version_of_its_date(
     packs = select_packs(load_packs(), "vn-bhyt")
     result = assess(*_featured(tmp_path), packs)
     row = result.claims.row(0, named=True)
-    assert row["pack"].startswith("vn-bhyt@2025.01.2#")  # admitted 2025-10-06
+    assert row["pack"].startswith("vn-bhyt@2025.01.3#")  # admitted 2025-10-06
     # the correction's registry and attribute checks: the example's doctors, drug and
     # service names are not those of the (synthetic) catalogs of facility 01030
     assert row["outcome"] == "pending_review"

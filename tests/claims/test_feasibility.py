@@ -5,7 +5,8 @@ a hit, a near miss, claims at two facilities, claims either side of midnight, an
 pair split over two runs of a real DuckDB store (the first claims stored by
 ``run_inbox``, claim B by a second run: B's feature read from the store equals one
 batch of both, and the rule fired on B). The exams per practitioner-day (H3), beds
-(H7, H9), machines (J4) and drugs on hand (J6) across two runs are
+(H7, H9, the facility's total beds), machines (J4) and drugs on hand (J6) across two
+runs are
 ``tests/claims/test_window_checks.py``'s and ``tests/claims/test_episode_checks.py``'s.
 """
 
@@ -22,7 +23,7 @@ from claims.pipeline.daily import run_inbox
 from tests.claims.test_window_checks import _features, _fired_on_b
 from tests.factories import Claim, example_claim, hoso, with_key, wrapper
 
-PACK = "vn-bhyt@2025.01.2"
+PACK = "vn-bhyt@2025.01.3"  # .2 (feasibility) and .3 (capacity) corrections
 HERE, THERE = "01030", "01001"
 """Two facilities of the catalog."""
 
@@ -363,4 +364,77 @@ def test_day_level_flags_across_two_runs(
         tmp_path, reference, first, second, feature, rule
     )
     assert straddled == together == expected
+    assert fired
+
+
+# ---- J7 visits for the same condition (ICD-10 category) in the 30 days before
+
+
+def _visit(ma_lk: str, patient: int, when: str, icd: str, **kw: str) -> Claim:
+    """An outpatient visit of ``patient`` admitted at ``when`` (yyyymmddHHMM, 10 min)."""
+    end = when[:10] + f"{int(when[10:]) + 10:02d}"
+    return _claim(ma_lk, patient, stay=(when, end), icd=icd, **kw)
+
+
+def test_visits_same_condition_hit_and_near_miss(
+    tmp_path: Path, reference: Reference
+) -> None:
+    claims = [
+        # patient 1: four J18 visits on days 1–4 (J18.9, J18.1: one category), then B
+        *(
+            _visit(f"A{d}", 1, f"202510{d:02d}0815", f"J18.{d % 2}")
+            for d in (1, 2, 3, 4)
+        ),
+        _visit("B", 1, "202510050815", "J18.9"),
+        # patient 2: three J18 visits and one 31 days before C: C sees 3
+        _visit("P0", 2, "202509040815", "J18.9"),
+        *(_visit(f"P{d}", 2, f"202510{d:02d}0815", "J18.9") for d in (1, 2, 3)),
+        _visit("C", 2, "202510050815", "J18.9"),
+        # patient 3: four visits of other categories, then D for J18
+        *(
+            _visit(f"Q{d}", 3, f"202510{d:02d}0815", icd)
+            for d, icd in ((1, "J15.9"), (2, "J20.9"), (3, "K29.7"), (4, "I10"))
+        ),
+        _visit("D", 3, "202510050815", "J18.9"),
+    ]
+    found = _batch(tmp_path, reference, claims, "visits_30d_same_condition")
+    assert (found["B"], found["C"], found["D"]) == (4, 3, 0)
+    assert found["A4"] == 3  # A1–A3 before it
+    assert found["P0"] == 0
+    everything = _batch(tmp_path / "all", reference, claims, "visits_30d")
+    assert everything["D"] == 4  # every visit counts for J7_FREQUENT_VISITS
+
+
+def test_visits_same_condition_across_facilities_and_midnight(
+    tmp_path: Path, reference: Reference
+) -> None:
+    claims = [
+        _visit("A1", 1, "202510020815", "J18.9", facility=THERE),
+        _visit("A2", 1, "202510030815", "J18.9"),
+        _visit("A3", 1, "202510040815", "J18.9", facility=THERE),
+        _visit("A4", 1, "202510042345", "J18.9"),  # the evening before B
+        _visit("B", 1, "202510050005", "J18.9"),  # five minutes after midnight
+        _visit("C", 1, "202510050030", "J18.9", facility=THERE),  # B's day: not before
+    ]
+    found = _batch(tmp_path, reference, claims, "visits_30d_same_condition")
+    assert found["B"] == 4
+    assert found["C"] == 4  # B, the same day, is not an earlier visit
+
+
+def test_visits_same_condition_across_two_runs(
+    tmp_path: Path, reference: Reference
+) -> None:
+    earlier = [
+        _visit(f"A{d}", 1, f"202510{d:02d}0815", "J18.9", facility=(HERE, THERE)[d % 2])
+        for d in (1, 2, 3, 4)
+    ]
+    straddled, together, fired = _two_runs(
+        tmp_path,
+        reference,
+        earlier,
+        [_visit("B", 1, "202510050815", "J18.1")],
+        "visits_30d_same_condition",
+        "J7_FREQUENT_VISITS_SAME_CONDITION",
+    )
+    assert straddled == together == 4
     assert fired

@@ -194,6 +194,64 @@ def test_department_occupancy_counts_the_stored_stays(
     assert fired is (not resubmitted)
 
 
+@pytest.fixture(scope="module")
+def corrected() -> Reference:
+    """The pack with the capacity checks (H7_FACILITY_OVER_CAPACITY)."""
+    return Reference.load(None, "vn-bhyt", "vn-bhyt@2026.07.3")
+
+
+def _facility_beds(reference: Reference, facility: str = "01030") -> int:
+    row = reference.facilities.filter(pl.col("ma_cskcb") == facility)
+    return int(row["beds"][0])
+
+
+@pytest.mark.parametrize("resubmitted", [False, True])
+def test_facility_occupancy_counts_the_stored_stays(
+    tmp_path: Path, corrected: Reference, resubmitted: bool
+) -> None:
+    beds = _facility_beds(corrected)
+    assert beds < _department_beds(corrected)  # the facility is full before K03 is
+    stored = [
+        _claim(f"A{i}", i, [_bed(f"H{i:03d}")], stay=("00800", "21000"))
+        for i in range(1, beds + 1)
+    ]
+    later = [_claim("B", 9999, [_bed("K001")], stay=("10900", "21000"))]
+    if resubmitted:  # A1 again, discharged before B came: the facility had room
+        later.append(_claim("A1", 1, [_bed("H001")], stay=("00800", "10800")))
+    straddled, one_batch, alone, fired = _straddle(
+        tmp_path,
+        corrected,
+        stored,
+        later,
+        "XML3",
+        "facility_occupancy",
+        "H7_FACILITY_OVER_CAPACITY",
+    )
+    assert straddled == one_batch == beds + (0 if resubmitted else 1)
+    assert alone == 1
+    assert fired is (not resubmitted)
+
+
+def test_facility_occupancy_counts_only_its_own_facility(
+    tmp_path: Path, corrected: Reference
+) -> None:
+    beds = _facility_beds(corrected)
+    here = [
+        _claim(f"A{i}", i, [_bed(f"H{i:03d}")], stay=("00800", "21000"))
+        for i in range(1, beds)
+    ] + [_claim("B", 9999, [_bed("K001")], stay=("10900", "21000"))]
+    elsewhere = _claim("C", 8888, [_bed("H001")], stay=("00800", "21000"))
+    elsewhere["XML1"][0]["MA_CSKCB"] = "01001"
+    other = tmp_path / "other.xml"
+    other.write_bytes(wrapper([hoso(elsewhere)], sender="01001"))
+    frames = _features(corrected, None, [_file(tmp_path, "here.xml", here), other])
+    assert _value(frames, "XML3", "facility_occupancy") == beds  # not beds + 1
+    assert _value(frames, "XML3", "facility_total_beds") == beds
+    c = frames["XML3"].filter(pl.col("ma_lk") == "C")
+    assert c["facility_occupancy"].max() == 1
+    assert c["facility_total_beds"].max() == _facility_beds(corrected, "01001")
+
+
 @pytest.mark.parametrize("resubmitted", [False, True])
 def test_a_bed_shared_with_a_stored_stay(
     tmp_path: Path, reference: Reference, resubmitted: bool

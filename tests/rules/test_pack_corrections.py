@@ -17,7 +17,7 @@ from rules.cases import read_cases
 from rules.evaluate import select_packs, version_of
 from rules.packs import PACKS_ROOT, PackError, data_hash, read_pack
 
-BASE = "2024.07.2"  # a correction of 2024.07.1, itself one of 2024.07.0: a chain
+BASE = "2024.07.3"  # a correction of 2024.07.2, of 2024.07.1, of 2024.07.0: a chain
 FIX = "2024.07.9"
 RULE = {
     "id": "Z9_TEST_ONLY",

@@ -76,7 +76,7 @@ def test_versions_are_chosen_by_admission_date() -> None:
     labels = [v.split("#")[0] if v else None for v in frame["v"]]
     assert labels == [
         None,
-        "vn-bhyt@2019.07.2",
-        "vn-bhyt@2024.07.2",
-        "vn-bhyt@2025.01.2",
+        "vn-bhyt@2019.07.3",
+        "vn-bhyt@2024.07.3",
+        "vn-bhyt@2025.01.3",
     ]
