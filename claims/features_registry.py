@@ -277,12 +277,18 @@ def _with_beds(
     frame: pl.DataFrame, stays: pl.DataFrame, claims: pl.DataFrame
 ) -> pl.DataFrame:
     """``frame`` with the bed sweeps per claim (H9 sharing, H7 department and facility
-    occupancy) and the facility's catalog beds (``_fbeds``)."""
+    occupancy) and the facility's catalog beds (``_fbeds``: the claim frame's
+    ``facility_beds``; null for a frame without it, e.g. bare XML1)."""
+    beds = (
+        pl.col("facility_beds")
+        if "facility_beds" in claims.columns
+        else pl.lit(None, pl.Int64)
+    )
     found = [
         _bed_sharing(stays),
         _occupancy(stays),
         _occupancy(stays, ("ma_cskcb",), "facility_occupancy"),
-        claims.select(*CLAIM_KEYS, pl.col("facility_beds").alias("_fbeds")),
+        claims.select(*CLAIM_KEYS, beds.alias("_fbeds")),
     ]
     for other in found:
         frame = frame.join(other, on=CLAIM_KEYS, how="left", maintain_order="left")
