@@ -348,6 +348,8 @@ def _in_literal(values: list[Any], member: Value, rule: Compiler) -> Value:
                 raise rule.fail(msg, RuleTypeError)
             kind = common
     value = cast_to(member, kind)
+    if not values:  # nothing is in an empty list, null included
+        return Value(pl.lit(False), BOOLEAN, member.error)
     if len(values) <= _FEW_MEMBERS:  # a few comparisons beat hashing every row
         each = [value.eq_missing(pl.lit(v, kind.dtype())) for v in values]
         return Value(functools.reduce(operator.or_, each), BOOLEAN, member.error)

@@ -143,6 +143,8 @@ CASES = {
     "ma in codes": [True, None, False],
     'ma in ["K01", "O80"]': [True, False, False],
     'ma in ["O80", null]': [False, True, False],
+    "ma in []": [False, False, False],  # nothing is in an empty list, null included
+    "not (ma in [])": [True, True, True],
     'ma[0] == "K"': [True, None, None],  # an index out of range raises
     'ma[-1] == "1"': [True, None, None],
     "ma&[0] == null": [False, True, True],
