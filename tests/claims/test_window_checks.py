@@ -167,28 +167,41 @@ def _machine_capacity(reference: Reference) -> int:
     return int(machine["capacity_per_day"][0])
 
 
-@pytest.mark.parametrize("resubmitted", [False, True])
-def test_department_occupancy_counts_the_stored_stays(
-    tmp_path: Path, reference: Reference, resubmitted: bool
-) -> None:
-    beds = _department_beds(reference)
-    # `beds` stays fill K03 from day 0 to day 2, each patient in a bed of its own
+def _beds_filled(
+    tmp_path: Path,
+    reference: Reference,
+    beds: int,
+    resubmitted: bool,
+    feature: str,
+    rule: str,
+) -> tuple[object, object, object, bool]:
+    """`beds` stored stays in K03 from day 0 to day 2, each patient in a bed of its
+    own, then B on day 1 (and A1 again, discharged before B came, when
+    ``resubmitted``): :func:`_straddle` of ``feature`` and ``rule``."""
     stored = [
         _claim(f"A{i}", i, [_bed(f"H{i:03d}")], stay=("00800", "21000"))
         for i in range(1, beds + 1)
     ]
     later = [_claim("B", 9999, [_bed("K001")], stay=("10900", "21000"))]
-    if resubmitted:  # A1 again, discharged before B came: the department had room
+    if resubmitted:
         later.append(_claim("A1", 1, [_bed("H001")], stay=("00800", "10800")))
-    straddled, one_batch, alone, fired = _straddle(
+    return _straddle(tmp_path, reference, stored, later, "XML3", feature, rule)
+
+
+@pytest.mark.parametrize("resubmitted", [False, True])
+def test_department_occupancy_counts_the_stored_stays(
+    tmp_path: Path, reference: Reference, resubmitted: bool
+) -> None:
+    beds = _department_beds(reference)
+    straddled, one_batch, alone, fired = _beds_filled(
         tmp_path,
         reference,
-        stored,
-        later,
-        "XML3",
+        beds,
+        resubmitted,
         "department_occupancy",
         "H7_DEPARTMENT_OVER_CAPACITY",
     )
+    # a re-submitted A1 left before B came: the department had room
     assert straddled == one_batch == beds + (0 if resubmitted else 1)
     assert alone == 1
     assert fired is (not resubmitted)
@@ -211,22 +224,15 @@ def test_facility_occupancy_counts_the_stored_stays(
 ) -> None:
     beds = _facility_beds(corrected)
     assert beds < _department_beds(corrected)  # the facility is full before K03 is
-    stored = [
-        _claim(f"A{i}", i, [_bed(f"H{i:03d}")], stay=("00800", "21000"))
-        for i in range(1, beds + 1)
-    ]
-    later = [_claim("B", 9999, [_bed("K001")], stay=("10900", "21000"))]
-    if resubmitted:  # A1 again, discharged before B came: the facility had room
-        later.append(_claim("A1", 1, [_bed("H001")], stay=("00800", "10800")))
-    straddled, one_batch, alone, fired = _straddle(
+    straddled, one_batch, alone, fired = _beds_filled(
         tmp_path,
         corrected,
-        stored,
-        later,
-        "XML3",
+        beds,
+        resubmitted,
         "facility_occupancy",
         "H7_FACILITY_OVER_CAPACITY",
     )
+    # a re-submitted A1 left before B came: the facility had room
     assert straddled == one_batch == beds + (0 if resubmitted else 1)
     assert alone == 1
     assert fired is (not resubmitted)
