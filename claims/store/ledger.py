@@ -283,14 +283,5 @@ def append_entries(
 ) -> None:
     """Append ledger ``entries`` (none: nothing is written) and run ``also`` (e.g. the
     posting's audit-trail event) in the same transaction."""
-    if not entries.height:
-        return
-    sql(con, "BEGIN TRANSACTION")
-    try:
-        append_table(con, "ledger", entries)
-        if also is not None:
-            also(con)
-        sql(con, "COMMIT")
-    except Exception:
-        sql(con, "ROLLBACK")
-        raise
+    if entries.height:
+        _in_transaction(con, [("ledger", entries)], also)
