@@ -338,11 +338,15 @@ def _run_partitioned(
     run_day = run_date or default_date(inputs.submissions)
     run_id = run_id_of(run_day, inputs.new, reference)
     decided = [staging.decided(run_id, n) for n in range(len(parts))]
+    clock = time.perf_counter()
+    index = staging.index(reads)
+    if on_stage is not None:
+        on_stage("index", time.perf_counter() - clock, Frames())
     tasks = [
         DecideTask(
             settings,
             (run_id, run_day),
-            (folder, tuple(o for o in reads if o != folder)),
+            (folder, (*index[:n], *index[n + 1 :])),
             decided[n],
             _finish,
             read_only=executor is not in_process,

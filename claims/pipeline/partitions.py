@@ -16,11 +16,13 @@ at the first missing part:
 1. ``read-NNNNN``: its inputs read and validated (the typed tables, the claims, the
    quarantine with each line named as sent, the counts) — :func:`read_part`.
 2. ``decided-NNNNN``: the stages from pricing on, with a history that is the store's
-   plus the day's other partitions (the day-wide index: their typed XML1, XML2 and
-   XML3 Parquet as DuckDB views beside the stored tables, :func:`day_sources`), so no
-   cross-claim check (patient, practitioner, machine, bed, department, facility) loses
-   a pair because its two claims fell into different partitions; then the run's
-   outputs and receipts of the partition — :func:`decide_part`.
+   plus the day's other partitions (the day-wide index, ``index``: of each partition,
+   the claims that share a patient, practitioner or facility with another partition,
+   built in one pass by :func:`claims.store.build_day_index`, read as DuckDB views
+   beside the stored tables, :func:`day_sources`), so no cross-claim check (patient,
+   practitioner, machine, bed, department, facility) loses a pair because its two
+   claims fell into different partitions, and no partition reads the whole day; then
+   the run's outputs and receipts of the partition — :func:`decide_part`.
 
 The run then commits once (``claims.pipeline.daily``): the run folder is the parts'
 outputs concatenated in order (streamed), the store's tables are appended from them
@@ -59,7 +61,9 @@ from claims.pipeline.stages import (
 )
 from claims.schema import Batch
 from claims.store import (
+    DAY_COLUMNS,
     StoreError,
+    build_day_index,
     has_table,
     history_of,
     open_store,
@@ -220,6 +224,14 @@ class Staging:
     def read(self, n: int) -> Path:
         return self.root / f"read-{n:05d}"
 
+    def index(self, reads: Sequence[Path]) -> list[Path]:
+        """The day-wide index of each read partition, built once (resumed when there)."""
+        final = self.root / "index"
+        names = [f"index-{n:05d}" for n in range(len(reads))]
+        if not final.exists():
+            _atomic(final, lambda tmp: build_day_index(reads, [tmp / n for n in names]))
+        return [final / n for n in names]
+
     def decided(self, run_id: str, n: int) -> Path:
         return self.root / run_id / f"decided-{n:05d}"
 
@@ -343,19 +355,13 @@ class ReadPart:
         return cls(Inputs(part, part, [], [], results), checked, named)
 
 
-_DAY_COLUMNS = {
-    "claims": "file_id, hoso_idx, ma_the_bhyt, ma_cskcb, ma_lk, ngay_vao, ngay_ra, "
-    "ma_loai_kcb, ma_benh_chinh",
-    "xml2": "file_id, hoso_idx, ma_thuoc, lieu_dung, ngay_th_yl, ngay_yl",
-    "xml3": "file_id, hoso_idx, ma_giuong, ma_khoa, ma_nhom, ma_may, ma_bac_si, "
-    "nguoi_thuc_hien, ngay_th_yl, ngay_yl, ngay_kq, ma_dich_vu, ma_vat_tu",
-}
 DAY_SOURCES = Sources("_day_claims", "_day_xml2", "_day_xml3", day=True)
 
 
 def day_sources(con: duckdb.DuckDBPyConnection, others: Sequence[Path]) -> Sources:
-    """The day-wide index seen from one partition: temporary views that add the typed
-    XML1, XML2 and XML3 of the day's ``others`` (their read folders) to the store's.
+    """The day-wide index seen from one partition: temporary views that add the
+    indexes of the day's ``others`` (:func:`claims.store.build_day_index`: their
+    claims that share a key with another partition) to the store's tables.
 
     A stored claim that one of them re-submits is left out (its new version replaces
     it, as in a one-batch run); the day's claims count as current and not withdrawn,
@@ -365,31 +371,34 @@ def day_sources(con: duckdb.DuckDBPyConnection, others: Sequence[Path]) -> Sourc
     def files(table: str) -> str:
         return parquet_source([o / "tables" / f"{table}.parquet" for o in others])
 
-    day = f"SELECT {_DAY_COLUMNS['claims']} FROM {files('XML1')}"
+    def columns(table: str) -> str:
+        return ", ".join(DAY_COLUMNS[table])
+
+    keys = parquet_source([o / "keys.parquet" for o in others])
+    day = f"SELECT {columns('XML1')} FROM {files('XML1')}"
     stored_claims = (
-        f"SELECT {_DAY_COLUMNS['claims']}, is_current, withdrawn, false AS _day "
+        f"SELECT {columns('XML1')}, is_current, withdrawn, false AS _day "
         "FROM claims s "
         "WHERE NOT EXISTS (SELECT 1 FROM _day_keys d "
         "WHERE d.ma_cskcb = s.ma_cskcb AND d.ma_lk = s.ma_lk) UNION ALL "
         if has_table(con, "claims")
         else ""
     )
-    con.execute(
-        f"CREATE OR REPLACE TEMP VIEW _day_keys AS SELECT ma_cskcb, ma_lk FROM ({day})"
-    )
+    con.execute(f"CREATE OR REPLACE TEMP VIEW _day_keys AS SELECT * FROM {keys}")
     con.execute(
         f"CREATE OR REPLACE TEMP VIEW {DAY_SOURCES.claims} AS {stored_claims}"
         f"SELECT *, true AS is_current, false AS withdrawn, true AS _day FROM ({day})"
     )
     for table, view in (("xml2", DAY_SOURCES.xml2), ("xml3", DAY_SOURCES.xml3)):
+        name = table.upper()
         stored = (
-            f"SELECT {_DAY_COLUMNS[table]} FROM {table} UNION ALL "
+            f"SELECT {columns(name)} FROM {table} UNION ALL "
             if has_table(con, table)
             else ""
         )
         con.execute(
             f"CREATE OR REPLACE TEMP VIEW {view} AS {stored}"
-            f"SELECT {_DAY_COLUMNS[table]} FROM {files(table.upper())}"
+            f"SELECT {columns(name)} FROM {files(name)}"
         )
     return DAY_SOURCES
 

@@ -1,10 +1,11 @@
 """The store: an embedded DuckDB file plus Parquet run folders (``runs``), the stored
 claims read back (``read``), settlements and the ledger (``settlements``, ``ledger``),
-anomaly scores (``anomalies``), API users (``users``), the audit trail
-(``events``) and the crash points fault tests use (``faults``). It
-reads and writes; it decides nothing."""
+anomaly scores (``anomalies``), a partitioned day's index (``dayindex``), API users
+(``users``), the audit trail (``events``) and the crash points fault tests use
+(``faults``). It reads and writes; it decides nothing."""
 
 from claims.store.anomalies import scores_of, write_scores
+from claims.store.dayindex import DAY_COLUMNS, build_day_index
 from claims.store.events import ACTIONS, append_event, read_events
 from claims.store.faults import crash_point, fail_point
 from claims.store.ledger import (
@@ -72,6 +73,7 @@ __all__ = [
     "ACTIONS",
     "ADVANCES_SCHEMA",
     "ADVANCE_REVERSALS_SCHEMA",
+    "DAY_COLUMNS",
     "PARQUET_TABLES",
     "POSTINGS_SCHEMA",
     "STORE_TABLES",
@@ -94,6 +96,7 @@ __all__ = [
     "append_event",
     "append_posting",
     "append_table",
+    "build_day_index",
     "crash_point",
     "current_decisions",
     "discard_run_dir",
