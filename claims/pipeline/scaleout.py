@@ -4,7 +4,9 @@ The partitioned run (``claims.pipeline.partitions``) is already a list of indepe
 tasks per step: each reads its inputs and the staging folder and writes its own part.
 Here they are submitted to a ``dask.distributed`` scheduler (``--scheduler ADDRESS``; a
 ``LocalCluster`` of one worker process per core when none is given) and gathered; the
-commit stays in the calling process, under the store's writer lock. Workers load the
+commit stays in the calling process, under the store's writer lock; the seconds of each
+stage a worker ran come back with its task (the caller's ``on_stage`` hears them then,
+without the frames). Workers load the
 reference data themselves, once per process, from the same settings (the catalogs and
 packs of ``--catalog-dir`` and ``pack_id``): the tasks ship paths, not data. A worker
 must see the data folder and the inputs at the same paths (a shared file system).
@@ -22,7 +24,7 @@ from typing import Any
 from claims.errors import ConfigError
 from claims.pipeline.context import Reference
 from claims.pipeline.partitions import Executor, Task
-from claims.pipeline.stages import OnStage
+from claims.pipeline.stages import Frames, OnStage
 
 
 @functools.lru_cache(maxsize=4)
@@ -30,10 +32,18 @@ def _reference(catalog_dir: Path | None, pack_id: str, pack: str | None) -> Refe
     return Reference.load(catalog_dir, pack_id, pack)
 
 
-def remote(task: Task) -> Any:
-    """A task as a worker runs it: with the reference its settings (and pin) name."""
+def remote(task: Task) -> tuple[Any, list[tuple[str, float]]]:
+    """A task as a worker runs it: with the reference its settings (and pin) name.
+    Returns its result and the seconds of each stage it ran, in order (the caller's
+    ``on_stage`` hears them when the task comes back; the frames stay on the worker)."""
     settings = task.settings
-    return task.run(_reference(settings.catalog_dir, settings.pack_id, task.pack))
+    stages: list[tuple[str, float]] = []
+
+    def heard(name: str, seconds: float, _frames: Frames) -> None:
+        stages.append((name, seconds))
+
+    reference = _reference(settings.catalog_dir, settings.pack_id, task.pack)
+    return task.run(reference, heard), stages
 
 
 @contextmanager
@@ -48,10 +58,14 @@ def dask_executor(
     logging.getLogger("distributed").setLevel(logging.ERROR)
 
     def run(
-        tasks: Sequence[Task], _reference: Reference, _on_stage: OnStage | None
+        tasks: Sequence[Task], _reference: Reference, on_stage: OnStage | None
     ) -> list[Any]:
         futures = client.map(remote, list(tasks), pure=False)
-        return list(client.gather(futures))
+        done: list[tuple[Any, list[tuple[str, float]]]] = client.gather(futures)
+        if on_stage is not None:
+            for name, seconds in (s for _, stages in done for s in stages):
+                on_stage(name, seconds, Frames())
+        return [result for result, _ in done]
 
     try:
         if scheduler is None:

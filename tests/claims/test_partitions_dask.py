@@ -56,6 +56,9 @@ def _assert_same_as_local(day: Day, ran: Ran) -> None:
     decisions = [r.run_dir / "decisions.parquet" for r in (day.local, ran)]
     assert decisions[0].read_bytes() == decisions[1].read_bytes()
     assert_same_run(day.local, ran)
+    # the workers' stage timings come back: every stage of every partition, once
+    assert sorted(ran.stages) == sorted(day.local.stages)
+    assert ran.stages.count("features") == FACILITIES
 
 
 def test_partitions_on_a_cluster_equal_the_single_process_run(
