@@ -333,7 +333,7 @@ def _run_partitioned(
     scans = day.scanned.scans
     read_tasks = [ReadTask(settings, p, scans, reads[n]) for n, p in enumerate(parts)]
     executor(read_tasks, reference, on_stage)
-    results = [r for folder in reads for r in load_inputs(folder)]
+    results = [r for folder in reads for r in load_inputs(folder, meta=True)]
     inputs = dataclasses.replace(day.scanned.inputs, results=results)
     run_day = run_date or default_date(inputs.submissions)
     run_id = run_id_of(run_day, inputs.new, reference)

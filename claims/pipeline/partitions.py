@@ -31,6 +31,7 @@ outputs concatenated in order (streamed), the store's tables are appended from t
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -467,11 +468,27 @@ def decide_part(
     _atomic(out, write)
 
 
-def load_inputs(folder: Path) -> list[Submission | FileFailure]:
-    """The stand-ins of a read partition's inputs (meta, errors, raw XML1 rows)."""
+def load_inputs(folder: Path, *, meta: bool = False) -> list[Submission | FileFailure]:
+    """The stand-ins of a read partition's inputs (meta, errors, raw XML1 rows).
+
+    ``meta``: what the commit of a whole day needs of each input, kept for every
+    partition at once: the XML1 rows dropped for the latest NGAY_RA (the run's date
+    of a bulk input, ``claims.pipeline.inbox.default_date``), so the day's claims are
+    not held in memory.
+    """
     with (folder / "inputs.pkl").open("rb") as handle:
         results: list[Submission | FileFailure] = pickle.load(handle)
-    return results
+    if not meta:
+        return results
+    return [
+        dataclasses.replace(r, tables={"XML1": r.tables["XML1"].select(_LATEST)})
+        if isinstance(r, Submission) and "XML1" in r.tables
+        else r
+        for r in results
+    ]
+
+
+_LATEST = pl.col("ngay_ra").max()
 
 
 class Task(Protocol):
