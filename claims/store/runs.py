@@ -424,8 +424,15 @@ def _ensure_unique(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _create_views(con: duckdb.DuckDBPyConnection, runs_dir: Path) -> None:
-    """(Re)create the views over the committed runs' Parquet tables."""
-    root = runs_dir.resolve().as_posix().replace("'", "''")
+    """(Re)create the views over the committed runs' Parquet tables.
+
+    A run folder being written (a name starting with ``.``) is left out; only the
+    path below ``runs_dir`` is looked at, so a data folder under a hidden one
+    (``~/.cache/…``) still shows its runs.
+    """
+    resolved = runs_dir.resolve().as_posix()
+    root = resolved.replace("'", "''")
+    below = len(resolved) + 1  # the first character after the root, 1-based
     for name in PARQUET_TABLES:
         sql(
             con,
@@ -434,7 +441,8 @@ def _create_views(con: duckdb.DuckDBPyConnection, runs_dir: Path) -> None:
             SELECT * EXCLUDE (filename)
             FROM read_parquet('{root}/*/*/{name}.parquet', union_by_name = true,
                               filename = true)
-            WHERE run_id IN (SELECT run_id FROM runs) AND filename NOT LIKE '%/.%'
+            WHERE run_id IN (SELECT run_id FROM runs)
+              AND position('/.' IN substr(filename, {below})) = 0
             """,
         )
 

@@ -58,6 +58,25 @@ def test_same_inbox_twice_changes_nothing(tmp_path: Path) -> None:
         assert_frame_equal(frame, after[name])
 
 
+def test_a_store_under_a_hidden_folder_shows_its_runs(tmp_path: Path) -> None:
+    """The run tables are views over the run folders that skip a folder being written
+    (a name starting with "."): a data folder under ``~/.cache`` is not one of those."""
+    settings = Settings(data_dir=tmp_path / ".cache" / "giamdinh")
+    result = run_inbox(_inbox(tmp_path / "in", _day_files()), settings=settings)
+    with duckdb.connect(str(settings.store_path), read_only=True) as con:
+        decided = con.sql("SELECT ma_lk FROM decisions ORDER BY ma_lk").pl()
+        stored = con.sql("SELECT ma_lk FROM claims ORDER BY ma_lk").pl()
+    assert result.run_id is not None
+    assert decided["ma_lk"].to_list() == ["A0", "A1", "A2", "B1"]
+    assert decided.equals(stored)
+    # a run folder still being written (renamed into place when done) is not read
+    run_dir = next(settings.runs_dir.glob("*/*"))
+    shutil.copytree(run_dir, run_dir.parent / f".{run_dir.name}.tmp")
+    with duckdb.connect(str(settings.store_path), read_only=True) as con:
+        again = con.sql("SELECT count(*) FROM decisions").fetchall()
+    assert again == [(4,)]
+
+
 def test_resubmission_supersedes_and_both_versions_stay(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "data")
     claim = with_key(example_claim(), "R1")
