@@ -24,6 +24,7 @@ from pathlib import Path
 import polars as pl
 
 from claims.schema import patient_id
+from claims.store.window import performers
 
 DAY_COLUMNS = {
     "XML1": [
@@ -80,15 +81,10 @@ def _claim_keys(folder: Path) -> pl.LazyFrame | None:
     ]
     xml3 = _table(folder, "XML3")
     if xml3 is not None:
-        codes = (
-            pl.col("nguoi_thuc_hien")
-            .str.split(";")
-            .list.eval(pl.element().str.strip_chars())
-        )
         kind = pl.lit("practitioner").alias("kind")
         frames.append(xml3.select(*_CLAIM, kind, pl.col("ma_bac_si").alias("value")))
         frames.append(  # apart: a null NGUOI_THUC_HIEN would null a concat_list
-            xml3.select(*_CLAIM, kind, codes.alias("value")).explode("value")
+            xml3.select(*_CLAIM, kind, performers().alias("value")).explode("value")
         )
     keys = pl.concat(frames, how="vertical_relaxed")
     return keys.filter(pl.col("value").is_not_null() & (pl.col("value") != ""))

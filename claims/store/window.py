@@ -202,6 +202,16 @@ BED_COLUMNS: dict[str, pl.DataType] = {
 """What the bed sweeps read of a line (``claims.features_registry._stays``)."""
 
 
+def performers() -> pl.Expr:
+    """Per line, the codes of NGUOI_THUC_HIEN (``;``-separated), each trimmed: how a
+    performer is matched (:func:`practitioners_of`, ``claims.store.dayindex``)."""
+    return (
+        pl.col("nguoi_thuc_hien")
+        .str.split(";")
+        .list.eval(pl.element().str.strip_chars())
+    )
+
+
 def practitioners_of(batch: Batch) -> pl.Series:
     """The batch's examining practitioners (MA_BAC_SI of its exam lines, as sent) and
     performers (each code of NGUOI_THUC_HIEN): the exams and performed lines of the
@@ -209,9 +219,7 @@ def practitioners_of(batch: Batch) -> pl.Series:
     nhom = pl.col("ma_nhom").cast(pl.Int64, strict=False).cast(pl.String)
     exam = nhom.is_in(list(EXAM_GROUPS))
     examining = batch.xml3.filter(exam)["ma_bac_si"]
-    performing = (
-        batch.xml3["nguoi_thuc_hien"].str.split(";").explode().str.strip_chars()
-    )
+    performing = batch.xml3.select(performers()).to_series().explode()
     both = pl.concat([examining, performing.rename("ma_bac_si")])
     return both.filter(both != "").drop_nulls().unique().sort()
 
